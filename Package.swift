@@ -1,0 +1,112 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "Badges",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "badged", targets: ["badged"]),
+        .executable(name: "badgectl", targets: ["badgectl"]),
+        .library(name: "BadgeClient", targets: ["BadgeClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // C libraries and generated code.
+        .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+        .target(
+            name: "BadgeWireC",
+            linkerSettings: [.linkedLibrary("protobuf-c")]
+        ),
+
+        // Storage and domain.
+        .target(name: "LMDB", dependencies: ["CLMDB"]),
+        .target(name: "BadgeModel"),
+        .target(name: "BadgeCodec", dependencies: ["BadgeModel", "BadgeWireC"]),
+        .target(name: "BadgeRules", dependencies: ["BadgeModel"]),
+        .target(name: "BadgeStore", dependencies: ["BadgeModel", "BadgeCodec", "LMDB"]),
+        .target(
+            name: "BadgeService",
+            dependencies: [
+                "BadgeModel", "BadgeStore", "BadgeRules",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "BadgeCatalogue",
+            dependencies: ["BadgeModel", .product(name: "Yams", package: "Yams")]
+        ),
+
+        // Network.
+        .target(
+            name: "BadgeWire",
+            dependencies: [
+                "BadgeModel", "BadgeCodec",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .target(
+            name: "BadgeServer",
+            dependencies: [
+                "BadgeModel", "BadgeWire", "BadgeService",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "BadgeClient",
+            dependencies: [
+                "BadgeModel", "BadgeWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+
+        // Executables: parse flags, wire things up, nothing more.
+        .executableTarget(
+            name: "badged",
+            dependencies: [
+                "BadgeServer", "BadgeService", "BadgeCatalogue",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "badgectl",
+            dependencies: [
+                "BadgeClient", "BadgeCatalogue",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // Tests.
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
+        .testTarget(name: "BadgeCodecTests", dependencies: ["BadgeCodec", "BadgeModel"]),
+        .testTarget(name: "BadgeRulesTests", dependencies: ["BadgeRules", "BadgeModel"]),
+        .testTarget(name: "BadgeStoreTests", dependencies: ["BadgeStore", "BadgeModel", "LMDB"]),
+        .testTarget(name: "BadgeServiceTests", dependencies: ["BadgeService", "BadgeModel", "BadgeStore"]),
+        .testTarget(name: "BadgeCatalogueTests", dependencies: ["BadgeCatalogue", "BadgeModel"]),
+        .testTarget(
+            name: "BadgeWireTests",
+            dependencies: ["BadgeWire", "BadgeModel", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "BadgeServer", "BadgeClient", "BadgeService", "BadgeModel", "BadgeWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

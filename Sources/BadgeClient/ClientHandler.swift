@@ -1,0 +1,178 @@
+import BadgeCodec
+import BadgeModel
+import BadgeWire
+import NIOCore
+
+/// A reply frame as the client receives it: header plus a copy of the payload.
+public struct ReplyFrame: Sendable {
+    public var header: ResponseHeader
+    public var payload: [UInt8]
+}
+
+/// A call handed to the pipeline by `BadgeClient`; the handler assigns the call id.
+struct OutgoingCall {
+    enum Receiver {
+        case unary(EventLoopPromise<ReplyFrame>)
+        case stream(AsyncThrowingStream<ReplyFrame, any Error>.Continuation)
+    }
+    var method: String
+    var timeoutMicros: UInt64
+    var metadata: [String: String]
+    var payload: [UInt8]
+    var receiver: Receiver
+}
+
+/// Multiplexes calls over one connection: assigns call ids, matches replies (in any order) to
+/// their callers, and coalesces the writes of one event-loop tick into one flush.
+final class ClientHandler: ChannelDuplexHandler {
+    typealias InboundIn = WireInbound
+    typealias OutboundIn = OutgoingCall
+    typealias OutboundOut = ByteBuffer
+
+    private var pending: [UInt64: OutgoingCall.Receiver] = [:]
+    private var nextCallId: UInt64 = 1
+    private var flushScheduled = false
+    private var failure: BadgeError?
+    private var readyDone = false
+    let ready: EventLoopPromise<Void>
+
+    init(ready: EventLoopPromise<Void>) {
+        self.ready = ready
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        var buffer = context.channel.allocator.buffer(capacity: WireProtocol.prefaceLength)
+        buffer.writeBytes(WireProtocol.preface())
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+        context.fireChannelActive()
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let call = unwrapOutboundIn(data)
+        if let failure {
+            fail(call.receiver, failure)
+            promise?.fail(failure)
+            return
+        }
+        let callId = nextCallId
+        nextCallId += 1
+        pending[callId] = call.receiver
+        if case .stream(let continuation) = call.receiver {
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            continuation.onTermination = { [eventLoop = context.eventLoop] termination in
+                guard case .cancelled = termination else { return }
+                eventLoop.execute { bound.value.cancel(callId) }
+            }
+        }
+        var buffer = context.channel.allocator.buffer(capacity: call.payload.count + 64 + call.method.utf8.count)
+        call.payload.withUnsafeBytes { payload in
+            buffer.writeRequestFrame(
+                RequestHeader(
+                    callId: callId, method: call.method, timeoutMicros: call.timeoutMicros, metadata: call.metadata),
+                payload: payload)
+        }
+        context.write(wrapOutboundOut(buffer), promise: promise)
+        scheduleFlush(context)
+    }
+
+    private var context: ChannelHandlerContext?
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    /// Tells the server to stop a call the caller no longer wants.
+    func cancel(_ callId: UInt64) {
+        guard let context, pending.removeValue(forKey: callId) != nil else { return }
+        var buffer = context.channel.allocator.buffer(capacity: 16)
+        buffer.writeRequestFrame(RequestHeader(callId: callId, kind: .cancel), payload: UnsafeRawBufferPointer(start: nil, count: 0))
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        scheduleFlush(context)
+    }
+
+    private func scheduleFlush(_ context: ChannelHandlerContext) {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            bound.value.flushScheduled = false
+            bound.value.context?.flush()
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .preface(let version):
+            if version != WireProtocol.version {
+                failAll(BadgeError(.failedPrecondition, "server speaks protocol version \(version); this client speaks \(WireProtocol.version)", reason: "unsupported_version"))
+                context.close(promise: nil)
+            } else {
+                readyDone = true
+                ready.succeed()
+            }
+        case .frame(let frame):
+            do throws(BadgeError) {
+                let reply = try frame.withUnsafeReadableBytes { bytes throws(BadgeError) in
+                    try Envelope.decodeResponse(bytes) { header, payload in ReplyFrame(header: header, payload: Array(payload)) }
+                }
+                deliver(reply)
+            } catch {
+                failAll(BadgeError(.internal, "the server sent an undecodable frame: \(error.message)", reason: "malformed_reply"))
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    private func deliver(_ reply: ReplyFrame) {
+        let callId = reply.header.callId
+        if callId == 0 {
+            // A connection-level error: the server closes after it.
+            failAll(BadgeError(reply.header.status, reply.header.message, reason: reply.header.reason))
+            return
+        }
+        guard let receiver = pending[callId] else { return }  // cancelled or timed out locally
+        switch receiver {
+        case .unary(let promise):
+            pending[callId] = nil
+            promise.succeed(reply)
+        case .stream(let continuation):
+            if reply.header.endOfCall {
+                pending[callId] = nil
+                if reply.header.status == .ok {
+                    continuation.finish()
+                } else {
+                    continuation.finish(throwing: BadgeError(reply.header.status, reply.header.message, reason: reply.header.reason))
+                }
+            } else {
+                continuation.yield(reply)
+            }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        failAll(BadgeError(.unavailable, "the connection to the server closed", reason: "connection_closed"))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let badgeError = (error as? WireError)?.badgeError ?? BadgeError(.unavailable, "connection error: \(error)", reason: "connection_closed")
+        failAll(badgeError)
+        context.close(promise: nil)
+    }
+
+    private func failAll(_ error: BadgeError) {
+        if failure == nil { failure = error }
+        if !readyDone {
+            readyDone = true
+            ready.fail(error)
+        }
+        let receivers = pending.values
+        pending.removeAll()
+        for receiver in receivers { fail(receiver, error) }
+    }
+
+    private func fail(_ receiver: OutgoingCall.Receiver, _ error: BadgeError) {
+        switch receiver {
+        case .unary(let promise): promise.fail(error)
+        case .stream(let continuation): continuation.finish(throwing: error)
+        }
+    }
+}

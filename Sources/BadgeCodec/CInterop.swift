@@ -1,0 +1,154 @@
+internal import BadgeWireC
+import BadgeModel
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The generated functions of one protobuf-c message struct, so packing and unpacking are written
+/// once, generically. Swift cannot use the `*__INIT` macros; `initialize` calls `xxx__init`.
+protocol CInitializable {
+    static var initialize: (UnsafeMutablePointer<Self>?) -> Void { get }
+}
+
+protocol CMessage: CInitializable {
+    static var packedSize: (UnsafePointer<Self>?) -> Int { get }
+    static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int { get }
+    static var unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>? { get }
+    static var freeUnpacked: (UnsafeMutablePointer<Self>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void { get }
+}
+
+/// A generated map entry (`key`/`value` strings); every map in the contract is string to string.
+protocol CMapEntry: CInitializable {
+    var key: UnsafeMutablePointer<CChar>! { get set }
+    var value: UnsafeMutablePointer<CChar>! { get set }
+}
+
+/// Shared empty C string: proto3 treats "" as unset, so empty fields need no allocation.
+nonisolated(unsafe) private let emptyCString: UnsafeMutablePointer<CChar> = {
+    let pointer = UnsafeMutablePointer<CChar>.allocate(capacity: 1)
+    pointer.initialize(to: 0)
+    return pointer
+}()
+
+/// Owns every C allocation made while building one message tree for packing; frees them all at once.
+final class EncodeArena {
+    private var allocations: [UnsafeMutableRawPointer] = []
+
+    deinit {
+        for pointer in allocations { free(pointer) }
+    }
+
+    func string(_ value: String) -> UnsafeMutablePointer<CChar> {
+        if value.isEmpty { return emptyCString }
+        var value = value
+        return value.withUTF8 { utf8 in
+            let raw = malloc(utf8.count + 1)!
+            allocations.append(raw)
+            if let base = utf8.baseAddress { raw.copyMemory(from: base, byteCount: utf8.count) }
+            raw.storeBytes(of: 0, toByteOffset: utf8.count, as: UInt8.self)
+            return raw.assumingMemoryBound(to: CChar.self)
+        }
+    }
+
+    func message<M: CInitializable>(_ type: M.Type) -> UnsafeMutablePointer<M> {
+        let raw = malloc(MemoryLayout<M>.stride)!
+        allocations.append(raw)
+        let pointer = raw.bindMemory(to: M.self, capacity: 1)
+        M.initialize(pointer)
+        return pointer
+    }
+
+    /// A C array of message pointers (`Foo **`) filled from `items`.
+    func messageArray<M: CInitializable, Item>(
+        _ type: M.Type, _ items: some Collection<Item>, fill: (Item, UnsafeMutablePointer<M>) -> Void
+    ) -> (count: Int, pointer: UnsafeMutablePointer<UnsafeMutablePointer<M>?>?) {
+        if items.isEmpty { return (0, nil) }
+        let raw = malloc(MemoryLayout<UnsafeMutablePointer<M>?>.stride * items.count)!
+        allocations.append(raw)
+        let array = raw.bindMemory(to: UnsafeMutablePointer<M>?.self, capacity: items.count)
+        for (index, item) in items.enumerated() {
+            let element = message(M.self)
+            fill(item, element)
+            array[index] = element
+        }
+        return (items.count, array)
+    }
+
+    /// A map field, entries sorted by key so that equal maps pack to equal bytes.
+    func map<E: CMapEntry>(_ type: E.Type, _ dictionary: [String: String]) -> (
+        count: Int, pointer: UnsafeMutablePointer<UnsafeMutablePointer<E>?>?
+    ) {
+        messageArray(E.self, dictionary.sorted { $0.key < $1.key }) { pair, entry in
+            entry.pointee.key = string(pair.key)
+            entry.pointee.value = string(pair.value)
+        }
+    }
+
+    func bytes(_ buffer: UnsafeRawBufferPointer) -> ProtobufCBinaryData {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return ProtobufCBinaryData(len: 0, data: nil) }
+        return ProtobufCBinaryData(len: buffer.count, data: UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: UInt8.self)))
+    }
+}
+
+extension CMessage {
+    /// Packs a built message into a new array.
+    static func packToArray(_ message: UnsafeMutablePointer<Self>) -> [UInt8] {
+        let size = packedSize(message)
+        return [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+            initialized = pack(message, buffer.baseAddress)
+        }
+    }
+
+    /// Unpacks `bytes`, hands the C struct to `body`, and frees it; nothing of it may escape `body`.
+    static func withUnpacked<R>(
+        _ bytes: UnsafeRawBufferPointer, what: String, _ body: (UnsafePointer<Self>) throws(BadgeError) -> R
+    ) throws(BadgeError) -> R {
+        guard
+            // protobuf-c reads nothing when the length is 0, so a nil base address is fine.
+            let message = unpack(nil, bytes.count, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self))
+        else {
+            throw BadgeError.invalidArgument(
+                "payload is not a valid \(what) message (\(bytes.count) bytes)", reason: "malformed_message")
+        }
+        defer { freeUnpacked(message, nil) }
+        return try body(message)
+    }
+}
+
+/// Reads a C string field (NULL-safe) into a Swift string.
+@inline(__always)
+func swiftString(_ pointer: UnsafeMutablePointer<CChar>?) -> String {
+    guard let pointer, pointer.pointee != 0 else { return "" }
+    return String(cString: pointer)
+}
+
+/// Reads a generated map field into a dictionary (a repeated key keeps the last value, as protobuf does).
+func swiftMap<E: CMapEntry>(_ count: Int, _ entries: UnsafeMutablePointer<UnsafeMutablePointer<E>?>?) -> [String: String] {
+    guard count > 0, let entries else { return [:] }
+    var result: [String: String] = [:]
+    result.reserveCapacity(count)
+    for index in 0..<count {
+        guard let entry = entries[index] else { continue }
+        result[swiftString(entry.pointee.key)] = swiftString(entry.pointee.value)
+    }
+    return result
+}
+
+/// Reads a repeated message field.
+func swiftArray<M, T>(
+    _ count: Int, _ items: UnsafeMutablePointer<UnsafeMutablePointer<M>?>?, _ convert: (UnsafePointer<M>) throws(BadgeError) -> T
+) throws(BadgeError) -> [T] {
+    guard count > 0, let items else { return [] }
+    var result: [T] = []
+    result.reserveCapacity(count)
+    for index in 0..<count {
+        guard let item = items[index] else { continue }
+        result.append(try convert(item))
+    }
+    return result
+}

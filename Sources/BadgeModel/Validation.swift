@@ -1,0 +1,68 @@
+/// Limits on identifiers and text, shared by the service (which enforces them) and clients (which
+/// may check early). Keys in the store use a one-byte length prefix, so ids stay under 256 bytes.
+public enum Limits {
+    public static let maxIdBytes = 128
+    public static let maxTextBytes = 4096
+    public static let maxLabels = 64
+}
+
+public enum Validate {
+    /// Badge ids: 1-128 bytes of [A-Za-z0-9._:-].
+    public static func badgeId(_ value: String, field: String = "badge_id") throws(BadgeError) {
+        try nonEmptyId(value, field: field)
+        for byte in value.utf8 where !isBadgeIdByte(byte) {
+            throw .invalidArgument(
+                "\(field) \"\(value)\" contains \(describe(byte)); allowed are letters, digits and . _ : -",
+                reason: "invalid_id")
+        }
+    }
+
+    /// Customer and request ids: 1-128 bytes, no control characters.
+    public static func opaqueId(_ value: String, field: String) throws(BadgeError) {
+        try nonEmptyId(value, field: field)
+        for byte in value.utf8 where byte < 0x20 || byte == 0x7F {
+            throw .invalidArgument("\(field) contains a control character (\(describe(byte)))", reason: "invalid_id")
+        }
+    }
+
+    /// Free text (names, evidence, reasons): at most `Limits.maxTextBytes` bytes.
+    public static func text(_ value: String, field: String) throws(BadgeError) {
+        if value.utf8.count > Limits.maxTextBytes {
+            throw .invalidArgument(
+                "\(field) is \(value.utf8.count) bytes; the limit is \(Limits.maxTextBytes)", reason: "too_long")
+        }
+    }
+
+    public static func fields(_ map: [String: String], field: String) throws(BadgeError) {
+        if map.count > Limits.maxLabels {
+            throw .invalidArgument("\(field) has \(map.count) entries; the limit is \(Limits.maxLabels)", reason: "too_long")
+        }
+        for (key, value) in map {
+            if key.isEmpty { throw .invalidArgument("\(field) has an empty key", reason: "invalid_argument") }
+            try text(key, field: "\(field) key")
+            try text(value, field: "\(field)[\(key)]")
+        }
+    }
+
+    private static func nonEmptyId(_ value: String, field: String) throws(BadgeError) {
+        let count = value.utf8.count
+        if count == 0 { throw .invalidArgument("\(field) is empty", reason: "missing_id") }
+        if count > Limits.maxIdBytes {
+            throw .invalidArgument("\(field) is \(count) bytes; the limit is \(Limits.maxIdBytes)", reason: "id_too_long")
+        }
+    }
+
+    private static func isBadgeIdByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: ":"),
+            UInt8(ascii: "-"):
+            true
+        default: false
+        }
+    }
+
+    private static func describe(_ byte: UInt8) -> String {
+        (0x21...0x7E).contains(byte) ? "'\(Character(Unicode.Scalar(byte)))'" : "byte 0x\(String(byte, radix: 16))"
+    }
+}

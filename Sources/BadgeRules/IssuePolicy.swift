@@ -1,0 +1,79 @@
+import BadgeModel
+
+/// The rules that decide whether a badge may be awarded, and what the award looks like. Pure: the
+/// caller supplies the clock reading and everything read from the store.
+public enum IssuePolicy {
+    /// What the store knows about a badge and one customer at the moment of issuing.
+    public struct Context: Sendable {
+        public var badge: BadgeDefinition
+        /// This customer's awards of this badge, revoked ones included.
+        public var customerAwards: [Award]
+        /// Unrevoked awards of this badge across all customers.
+        public var globalCount: UInt64
+        public var nowMs: Int64
+
+        public init(badge: BadgeDefinition, customerAwards: [Award], globalCount: UInt64, nowMs: Int64) {
+            self.badge = badge
+            self.customerAwards = customerAwards
+            self.globalCount = globalCount
+            self.nowMs = nowMs
+        }
+    }
+
+    /// Throws the refusal for issuing `context.badge` now, or returns when it may be issued.
+    ///
+    /// - A non-repeatable badge may be held once at a time: after it is revoked or has expired it may
+    ///   be earned again (a yearly status such as "Gold Elite").
+    /// - `maxPerCustomer` counts every unrevoked award of a repeatable badge, expired ones included:
+    ///   it is a lifetime limit.
+    /// - `globalCap` counts unrevoked awards; revoking one frees a place.
+    public static func check(_ context: Context) throws(BadgeError) {
+        let badge = context.badge
+        let now = context.nowMs
+        if badge.status != .active {
+            throw BadgeError(.failedPrecondition, "badge \(badge.id) is inactive", reason: "badge_inactive")
+        }
+        if badge.validFromMs != 0, now < badge.validFromMs {
+            throw BadgeError(
+                .failedPrecondition, "badge \(badge.id) can be issued from \(Timestamps.iso(badge.validFromMs)) on",
+                reason: "badge_not_yet_valid")
+        }
+        if badge.validUntilMs != 0, now >= badge.validUntilMs {
+            throw BadgeError(
+                .failedPrecondition, "badge \(badge.id) could be issued until \(Timestamps.iso(badge.validUntilMs))",
+                reason: "badge_window_closed")
+        }
+        if badge.expiresAtMs != 0, now >= badge.expiresAtMs {
+            throw BadgeError(
+                .failedPrecondition,
+                "badge \(badge.id) awards expire at \(Timestamps.iso(badge.expiresAtMs)), which has passed",
+                reason: "award_would_be_expired")
+        }
+        if badge.repeatable {
+            let held = context.customerAwards.count { !$0.isRevoked }
+            if badge.maxPerCustomer != 0, held >= Int(badge.maxPerCustomer) {
+                throw BadgeError(
+                    .resourceExhausted,
+                    "customer \(context.customerAwards[0].customerId) already holds badge \(badge.id) \(held) times; the maximum is \(badge.maxPerCustomer)",
+                    reason: "customer_limit_reached")
+            }
+        } else if let current = context.customerAwards.first(where: { $0.isCurrent(atMs: now) }) {
+            throw BadgeError(
+                .alreadyExists,
+                "customer \(current.customerId) already holds badge \(badge.id) (award \(current.awardId)), which is not repeatable",
+                reason: "already_held")
+        }
+        if badge.globalCap != 0, context.globalCount >= badge.globalCap {
+            throw BadgeError(
+                .resourceExhausted, "badge \(badge.id) has reached its global cap of \(badge.globalCap) awards",
+                reason: "global_cap_reached")
+        }
+    }
+
+    /// When an award of `badge` earned at `earnedAtMs` expires (0 = never).
+    public static func expiry(of badge: BadgeDefinition, earnedAtMs: Int64) -> Int64 {
+        if badge.expiresAtMs != 0 { return badge.expiresAtMs }
+        if badge.expiresAfterMs != 0 { return earnedAtMs &+ badge.expiresAfterMs }
+        return 0
+    }
+}

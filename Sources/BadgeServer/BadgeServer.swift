@@ -1,0 +1,100 @@
+import BadgeModel
+import BadgeService
+import BadgeWire
+import Logging
+import NIOCore
+import NIOPosix
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The badge server: listeners on a Unix socket and/or TCP, one `ConnectionHandler` per connection.
+public final class BadgeServer: Sendable {
+    /// Reported by Health.
+    public static let version = "0.1.0"
+
+    public let configuration: ServerConfiguration
+    let service: BadgeService
+    let group: MultiThreadedEventLoopGroup
+    let registry: ConnectionRegistry
+    let logger: Logger
+    let listeners: [any Channel]
+
+    /// The bound TCP port (useful with port 0), if listening on TCP.
+    public let tcpPort: Int?
+    public var unixSocketPath: String? { configuration.unixSocketPath }
+
+    /// Binds the listeners and starts serving. Throws if nothing can be bound.
+    public init(
+        service: BadgeService, configuration: ServerConfiguration, logger: Logger = Logger(label: "badges.server")
+    ) async throws {
+        precondition(
+            configuration.unixSocketPath != nil || configuration.tcpHost != nil, "configure a Unix socket or a TCP host")
+        self.service = service
+        self.configuration = configuration
+        self.logger = logger
+        let threads = configuration.eventLoopThreads > 0 ? configuration.eventLoopThreads : System.coreCount
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        self.group = group
+        let registry = ConnectionRegistry(limit: configuration.maxConnections)
+        self.registry = registry
+
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    var connectionLogger = logger
+                    connectionLogger[metadataKey: "peer"] = "\(channel.remoteAddress?.description ?? "unix")"
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(WireFrameDecoder(maxFrameSize: configuration.maxFrameSize)))
+                    try channel.pipeline.syncOperations.addHandler(
+                        ConnectionHandler(
+                            service: service, configuration: configuration, registry: registry,
+                            logger: connectionLogger))
+                }
+            }
+
+        var listeners: [any Channel] = []
+        var tcpPort: Int?
+        do {
+            if let path = configuration.unixSocketPath {
+                let channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+                listeners.append(channel)
+                logger.info("listening", metadata: ["unix": "\(path)"])
+            }
+            if let host = configuration.tcpHost {
+                let channel = try await bootstrap.bind(host: host, port: configuration.tcpPort).get()
+                listeners.append(channel)
+                tcpPort = channel.localAddress?.port
+                logger.info("listening", metadata: ["tcp": "\(host):\(tcpPort ?? 0)"])
+            }
+        } catch {
+            for listener in listeners { try? await listener.close() }
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        self.listeners = listeners
+        self.tcpPort = tcpPort
+    }
+
+    /// Open connections right now.
+    public var connectionCount: Int { registry.count }
+
+    /// Graceful stop: close the listeners, let calls in flight finish (up to the grace period), close
+    /// connections, then stop the event loops. The service (and its writer) is left to the caller.
+    public func shutdown() async {
+        for listener in listeners { try? await listener.close() }
+        if let path = configuration.unixSocketPath { unlink(path) }
+        let drained = registry.drainAll(on: group.next())
+        let grace = group.next().scheduleTask(in: .seconds(configuration.shutdownGraceSeconds)) { [registry] in
+            registry.closeAll()
+        }
+        try? await drained.get()
+        grace.cancel()
+        try? await group.shutdownGracefully()
+        logger.info("server stopped")
+    }
+}

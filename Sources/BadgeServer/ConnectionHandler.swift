@@ -1,0 +1,407 @@
+import BadgeCodec
+import BadgeModel
+import BadgeService
+import BadgeWire
+import Logging
+import NIOCore
+
+/// One connection: checks the preface, decodes envelopes, dispatches calls (many in flight, replies
+/// in any order), enforces the per-connection bounds and deadlines, and flushes once per read burst.
+///
+/// Everything here runs on the channel's event loop. Writes complete on the service's writer thread
+/// and hop back here through `NIOLoopBound`.
+final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = WireInbound
+    typealias OutboundOut = ByteBuffer
+
+    struct Call {
+        var deadlineTimer: Scheduled<Void>?
+        var export: ExportStream?
+    }
+
+    let service: BadgeService
+    let configuration: ServerConfiguration
+    let registry: ConnectionRegistry
+    var logger: Logger
+
+    private(set) var context: ChannelHandlerContext?
+    private var calls: [UInt64: Call] = [:]
+    private var admitted = false
+    private var handshakeDone = false
+    private var draining = false
+    private var closing = false
+    private var inReadBurst = false
+    private var flushPending = false
+    private var flushScheduled = false
+
+    init(service: BadgeService, configuration: ServerConfiguration, registry: ConnectionRegistry, logger: Logger) {
+        self.service = service
+        self.configuration = configuration
+        self.registry = registry
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        admitted = registry.admit(context.channel)
+        if !admitted {
+            logger.warning("refusing connection: \(registry.limit) connections open")
+            closeWithError(
+                BadgeError(
+                    .resourceExhausted, "the server has reached its limit of \(registry.limit) connections",
+                    reason: "too_many_connections"))
+            return
+        }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        for (_, call) in calls { call.deadlineTimer?.cancel() }
+        if !calls.isEmpty { logger.debug("connection closed with \(calls.count) calls in flight") }
+        calls.removeAll()
+        if admitted { registry.remove(context.channel) }
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard admitted, !closing else { return }
+        inReadBurst = true
+        switch unwrapInboundIn(data) {
+        case .preface(let version):
+            guard version == WireProtocol.version else {
+                logger.info("refusing protocol version \(version)")
+                closeWithError(WireError.unsupportedVersion(version).badgeError)
+                return
+            }
+            handshakeDone = true
+            var buffer = context.channel.allocator.buffer(capacity: WireProtocol.prefaceLength)
+            buffer.writeBytes(WireProtocol.preface())
+            write(buffer)
+        case .frame(let frame):
+            handleFrame(frame)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        inReadBurst = false
+        flushIfNeeded()
+        context.fireChannelReadComplete()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if let wireError = error as? WireError {
+            logger.info("closing connection: \(wireError.badgeError)")
+            closeWithError(wireError.badgeError)
+        } else if error is ByteToMessageDecoderError {
+            closeWithError(BadgeError(.invalidArgument, "undecodable input: \(error)", reason: "malformed_frame"))
+        } else {
+            logger.debug("connection error: \(error)")
+            context.close(promise: nil)
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is DrainConnectionEvent {
+            draining = true
+            if calls.isEmpty { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { resumeStreams() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    // MARK: - Calls
+
+    private func handleFrame(_ frame: ByteBuffer) {
+        do throws(BadgeError) {
+            try frame.withUnsafeReadableBytes { bytes throws(BadgeError) in
+                try Envelope.decodeRequest(bytes) { header, payload throws(BadgeError) in
+                    try self.handleCall(header, payload: payload)
+                }
+            }
+        } catch {
+            if error.reason == "malformed_message" {
+                closeWithError(WireError.malformedEnvelope(error.message).badgeError)
+            } else {
+                closeWithError(error)
+            }
+        }
+    }
+
+    /// Connection-level protocol violations throw (and close the connection); everything about one
+    /// call is answered on that call. Calls refused before they are registered are answered directly.
+    private func handleCall(_ header: RequestHeader, payload: UnsafeRawBufferPointer) throws(BadgeError) {
+        let callId = header.callId
+        if callId == 0 { throw BadgeError.invalidArgument("call_id 0 is reserved", reason: "invalid_call_id") }
+        if header.kind == .cancel {
+            cancel(callId)
+            return
+        }
+        if calls[callId] != nil {
+            throw BadgeError.invalidArgument("call_id \(callId) is already in flight", reason: "duplicate_call_id")
+        }
+        if draining {
+            return writeError(
+                callId, BadgeError(.unavailable, "the server is shutting down", reason: "shutting_down"))
+        }
+        if calls.count >= configuration.maxInFlightPerConnection {
+            return writeError(
+                callId,
+                BadgeError(
+                    .resourceExhausted,
+                    "\(calls.count) calls already in flight on this connection; the limit is \(configuration.maxInFlightPerConnection)",
+                    reason: "too_many_calls"))
+        }
+        if let token = configuration.authToken, header.metadata["authorization"] != "Bearer \(token)" {
+            return writeError(
+                callId,
+                BadgeError(
+                    .unauthenticated, "metadata \"authorization: Bearer <token>\" is missing or wrong",
+                    reason: "unauthenticated"))
+        }
+        guard let method = Method(rawValue: header.method) else {
+            return writeError(
+                callId, BadgeError(.unimplemented, "unknown method \"\(header.method)\"", reason: "unknown_method"))
+        }
+        var deadline: ContinuousClock.Instant?
+        var call = Call()
+        if header.timeoutMicros > 0 {
+            let timeout = min(header.timeoutMicros, UInt64(Int64.max / 1000))
+            deadline = .now + .microseconds(Int64(timeout))
+            let bound = NIOLoopBound(self, eventLoop: context!.eventLoop)
+            call.deadlineTimer = context!.eventLoop.scheduleTask(in: .microseconds(Int64(timeout))) {
+                bound.value.respondError(
+                    callId,
+                    BadgeError(.deadlineExceeded, "the call's deadline of \(timeout) µs passed", reason: "deadline_exceeded"))
+            }
+        }
+        calls[callId] = call
+        do {
+            try dispatch(method, callId: callId, payload: payload, deadline: deadline)
+        } catch {
+            respondError(callId, error)
+        }
+    }
+
+    private func dispatch(
+        _ method: Method, callId: UInt64, payload: UnsafeRawBufferPointer, deadline: ContinuousClock.Instant?
+    ) throws(BadgeError) {
+        switch method {
+        case .getBadge:
+            let request = try GetBadgeRequest(decoding: payload)
+            respond(callId, BadgeReply(badge: try service.badge(id: request.badgeId)))
+        case .listBadges:
+            let request = try ListBadgesRequest(decoding: payload)
+            respond(callId, ListBadgesReply(badges: try service.badges(includeInactive: request.includeInactive)))
+        case .list:
+            let request = try ListRequest(decoding: payload)
+            respond(callId, try service.trophyCase(customerId: request.customerId))
+        case .health:
+            _ = try HealthRequest(decoding: payload)
+            respond(callId, try service.health(version: BadgeServer.version, protocolVersion: UInt32(WireProtocol.version)))
+        case .putBadge:
+            let request = try PutBadgeRequest(decoding: payload)
+            service.putBadge(request, deadline: deadline, completion: completer(callId) { $0 })
+        case .deactivateBadge:
+            let request = try DeactivateBadgeRequest(decoding: payload)
+            service.deactivateBadge(id: request.badgeId, deadline: deadline, completion: completer(callId) { DeactivateBadgeReply(badge: $0) })
+        case .issue:
+            let request = try IssueRequest(decoding: payload)
+            service.issue(request, deadline: deadline, completion: completer(callId) { $0 })
+        case .revoke:
+            let request = try RevokeRequest(decoding: payload)
+            service.revoke(request, deadline: deadline, completion: completer(callId) { RevokeReply(revoked: $0) })
+        case .exportAwards:
+            let request = try ExportAwardsRequest(decoding: payload)
+            startExport(callId, request)
+        case .evaluate:
+            _ = try ActivityEvent(decoding: payload)
+            throw BadgeError(
+                .unimplemented, "Evaluate is not implemented yet; issue badges with Issue", reason: "not_implemented")
+        }
+    }
+
+    /// A completion for the writer thread that hops back to this event loop to answer `callId`.
+    private func completer<Value: Sendable, Reply: WireMessage>(
+        _ callId: UInt64, _ makeReply: @escaping @Sendable (Value) -> Reply
+    ) -> @Sendable (Result<Value, BadgeError>) -> Void {
+        let eventLoop = context!.eventLoop
+        let bound = NIOLoopBound(self, eventLoop: eventLoop)
+        return { result in
+            eventLoop.execute {
+                switch result {
+                case .success(let value): bound.value.respond(callId, makeReply(value))
+                case .failure(let error): bound.value.respondError(callId, error)
+                }
+            }
+        }
+    }
+
+    // MARK: - Replies
+
+    /// Sends the final reply of `callId`, unless the call already ended (deadline, cancel, closed).
+    func respond(_ callId: UInt64, _ reply: some WireMessage) {
+        guard let call = finish(callId) else { return }
+        _ = call
+        guard let context else { return }
+        var buffer = context.channel.allocator.buffer(capacity: 128)
+        buffer.writeResponseFrame(ResponseHeader(callId: callId), message: reply)
+        write(buffer)
+    }
+
+    /// Sends the final error of `callId`, unless the call already ended.
+    func respondError(_ callId: UInt64, _ error: BadgeError) {
+        guard let call = finish(callId) else { return }
+        call.export?.cancelled = true
+        writeError(callId, error)
+    }
+
+    private func writeError(_ callId: UInt64, _ error: BadgeError) {
+        guard let context else { return }
+        var buffer = context.channel.allocator.buffer(capacity: 64 + error.message.utf8.count)
+        buffer.writeErrorFrame(callId: callId, error)
+        write(buffer)
+    }
+
+    /// Forgets a call; nil if it had already ended.
+    private func finish(_ callId: UInt64) -> Call? {
+        guard let call = calls.removeValue(forKey: callId) else { return nil }
+        call.deadlineTimer?.cancel()
+        if draining, calls.isEmpty {
+            flushIfNeeded(force: true)
+            context?.close(promise: nil)
+        }
+        return call
+    }
+
+    func writeStreamMessage(_ callId: UInt64, _ message: some WireMessage) {
+        guard let context, calls[callId] != nil else { return }
+        var buffer = context.channel.allocator.buffer(capacity: 256)
+        buffer.writeResponseFrame(ResponseHeader(callId: callId, endOfCall: false), message: message)
+        write(buffer)
+    }
+
+    func streamCall(_ callId: UInt64) -> ExportStream? { calls[callId]?.export }
+
+    private func cancel(_ callId: UInt64) {
+        guard let call = finish(callId) else { return }
+        call.export?.cancelled = true
+        writeError(callId, BadgeError(.cancelled, "cancelled by the client", reason: "cancelled"))
+    }
+
+    // MARK: - Writing and flushing
+
+    private func write(_ buffer: ByteBuffer) {
+        guard let context, context.channel.isActive else { return }
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        flushPending = true
+        // Inside a read burst, channelReadComplete flushes; otherwise coalesce the replies that
+        // arrive together (a committed batch) into one flush on the next loop tick.
+        if !inReadBurst, !flushScheduled {
+            flushScheduled = true
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            context.eventLoop.execute {
+                bound.value.flushScheduled = false
+                bound.value.flushIfNeeded()
+            }
+        }
+    }
+
+    private func flushIfNeeded(force: Bool = false) {
+        guard flushPending || force, let context else { return }
+        flushPending = false
+        context.flush()
+    }
+
+    /// Sends a connection-level error on call id 0 (after our preface, so any client can read it), then closes.
+    private func closeWithError(_ error: BadgeError) {
+        guard let context, !closing else { return }
+        closing = true
+        var buffer = context.channel.allocator.buffer(capacity: 128)
+        if !handshakeDone { buffer.writeBytes(WireProtocol.preface()) }
+        buffer.writeErrorFrame(callId: 0, error)
+        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { [channel = context.channel] _ in
+            channel.close(promise: nil)
+        }
+    }
+
+    // MARK: - Server streaming (ExportAwards)
+
+    private func startExport(_ callId: UInt64, _ request: ExportAwardsRequest) {
+        let chunk = request.chunkSize == 0 ? 256 : Int(min(request.chunkSize, 4096))
+        let stream = ExportStream(callId: callId, nextAfter: request.afterAwardId, chunkSize: chunk)
+        calls[callId]?.export = stream
+        pump(callId)
+    }
+
+    private func resumeStreams() {
+        for (callId, call) in calls where call.export?.parked == true { pump(callId) }
+    }
+
+    /// Sends chunks while the channel is writable; parks until writability returns otherwise. Each
+    /// chunk is its own short read transaction, so a long export never pins old pages.
+    private func pump(_ callId: UInt64) {
+        guard let context, let stream = calls[callId]?.export else { return }
+        stream.parked = false
+        var sent = 0
+        while !stream.cancelled {
+            guard context.channel.isWritable else {
+                stream.parked = true
+                flushIfNeeded(force: true)
+                return
+            }
+            let awards: [Award]
+            do {
+                awards = try service.exportAwards(after: stream.nextAfter, limit: stream.chunkSize)
+            } catch {
+                respondError(stream.callId, error)
+                return
+            }
+            if awards.isEmpty {
+                guard finish(stream.callId) != nil else { return }
+                var buffer = context.channel.allocator.buffer(capacity: 32)
+                buffer.writeResponseFrame(
+                    ResponseHeader(callId: stream.callId), payload: UnsafeRawBufferPointer(start: nil, count: 0))
+                write(buffer)
+                flushIfNeeded(force: true)
+                return
+            }
+            writeStreamMessage(stream.callId, ExportAwardsChunk(awards: awards))
+            stream.nextAfter = awards.last!.awardId
+            sent += 1
+            if sent % 16 == 0 {
+                // Yield to other connections' work on this loop, then continue.
+                flushIfNeeded(force: true)
+                let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+                context.eventLoop.execute { bound.value.pump(callId) }
+                return
+            }
+        }
+    }
+}
+
+/// Progress of one ExportAwards stream.
+final class ExportStream {
+    let callId: UInt64
+    var nextAfter: UInt64
+    let chunkSize: Int
+    var cancelled = false
+    var parked = false
+
+    init(callId: UInt64, nextAfter: UInt64, chunkSize: Int) {
+        self.callId = callId
+        self.nextAfter = nextAfter
+        self.chunkSize = chunkSize
+    }
+}

@@ -1,0 +1,28 @@
+import BadgeModel
+
+// async forms of the writes, for callers that are not on an event loop (tests, tools).
+extension BadgeService {
+    public func putBadge(_ request: PutBadgeRequest) async throws(BadgeError) -> PutBadgeResult {
+        try await withCheckedContinuation { continuation in
+            putBadge(request) { continuation.resume(returning: $0) }
+        }.get()
+    }
+
+    public func deactivateBadge(id: String) async throws(BadgeError) -> BadgeDefinition {
+        try await withCheckedContinuation { continuation in
+            deactivateBadge(id: id) { continuation.resume(returning: $0) }
+        }.get()
+    }
+
+    public func issue(_ request: IssueRequest) async throws(BadgeError) -> IssueResult {
+        try await withCheckedContinuation { continuation in
+            issue(request) { continuation.resume(returning: $0) }
+        }.get()
+    }
+
+    public func revoke(_ request: RevokeRequest) async throws(BadgeError) -> [Award] {
+        try await withCheckedContinuation { continuation in
+            revoke(request) { continuation.resume(returning: $0) }
+        }.get()
+    }
+}

@@ -1,0 +1,196 @@
+import BadgeModel
+import BadgeRules
+import BadgeStore
+import Foundation
+import LMDB
+import Logging
+
+/// The badge domain operations over the store and the rules.
+///
+/// Reads run on the caller's thread in one short read transaction. Writes go through the single
+/// writer thread (group commit): their completion runs on that thread after the commit, so it must
+/// be quick (hop to an event loop, resume a continuation).
+public final class BadgeService: Sendable {
+    public let store: BadgeStore
+    let writer: WriteQueue
+    let clock: @Sendable () -> Int64
+    let startedAtMs: Int64
+    let logger: Logger
+
+    /// Wall-clock Unix milliseconds.
+    public static let systemClock: @Sendable () -> Int64 = {
+        Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+    }
+
+    /// - Parameters:
+    ///   - clock: Unix milliseconds; injectable so tests can move time.
+    ///   - maxBatch: most writes committed in one transaction.
+    public init(
+        store: BadgeStore, clock: @escaping @Sendable () -> Int64 = BadgeService.systemClock, maxBatch: Int = 4096,
+        logger: Logger = Logger(label: "badges.service")
+    ) {
+        self.store = store
+        self.clock = clock
+        self.startedAtMs = clock()
+        self.logger = logger
+        self.writer = WriteQueue(store: store, clock: clock, maxBatch: maxBatch, logger: logger)
+    }
+
+    /// Commits everything already queued and stops the writer. Later writes fail with UNAVAILABLE.
+    public func shutdown() {
+        writer.stop()
+    }
+
+    public var writerStatistics: WriterStatistics { writer.stats }
+
+    // MARK: - Reads
+
+    public func badge(id: String) throws(BadgeError) -> BadgeDefinition {
+        try Validate.badgeId(id)
+        guard let badge = try store.read({ txn throws(BadgeError) in try store.badge(txn, id: id) }) else {
+            throw Self.badgeNotFound(id)
+        }
+        return badge
+    }
+
+    /// The catalogue in display order (rank, then id).
+    public func badges(includeInactive: Bool) throws(BadgeError) -> [BadgeDefinition] {
+        let all = try store.read { txn throws(BadgeError) in try store.allBadges(txn) }
+        return all.filter { includeInactive || $0.status == .active }.sorted(by: BadgeDefinition.displayOrder)
+    }
+
+    /// A customer's trophy case: earned badges in rank order, then locked ones.
+    public func trophyCase(customerId: String) throws(BadgeError) -> TrophyCase {
+        try Validate.opaqueId(customerId, field: "customer_id")
+        let now = clock()
+        return try store.read { txn throws(BadgeError) in
+            TrophyCaseBuilder.build(
+                customerId: customerId, catalogue: try store.allBadges(txn),
+                awards: try store.awards(txn, customerId: customerId), nowMs: now)
+        }
+    }
+
+    /// Up to `limit` awards after `afterAwardId`, in award id order.
+    public func exportAwards(after afterAwardId: UInt64, limit: Int) throws(BadgeError) -> [Award] {
+        try store.read { txn throws(BadgeError) in try store.awards(txn, after: afterAwardId, limit: limit) }
+    }
+
+    public func health(version: String, protocolVersion: UInt32) throws(BadgeError) -> HealthInfo {
+        let counts = try store.read { txn throws(BadgeError) in try store.counts(txn) }
+        let now = clock()
+        return HealthInfo(
+            version: version, protocolVersion: protocolVersion, startedAtMs: startedAtMs, uptimeMs: now - startedAtMs,
+            badges: UInt64(counts.badges), awards: UInt64(counts.awards))
+    }
+
+    // MARK: - Writes
+
+    /// Creates a badge, or replaces it when `request.replace` is set.
+    public func putBadge(
+        _ request: PutBadgeRequest, deadline: ContinuousClock.Instant? = nil,
+        completion: @escaping @Sendable (Result<PutBadgeResult, BadgeError>) -> Void
+    ) {
+        do throws(BadgeError) {
+            try DefinitionRules.validate(request.badge)
+        } catch {
+            return completion(.failure(error))
+        }
+        enqueue(deadline: deadline, completion: completion) { store, txn, now throws(BadgeError) in
+            var badge = request.badge
+            let existing = try store.badge(txn, id: badge.id)
+            if let existing, !request.replace {
+                throw BadgeError(
+                    .alreadyExists, "badge \(badge.id) already exists (\"\(existing.name)\"); set replace to update it",
+                    reason: "badge_exists")
+            }
+            badge.createdAtMs = existing?.createdAtMs ?? now
+            badge.updatedAtMs = now
+            try store.putBadge(txn, badge)
+            return PutBadgeResult(badge: badge, created: existing == nil)
+        }
+    }
+
+    /// Stops issuing a badge. Awards already earned stay. Deactivating an inactive badge succeeds.
+    public func deactivateBadge(
+        id: String, deadline: ContinuousClock.Instant? = nil,
+        completion: @escaping @Sendable (Result<BadgeDefinition, BadgeError>) -> Void
+    ) {
+        do throws(BadgeError) {
+            try Validate.badgeId(id)
+        } catch {
+            return completion(.failure(error))
+        }
+        enqueue(deadline: deadline, completion: completion) { store, txn, now throws(BadgeError) in
+            guard var badge = try store.badge(txn, id: id) else { throw Self.badgeNotFound(id) }
+            if badge.status != .inactive {
+                badge.status = .inactive
+                badge.updatedAtMs = now
+                try store.putBadge(txn, badge)
+            }
+            return badge
+        }
+    }
+
+    /// Awards a badge. Idempotent on `requestId`: a retry returns the original award with `replayed`.
+    public func issue(
+        _ request: IssueRequest, deadline: ContinuousClock.Instant? = nil,
+        completion: @escaping @Sendable (Result<IssueResult, BadgeError>) -> Void
+    ) {
+        do throws(BadgeError) {
+            try Validate.opaqueId(request.customerId, field: "customer_id")
+            try Validate.badgeId(request.badgeId)
+            try Validate.opaqueId(request.requestId, field: "request_id")
+            try Validate.text(request.evidence, field: "evidence")
+            try Validate.fields(request.evidenceFields, field: "evidence_fields")
+        } catch {
+            return completion(.failure(error))
+        }
+        enqueue(deadline: deadline, completion: completion) { store, txn, now throws(BadgeError) in
+            try Self.applyIssue(request, store: store, txn: txn, now: now)
+        }
+    }
+
+    /// Revokes one award, or every unrevoked award of a badge the customer holds. Records are kept.
+    public func revoke(
+        _ request: RevokeRequest, deadline: ContinuousClock.Instant? = nil,
+        completion: @escaping @Sendable (Result<[Award], BadgeError>) -> Void
+    ) {
+        do throws(BadgeError) {
+            try Validate.opaqueId(request.customerId, field: "customer_id")
+            if request.awardId == 0 && request.badgeId.isEmpty {
+                throw BadgeError.invalidArgument("set award_id or badge_id to say what to revoke", reason: "missing_field")
+            }
+            if !request.badgeId.isEmpty { try Validate.badgeId(request.badgeId) }
+            if request.reason.isEmpty {
+                throw BadgeError.invalidArgument("reason is empty; say why the award is revoked", reason: "missing_field")
+            }
+            try Validate.text(request.reason, field: "reason")
+            try Validate.text(request.actor, field: "actor")
+        } catch {
+            return completion(.failure(error))
+        }
+        enqueue(deadline: deadline, completion: completion) { store, txn, now throws(BadgeError) in
+            try Self.applyRevoke(request, store: store, txn: txn, now: now)
+        }
+    }
+
+    /// Queues `apply` for the writer; `completion` gets its result after the batch commits.
+    private func enqueue<R: Sendable>(
+        deadline: ContinuousClock.Instant?, completion: @escaping @Sendable (Result<R, BadgeError>) -> Void,
+        _ apply: @escaping @Sendable (BadgeStore, borrowing WriteTransaction, Int64) throws(BadgeError) -> R
+    ) {
+        let store = self.store
+        writer.submit(
+            PendingWrite(
+                deadline: deadline,
+                apply: { txn, now throws(BadgeError) in
+                    let result = try apply(store, txn, now)
+                    return { completion(.success(result)) }
+                },
+                fail: { completion(.failure($0)) }))
+    }
+
+    static func badgeNotFound(_ id: String) -> BadgeError {
+        BadgeError(.notFound, "badge \(id) does not exist", reason: "badge_not_found")
+    }
+}

@@ -1,0 +1,175 @@
+import BadgeModel
+import BadgeStore
+import Foundation
+import LMDB
+import Logging
+
+/// A write waiting for the writer thread: `apply` runs inside the batch's transaction and returns
+/// what to do once the batch has committed; `fail` reports a refusal or a failed commit.
+struct PendingWrite: Sendable {
+    let deadline: ContinuousClock.Instant?
+    let apply: @Sendable (borrowing WriteTransaction, Int64) throws(BadgeError) -> @Sendable () -> Void
+    let fail: @Sendable (BadgeError) -> Void
+}
+
+/// The one thread that owns every LMDB write transaction.
+///
+/// Callers enqueue; the thread takes everything waiting, applies it in one transaction, commits once
+/// (fsync), and only then completes the callers (group commit). LMDB ties a write transaction to
+/// its OS thread, which is why this is a thread and not a task.
+final class WriteQueue: @unchecked Sendable {
+    private let condition = NSCondition()
+    // Guarded by `condition`.
+    private var pending: [PendingWrite] = []
+    private var stopping = false
+    private var finished = false
+    private var statistics = WriterStatistics()
+
+    private let store: BadgeStore
+    private let clock: @Sendable () -> Int64
+    private let maxBatch: Int
+    private let logger: Logger
+    private var thread: Thread?
+
+    init(store: BadgeStore, clock: @escaping @Sendable () -> Int64, maxBatch: Int, logger: Logger) {
+        self.store = store
+        self.clock = clock
+        self.maxBatch = maxBatch
+        self.logger = logger
+        let thread = Thread { [unowned self] in self.run() }
+        thread.name = "badges-writer"
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Queues a write. After `stop()`, it fails at once with UNAVAILABLE.
+    func submit(_ write: PendingWrite) {
+        condition.lock()
+        if stopping {
+            condition.unlock()
+            write.fail(BadgeError(.unavailable, "the service is shutting down", reason: "shutting_down"))
+            return
+        }
+        pending.append(write)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Applies everything already queued, then stops the thread. Blocks until it has stopped.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        while !finished { condition.wait() }
+        condition.unlock()
+    }
+
+    var stats: WriterStatistics {
+        condition.lock()
+        defer { condition.unlock() }
+        return statistics
+    }
+
+    private func run() {
+        while let batch = nextBatch() {
+            let commits = apply(batch)
+            condition.lock()
+            statistics.writes += batch.count
+            statistics.commits += commits
+            statistics.largestBatch = max(statistics.largestBatch, batch.count)
+            condition.unlock()
+        }
+        condition.lock()
+        finished = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits for work; nil once stopping and drained.
+    private func nextBatch() -> [PendingWrite]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while pending.isEmpty {
+            if stopping { return nil }
+            condition.wait()
+        }
+        if pending.count <= maxBatch {
+            defer { pending.removeAll(keepingCapacity: true) }
+            return pending
+        }
+        let batch = Array(pending.prefix(maxBatch))
+        pending.removeFirst(maxBatch)
+        return batch
+    }
+
+    /// Applies a batch in one transaction; returns the number of commits made. If the transaction
+    /// fails as a whole (storage full, I/O error), each write is retried in a transaction of its own
+    /// so that only the writes that cannot be stored fail.
+    private func apply(_ batch: [PendingWrite]) -> Int {
+        let now = clock()
+        let start = ContinuousClock.now
+        var live: [PendingWrite] = []
+        live.reserveCapacity(batch.count)
+        for write in batch {
+            if let deadline = write.deadline, deadline <= start {
+                write.fail(BadgeError(.deadlineExceeded, "the deadline passed before the write was applied", reason: "deadline_exceeded"))
+            } else {
+                live.append(write)
+            }
+        }
+        if live.isEmpty { return 0 }
+
+        var completions: [@Sendable () -> Void] = []
+        var refusals: [(PendingWrite, BadgeError)] = []
+        do throws(BadgeError) {
+            try store.write { txn throws(BadgeError) in
+                for write in live {
+                    do throws(BadgeError) {
+                        completions.append(try write.apply(txn, now))
+                    } catch where !error.abortsTransaction {
+                        // A refusal writes nothing, so the rest of the batch stands.
+                        refusals.append((write, error))
+                    }
+                }
+            }
+        } catch {
+            logger.warning("batch of \(live.count) writes failed (\(error)); retrying one by one")
+            return applyOneByOne(live, now: now)
+        }
+        for completion in completions { completion() }
+        for (write, error) in refusals { write.fail(error) }
+        return 1
+    }
+
+    private func applyOneByOne(_ writes: [PendingWrite], now: Int64) -> Int {
+        for write in writes {
+            do throws(BadgeError) {
+                let completion = try store.write { txn throws(BadgeError) in try write.apply(txn, now) }
+                completion()
+            } catch {
+                write.fail(error)
+            }
+        }
+        return writes.count
+    }
+}
+
+/// Counters of the writer's work, for tests, logs and benchmarks.
+public struct WriterStatistics: Sendable, Hashable {
+    /// Writes taken from the queue.
+    public var writes = 0
+    /// Transactions committed (or attempted).
+    public var commits = 0
+    public var largestBatch = 0
+}
+
+extension BadgeError {
+    /// Storage failures leave the transaction unusable, unlike refusals, which write nothing.
+    var abortsTransaction: Bool {
+        switch code {
+        case .internal, .dataLoss, .unavailable: true
+        case .resourceExhausted: reason.hasPrefix("storage_")
+        default: false
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import BadgeCodec
+import BadgeModel
+import LMDB
+
+/// The badge schema over one LMDB environment: named databases, records encoded as the contract's
+/// protobuf messages, and the operations the service composes inside its transactions.
+///
+/// Reads may run on any thread; writes must all come from one thread (the service's writer).
+public final class BadgeStore: Sendable {
+    /// The schema this code writes. A data folder from a newer schema is refused rather than misread.
+    public static let schemaVersion: UInt32 = 1
+
+    public let environment: Environment
+    let meta: Database
+    let badges: Database
+    let awards: Database
+    let awardIds: Database
+    let requests: Database
+    let badgeCounts: Database
+
+    /// Opens (creating if needed) the store in the directory `path`.
+    public init(path: String, options: Environment.Options = .init()) throws(BadgeError) {
+        do {
+            environment = try Environment(path: path, options: options)
+            meta = try environment.openDatabase("meta")
+            badges = try environment.openDatabase("badges")
+            awards = try environment.openDatabase("awards")
+            awardIds = try environment.openDatabase("award_ids")
+            requests = try environment.openDatabase("requests")
+            badgeCounts = try environment.openDatabase("badge_counts")
+        } catch let error as LMDBError {
+            throw BadgeError(.unavailable, "cannot open the data folder \(path): \(error)", reason: "storage_open_failed")
+        } catch {
+            throw BadgeError(.unavailable, "cannot open the data folder \(path): \(error)", reason: "storage_open_failed")
+        }
+        try checkSchema(path: path)
+    }
+
+    public func close() { environment.close() }
+
+    /// Runs `body` in a read transaction. LMDB failures become `BadgeError`s.
+    public func read<T>(_ body: (borrowing ReadTransaction) throws(BadgeError) -> T) throws(BadgeError) -> T {
+        try mapErrors { try environment.read { txn in try body(txn) } }
+    }
+
+    /// Runs `body` in a write transaction, committed when it returns. Writer thread only.
+    public func write<T>(_ body: (borrowing WriteTransaction) throws(BadgeError) -> T) throws(BadgeError) -> T {
+        try mapErrors { try environment.write { txn in try body(txn) } }
+    }
+
+    private func checkSchema(path: String) throws(BadgeError) {
+        try write { txn throws(BadgeError) in
+            let stored = try value(txn, meta, key: Keys.schemaVersion) { Keys.readUInt32($0) ?? 0 }
+            if let version = stored {
+                if version > Self.schemaVersion {
+                    throw BadgeError(
+                        .failedPrecondition,
+                        "data folder \(path) has schema version \(version); this build reads up to \(Self.schemaVersion)",
+                        reason: "schema_too_new")
+                }
+            } else {
+                try lmdb { try txn.put(meta, key: Keys.schemaVersion, value: Keys.uint32(Self.schemaVersion)) }
+            }
+        }
+    }
+}
+
+/// Runs an LMDB call, turning its error into a `BadgeError` with a clear status.
+func lmdb<T>(_ body: () throws -> T) throws(BadgeError) -> T {
+    do {
+        return try body()
+    } catch let error as BadgeError {
+        throw error
+    } catch let error as LMDBError {
+        throw storageError(error)
+    } catch {
+        throw BadgeError(.internal, "storage: \(error)", reason: "storage_error")
+    }
+}
+
+func mapErrors<T>(_ body: () throws -> T) throws(BadgeError) -> T { try lmdb(body) }
+
+func storageError(_ error: LMDBError) -> BadgeError {
+    if error.isMapFull {
+        return BadgeError(
+            .resourceExhausted, "storage is full (the LMDB map size is reached); restart badged with a larger --map-size-mb",
+            reason: "storage_full")
+    }
+    if error.isReadersFull {
+        return BadgeError(.unavailable, "storage: too many concurrent readers (\(error))", reason: "storage_busy")
+    }
+    return BadgeError(.internal, "storage: \(error)", reason: "storage_error")
+}

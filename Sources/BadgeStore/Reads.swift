@@ -1,0 +1,133 @@
+import BadgeCodec
+import BadgeModel
+import LMDB
+
+// Reads, usable inside read and write transactions alike.
+extension BadgeStore {
+    public func badge<M>(_ txn: borrowing Transaction<M>, id: String) throws(BadgeError) -> BadgeDefinition? {
+        try value(txn, badges, key: Keys.string(id)) { bytes throws(BadgeError) in
+            try decode(BadgeDefinition.self, bytes, what: "badge \(id)")
+        }
+    }
+
+    /// Every badge in the catalogue, in id order.
+    public func allBadges<M>(_ txn: borrowing Transaction<M>) throws(BadgeError) -> [BadgeDefinition] {
+        var result: [BadgeDefinition] = []
+        try lmdb {
+            try txn.withCursor(badges) { cursor in
+                var entry = try cursor.first()
+                while let (key, value) = entry {
+                    let what = "badge \(String(decoding: key, as: UTF8.self))"
+                    result.append(try decode(BadgeDefinition.self, value, what: what))
+                    entry = try cursor.next()
+                }
+            }
+        }
+        return result
+    }
+
+    /// All of a customer's awards (revoked included), grouped by badge id, oldest first within a badge.
+    public func awards<M>(_ txn: borrowing Transaction<M>, customerId: String) throws(BadgeError) -> [Award] {
+        try scanAwards(txn, prefix: Keys.customerPrefix(customerId))
+    }
+
+    /// A customer's awards of one badge (revoked included), oldest first.
+    public func awards<M>(_ txn: borrowing Transaction<M>, customerId: String, badgeId: String) throws(BadgeError)
+        -> [Award]
+    {
+        try scanAwards(txn, prefix: Keys.customerBadgePrefix(customerId, badgeId))
+    }
+
+    public func award<M>(_ txn: borrowing Transaction<M>, id: UInt64) throws(BadgeError) -> Award? {
+        guard let key = try lmdb({ try txn.get(awardIds, key: Keys.uint64(id)) }) else { return nil }
+        let award = try value(txn, awards, key: key) { bytes throws(BadgeError) in
+            try decode(Award.self, bytes, what: "award \(id)")
+        }
+        guard let award else {
+            throw BadgeError(.dataLoss, "award \(id) is indexed but its record is missing", reason: "index_corrupt")
+        }
+        return award
+    }
+
+    /// The award an Issue with this request id created, if any.
+    public func awardId<M>(_ txn: borrowing Transaction<M>, forRequest requestId: String) throws(BadgeError) -> UInt64? {
+        try value(txn, requests, key: Keys.string(requestId)) { Keys.readUInt64($0) }.flatMap { $0 }
+    }
+
+    /// Unrevoked awards of a badge across all customers.
+    public func unrevokedCount<M>(_ txn: borrowing Transaction<M>, badgeId: String) throws(BadgeError) -> UInt64 {
+        try value(txn, badgeCounts, key: Keys.string(badgeId)) { Keys.readUInt64($0) ?? 0 } ?? 0
+    }
+
+    /// Up to `limit` awards with ids greater than `afterAwardId`, in id order.
+    public func awards<M>(_ txn: borrowing Transaction<M>, after afterAwardId: UInt64, limit: Int) throws(BadgeError)
+        -> [Award]
+    {
+        var keys: [[UInt8]] = []
+        try lmdb {
+            try txn.withCursor(awardIds) { cursor in
+                let start = Keys.uint64(afterAwardId &+ 1)
+                guard afterAwardId < UInt64.max else { return }
+                var entry = try start.withUnsafeBytes { try cursor.seek(atLeast: $0) }
+                while let (_, value) = entry, keys.count < limit {
+                    keys.append(Array(value))
+                    entry = try cursor.next()
+                }
+            }
+        }
+        var result: [Award] = []
+        result.reserveCapacity(keys.count)
+        for key in keys {
+            let award = try value(txn, awards, key: key) { bytes throws(BadgeError) in
+                try decode(Award.self, bytes, what: "award")
+            }
+            guard let award else {
+                throw BadgeError(.dataLoss, "an indexed award record is missing", reason: "index_corrupt")
+            }
+            result.append(award)
+        }
+        return result
+    }
+
+    /// Entries in the catalogue and awards ever issued.
+    public func counts<M>(_ txn: borrowing Transaction<M>) throws(BadgeError) -> (badges: Int, awards: Int) {
+        try lmdb { (try txn.count(badges), try txn.count(awardIds)) }
+    }
+
+    func scanAwards<M>(_ txn: borrowing Transaction<M>, prefix: [UInt8]) throws(BadgeError) -> [Award] {
+        var result: [Award] = []
+        try lmdb {
+            try txn.withCursor(awards) { cursor in
+                try prefix.withUnsafeBytes { prefix in
+                    try cursor.forEach(prefix: prefix) { _, value in
+                        result.append(try decode(Award.self, value, what: "award"))
+                        return true
+                    }
+                }
+            }
+        }
+        return result
+    }
+
+    /// Reads the value under `key` in place (no copy) and converts it; nil when absent.
+    func value<M, T>(
+        _ txn: borrowing Transaction<M>, _ db: Database, key: [UInt8],
+        _ convert: (UnsafeRawBufferPointer) throws(BadgeError) -> T
+    ) throws(BadgeError) -> T? {
+        try lmdb {
+            try key.withUnsafeBytes { key in
+                guard let bytes = try txn.get(db, key: key) else { return nil }
+                return try convert(bytes)
+            }
+        }
+    }
+}
+
+/// Decodes a stored record; a record that does not decode is reported as data loss, naming it.
+func decode<T: WireMessage>(_ type: T.Type, _ bytes: UnsafeRawBufferPointer, what: String) throws(BadgeError) -> T {
+    do {
+        return try T(decoding: bytes)
+    } catch {
+        throw BadgeError(.dataLoss, "stored \(what) does not decode: \(error.message)", reason: "record_corrupt")
+    }
+}

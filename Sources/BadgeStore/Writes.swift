@@ -1,0 +1,50 @@
+import BadgeCodec
+import BadgeModel
+import LMDB
+
+// Writes. Each keeps the secondary databases (award_ids, requests, badge_counts) in step with
+// `awards`, so callers cannot forget one.
+extension BadgeStore {
+    public func putBadge(_ txn: borrowing WriteTransaction, _ badge: BadgeDefinition) throws(BadgeError) {
+        let bytes = badge.encoded()
+        try lmdb { try txn.put(badges, key: Keys.string(badge.id), value: bytes) }
+    }
+
+    /// Stores a new award under the next award id, records its request id, counts it, and returns it.
+    public func insertAward(_ txn: borrowing WriteTransaction, _ award: Award) throws(BadgeError) -> Award {
+        var award = award
+        award.awardId = try takeNextAwardId(txn)
+        let key = Keys.award(customerId: award.customerId, badgeId: award.badgeId, awardId: award.awardId)
+        let record = award.encoded()
+        try lmdb {
+            try txn.put(awards, key: key, value: record)
+            try txn.put(awardIds, key: Keys.uint64(award.awardId), value: key)
+            if !award.requestId.isEmpty {
+                try txn.put(requests, key: Keys.string(award.requestId), value: Keys.uint64(award.awardId))
+            }
+        }
+        try adjustCount(txn, badgeId: award.badgeId, by: 1)
+        return award
+    }
+
+    /// Rewrites an existing award as revoked (the record is kept) and frees its place in the global count.
+    public func saveRevocation(_ txn: borrowing WriteTransaction, _ award: Award) throws(BadgeError) {
+        precondition(award.isRevoked, "saveRevocation takes a revoked award")
+        let key = Keys.award(customerId: award.customerId, badgeId: award.badgeId, awardId: award.awardId)
+        let record = award.encoded()
+        try lmdb { try txn.put(awards, key: key, value: record) }
+        try adjustCount(txn, badgeId: award.badgeId, by: -1)
+    }
+
+    private func takeNextAwardId(_ txn: borrowing WriteTransaction) throws(BadgeError) -> UInt64 {
+        let next = try value(txn, meta, key: Keys.nextAwardId) { Keys.readUInt64($0) ?? 1 } ?? 1
+        try lmdb { try txn.put(meta, key: Keys.nextAwardId, value: Keys.uint64(next + 1)) }
+        return next
+    }
+
+    private func adjustCount(_ txn: borrowing WriteTransaction, badgeId: String, by delta: Int64) throws(BadgeError) {
+        let current = try unrevokedCount(txn, badgeId: badgeId)
+        let updated = delta < 0 ? current - min(current, UInt64(-delta)) : current + UInt64(delta)
+        try lmdb { try txn.put(badgeCounts, key: Keys.string(badgeId), value: Keys.uint64(updated)) }
+    }
+}

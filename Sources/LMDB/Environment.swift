@@ -1,0 +1,242 @@
+internal import CLMDB
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A handle to one named database inside an `Environment`.
+///
+/// Only meaningful for the environment that opened it. Cheap to copy and safe to share across threads.
+public struct Database: Sendable, Hashable {
+    let dbi: UInt32
+}
+
+/// An LMDB environment (a directory holding `data.mdb` and `lock.mdb`).
+///
+/// Open at most one `Environment` per path per process: LMDB's locking breaks if the same files are
+/// opened twice in one process. The environment is always opened with `MDB_NOTLS`, so read transactions
+/// are not tied to threads and may be used from any thread (one thread at a time).
+public final class Environment: @unchecked Sendable {
+    /// Configuration applied before the environment is opened.
+    public struct Options: Sendable {
+        /// Maximum size of the memory map, i.e. of the database; writes fail with `isMapFull` beyond it.
+        public var mapSize: Int
+        /// Maximum number of named databases.
+        public var maxDatabases: UInt32
+        /// Maximum number of concurrent read transactions (reader lock-table slots).
+        public var maxReaders: UInt32
+        /// true (default): every commit is fsync'ed (durable). false adds `MDB_NOSYNC` (for benchmarks only):
+        /// a system crash may then lose or corrupt recent commits.
+        public var durable: Bool
+
+        public init(
+            mapSize: Int = 1 << 30,
+            maxDatabases: UInt32 = 16,
+            maxReaders: UInt32 = 126,
+            durable: Bool = true
+        ) {
+            self.mapSize = mapSize
+            self.maxDatabases = maxDatabases
+            self.maxReaders = maxReaders
+            self.durable = durable
+        }
+    }
+
+    /// Tracks live transactions so `close()` never frees the environment underneath one
+    /// (`mdb_env_close` requires all transactions and cursors to be finished).
+    private struct State {
+        var activeUsers = 0
+        var closeRequested = false
+        var closed = false
+    }
+
+    /// The directory this environment was opened at.
+    public let path: String
+    // Set once in init and only freed by `close`, guarded by `state`, hence `@unchecked Sendable`.
+    private let env: OpaquePointer
+    private let state = Mutex(State())
+
+    /// Opens (creating if needed) the environment at `path`, which is a directory; it is created
+    /// (with intermediate directories) if missing. Runs `mdb_reader_check` once after opening to clear
+    /// stale reader slots left by dead processes.
+    public init(path: String, options: Options = .init()) throws {
+        try Self.makeDirectories(path)
+
+        var env: OpaquePointer?
+        try check(mdb_env_create(&env), "mdb_env_create")
+        guard let env else { throw LMDBError(code: ENOMEM, operation: "mdb_env_create") }
+        do {
+            try check(mdb_env_set_mapsize(env, options.mapSize), "mdb_env_set_mapsize(\(options.mapSize))")
+            try check(mdb_env_set_maxdbs(env, options.maxDatabases), "mdb_env_set_maxdbs")
+            try check(mdb_env_set_maxreaders(env, options.maxReaders), "mdb_env_set_maxreaders")
+            var flags = UInt32(MDB_NOTLS)
+            if !options.durable { flags |= UInt32(MDB_NOSYNC) }
+            try check(mdb_env_open(env, path, flags, 0o664), "mdb_env_open(\(path))")
+            var dead: Int32 = 0
+            try check(mdb_reader_check(env, &dead), "mdb_reader_check(\(path))")
+        } catch {
+            // mdb_env_close is required even when mdb_env_open failed, to release the handle.
+            mdb_env_close(env)
+            throw error
+        }
+        self.env = env
+        self.path = path
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Closes the environment. Idempotent. If transactions are still running (on other threads), the
+    /// actual close happens when the last one ends; new transactions fail immediately.
+    public func close() {
+        let closeNow = state.withLock { state in
+            state.closeRequested = true
+            guard state.activeUsers == 0, !state.closed else { return false }
+            state.closed = true
+            return true
+        }
+        if closeNow { mdb_env_close(env) }
+    }
+
+    /// Opens (creating if needed) a named database. Call at startup, before concurrent use: LMDB forbids
+    /// opening databases from concurrent transactions. Opening the same name again returns an equal handle.
+    public func openDatabase(_ name: String) throws -> Database {
+        try withEnv("mdb_dbi_open(\(name))") { env in
+            var txn: OpaquePointer?
+            try check(mdb_txn_begin(env, nil, 0, &txn), "mdb_txn_begin(mdb_dbi_open(\(name)))")
+            var dbi: MDB_dbi = 0
+            let rc = mdb_dbi_open(txn, name, UInt32(MDB_CREATE), &dbi)
+            guard rc == MDB_SUCCESS else {
+                mdb_txn_abort(txn)
+                throw LMDBError(code: rc, operation: "mdb_dbi_open(\(name))")
+            }
+            // mdb_txn_commit frees the transaction even when it fails.
+            try check(mdb_txn_commit(txn), "mdb_txn_commit(mdb_dbi_open(\(name)))")
+            return Database(dbi: dbi)
+        }
+    }
+
+    /// Runs `body` in a read-only transaction that is always ended when `body` returns or throws.
+    ///
+    /// `body` sees a consistent snapshot as of the start of the transaction. Buffers handed out point
+    /// into the memory map and are valid only inside `body`; copy anything you need to keep.
+    /// Keep `body` short: an open read transaction stops LMDB from reusing freed pages.
+    public func read<T>(_ body: (borrowing ReadTransaction) throws -> T) throws -> T {
+        try withEnv("mdb_txn_begin(read-only)") { env in
+            var txn: OpaquePointer?
+            try check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn), "mdb_txn_begin(read-only)")
+            guard let txn else { throw LMDBError(code: EINVAL, operation: "mdb_txn_begin(read-only)") }
+            // Aborting is the normal way to end a read transaction; nothing is lost.
+            defer { mdb_txn_abort(txn) }
+            let transaction = ReadTransaction(txn: txn)
+            return try body(transaction)
+        }
+    }
+
+    /// Runs `body` in a write transaction; commits if `body` returns, aborts if it throws.
+    ///
+    /// LMDB allows one writer at a time: concurrent calls from other threads block until this one ends.
+    /// The write transaction is bound to the calling thread, which is why `body` is synchronous.
+    /// Do not call `write` (or `openDatabase`) from inside `body`: that deadlocks.
+    /// If a write operation fails (e.g. map full), the transaction can only be aborted: let the error
+    /// propagate out of `body`.
+    public func write<T>(_ body: (borrowing WriteTransaction) throws -> T) throws -> T {
+        try withEnv("mdb_txn_begin(read-write)") { env in
+            var txn: OpaquePointer?
+            try check(mdb_txn_begin(env, nil, 0, &txn), "mdb_txn_begin(read-write)")
+            guard let txn else { throw LMDBError(code: EINVAL, operation: "mdb_txn_begin(read-write)") }
+            let result: T
+            do {
+                let transaction = WriteTransaction(txn: txn)
+                result = try body(transaction)
+            } catch {
+                mdb_txn_abort(txn)
+                throw error
+            }
+            // mdb_txn_commit frees the transaction even when it fails, so there is nothing to abort.
+            try check(mdb_txn_commit(txn), "mdb_txn_commit")
+            return result
+        }
+    }
+
+    /// The current size of the memory map in bytes (0 once closed).
+    public var mapSize: Int {
+        (try? withEnv("mdb_env_info") { env in try Self.info(env).me_mapsize }) ?? 0
+    }
+
+    /// Bytes in use: (last used page number + 1) × page size, from `mdb_env_info`/`mdb_env_stat`.
+    /// Returns 0 once closed.
+    public func usedBytes() -> Int {
+        let used = try? withEnv("mdb_env_info") { env in
+            let info = try Self.info(env)
+            var stat = MDB_stat()
+            try check(mdb_env_stat(env, &stat), "mdb_env_stat")
+            return (info.me_last_pgno + 1) * Int(stat.ms_psize)
+        }
+        return used ?? 0
+    }
+
+    /// Flushes buffers to disk. Only needed when `durable` is false.
+    public func sync() throws {
+        try withEnv("mdb_env_sync") { env in
+            try check(mdb_env_sync(env, 1), "mdb_env_sync")
+        }
+    }
+
+    /// Clears reader slots left by dead processes; returns how many were cleared.
+    public func readerCheck() throws -> Int {
+        try withEnv("mdb_reader_check") { env in
+            var dead: Int32 = 0
+            try check(mdb_reader_check(env, &dead), "mdb_reader_check")
+            return Int(dead)
+        }
+    }
+
+    // MARK: - Internals
+
+    /// Runs `body` with the raw environment, keeping it open for the duration.
+    private func withEnv<T>(_ operation: @autoclosure () -> String, _ body: (OpaquePointer) throws -> T) throws -> T {
+        let usable = state.withLock { state in
+            guard !state.closeRequested else { return false }
+            state.activeUsers += 1
+            return true
+        }
+        guard usable else { throw LMDBError(code: EINVAL, operation: "\(operation()): environment is closed") }
+        defer {
+            let closeNow = state.withLock { state in
+                state.activeUsers -= 1
+                guard state.activeUsers == 0, state.closeRequested, !state.closed else { return false }
+                state.closed = true
+                return true
+            }
+            if closeNow { mdb_env_close(env) }
+        }
+        return try body(env)
+    }
+
+    private static func info(_ env: OpaquePointer) throws(LMDBError) -> MDB_envinfo {
+        var info = MDB_envinfo()
+        try check(mdb_env_info(env, &info), "mdb_env_info")
+        return info
+    }
+
+    /// `mkdir -p`: creates `path` and any missing parents. An existing directory is fine.
+    private static func makeDirectories(_ path: String) throws(LMDBError) {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for component in path.split(separator: "/") {
+            prefix += component
+            if mkdir(prefix, 0o775) != 0 {
+                let code = errno
+                // EEXIST for a regular file is caught by the next mkdir (ENOTDIR) or by mdb_env_open.
+                if code != EEXIST {
+                    throw LMDBError(code: code, operation: "mkdir(\(prefix)) for environment \(path)")
+                }
+            }
+            prefix += "/"
+        }
+    }
+}

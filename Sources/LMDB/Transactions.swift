@@ -1,0 +1,131 @@
+internal import CLMDB
+
+/// Marker for what a `Transaction` may do. Only `ReadOnlyMode` and `ReadWriteMode` are meaningful.
+public protocol TransactionMode {}
+
+/// Marks a read-only transaction.
+public enum ReadOnlyMode: TransactionMode {}
+
+/// Marks a read-write transaction.
+public enum ReadWriteMode: TransactionMode {}
+
+/// A read-only transaction, handed to the body of `Environment.read`.
+public typealias ReadTransaction = Transaction<ReadOnlyMode>
+
+/// A read-write transaction, handed to the body of `Environment.write`.
+public typealias WriteTransaction = Transaction<ReadWriteMode>
+
+/// An LMDB transaction, lent to the body of `Environment.read`/`Environment.write`.
+///
+/// Non-copyable and only ever borrowed, so it cannot escape that body; the environment ends it.
+/// One generic type (rather than two) lets the read API be written once for both modes.
+/// Buffers returned by reads point into the memory map: they are valid until the transaction ends and,
+/// in a write transaction, only until the next write (put/delete) in it.
+public struct Transaction<Mode: TransactionMode>: ~Copyable {
+    let txn: OpaquePointer
+}
+
+// MARK: - Reads (both modes)
+
+extension Transaction {
+    /// Returns the value stored for `key`, or nil when there is none. The buffer points into the map.
+    public func get(_ db: Database, key: UnsafeRawBufferPointer) throws -> UnsafeRawBufferPointer? {
+        var k = MDB_val(key)
+        var v = MDB_val()
+        let rc = mdb_get(txn, db.dbi, &k, &v)
+        if rc == MDB_NOTFOUND { return nil }
+        try check(rc, "mdb_get")
+        return v.buffer
+    }
+
+    /// Copying convenience for `get(_:key:)`: the result stays valid after the transaction.
+    public func get(_ db: Database, key: [UInt8]) throws -> [UInt8]? {
+        try key.withUnsafeBytes { key in try get(db, key: key).map { Array($0) } }
+    }
+
+    /// Runs `body` with a cursor over `db`; the cursor is always closed afterwards.
+    public func withCursor<T>(_ db: Database, _ body: (borrowing Cursor) throws -> T) throws -> T {
+        var cursor: OpaquePointer?
+        try check(mdb_cursor_open(txn, db.dbi, &cursor), "mdb_cursor_open")
+        guard let cursor else { throw LMDBError(code: MDB_BAD_TXN, operation: "mdb_cursor_open") }
+        defer { mdb_cursor_close(cursor) }
+        let wrapped = Cursor(cursor: cursor)
+        return try body(wrapped)
+    }
+
+    /// Number of entries in `db` as of this transaction.
+    public func count(_ db: Database) throws -> Int {
+        var stat = MDB_stat()
+        try check(mdb_stat(txn, db.dbi, &stat), "mdb_stat")
+        return stat.ms_entries
+    }
+}
+
+// MARK: - Writes
+
+extension Transaction where Mode == ReadWriteMode {
+    /// Stores `value` under `key`, replacing any existing value.
+    /// With `noOverwrite`, returns false (and writes nothing) if the key already exists.
+    @discardableResult
+    public func put(
+        _ db: Database,
+        key: UnsafeRawBufferPointer,
+        value: UnsafeRawBufferPointer,
+        noOverwrite: Bool = false
+    ) throws -> Bool {
+        var k = MDB_val(key)
+        var v = MDB_val(value)
+        let rc = mdb_put(txn, db.dbi, &k, &v, noOverwrite ? UInt32(MDB_NOOVERWRITE) : 0)
+        if noOverwrite && rc == MDB_KEYEXIST { return false }
+        try check(rc, "mdb_put")
+        return true
+    }
+
+    /// Copying convenience for `put(_:key:value:noOverwrite:)` that always overwrites.
+    public func put(_ db: Database, key: [UInt8], value: [UInt8]) throws {
+        try key.withUnsafeBytes { key in
+            try value.withUnsafeBytes { value in
+                _ = try put(db, key: key, value: value)
+            }
+        }
+    }
+
+    /// `MDB_RESERVE`: reserves `count` bytes for the value of `key` and lets `fill` write them in place,
+    /// avoiding an intermediate buffer. `fill` must initialize all `count` bytes and must not keep the
+    /// buffer. If `fill` throws, the key is deleted (its previous value was already replaced) and the
+    /// error is rethrown; let it abort the transaction to restore the previous state.
+    public func put(
+        _ db: Database,
+        key: UnsafeRawBufferPointer,
+        reservingCount count: Int,
+        _ fill: (UnsafeMutableRawBufferPointer) throws -> Void
+    ) throws {
+        var k = MDB_val(key)
+        var v = MDB_val(mv_size: count, mv_data: nil)
+        try check(mdb_put(txn, db.dbi, &k, &v, UInt32(MDB_RESERVE)), "mdb_put(reserve)")
+        do {
+            try fill(UnsafeMutableRawBufferPointer(start: v.mv_data, count: v.mv_size))
+        } catch {
+            // Don't leave uninitialized bytes behind if the caller catches and commits anyway.
+            var k = MDB_val(key)
+            _ = mdb_del(txn, db.dbi, &k, nil)
+            throw error
+        }
+    }
+
+    /// Deletes `key`; returns false when it was absent.
+    @discardableResult
+    public func delete(_ db: Database, key: UnsafeRawBufferPointer) throws -> Bool {
+        var k = MDB_val(key)
+        let rc = mdb_del(txn, db.dbi, &k, nil)
+        if rc == MDB_NOTFOUND { return false }
+        try check(rc, "mdb_del")
+        return true
+    }
+
+    /// Copying convenience for `delete(_:key:)`.
+    @discardableResult
+    public func delete(_ db: Database, key: [UInt8]) throws -> Bool {
+        try key.withUnsafeBytes { key in try delete(db, key: key) }
+    }
+}

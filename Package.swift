@@ -96,12 +96,17 @@ let package = Package(
         .testTarget(name: "BadgeCatalogueTests", dependencies: ["BadgeCatalogue", "BadgeModel"]),
         .testTarget(
             name: "BadgeWireTests",
-            dependencies: ["BadgeWire", "BadgeModel", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: [
+                "BadgeWire", "BadgeModel", "BadgeCodec",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "BadgeServer", "BadgeClient", "BadgeService", "BadgeModel", "BadgeWire",
+                "BadgeServer", "BadgeClient", "BadgeService", "BadgeStore", "BadgeModel", "BadgeWire", "BadgeCodec",
+                "LMDB",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -27,39 +27,40 @@ public final class BadgeClient: Sendable {
     /// Applied to calls that do not give their own timeout; nil = none.
     public let defaultTimeout: Duration?
 
-    /// Connects and completes the preface exchange. Failures are `UNAVAILABLE` with reason
+    /// Connects and completes the preface exchange. `maxFrameSize` bounds replies, which can be larger
+    /// than requests (a big catalogue, an export chunk). Failures are `UNAVAILABLE` with reason
     /// `connect_failed`, or the server's own refusal (e.g. `RESOURCE_EXHAUSTED` when it is full).
     public static func connect(
         to target: Target, group: (any EventLoopGroup)? = nil, metadata: [String: String] = [:],
-        defaultTimeout: Duration? = nil, maxFrameSize: Int = WireProtocol.defaultMaxFrameSize
+        defaultTimeout: Duration? = nil, maxFrameSize: Int = 64 << 20
     ) async throws(BadgeError) -> BadgeClient {
         let ownedGroup = group == nil ? MultiThreadedEventLoopGroup(numberOfThreads: 1) : nil
-        let group = group ?? ownedGroup!
-        let bootstrap = ClientBootstrap(group: group)
+        let eventLoop = (group ?? ownedGroup!).next()
+        // Completed by the handler when the server's preface arrives, or with the server's refusal.
+        let ready = eventLoop.makePromise(of: Void.self)
+        let bootstrap = ClientBootstrap(group: eventLoop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(WireFrameDecoder(maxFrameSize: maxFrameSize)))
-                    try channel.pipeline.syncOperations.addHandler(
-                        ClientHandler(ready: channel.eventLoop.makePromise()))
+                    try channel.pipeline.syncOperations.addHandler(ClientHandler(ready: ready))
                 }
             }
         do {
             let channel: any Channel
-            switch target {
-            case .unix(let path): channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
-            case .tcp(let host, let port): channel = try await bootstrap.connect(host: host, port: port).get()
-            }
-            // Wait for the server's preface (or its refusal) before handing out the client.
-            try await channel.eventLoop.flatSubmit {
-                do {
-                    return try channel.pipeline.syncOperations.handler(type: ClientHandler.self).ready.futureResult
-                } catch {
-                    return channel.eventLoop.makeFailedFuture(error)
+            do {
+                switch target {
+                case .unix(let path): channel = try await bootstrap.connect(unixDomainSocketPath: path).get()
+                case .tcp(let host, let port): channel = try await bootstrap.connect(host: host, port: port).get()
                 }
-            }.get()
-            return BadgeClient(channel: channel, ownedGroup: ownedGroup, metadata: metadata, defaultTimeout: defaultTimeout)
+            } catch {
+                ready.fail(error)
+                throw error
+            }
+            try await ready.futureResult.get()
+            return BadgeClient(
+                channel: channel, ownedGroup: ownedGroup, metadata: metadata, defaultTimeout: defaultTimeout)
         } catch let error as BadgeError {
             try? await ownedGroup?.shutdownGracefully()
             throw error
@@ -69,7 +70,10 @@ public final class BadgeClient: Sendable {
         }
     }
 
-    init(channel: any Channel, ownedGroup: MultiThreadedEventLoopGroup?, metadata: [String: String], defaultTimeout: Duration?) {
+    init(
+        channel: any Channel, ownedGroup: MultiThreadedEventLoopGroup?, metadata: [String: String],
+        defaultTimeout: Duration?
+    ) {
         self.channel = channel
         self.ownedGroup = ownedGroup
         self.metadata = metadata
@@ -94,7 +98,10 @@ public final class BadgeClient: Sendable {
             method: method, timeoutMicros: Self.micros(timeout ?? defaultTimeout),
             metadata: extra.isEmpty ? metadata : metadata.merging(extra) { $1 }, payload: payload,
             receiver: .unary(promise))
-        channel.write(call, promise: nil)
+        // A write to a closed channel never reaches the handler: fail the call here instead.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { _ in promise.fail(Self.connectionClosed) }
+        channel.write(call, promise: written)
         return promise.futureResult
     }
 
@@ -126,7 +133,9 @@ public final class BadgeClient: Sendable {
         let call = OutgoingCall(
             method: method.rawValue, timeoutMicros: Self.micros(timeout ?? defaultTimeout), metadata: metadata,
             payload: request.encoded(), receiver: .stream(continuation))
-        channel.write(call, promise: nil)
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { _ in continuation.finish(throwing: Self.connectionClosed) }
+        channel.write(call, promise: written)
         return AsyncThrowingStream { outer in
             let task = Task {
                 do {
@@ -139,6 +148,9 @@ public final class BadgeClient: Sendable {
             outer.onTermination = { _ in task.cancel() }
         }
     }
+
+    static let connectionClosed = BadgeError(
+        .unavailable, "the connection to the server closed", reason: "connection_closed")
 
     static func micros(_ duration: Duration?) -> UInt64 {
         guard let duration, duration > .zero else { return 0 }

@@ -13,12 +13,15 @@ extension BadgeClient {
     }
 
     public func badges(includeInactive: Bool = false) async throws(BadgeError) -> [BadgeDefinition] {
-        try await call(.listBadges, ListBadgesRequest(includeInactive: includeInactive), replyType: ListBadgesReply.self)
-            .badges
+        try await call(
+            .listBadges, ListBadgesRequest(includeInactive: includeInactive), replyType: ListBadgesReply.self
+        )
+        .badges
     }
 
     public func deactivateBadge(id: String) async throws(BadgeError) -> BadgeDefinition {
-        try await call(.deactivateBadge, DeactivateBadgeRequest(badgeId: id), replyType: DeactivateBadgeReply.self).badge
+        try await call(.deactivateBadge, DeactivateBadgeRequest(badgeId: id), replyType: DeactivateBadgeReply.self)
+            .badge
     }
 
     public func issue(_ request: IssueRequest, timeout: Duration? = nil) async throws(BadgeError) -> IssueResult {
@@ -43,7 +46,9 @@ extension BadgeClient {
     }
 
     /// Every award after `afterAwardId`, streamed in chunks.
-    public func exportAwards(after afterAwardId: UInt64 = 0, chunkSize: UInt32 = 0) -> AsyncThrowingStream<
+    public func exportAwards(
+        after afterAwardId: UInt64 = 0, chunkSize: UInt32 = 0
+    ) -> AsyncThrowingStream<
         ExportAwardsChunk, any Error
     > {
         serverStream(.exportAwards, ExportAwardsRequest(afterAwardId: afterAwardId, chunkSize: chunkSize))

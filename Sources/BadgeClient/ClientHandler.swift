@@ -34,6 +34,7 @@ final class ClientHandler: ChannelDuplexHandler {
     private var flushScheduled = false
     private var failure: BadgeError?
     private var readyDone = false
+    private var prefaceReceived = false
     let ready: EventLoopPromise<Void>
 
     init(ready: EventLoopPromise<Void>) {
@@ -77,13 +78,18 @@ final class ClientHandler: ChannelDuplexHandler {
 
     private var context: ChannelHandlerContext?
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        // A connection that never came up still owes its waiter an answer.
+        failAll(BadgeError(.unavailable, "the connection to the server closed", reason: "connection_closed"))
+    }
 
     /// Tells the server to stop a call the caller no longer wants.
     func cancel(_ callId: UInt64) {
         guard let context, pending.removeValue(forKey: callId) != nil else { return }
         var buffer = context.channel.allocator.buffer(capacity: 16)
-        buffer.writeRequestFrame(RequestHeader(callId: callId, kind: .cancel), payload: UnsafeRawBufferPointer(start: nil, count: 0))
+        buffer.writeRequestFrame(
+            RequestHeader(callId: callId, kind: .cancel), payload: UnsafeRawBufferPointer(start: nil, count: 0))
         context.write(wrapOutboundOut(buffer), promise: nil)
         scheduleFlush(context)
     }
@@ -102,23 +108,40 @@ final class ClientHandler: ChannelDuplexHandler {
         switch unwrapInboundIn(data) {
         case .preface(let version):
             if version != WireProtocol.version {
-                failAll(BadgeError(.failedPrecondition, "server speaks protocol version \(version); this client speaks \(WireProtocol.version)", reason: "unsupported_version"))
+                failAll(
+                    BadgeError(
+                        .failedPrecondition,
+                        "server speaks protocol version \(version); this client speaks \(WireProtocol.version)",
+                        reason: "unsupported_version"))
                 context.close(promise: nil)
             } else {
-                readyDone = true
-                ready.succeed()
+                // Succeed at the end of this read burst: a server that refuses the connection sends
+                // its preface and the refusal (on call 0) together, and the refusal must win.
+                prefaceReceived = true
             }
         case .frame(let frame):
             do throws(BadgeError) {
                 let reply = try frame.withUnsafeReadableBytes { bytes throws(BadgeError) in
-                    try Envelope.decodeResponse(bytes) { header, payload in ReplyFrame(header: header, payload: Array(payload)) }
+                    try Envelope.decodeResponse(bytes) { header, payload in
+                        ReplyFrame(header: header, payload: Array(payload))
+                    }
                 }
                 deliver(reply)
             } catch {
-                failAll(BadgeError(.internal, "the server sent an undecodable frame: \(error.message)", reason: "malformed_reply"))
+                failAll(
+                    BadgeError(
+                        .internal, "the server sent an undecodable frame: \(error.message)", reason: "malformed_reply"))
                 context.close(promise: nil)
             }
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if prefaceReceived, !readyDone {
+            readyDone = true
+            ready.succeed()
+        }
+        context.fireChannelReadComplete()
     }
 
     private func deliver(_ reply: ReplyFrame) {
@@ -139,7 +162,8 @@ final class ClientHandler: ChannelDuplexHandler {
                 if reply.header.status == .ok {
                     continuation.finish()
                 } else {
-                    continuation.finish(throwing: BadgeError(reply.header.status, reply.header.message, reason: reply.header.reason))
+                    continuation.finish(
+                        throwing: BadgeError(reply.header.status, reply.header.message, reason: reply.header.reason))
                 }
             } else {
                 continuation.yield(reply)
@@ -153,7 +177,9 @@ final class ClientHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        let badgeError = (error as? WireError)?.badgeError ?? BadgeError(.unavailable, "connection error: \(error)", reason: "connection_closed")
+        let badgeError =
+            (error as? WireError)?.badgeError
+            ?? BadgeError(.unavailable, "connection error: \(error)", reason: "connection_closed")
         failAll(badgeError)
         context.close(promise: nil)
     }

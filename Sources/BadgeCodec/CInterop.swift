@@ -1,5 +1,5 @@
-internal import BadgeWireC
 import BadgeModel
+internal import BadgeWireC
 
 #if canImport(Glibc)
     import Glibc
@@ -18,7 +18,9 @@ protocol CInitializable {
 protocol CMessage: CInitializable {
     static var packedSize: (UnsafePointer<Self>?) -> Int { get }
     static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int { get }
-    static var unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>? { get }
+    static var unpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>?
+    { get }
     static var freeUnpacked: (UnsafeMutablePointer<Self>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void { get }
 }
 
@@ -80,7 +82,9 @@ final class EncodeArena {
     }
 
     /// A map field, entries sorted by key so that equal maps pack to equal bytes.
-    func map<E: CMapEntry>(_ type: E.Type, _ dictionary: [String: String]) -> (
+    func map<E: CMapEntry>(
+        _ type: E.Type, _ dictionary: [String: String]
+    ) -> (
         count: Int, pointer: UnsafeMutablePointer<UnsafeMutablePointer<E>?>?
     ) {
         messageArray(E.self, dictionary.sorted { $0.key < $1.key }) { pair, entry in
@@ -91,7 +95,8 @@ final class EncodeArena {
 
     func bytes(_ buffer: UnsafeRawBufferPointer) -> ProtobufCBinaryData {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return ProtobufCBinaryData(len: 0, data: nil) }
-        return ProtobufCBinaryData(len: buffer.count, data: UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: UInt8.self)))
+        return ProtobufCBinaryData(
+            len: buffer.count, data: UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: UInt8.self)))
     }
 }
 
@@ -128,7 +133,9 @@ func swiftString(_ pointer: UnsafeMutablePointer<CChar>?) -> String {
 }
 
 /// Reads a generated map field into a dictionary (a repeated key keeps the last value, as protobuf does).
-func swiftMap<E: CMapEntry>(_ count: Int, _ entries: UnsafeMutablePointer<UnsafeMutablePointer<E>?>?) -> [String: String] {
+func swiftMap<E: CMapEntry>(
+    _ count: Int, _ entries: UnsafeMutablePointer<UnsafeMutablePointer<E>?>?
+) -> [String: String] {
     guard count > 0, let entries else { return [:] }
     var result: [String: String] = [:]
     result.reserveCapacity(count)
@@ -141,7 +148,8 @@ func swiftMap<E: CMapEntry>(_ count: Int, _ entries: UnsafeMutablePointer<Unsafe
 
 /// Reads a repeated message field.
 func swiftArray<M, T>(
-    _ count: Int, _ items: UnsafeMutablePointer<UnsafeMutablePointer<M>?>?, _ convert: (UnsafePointer<M>) throws(BadgeError) -> T
+    _ count: Int, _ items: UnsafeMutablePointer<UnsafeMutablePointer<M>?>?,
+    _ convert: (UnsafePointer<M>) throws(BadgeError) -> T
 ) throws(BadgeError) -> [T] {
     guard count > 0, let items else { return [] }
     var result: [T] = []

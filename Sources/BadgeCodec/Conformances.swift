@@ -10,7 +10,9 @@ extension Badges__V1__BadgeDefinition: CMessage {
     static var initialize: (UnsafeMutablePointer<Self>?) -> Void { badges__v1__badge_definition__init }
     static var packedSize: (UnsafePointer<Self>?) -> Int { badges__v1__badge_definition__get_packed_size }
     static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int { badges__v1__badge_definition__pack }
-    static var unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>? {
+    static var unpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>?
+    {
         badges__v1__badge_definition__unpack
     }
     static var freeUnpacked: (UnsafeMutablePointer<Self>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void {
@@ -26,7 +28,9 @@ extension Badges__V1__Award: CMessage {
     static var initialize: (UnsafeMutablePointer<Self>?) -> Void { badges__v1__award__init }
     static var packedSize: (UnsafePointer<Self>?) -> Int { badges__v1__award__get_packed_size }
     static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int { badges__v1__award__pack }
-    static var unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>? {
+    static var unpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>?
+    {
         badges__v1__award__unpack
     }
     static var freeUnpacked: (UnsafeMutablePointer<Self>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void {
@@ -38,7 +42,9 @@ extension Badges__V1__PutBadgeRequest: CMessage {
     static var initialize: (UnsafeMutablePointer<Self>?) -> Void { badges__v1__put_badge_request__init }
     static var packedSize: (UnsafePointer<Self>?) -> Int { badges__v1__put_badge_request__get_packed_size }
     static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int { badges__v1__put_badge_request__pack }
-    static var unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>? {
+    static var unpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>?
+    {
         badges__v1__put_badge_request__unpack
     }
     static var freeUnpacked: (UnsafeMutablePointer<Self>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void {
@@ -49,8 +55,12 @@ extension Badges__V1__PutBadgeRequest: CMessage {
 extension Badges__V1__PutBadgeResponse: CMessage {
     static var initialize: (UnsafeMutablePointer<Self>?) -> Void { badges__v1__put_badge_response__init }
     static var packedSize: (UnsafePointer<Self>?) -> Int { badges__v1__put_badge_response__get_packed_size }
-    static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int { badges__v1__put_badge_response__pack }
-    static var unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>? {
+    static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int {
+        badges__v1__put_badge_response__pack
+    }
+    static var unpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>?
+    {
         badges__v1__put_badge_response__unpack
     }
     static var freeUnpacked: (UnsafeMutablePointer<Self>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void {
@@ -62,7 +72,9 @@ extension Badges__V1__GetBadgeRequest: CMessage {
     static var initialize: (UnsafeMutablePointer<Self>?) -> Void { badges__v1__get_badge_request__init }
     static var packedSize: (UnsafePointer<Self>?) -> Int { badges__v1__get_badge_request__get_packed_size }
     static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int { badges__v1__get_badge_request__pack }
-    static var unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>? {
+    static var unpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>?
+    {
         badges__v1__get_badge_request__unpack
     }
     static var freeUnpacked: (UnsafeMutablePointer<Self>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void {
@@ -73,8 +85,12 @@ extension Badges__V1__GetBadgeRequest: CMessage {
 extension Badges__V1__GetBadgeResponse: CMessage {
     static var initialize: (UnsafeMutablePointer<Self>?) -> Void { badges__v1__get_badge_response__init }
     static var packedSize: (UnsafePointer<Self>?) -> Int { badges__v1__get_badge_response__get_packed_size }
-    static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int { badges__v1__get_badge_response__pack }
-    static var unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>? {
+    static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int {
+        badges__v1__get_badge_response__pack
+    }
+    static var unpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>?
+    {
         badges__v1__get_badge_response__unpack
     }
     static var freeUnpacked: (UnsafeMutablePointer<Self>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void {
@@ -85,8 +101,12 @@ extension Badges__V1__GetBadgeResponse: CMessage {
 extension Badges__V1__ListBadgesRequest: CMessage {
     static var initialize: (UnsafeMutablePointer<Self>?) -> Void { badges__v1__list_badges_request__init }
     static var packedSize: (UnsafePointer<Self>?) -> Int { badges__v1__list_badges_request__get_packed_size }
-    static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int { badges__v1__list_badges_request__pack }
-    static var unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>? {
+    static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int {
+        badges__v1__list_badges_request__pack
+    }
+    static var unpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>?
+    {
         badges__v1__list_badges_request__unpack
     }
     static var freeUnpacked: (UnsafeMutablePointer<Self>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void {
@@ -97,8 +117,12 @@ extension Badges__V1__ListBadgesRequest: CMessage {
 extension Badges__V1__ListBadgesResponse: CMessage {
     static var initialize: (UnsafeMutablePointer<Self>?) -> Void { badges__v1__list_badges_response__init }
     static var packedSize: (UnsafePointer<Self>?) -> Int { badges__v1__list_badges_response__get_packed_size }
-    static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int { badges__v1__list_badges_response__pack }
-    static var unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>? {
+    static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int {
+        badges__v1__list_badges_response__pack
+    }
+    static var unpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>?
+    {
         badges__v1__list_badges_response__unpack
     }
     static var freeUnpacked: (UnsafeMutablePointer<Self>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void {
@@ -109,8 +133,12 @@ extension Badges__V1__ListBadgesResponse: CMessage {
 extension Badges__V1__DeactivateBadgeRequest: CMessage {
     static var initialize: (UnsafeMutablePointer<Self>?) -> Void { badges__v1__deactivate_badge_request__init }
     static var packedSize: (UnsafePointer<Self>?) -> Int { badges__v1__deactivate_badge_request__get_packed_size }
-    static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int { badges__v1__deactivate_badge_request__pack }
-    static var unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>? {
+    static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int {
+        badges__v1__deactivate_badge_request__pack
+    }
+    static var unpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>?
+    {
         badges__v1__deactivate_badge_request__unpack
     }
     static var freeUnpacked: (UnsafeMutablePointer<Self>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void {
@@ -121,8 +149,12 @@ extension Badges__V1__DeactivateBadgeRequest: CMessage {
 extension Badges__V1__DeactivateBadgeResponse: CMessage {
     static var initialize: (UnsafeMutablePointer<Self>?) -> Void { badges__v1__deactivate_badge_response__init }
     static var packedSize: (UnsafePointer<Self>?) -> Int { badges__v1__deactivate_badge_response__get_packed_size }
-    static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int { badges__v1__deactivate_badge_response__pack }
-    static var unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>? {
+    static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int {
+        badges__v1__deactivate_badge_response__pack
+    }
+    static var unpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>?
+    {
         badges__v1__deactivate_badge_response__unpack
     }
     static var freeUnpacked: (UnsafeMutablePointer<Self>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void {
@@ -131,14 +163,18 @@ extension Badges__V1__DeactivateBadgeResponse: CMessage {
 }
 
 extension Badges__V1__IssueRequest__EvidenceFieldsEntry: CMapEntry {
-    static var initialize: (UnsafeMutablePointer<Self>?) -> Void { badges__v1__issue_request__evidence_fields_entry__init }
+    static var initialize: (UnsafeMutablePointer<Self>?) -> Void {
+        badges__v1__issue_request__evidence_fields_entry__init
+    }
 }
 
 extension Badges__V1__IssueRequest: CMessage {
     static var initialize: (UnsafeMutablePointer<Self>?) -> Void { badges__v1__issue_request__init }
     static var packedSize: (UnsafePointer<Self>?) -> Int { badges__v1__issue_request__get_packed_size }
     static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int { badges__v1__issue_request__pack }
-    static var unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>? {
+    static var unpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>?
+    {
         badges__v1__issue_request__unpack
     }
     static var freeUnpacked: (UnsafeMutablePointer<Self>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void {
@@ -150,7 +186,9 @@ extension Badges__V1__IssueResponse: CMessage {
     static var initialize: (UnsafeMutablePointer<Self>?) -> Void { badges__v1__issue_response__init }
     static var packedSize: (UnsafePointer<Self>?) -> Int { badges__v1__issue_response__get_packed_size }
     static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int { badges__v1__issue_response__pack }
-    static var unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>? {
+    static var unpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>?
+    {
         badges__v1__issue_response__unpack
     }
     static var freeUnpacked: (UnsafeMutablePointer<Self>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void {
@@ -162,7 +200,9 @@ extension Badges__V1__RevokeRequest: CMessage {
     static var initialize: (UnsafeMutablePointer<Self>?) -> Void { badges__v1__revoke_request__init }
     static var packedSize: (UnsafePointer<Self>?) -> Int { badges__v1__revoke_request__get_packed_size }
     static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int { badges__v1__revoke_request__pack }
-    static var unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>? {
+    static var unpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>?
+    {
         badges__v1__revoke_request__unpack
     }
     static var freeUnpacked: (UnsafeMutablePointer<Self>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void {
@@ -174,7 +214,9 @@ extension Badges__V1__RevokeResponse: CMessage {
     static var initialize: (UnsafeMutablePointer<Self>?) -> Void { badges__v1__revoke_response__init }
     static var packedSize: (UnsafePointer<Self>?) -> Int { badges__v1__revoke_response__get_packed_size }
     static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int { badges__v1__revoke_response__pack }
-    static var unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>? {
+    static var unpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>?
+    {
         badges__v1__revoke_response__unpack
     }
     static var freeUnpacked: (UnsafeMutablePointer<Self>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void {
@@ -186,7 +228,9 @@ extension Badges__V1__ListRequest: CMessage {
     static var initialize: (UnsafeMutablePointer<Self>?) -> Void { badges__v1__list_request__init }
     static var packedSize: (UnsafePointer<Self>?) -> Int { badges__v1__list_request__get_packed_size }
     static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int { badges__v1__list_request__pack }
-    static var unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>? {
+    static var unpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>?
+    {
         badges__v1__list_request__unpack
     }
     static var freeUnpacked: (UnsafeMutablePointer<Self>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void {
@@ -198,7 +242,9 @@ extension Badges__V1__TrophyCaseEntry: CMessage {
     static var initialize: (UnsafeMutablePointer<Self>?) -> Void { badges__v1__trophy_case_entry__init }
     static var packedSize: (UnsafePointer<Self>?) -> Int { badges__v1__trophy_case_entry__get_packed_size }
     static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int { badges__v1__trophy_case_entry__pack }
-    static var unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>? {
+    static var unpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>?
+    {
         badges__v1__trophy_case_entry__unpack
     }
     static var freeUnpacked: (UnsafeMutablePointer<Self>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void {
@@ -210,7 +256,9 @@ extension Badges__V1__ListResponse: CMessage {
     static var initialize: (UnsafeMutablePointer<Self>?) -> Void { badges__v1__list_response__init }
     static var packedSize: (UnsafePointer<Self>?) -> Int { badges__v1__list_response__get_packed_size }
     static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int { badges__v1__list_response__pack }
-    static var unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>? {
+    static var unpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>?
+    {
         badges__v1__list_response__unpack
     }
     static var freeUnpacked: (UnsafeMutablePointer<Self>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void {
@@ -221,8 +269,12 @@ extension Badges__V1__ListResponse: CMessage {
 extension Badges__V1__ExportAwardsRequest: CMessage {
     static var initialize: (UnsafeMutablePointer<Self>?) -> Void { badges__v1__export_awards_request__init }
     static var packedSize: (UnsafePointer<Self>?) -> Int { badges__v1__export_awards_request__get_packed_size }
-    static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int { badges__v1__export_awards_request__pack }
-    static var unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>? {
+    static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int {
+        badges__v1__export_awards_request__pack
+    }
+    static var unpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>?
+    {
         badges__v1__export_awards_request__unpack
     }
     static var freeUnpacked: (UnsafeMutablePointer<Self>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void {
@@ -233,8 +285,12 @@ extension Badges__V1__ExportAwardsRequest: CMessage {
 extension Badges__V1__ExportAwardsChunk: CMessage {
     static var initialize: (UnsafeMutablePointer<Self>?) -> Void { badges__v1__export_awards_chunk__init }
     static var packedSize: (UnsafePointer<Self>?) -> Int { badges__v1__export_awards_chunk__get_packed_size }
-    static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int { badges__v1__export_awards_chunk__pack }
-    static var unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>? {
+    static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int {
+        badges__v1__export_awards_chunk__pack
+    }
+    static var unpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>?
+    {
         badges__v1__export_awards_chunk__unpack
     }
     static var freeUnpacked: (UnsafeMutablePointer<Self>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void {
@@ -243,14 +299,18 @@ extension Badges__V1__ExportAwardsChunk: CMessage {
 }
 
 extension Badges__V1__EvaluateRequest__AttributesEntry: CMapEntry {
-    static var initialize: (UnsafeMutablePointer<Self>?) -> Void { badges__v1__evaluate_request__attributes_entry__init }
+    static var initialize: (UnsafeMutablePointer<Self>?) -> Void {
+        badges__v1__evaluate_request__attributes_entry__init
+    }
 }
 
 extension Badges__V1__EvaluateRequest: CMessage {
     static var initialize: (UnsafeMutablePointer<Self>?) -> Void { badges__v1__evaluate_request__init }
     static var packedSize: (UnsafePointer<Self>?) -> Int { badges__v1__evaluate_request__get_packed_size }
     static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int { badges__v1__evaluate_request__pack }
-    static var unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>? {
+    static var unpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>?
+    {
         badges__v1__evaluate_request__unpack
     }
     static var freeUnpacked: (UnsafeMutablePointer<Self>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void {
@@ -262,7 +322,9 @@ extension Badges__V1__EvaluateResponse: CMessage {
     static var initialize: (UnsafeMutablePointer<Self>?) -> Void { badges__v1__evaluate_response__init }
     static var packedSize: (UnsafePointer<Self>?) -> Int { badges__v1__evaluate_response__get_packed_size }
     static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int { badges__v1__evaluate_response__pack }
-    static var unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>? {
+    static var unpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>?
+    {
         badges__v1__evaluate_response__unpack
     }
     static var freeUnpacked: (UnsafeMutablePointer<Self>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void {
@@ -274,7 +336,9 @@ extension Badges__V1__HealthRequest: CMessage {
     static var initialize: (UnsafeMutablePointer<Self>?) -> Void { badges__v1__health_request__init }
     static var packedSize: (UnsafePointer<Self>?) -> Int { badges__v1__health_request__get_packed_size }
     static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int { badges__v1__health_request__pack }
-    static var unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>? {
+    static var unpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>?
+    {
         badges__v1__health_request__unpack
     }
     static var freeUnpacked: (UnsafeMutablePointer<Self>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void {
@@ -286,7 +350,9 @@ extension Badges__V1__HealthResponse: CMessage {
     static var initialize: (UnsafeMutablePointer<Self>?) -> Void { badges__v1__health_response__init }
     static var packedSize: (UnsafePointer<Self>?) -> Int { badges__v1__health_response__get_packed_size }
     static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int { badges__v1__health_response__pack }
-    static var unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>? {
+    static var unpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>?
+    {
         badges__v1__health_response__unpack
     }
     static var freeUnpacked: (UnsafeMutablePointer<Self>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void {
@@ -298,7 +364,9 @@ extension Badges__V1__MetadataEntry: CMessage, CMapEntry {
     static var initialize: (UnsafeMutablePointer<Self>?) -> Void { badges__v1__metadata_entry__init }
     static var packedSize: (UnsafePointer<Self>?) -> Int { badges__v1__metadata_entry__get_packed_size }
     static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int { badges__v1__metadata_entry__pack }
-    static var unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>? {
+    static var unpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>?
+    {
         badges__v1__metadata_entry__unpack
     }
     static var freeUnpacked: (UnsafeMutablePointer<Self>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void {
@@ -310,7 +378,9 @@ extension Badges__V1__RequestFrame: CMessage {
     static var initialize: (UnsafeMutablePointer<Self>?) -> Void { badges__v1__request_frame__init }
     static var packedSize: (UnsafePointer<Self>?) -> Int { badges__v1__request_frame__get_packed_size }
     static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int { badges__v1__request_frame__pack }
-    static var unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>? {
+    static var unpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>?
+    {
         badges__v1__request_frame__unpack
     }
     static var freeUnpacked: (UnsafeMutablePointer<Self>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void {
@@ -322,7 +392,9 @@ extension Badges__V1__ResponseFrame: CMessage {
     static var initialize: (UnsafeMutablePointer<Self>?) -> Void { badges__v1__response_frame__init }
     static var packedSize: (UnsafePointer<Self>?) -> Int { badges__v1__response_frame__get_packed_size }
     static var pack: (UnsafePointer<Self>?, UnsafeMutablePointer<UInt8>?) -> Int { badges__v1__response_frame__pack }
-    static var unpack: (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>? {
+    static var unpack:
+        (UnsafeMutablePointer<ProtobufCAllocator>?, Int, UnsafePointer<UInt8>?) -> UnsafeMutablePointer<Self>?
+    {
         badges__v1__response_frame__unpack
     }
     static var freeUnpacked: (UnsafeMutablePointer<Self>?, UnsafeMutablePointer<ProtobufCAllocator>?) -> Void {

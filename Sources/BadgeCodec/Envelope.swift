@@ -1,5 +1,5 @@
-internal import BadgeWireC
 import BadgeModel
+internal import BadgeWireC
 
 /// The envelope fields of a client frame (`badges.v1.RequestFrame`) other than its payload.
 public struct RequestHeader: Sendable, Hashable {
@@ -97,7 +97,9 @@ public enum Envelope {
         (c.pointee.n_metadata, c.pointee.metadata) = arena.map(Badges__V1__MetadataEntry.self, header.metadata)
         c.pointee.payload = arena.bytes(payload)
         return withExtendedLifetime(arena) {
-            write(Badges__V1__RequestFrame.packedSize(c)) { Badges__V1__RequestFrame.pack(c, $0.assumingMemoryBound(to: UInt8.self)) }
+            write(Badges__V1__RequestFrame.packedSize(c)) {
+                Badges__V1__RequestFrame.pack(c, $0.assumingMemoryBound(to: UInt8.self))
+            }
         }
     }
 
@@ -115,7 +117,9 @@ public enum Envelope {
         c.pointee.reason = arena.string(header.reason)
         c.pointee.payload = arena.bytes(payload)
         return withExtendedLifetime(arena) {
-            write(Badges__V1__ResponseFrame.packedSize(c)) { Badges__V1__ResponseFrame.pack(c, $0.assumingMemoryBound(to: UInt8.self)) }
+            write(Badges__V1__ResponseFrame.packedSize(c)) {
+                Badges__V1__ResponseFrame.pack(c, $0.assumingMemoryBound(to: UInt8.self))
+            }
         }
     }
 }

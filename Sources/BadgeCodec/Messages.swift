@@ -1,5 +1,5 @@
-internal import BadgeWireC
 import BadgeModel
+internal import BadgeWireC
 
 // Request and reply messages that have no domain type of their own.
 
@@ -136,7 +136,9 @@ extension DeactivateBadgeReply: CBacked {
 
 extension ListBadgesRequest: CBacked {
     public static let protoName = "badges.v1.ListBadgesRequest"
-    init(c: UnsafePointer<Badges__V1__ListBadgesRequest>) { self.init(includeInactive: c.pointee.include_inactive != 0) }
+    init(c: UnsafePointer<Badges__V1__ListBadgesRequest>) {
+        self.init(includeInactive: c.pointee.include_inactive != 0)
+    }
     func fill(_ c: UnsafeMutablePointer<Badges__V1__ListBadgesRequest>, _ arena: EncodeArena) {
         c.pointee.include_inactive = includeInactive ? 1 : 0
     }

@@ -1,12 +1,14 @@
-internal import BadgeWireC
 import BadgeModel
+internal import BadgeWireC
 
 extension BadgeStatus {
+    /// Unknown numbers (from a newer peer) read as inactive: never issue a badge in a state not understood.
     init(c: Badges__V1__BadgeStatus) {
-        self = c == BADGES__V1__BADGE_STATUS__BADGE_STATUS_INACTIVE ? .inactive : .active
+        self = c == BADGES__V1__BADGE_STATUS__BADGE_STATUS_ACTIVE ? .active : .inactive
     }
     var c: Badges__V1__BadgeStatus {
-        self == .inactive ? BADGES__V1__BADGE_STATUS__BADGE_STATUS_INACTIVE : BADGES__V1__BADGE_STATUS__BADGE_STATUS_ACTIVE
+        self == .inactive
+            ? BADGES__V1__BADGE_STATUS__BADGE_STATUS_INACTIVE : BADGES__V1__BADGE_STATUS__BADGE_STATUS_ACTIVE
     }
 }
 

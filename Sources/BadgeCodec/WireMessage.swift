@@ -59,7 +59,9 @@ func required<Child: CBacked>(
 }
 
 /// Builds a repeated message field (`Foo **`).
-func repeated<Child: CBacked>(_ items: [Child], _ arena: EncodeArena) -> (
+func repeated<Child: CBacked>(
+    _ items: [Child], _ arena: EncodeArena
+) -> (
     count: Int, pointer: UnsafeMutablePointer<UnsafeMutablePointer<Child.CType>?>?
 ) {
     arena.messageArray(Child.CType.self, items) { item, message in item.fill(message, arena) }

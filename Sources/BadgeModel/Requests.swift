@@ -57,7 +57,8 @@ public struct RevokeRequest: Sendable, Hashable {
     public var reason: String
     public var actor: String
 
-    public init(customerId: String, awardId: UInt64 = 0, badgeId: String = "", reason: String = "", actor: String = "") {
+    public init(customerId: String, awardId: UInt64 = 0, badgeId: String = "", reason: String = "", actor: String = "")
+    {
         self.customerId = customerId
         self.awardId = awardId
         self.badgeId = badgeId

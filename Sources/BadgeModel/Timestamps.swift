@@ -2,10 +2,14 @@
 public enum Timestamps {
     /// "2026-11-27T01:33:00.000Z" for a Unix epoch millisecond time.
     public static func iso(_ ms: Int64) -> String {
-        let totalSeconds = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
-        let millis = Int(ms - totalSeconds * 1000)
-        var days = totalSeconds >= 0 ? totalSeconds / 86_400 : (totalSeconds - 86_399) / 86_400
-        let secondsOfDay = Int(totalSeconds - days * 86_400)
+        // Floor division that cannot overflow, for times before 1970.
+        func floorDivide(_ value: Int64, _ divisor: Int64) -> (Int64, Int) {
+            let (quotient, remainder) = value.quotientAndRemainder(dividingBy: divisor)
+            return remainder < 0 ? (quotient - 1, Int(remainder + divisor)) : (quotient, Int(remainder))
+        }
+        let (totalSeconds, millis) = floorDivide(ms, 1000)
+        let (wholeDays, secondsOfDay) = floorDivide(totalSeconds, 86_400)
+        var days = wholeDays
         // Civil-from-days (Howard Hinnant's algorithm).
         days += 719_468
         let era = (days >= 0 ? days : days - 146_096) / 146_097

@@ -25,8 +25,13 @@ public enum Validate {
         }
     }
 
-    /// Free text (names, evidence, reasons): at most `Limits.maxTextBytes` bytes.
+    /// Free text (names, evidence, reasons): at most `Limits.maxTextBytes` bytes, no NUL.
+    /// protobuf-c carries strings as C strings, so a NUL byte would silently cut the text short:
+    /// refuse it instead.
     public static func text(_ value: String, field: String) throws(BadgeError) {
+        if value.utf8.contains(0) {
+            throw .invalidArgument("\(field) contains a NUL character", reason: "invalid_text")
+        }
         if value.utf8.count > Limits.maxTextBytes {
             throw .invalidArgument(
                 "\(field) is \(value.utf8.count) bytes; the limit is \(Limits.maxTextBytes)", reason: "too_long")
@@ -35,7 +40,8 @@ public enum Validate {
 
     public static func fields(_ map: [String: String], field: String) throws(BadgeError) {
         if map.count > Limits.maxLabels {
-            throw .invalidArgument("\(field) has \(map.count) entries; the limit is \(Limits.maxLabels)", reason: "too_long")
+            throw .invalidArgument(
+                "\(field) has \(map.count) entries; the limit is \(Limits.maxLabels)", reason: "too_long")
         }
         for (key, value) in map {
             if key.isEmpty { throw .invalidArgument("\(field) has an empty key", reason: "invalid_argument") }
@@ -48,7 +54,8 @@ public enum Validate {
         let count = value.utf8.count
         if count == 0 { throw .invalidArgument("\(field) is empty", reason: "missing_id") }
         if count > Limits.maxIdBytes {
-            throw .invalidArgument("\(field) is \(count) bytes; the limit is \(Limits.maxIdBytes)", reason: "id_too_long")
+            throw .invalidArgument(
+                "\(field) is \(count) bytes; the limit is \(Limits.maxIdBytes)", reason: "id_too_long")
         }
     }
 

@@ -13,8 +13,12 @@ public enum DefinitionRules {
         try Validate.text(badge.icon, field: "badge.icon")
         try Validate.text(badge.group, field: "badge.group")
         try Validate.fields(badge.labels, field: "badge.labels")
-        if badge.validFromMs < 0 || badge.validUntilMs < 0 || badge.expiresAtMs < 0 || badge.expiresAfterMs < 0 {
-            throw .invalidArgument("badge \(badge.id): times and durations must not be negative", reason: "out_of_range")
+        for (field, value) in [
+            ("valid_from_ms", badge.validFromMs), ("valid_until_ms", badge.validUntilMs),
+            ("expires_after_ms", badge.expiresAfterMs), ("expires_at_ms", badge.expiresAtMs),
+        ] where value < 0 {
+            throw .invalidArgument(
+                "badge \(badge.id): \(field) is \(value); it must not be negative", reason: "out_of_range")
         }
         if badge.validFromMs != 0, badge.validUntilMs != 0, badge.validUntilMs <= badge.validFromMs {
             throw .invalidArgument(
@@ -23,7 +27,8 @@ public enum DefinitionRules {
         }
         if badge.expiresAfterMs != 0, badge.expiresAtMs != 0 {
             throw .invalidArgument(
-                "badge \(badge.id): set at most one of expires_after_ms and expires_at_ms", reason: "conflicting_expiry")
+                "badge \(badge.id): set at most one of expires_after_ms and expires_at_ms", reason: "conflicting_expiry"
+            )
         }
         if !badge.repeatable, badge.maxPerCustomer > 1 {
             throw .invalidArgument(

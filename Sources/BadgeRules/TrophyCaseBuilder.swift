@@ -6,7 +6,7 @@ public enum TrophyCaseBuilder {
     ///   - catalogue: every badge, in any order.
     ///   - awards: all of the customer's awards, in any order; revoked and expired ones are skipped.
     /// - Returns: earned badges (any status) in display order, each with its current awards oldest
-    ///   first; then active badges not held, in display order, that can still be earned now.
+    ///   first; then active badges not held whose window has not closed, in display order.
     public static func build(
         customerId: String, catalogue: [BadgeDefinition], awards: [Award], nowMs: Int64
     ) -> TrophyCase {
@@ -18,7 +18,8 @@ public enum TrophyCaseBuilder {
         var locked: [TrophyCaseEntry] = []
         for badge in catalogue.sorted(by: BadgeDefinition.displayOrder) {
             if let held = current[badge.id] {
-                earned.append(TrophyCaseEntry(badge: badge, state: .earned, awards: held.sorted { $0.awardId < $1.awardId }))
+                earned.append(
+                    TrophyCaseEntry(badge: badge, state: .earned, awards: held.sorted { $0.awardId < $1.awardId }))
             } else if isEarnable(badge, atMs: nowMs) {
                 locked.append(TrophyCaseEntry(badge: badge, state: .locked, awards: []))
             }
@@ -26,7 +27,8 @@ public enum TrophyCaseBuilder {
         return TrophyCase(customerId: customerId, entries: earned + locked)
     }
 
-    /// Active and inside its validity window: shown as locked rather than hidden.
+    /// Active and not past its window: shown as locked rather than hidden. A badge whose window has
+    /// not opened yet shows as locked too ("coming soon").
     static func isEarnable(_ badge: BadgeDefinition, atMs now: Int64) -> Bool {
         badge.status == .active && (badge.validUntilMs == 0 || now < badge.validUntilMs)
             && (badge.expiresAtMs == 0 || now < badge.expiresAtMs)

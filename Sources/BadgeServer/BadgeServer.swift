@@ -4,6 +4,7 @@ import BadgeWire
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -20,6 +21,7 @@ public final class BadgeServer: Sendable {
     let registry: ConnectionRegistry
     let logger: Logger
     let listeners: [any Channel]
+    let shutdownStarted = Mutex(false)
 
     /// The bound TCP port (useful with port 0), if listening on TCP.
     public let tcpPort: Int?
@@ -30,7 +32,8 @@ public final class BadgeServer: Sendable {
         service: BadgeService, configuration: ServerConfiguration, logger: Logger = Logger(label: "badges.server")
     ) async throws {
         precondition(
-            configuration.unixSocketPath != nil || configuration.tcpHost != nil, "configure a Unix socket or a TCP host")
+            configuration.unixSocketPath != nil || configuration.tcpHost != nil, "configure a Unix socket or a TCP host"
+        )
         self.service = service
         self.configuration = configuration
         self.logger = logger
@@ -61,7 +64,8 @@ public final class BadgeServer: Sendable {
         var tcpPort: Int?
         do {
             if let path = configuration.unixSocketPath {
-                let channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+                let channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true)
+                    .get()
                 listeners.append(channel)
                 logger.info("listening", metadata: ["unix": "\(path)"])
             }
@@ -83,9 +87,15 @@ public final class BadgeServer: Sendable {
     /// Open connections right now.
     public var connectionCount: Int { registry.count }
 
-    /// Graceful stop: close the listeners, let calls in flight finish (up to the grace period), close
+    /// Graceful stop (idempotent): close the listeners, let calls in flight finish (up to the grace period), close
     /// connections, then stop the event loops. The service (and its writer) is left to the caller.
     public func shutdown() async {
+        guard
+            shutdownStarted.withLock({ started in
+                defer { started = true }
+                return !started
+            })
+        else { return }
         for listener in listeners { try? await listener.close() }
         if let path = configuration.unixSocketPath { unlink(path) }
         let drained = registry.drainAll(on: group.next())
@@ -94,6 +104,9 @@ public final class BadgeServer: Sendable {
         }
         try? await drained.get()
         grace.cancel()
+        // Writes still queued (from connections closed by the grace timer) complete on these event
+        // loops: let them finish before the loops go away.
+        await service.flush()
         try? await group.shutdownGracefully()
         logger.info("server stopped")
     }

@@ -15,6 +15,9 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias OutboundOut = ByteBuffer
 
     struct Call {
+        /// Distinguishes this call from a later one that reuses its id after it ended (deadline,
+        /// cancel), so a late write completion can never answer the newer call.
+        let sequence: UInt64
         var deadlineTimer: Scheduled<Void>?
         var export: ExportStream?
     }
@@ -26,6 +29,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private(set) var context: ChannelHandlerContext?
     private var calls: [UInt64: Call] = [:]
+    private var nextSequence: UInt64 = 0
     private var admitted = false
     private var handshakeDone = false
     private var draining = false
@@ -175,53 +179,64 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
                 callId, BadgeError(.unimplemented, "unknown method \"\(header.method)\"", reason: "unknown_method"))
         }
         var deadline: ContinuousClock.Instant?
-        var call = Call()
+        nextSequence += 1
+        let sequence = nextSequence
+        var call = Call(sequence: sequence)
         if header.timeoutMicros > 0 {
             let timeout = min(header.timeoutMicros, UInt64(Int64.max / 1000))
             deadline = .now + .microseconds(Int64(timeout))
             let bound = NIOLoopBound(self, eventLoop: context!.eventLoop)
             call.deadlineTimer = context!.eventLoop.scheduleTask(in: .microseconds(Int64(timeout))) {
                 bound.value.respondError(
-                    callId,
-                    BadgeError(.deadlineExceeded, "the call's deadline of \(timeout) µs passed", reason: "deadline_exceeded"))
+                    callId, sequence: sequence,
+                    BadgeError(
+                        .deadlineExceeded, "the call's deadline of \(timeout) µs passed", reason: "deadline_exceeded"))
             }
         }
         calls[callId] = call
         do {
-            try dispatch(method, callId: callId, payload: payload, deadline: deadline)
+            try dispatch(method, callId: callId, sequence: sequence, payload: payload, deadline: deadline)
         } catch {
-            respondError(callId, error)
+            respondError(callId, sequence: sequence, error)
         }
     }
 
     private func dispatch(
-        _ method: Method, callId: UInt64, payload: UnsafeRawBufferPointer, deadline: ContinuousClock.Instant?
+        _ method: Method, callId: UInt64, sequence: UInt64, payload: UnsafeRawBufferPointer,
+        deadline: ContinuousClock.Instant?
     ) throws(BadgeError) {
         switch method {
         case .getBadge:
             let request = try GetBadgeRequest(decoding: payload)
-            respond(callId, BadgeReply(badge: try service.badge(id: request.badgeId)))
+            respond(callId, sequence: sequence, BadgeReply(badge: try service.badge(id: request.badgeId)))
         case .listBadges:
             let request = try ListBadgesRequest(decoding: payload)
-            respond(callId, ListBadgesReply(badges: try service.badges(includeInactive: request.includeInactive)))
+            respond(
+                callId, sequence: sequence,
+                ListBadgesReply(badges: try service.badges(includeInactive: request.includeInactive)))
         case .list:
             let request = try ListRequest(decoding: payload)
-            respond(callId, try service.trophyCase(customerId: request.customerId))
+            respond(callId, sequence: sequence, try service.trophyCase(customerId: request.customerId))
         case .health:
             _ = try HealthRequest(decoding: payload)
-            respond(callId, try service.health(version: BadgeServer.version, protocolVersion: UInt32(WireProtocol.version)))
+            respond(
+                callId, sequence: sequence,
+                try service.health(version: BadgeServer.version, protocolVersion: UInt32(WireProtocol.version)))
         case .putBadge:
             let request = try PutBadgeRequest(decoding: payload)
-            service.putBadge(request, deadline: deadline, completion: completer(callId) { $0 })
+            service.putBadge(request, deadline: deadline, completion: completer(callId, sequence) { $0 })
         case .deactivateBadge:
             let request = try DeactivateBadgeRequest(decoding: payload)
-            service.deactivateBadge(id: request.badgeId, deadline: deadline, completion: completer(callId) { DeactivateBadgeReply(badge: $0) })
+            service.deactivateBadge(
+                id: request.badgeId, deadline: deadline,
+                completion: completer(callId, sequence) { DeactivateBadgeReply(badge: $0) })
         case .issue:
             let request = try IssueRequest(decoding: payload)
-            service.issue(request, deadline: deadline, completion: completer(callId) { $0 })
+            service.issue(request, deadline: deadline, completion: completer(callId, sequence) { $0 })
         case .revoke:
             let request = try RevokeRequest(decoding: payload)
-            service.revoke(request, deadline: deadline, completion: completer(callId) { RevokeReply(revoked: $0) })
+            service.revoke(
+                request, deadline: deadline, completion: completer(callId, sequence) { RevokeReply(revoked: $0) })
         case .exportAwards:
             let request = try ExportAwardsRequest(decoding: payload)
             startExport(callId, request)
@@ -234,15 +249,15 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     /// A completion for the writer thread that hops back to this event loop to answer `callId`.
     private func completer<Value: Sendable, Reply: WireMessage>(
-        _ callId: UInt64, _ makeReply: @escaping @Sendable (Value) -> Reply
+        _ callId: UInt64, _ sequence: UInt64, _ makeReply: @escaping @Sendable (Value) -> Reply
     ) -> @Sendable (Result<Value, BadgeError>) -> Void {
         let eventLoop = context!.eventLoop
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         return { result in
             eventLoop.execute {
                 switch result {
-                case .success(let value): bound.value.respond(callId, makeReply(value))
-                case .failure(let error): bound.value.respondError(callId, error)
+                case .success(let value): bound.value.respond(callId, sequence: sequence, makeReply(value))
+                case .failure(let error): bound.value.respondError(callId, sequence: sequence, error)
                 }
             }
         }
@@ -251,20 +266,20 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     // MARK: - Replies
 
     /// Sends the final reply of `callId`, unless the call already ended (deadline, cancel, closed).
-    func respond(_ callId: UInt64, _ reply: some WireMessage) {
-        guard let call = finish(callId) else { return }
-        _ = call
-        guard let context else { return }
+    func respond(_ callId: UInt64, sequence: UInt64, _ reply: some WireMessage) {
+        guard finish(callId, sequence: sequence) != nil, let context else { return }
         var buffer = context.channel.allocator.buffer(capacity: 128)
         buffer.writeResponseFrame(ResponseHeader(callId: callId), message: reply)
         write(buffer)
+        closeIfDrained()
     }
 
     /// Sends the final error of `callId`, unless the call already ended.
-    func respondError(_ callId: UInt64, _ error: BadgeError) {
-        guard let call = finish(callId) else { return }
+    func respondError(_ callId: UInt64, sequence: UInt64, _ error: BadgeError) {
+        guard let call = finish(callId, sequence: sequence) else { return }
         call.export?.cancelled = true
         writeError(callId, error)
+        closeIfDrained()
     }
 
     private func writeError(_ callId: UInt64, _ error: BadgeError) {
@@ -275,14 +290,17 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// Forgets a call; nil if it had already ended.
-    private func finish(_ callId: UInt64) -> Call? {
-        guard let call = calls.removeValue(forKey: callId) else { return nil }
+    private func finish(_ callId: UInt64, sequence: UInt64) -> Call? {
+        guard calls[callId]?.sequence == sequence, let call = calls.removeValue(forKey: callId) else { return nil }
         call.deadlineTimer?.cancel()
-        if draining, calls.isEmpty {
-            flushIfNeeded(force: true)
-            context?.close(promise: nil)
-        }
         return call
+    }
+
+    /// During a graceful shutdown, closes once the last call's reply has been written.
+    private func closeIfDrained() {
+        guard draining, calls.isEmpty, let context else { return }
+        flushIfNeeded(force: true)
+        context.close(promise: nil)
     }
 
     func writeStreamMessage(_ callId: UInt64, _ message: some WireMessage) {
@@ -295,9 +313,8 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     func streamCall(_ callId: UInt64) -> ExportStream? { calls[callId]?.export }
 
     private func cancel(_ callId: UInt64) {
-        guard let call = finish(callId) else { return }
-        call.export?.cancelled = true
-        writeError(callId, BadgeError(.cancelled, "cancelled by the client", reason: "cancelled"))
+        guard let sequence = calls[callId]?.sequence else { return }
+        respondError(callId, sequence: sequence, BadgeError(.cancelled, "cancelled by the client", reason: "cancelled"))
     }
 
     // MARK: - Writing and flushing
@@ -352,7 +369,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Sends chunks while the channel is writable; parks until writability returns otherwise. Each
     /// chunk is its own short read transaction, so a long export never pins old pages.
     private func pump(_ callId: UInt64) {
-        guard let context, let stream = calls[callId]?.export else { return }
+        guard let context, let sequence = calls[callId]?.sequence, let stream = calls[callId]?.export else { return }
         stream.parked = false
         var sent = 0
         while !stream.cancelled {
@@ -365,16 +382,17 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
             do {
                 awards = try service.exportAwards(after: stream.nextAfter, limit: stream.chunkSize)
             } catch {
-                respondError(stream.callId, error)
+                respondError(callId, sequence: sequence, error)
                 return
             }
             if awards.isEmpty {
-                guard finish(stream.callId) != nil else { return }
+                guard finish(callId, sequence: sequence) != nil else { return }
                 var buffer = context.channel.allocator.buffer(capacity: 32)
                 buffer.writeResponseFrame(
-                    ResponseHeader(callId: stream.callId), payload: UnsafeRawBufferPointer(start: nil, count: 0))
+                    ResponseHeader(callId: callId), payload: UnsafeRawBufferPointer(start: nil, count: 0))
                 write(buffer)
                 flushIfNeeded(force: true)
+                closeIfDrained()
                 return
             }
             writeStreamMessage(stream.callId, ExportAwardsChunk(awards: awards))

@@ -23,7 +23,8 @@ public struct ServerConfiguration: Sendable {
     public init(
         unixSocketPath: String? = nil, tcpHost: String? = nil, tcpPort: Int = 0,
         maxFrameSize: Int = WireProtocol.defaultMaxFrameSize, maxInFlightPerConnection: Int = 1024,
-        maxConnections: Int = 1024, authToken: String? = nil, shutdownGraceSeconds: Int64 = 10, eventLoopThreads: Int = 0
+        maxConnections: Int = 1024, authToken: String? = nil, shutdownGraceSeconds: Int64 = 10,
+        eventLoopThreads: Int = 0
     ) {
         self.unixSocketPath = unixSocketPath
         self.tcpHost = tcpHost

@@ -26,3 +26,14 @@ extension BadgeService {
         }.get()
     }
 }
+
+extension BadgeService {
+    /// Returns once every write queued before the call has committed and run its completion.
+    public func flush() async {
+        await withCheckedContinuation { continuation in
+            writer.submit(
+                PendingWrite(
+                    deadline: nil, apply: { _, _ in { continuation.resume() } }, fail: { _ in continuation.resume() }))
+        }
+    }
+}

@@ -11,7 +11,9 @@ extension BadgeService {
     ) throws(BadgeError) -> IssueResult {
         if let awardId = try store.awardId(txn, forRequest: request.requestId) {
             guard let original = try store.award(txn, id: awardId) else {
-                throw BadgeError(.dataLoss, "request \(request.requestId) points at missing award \(awardId)", reason: "index_corrupt")
+                throw BadgeError(
+                    .dataLoss, "request \(request.requestId) points at missing award \(awardId)",
+                    reason: "index_corrupt")
             }
             guard original.customerId == request.customerId, original.badgeId == request.badgeId else {
                 throw BadgeError(
@@ -41,11 +43,13 @@ extension BadgeService {
         if request.awardId != 0 {
             guard let award = try store.award(txn, id: request.awardId), award.customerId == request.customerId else {
                 throw BadgeError(
-                    .notFound, "customer \(request.customerId) has no award \(request.awardId)", reason: "award_not_found")
+                    .notFound, "customer \(request.customerId) has no award \(request.awardId)",
+                    reason: "award_not_found")
             }
             if !request.badgeId.isEmpty, award.badgeId != request.badgeId {
                 throw BadgeError.invalidArgument(
-                    "award \(request.awardId) is of badge \(award.badgeId), not \(request.badgeId)", reason: "award_badge_mismatch")
+                    "award \(request.awardId) is of badge \(award.badgeId), not \(request.badgeId)",
+                    reason: "award_badge_mismatch")
             }
             if award.isRevoked {
                 throw BadgeError(
@@ -56,7 +60,9 @@ extension BadgeService {
             targets = [award]
         } else {
             guard try store.badge(txn, id: request.badgeId) != nil else { throw badgeNotFound(request.badgeId) }
-            targets = try store.awards(txn, customerId: request.customerId, badgeId: request.badgeId).filter { !$0.isRevoked }
+            targets = try store.awards(txn, customerId: request.customerId, badgeId: request.badgeId).filter {
+                !$0.isRevoked
+            }
             if targets.isEmpty {
                 throw BadgeError(
                     .notFound, "customer \(request.customerId) holds no unrevoked award of badge \(request.badgeId)",

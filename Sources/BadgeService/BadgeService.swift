@@ -10,6 +10,8 @@ import Logging
 /// Reads run on the caller's thread in one short read transaction. Writes go through the single
 /// writer thread (group commit): their completion runs on that thread after the commit, so it must
 /// be quick (hop to an event loop, resume a continuation).
+///
+/// Call `shutdown()` before dropping a service: it commits what is queued and stops the writer.
 public final class BadgeService: Sendable {
     public let store: BadgeStore
     let writer: WriteQueue
@@ -158,11 +160,13 @@ public final class BadgeService: Sendable {
         do throws(BadgeError) {
             try Validate.opaqueId(request.customerId, field: "customer_id")
             if request.awardId == 0 && request.badgeId.isEmpty {
-                throw BadgeError.invalidArgument("set award_id or badge_id to say what to revoke", reason: "missing_field")
+                throw BadgeError.invalidArgument(
+                    "set award_id or badge_id to say what to revoke", reason: "missing_field")
             }
             if !request.badgeId.isEmpty { try Validate.badgeId(request.badgeId) }
             if request.reason.isEmpty {
-                throw BadgeError.invalidArgument("reason is empty; say why the award is revoked", reason: "missing_field")
+                throw BadgeError.invalidArgument(
+                    "reason is empty; say why the award is revoked", reason: "missing_field")
             }
             try Validate.text(request.reason, field: "reason")
             try Validate.text(request.actor, field: "actor")

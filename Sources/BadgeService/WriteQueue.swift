@@ -36,7 +36,9 @@ final class WriteQueue: @unchecked Sendable {
         self.clock = clock
         self.maxBatch = maxBatch
         self.logger = logger
-        let thread = Thread { [unowned self] in self.run() }
+        // The thread holds the queue until `stop()`: dropping the service without stopping it leaks
+        // the thread rather than leaving it with a dangling queue.
+        let thread = Thread { self.run() }
         thread.name = "badges-writer"
         self.thread = thread
         thread.start()
@@ -112,7 +114,10 @@ final class WriteQueue: @unchecked Sendable {
         live.reserveCapacity(batch.count)
         for write in batch {
             if let deadline = write.deadline, deadline <= start {
-                write.fail(BadgeError(.deadlineExceeded, "the deadline passed before the write was applied", reason: "deadline_exceeded"))
+                write.fail(
+                    BadgeError(
+                        .deadlineExceeded, "the deadline passed before the write was applied",
+                        reason: "deadline_exceeded"))
             } else {
                 live.append(write)
             }
@@ -126,7 +131,7 @@ final class WriteQueue: @unchecked Sendable {
                 for write in live {
                     do throws(BadgeError) {
                         completions.append(try write.apply(txn, now))
-                    } catch where !error.abortsTransaction {
+                    } catch  where !error.abortsTransaction {
                         // A refusal writes nothing, so the rest of the batch stands.
                         refusals.append((write, error))
                     }

@@ -29,9 +29,11 @@ public final class BadgeStore: Sendable {
             requests = try environment.openDatabase("requests")
             badgeCounts = try environment.openDatabase("badge_counts")
         } catch let error as LMDBError {
-            throw BadgeError(.unavailable, "cannot open the data folder \(path): \(error)", reason: "storage_open_failed")
+            throw BadgeError(
+                .unavailable, "cannot open the data folder \(path): \(error)", reason: "storage_open_failed")
         } catch {
-            throw BadgeError(.unavailable, "cannot open the data folder \(path): \(error)", reason: "storage_open_failed")
+            throw BadgeError(
+                .unavailable, "cannot open the data folder \(path): \(error)", reason: "storage_open_failed")
         }
         try checkSchema(path: path)
     }
@@ -83,7 +85,8 @@ func mapErrors<T>(_ body: () throws -> T) throws(BadgeError) -> T { try lmdb(bod
 func storageError(_ error: LMDBError) -> BadgeError {
     if error.isMapFull {
         return BadgeError(
-            .resourceExhausted, "storage is full (the LMDB map size is reached); restart badged with a larger --map-size-mb",
+            .resourceExhausted,
+            "storage is full (the LMDB map size is reached); restart badged with a larger --map-size-mb",
             reason: "storage_full")
     }
     if error.isReadersFull {

@@ -32,7 +32,9 @@ extension BadgeStore {
     }
 
     /// A customer's awards of one badge (revoked included), oldest first.
-    public func awards<M>(_ txn: borrowing Transaction<M>, customerId: String, badgeId: String) throws(BadgeError)
+    public func awards<M>(
+        _ txn: borrowing Transaction<M>, customerId: String, badgeId: String
+    ) throws(BadgeError)
         -> [Award]
     {
         try scanAwards(txn, prefix: Keys.customerBadgePrefix(customerId, badgeId))
@@ -50,7 +52,8 @@ extension BadgeStore {
     }
 
     /// The award an Issue with this request id created, if any.
-    public func awardId<M>(_ txn: borrowing Transaction<M>, forRequest requestId: String) throws(BadgeError) -> UInt64? {
+    public func awardId<M>(_ txn: borrowing Transaction<M>, forRequest requestId: String) throws(BadgeError) -> UInt64?
+    {
         try value(txn, requests, key: Keys.string(requestId)) { Keys.readUInt64($0) }.flatMap { $0 }
     }
 
@@ -60,7 +63,9 @@ extension BadgeStore {
     }
 
     /// Up to `limit` awards with ids greater than `afterAwardId`, in id order.
-    public func awards<M>(_ txn: borrowing Transaction<M>, after afterAwardId: UInt64, limit: Int) throws(BadgeError)
+    public func awards<M>(
+        _ txn: borrowing Transaction<M>, after afterAwardId: UInt64, limit: Int
+    ) throws(BadgeError)
         -> [Award]
     {
         var keys: [[UInt8]] = []

@@ -15,7 +15,8 @@ extension ByteBuffer {
 
     /// Appends a final server frame for a failed call.
     public mutating func writeErrorFrame(callId: UInt64, _ error: BadgeError) {
-        writeResponseFrame(ResponseHeader(callId: callId, error: error), payload: UnsafeRawBufferPointer(start: nil, count: 0))
+        writeResponseFrame(
+            ResponseHeader(callId: callId, error: error), payload: UnsafeRawBufferPointer(start: nil, count: 0))
     }
 
     /// Appends one client frame.

@@ -60,11 +60,13 @@ public enum WireError: Error, Sendable, Hashable {
                 reason: "unsupported_version")
         case .frameTooLarge(let size, let limit):
             BadgeError(
-                .resourceExhausted, "frame of \(size) bytes exceeds the limit of \(limit) bytes", reason: "frame_too_large")
+                .resourceExhausted, "frame of \(size) bytes exceeds the limit of \(limit) bytes",
+                reason: "frame_too_large")
         case .malformedEnvelope(let detail):
             BadgeError(.invalidArgument, "frame is not a valid envelope: \(detail)", reason: "malformed_envelope")
         case .truncatedFrame(let have):
-            BadgeError(.invalidArgument, "connection ended inside a frame (\(have) bytes pending)", reason: "truncated_frame")
+            BadgeError(
+                .invalidArgument, "connection ended inside a frame (\(have) bytes pending)", reason: "truncated_frame")
         }
     }
 }

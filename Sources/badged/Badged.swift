@@ -1,0 +1,136 @@
+import ArgumentParser
+import BadgeCatalogue
+import BadgeModel
+import BadgeServer
+import BadgeService
+import BadgeStore
+import Foundation
+import LMDB
+import Logging
+import ServiceLifecycle
+
+/// `badged`: the badge service. Parses flags, opens the store, serves until SIGTERM/SIGINT.
+@main
+struct Badged: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "badged",
+        abstract: "Serve loyalty badges over a Unix socket and/or TCP.",
+        discussion: "Every flag also reads an environment variable, shown in its help; flags win.")
+
+    @Option(help: "Data folder for the LMDB store (env BADGED_DATA_DIR).")
+    var dataDir: String = env("BADGED_DATA_DIR") ?? "data"
+
+    @Option(help: "Unix socket path (env BADGED_SOCKET).")
+    var socket: String = env("BADGED_SOCKET") ?? "badged.sock"
+
+    @Flag(help: "Do not listen on a Unix socket.")
+    var noSocket = false
+
+    @Option(help: "TCP address HOST:PORT; keep it on loopback unless you mean it (env BADGED_TCP).")
+    var tcp: String = env("BADGED_TCP") ?? "127.0.0.1:7411"
+
+    @Flag(help: "Do not listen on TCP.")
+    var noTcp = false
+
+    @Option(help: "LMDB map size in MiB: the most data the store can hold (env BADGED_MAP_SIZE_MB).")
+    var mapSizeMb: Int = Int(env("BADGED_MAP_SIZE_MB") ?? "") ?? 1024
+
+    @Option(help: "Largest accepted frame in bytes.")
+    var maxFrameBytes: Int = 4 << 20
+
+    @Option(help: "Most calls in flight per connection.")
+    var maxInFlight: Int = 1024
+
+    @Option(help: "Most open connections.")
+    var maxConnections: Int = 1024
+
+    @Option(help: "Require `authorization: Bearer TOKEN` metadata on every call (env BADGED_AUTH_TOKEN).")
+    var authToken: String = env("BADGED_AUTH_TOKEN") ?? ""
+
+    @Option(help: "YAML catalogue whose badges are created at start if missing (existing ones are kept).")
+    var loadCatalogue: String?
+
+    @Flag(help: "Skip fsync on commit. Faster, but a crash can lose acknowledged awards: benchmarks only.")
+    var unsafeNoSync = false
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env BADGED_LOG_LEVEL).")
+    var logLevel: String = env("BADGED_LOG_LEVEL") ?? "info"
+
+    func validate() throws {
+        if noSocket && noTcp { throw ValidationError("--no-socket and --no-tcp together leave nothing to listen on") }
+        if !noTcp { _ = try Self.parseAddress(tcp) }
+        if mapSizeMb < 1 { throw ValidationError("--map-size-mb must be at least 1") }
+        if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level \(logLevel) is not a level") }
+    }
+
+    func run() async throws {
+        let started = ContinuousClock.now
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "badged")
+
+        let store = try BadgeStore(
+            path: dataDir,
+            options: Environment.Options(mapSize: mapSizeMb << 20, durable: !unsafeNoSync))
+        let service = BadgeService(store: store, logger: logger)
+        if let loadCatalogue {
+            try await Self.seed(service: service, path: loadCatalogue, logger: logger)
+        }
+
+        var configuration = ServerConfiguration(
+            maxFrameSize: maxFrameBytes, maxInFlightPerConnection: maxInFlight, maxConnections: maxConnections,
+            authToken: authToken.isEmpty ? nil : authToken)
+        if !noSocket { configuration.unixSocketPath = socket }
+        if !noTcp {
+            let (host, port) = try Self.parseAddress(tcp)
+            configuration.tcpHost = host
+            configuration.tcpPort = port
+        }
+        let tcpHost = configuration.tcpHost ?? ""
+        let serverService = BadgeServerService(service: service, configuration: configuration, logger: logger) {
+            server in
+            let elapsed = ContinuousClock.now - started
+            var metadata: Logger.Metadata = ["data": "\(dataDir)", "startup": "\(elapsed)"]
+            if let path = server.unixSocketPath { metadata["unix"] = "\(path)" }
+            if let port = server.tcpPort { metadata["tcp"] = "\(tcpHost):\(port)" }
+            logger.info("badged ready", metadata: metadata)
+        }
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: serverService)], gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+    }
+
+    /// Creates the catalogue's badges that do not exist yet.
+    static func seed(service: BadgeService, path: String, logger: Logger) async throws {
+        let badges = try CatalogueFile.load(path: path)
+        var created = 0
+        // Startup is single-threaded here, so checking before creating cannot race.
+        for badge in badges where (try? service.badge(id: badge.id)) == nil {
+            _ = try await service.putBadge(PutBadgeRequest(badge: badge, replace: false))
+            created += 1
+        }
+        logger.info(
+            "catalogue loaded", metadata: ["file": "\(path)", "created": "\(created)", "badges": "\(badges.count)"])
+    }
+
+    static func parseAddress(_ text: String) throws -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port)
+        else {
+            throw ValidationError("TCP address \"\(text)\" is not HOST:PORT")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host.isEmpty ? "127.0.0.1" : host, port)
+    }
+}
+
+func env(_ name: String) -> String? {
+    ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
+}

@@ -1,0 +1,107 @@
+import BadgeCatalogue
+import BadgeModel
+import Foundation
+import Testing
+
+@Suite("Catalogue YAML")
+struct CatalogueFileTests {
+    @Test("the demo catalogue parses into the five classic badges in rank order")
+    func demoCatalogue() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "../../tools/demo/catalogue.yaml"
+        ).standardizedFileURL.path
+        let badges = try CatalogueFile.load(path: path)
+        #expect(badges.map(\.id) == ["new-member", "referral-champion", "gold-elite", "night-owl", "milestone-maker"])
+        #expect(badges.map(\.rank) == [10, 20, 30, 40, 50])
+        #expect(badges.allSatisfy { !$0.name.isEmpty && !$0.description.isEmpty })
+        let gold = try #require(badges.first { $0.id == "gold-elite" })
+        #expect(gold.expiresAfterMs == 365 * 86_400_000)
+        #expect(gold.labels == ["tier": "gold"])
+        let milestone = try #require(badges.last)
+        #expect(milestone.repeatable)
+        #expect(milestone.maxPerCustomer == 5)
+    }
+
+    @Test("every field maps, with times and durations in their written forms")
+    func allFields() throws {
+        let badges = try CatalogueFile.parse(
+            """
+            badges:
+              - id: spring
+                name: Spring Shopper
+                description: Shopped in spring
+                icon: flower.png
+                rank: -3
+                group: seasonal
+                status: inactive
+                valid_from: 2026-03-01T00:00:00Z
+                valid_until: "1780000000000"
+                repeatable: true
+                max_per_customer: 3
+                global_cap: 1000
+                expires_at: 2026-12-31T23:59:59.500Z
+                labels: { season: spring }
+            """)
+        let badge = try #require(badges.first)
+        #expect(badge.rank == -3)
+        #expect(badge.status == .inactive)
+        #expect(badge.validFromMs == 1_772_323_200_000)
+        #expect(badge.validUntilMs == 1_780_000_000_000)
+        #expect(badge.expiresAtMs == 1_798_761_599_500)
+        #expect(badge.globalCap == 1000)
+        #expect(badge.icon == "flower.png")
+    }
+
+    @Test("errors name the file, the badge and the field")
+    func errors() {
+        #expect(throws: BadgeError.self) { try CatalogueFile.parse("badges: [", source: "x.yaml") }
+        do {
+            _ = try CatalogueFile.parse("badges:\n  - id: a\n    name: A\n    rank: high\n", source: "cat.yaml")
+            Issue.record("a non-integer rank was accepted")
+        } catch {
+            #expect(error.code == .invalidArgument)
+            #expect(error.message.contains("cat.yaml"))
+            #expect(error.message.contains("badges[0].rank"))
+        }
+        do {
+            _ = try CatalogueFile.parse("badges:\n  - id: a\n", source: "cat.yaml")
+            Issue.record("a badge without a name was accepted")
+        } catch {
+            #expect(error.message.contains("name"))
+        }
+        do {
+            _ = try CatalogueFile.parse("badges:\n  - id: a\n    name: A\n    expires_after: soon\n", source: "c.yaml")
+            Issue.record("a bad duration was accepted")
+        } catch {
+            #expect(error.reason == "invalid_duration")
+            #expect(error.message.contains("badges[0] (a).expires_after"))
+        }
+        do {
+            _ = try CatalogueFile.parse("badges:\n  - id: a\n    name: A\n  - id: a\n    name: B\n", source: "c.yaml")
+            Issue.record("a duplicate id was accepted")
+        } catch {
+            #expect(error.message.contains("appears twice"))
+        }
+    }
+
+    @Test(
+        "durations",
+        arguments: [
+            ("90d", Int64(90 * 86_400_000)), ("12h", 43_200_000), ("30m", 1_800_000), ("45s", 45_000), ("500ms", 500),
+            ("2w", 1_209_600_000), ("1500", 1500), ("", 0),
+        ])
+    func durations(text: String, expected: Int64) throws {
+        #expect(try TimeText.duration(text, field: "f") == expected)
+    }
+
+    @Test("bad durations and times are refused", arguments: ["-5d", "5y", "d", "9999999999999999999d"])
+    func badDurations(text: String) {
+        #expect(throws: BadgeError.self) { try TimeText.duration(text, field: "f") }
+    }
+
+    @Test("bad instants are refused")
+    func badInstants() {
+        #expect(throws: BadgeError.self) { try TimeText.instant("tomorrow", field: "f") }
+        #expect(throws: BadgeError.self) { try TimeText.instant("2026-13-01T00:00:00Z", field: "f") }
+    }
+}

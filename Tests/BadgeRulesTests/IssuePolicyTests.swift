@@ -1,0 +1,166 @@
+import BadgeModel
+import BadgeRules
+import Testing
+
+private let now: Int64 = 1_700_000_000_000
+
+private func check(
+    _ badge: BadgeDefinition, awards: [Award] = [], globalCount: UInt64 = 0, at nowMs: Int64 = now
+) throws {
+    try IssuePolicy.check(
+        IssuePolicy.Context(badge: badge, customerAwards: awards, globalCount: globalCount, nowMs: nowMs))
+}
+
+@Suite("IssuePolicy.check")
+struct IssuePolicyCheckTests {
+    @Test func plainActiveBadgeIsIssued() throws {
+        try check(BadgeDefinition(id: "b", name: "B"))
+    }
+
+    @Test func inactiveBadgeIsRefused() {
+        let badge = BadgeDefinition(id: "b", name: "B", status: .inactive)
+        let error = expectBadgeError(.failedPrecondition, reason: "badge_inactive") { try check(badge) }
+        #expect(error?.message.contains("b") == true)
+    }
+
+    @Test func beforeValidFromIsRefusedAndTheBoundaryIsAccepted() throws {
+        let badge = BadgeDefinition(id: "b", name: "B", validFromMs: now)
+        expectBadgeError(.failedPrecondition, reason: "badge_not_yet_valid") { try check(badge, at: now - 1) }
+        try check(badge, at: now)
+        try check(badge, at: now + 1)
+    }
+
+    @Test func atOrAfterValidUntilIsRefused() throws {
+        let badge = BadgeDefinition(id: "b", name: "B", validUntilMs: now)
+        try check(badge, at: now - 1)
+        expectBadgeError(.failedPrecondition, reason: "badge_window_closed") { try check(badge, at: now) }
+        expectBadgeError(.failedPrecondition, reason: "badge_window_closed") { try check(badge, at: now + 1) }
+    }
+
+    @Test func insideAWindowIsAccepted() throws {
+        let badge = BadgeDefinition(id: "b", name: "B", validFromMs: now - 10, validUntilMs: now + 10)
+        try check(badge, at: now - 10)
+        try check(badge, at: now + 9)
+        expectBadgeError(.failedPrecondition, reason: "badge_not_yet_valid") { try check(badge, at: now - 11) }
+        expectBadgeError(.failedPrecondition, reason: "badge_window_closed") { try check(badge, at: now + 10) }
+    }
+
+    @Test func passedAbsoluteExpiryIsRefused() throws {
+        let badge = BadgeDefinition(id: "b", name: "B", expiresAtMs: now)
+        try check(badge, at: now - 1)
+        expectBadgeError(.failedPrecondition, reason: "award_would_be_expired") { try check(badge, at: now) }
+        expectBadgeError(.failedPrecondition, reason: "award_would_be_expired") { try check(badge, at: now + 5) }
+    }
+
+    @Test func relativeExpiryNeverRefuses() throws {
+        try check(BadgeDefinition(id: "b", name: "B", expiresAfterMs: 1), at: Int64.max - 1)
+    }
+
+    @Test func nonRepeatableHeldIsRefused() {
+        let badge = BadgeDefinition(id: "b", name: "B")
+        let error = expectBadgeError(.alreadyExists, reason: "already_held") {
+            try check(badge, awards: [award(7)])
+        }
+        #expect(error?.message.contains("c1") == true)
+        #expect(error?.message.contains("7") == true)
+    }
+
+    @Test func nonRepeatableWithUnexpiredAwardIsRefused() {
+        let badge = BadgeDefinition(id: "b", name: "B")
+        expectBadgeError(.alreadyExists, reason: "already_held") {
+            try check(badge, awards: [award(1, expiresAtMs: now + 1)])
+        }
+    }
+
+    @Test func nonRepeatableAgainAfterRevocation() throws {
+        let badge = BadgeDefinition(id: "b", name: "B")
+        try check(badge, awards: [award(1, revokedAtMs: now - 1)])
+        try check(badge, awards: [award(1, revokedAtMs: now - 5), award(2, revokedAtMs: now - 1)])
+    }
+
+    @Test func nonRepeatableAgainAfterExpiry() throws {
+        let badge = BadgeDefinition(id: "b", name: "B")
+        try check(badge, awards: [award(1, expiresAtMs: now)])
+        try check(badge, awards: [award(1, expiresAtMs: now - 1_000)])
+    }
+
+    @Test func nonRepeatableWithOneCurrentAmongOldOnesIsRefused() {
+        let badge = BadgeDefinition(id: "b", name: "B")
+        let history = [award(1, revokedAtMs: now - 5), award(2, expiresAtMs: now - 1), award(3)]
+        expectBadgeError(.alreadyExists, reason: "already_held") { try check(badge, awards: history) }
+    }
+
+    @Test func repeatableWithoutLimitIsAlwaysIssued() throws {
+        let badge = BadgeDefinition(id: "b", name: "B", repeatable: true)
+        try check(badge, awards: (1...100).map { award($0) })
+    }
+
+    @Test func repeatableLimitCountsUnrevokedAwards() throws {
+        let badge = BadgeDefinition(id: "b", name: "B", repeatable: true, maxPerCustomer: 3)
+        try check(badge, awards: [award(1), award(2)])
+        // A revoked award frees its place.
+        try check(badge, awards: [award(1), award(2), award(3, revokedAtMs: now - 1)])
+        let error = expectBadgeError(.resourceExhausted, reason: "customer_limit_reached") {
+            try check(badge, awards: [award(1), award(2), award(3)])
+        }
+        #expect(error?.message.contains("c1") == true)
+        #expect(error?.message.contains("3") == true)
+    }
+
+    @Test func repeatableLimitCountsExpiredAwards() {
+        // A lifetime limit: expired awards still count.
+        let badge = BadgeDefinition(id: "b", name: "B", repeatable: true, maxPerCustomer: 2)
+        expectBadgeError(.resourceExhausted, reason: "customer_limit_reached") {
+            try check(badge, awards: [award(1, expiresAtMs: now - 10), award(2, expiresAtMs: now - 5)])
+        }
+    }
+
+    @Test func repeatableWithLimitOfOne() throws {
+        let badge = BadgeDefinition(id: "b", name: "B", repeatable: true, maxPerCustomer: 1)
+        try check(badge)
+        expectBadgeError(.resourceExhausted, reason: "customer_limit_reached") {
+            try check(badge, awards: [award(1, expiresAtMs: now - 10)])
+        }
+    }
+
+    @Test func globalCapRefusesAtTheCapAndAcceptsBelowIt() throws {
+        let badge = BadgeDefinition(id: "b", name: "B", globalCap: 5)
+        try check(badge, globalCount: 0)
+        try check(badge, globalCount: 4)
+        let error = expectBadgeError(.resourceExhausted, reason: "global_cap_reached") {
+            try check(badge, globalCount: 5)
+        }
+        #expect(error?.message.contains("5") == true)
+        expectBadgeError(.resourceExhausted, reason: "global_cap_reached") { try check(badge, globalCount: 6) }
+    }
+
+    @Test func globalCapAppliesToRepeatableBadges() {
+        let badge = BadgeDefinition(id: "b", name: "B", repeatable: true, maxPerCustomer: 10, globalCap: 1)
+        expectBadgeError(.resourceExhausted, reason: "global_cap_reached") {
+            try check(badge, awards: [award(1)], globalCount: 1)
+        }
+    }
+
+    @Test func zeroGlobalCapMeansNoCap() throws {
+        try check(BadgeDefinition(id: "b", name: "B", globalCap: 0), globalCount: UInt64.max)
+    }
+}
+
+@Suite("IssuePolicy.expiry")
+struct IssuePolicyExpiryTests {
+    @Test func relativeExpiryIsAddedToTheEarningTime() {
+        let badge = BadgeDefinition(id: "b", expiresAfterMs: 86_400_000)
+        #expect(IssuePolicy.expiry(of: badge, earnedAtMs: now) == now + 86_400_000)
+        #expect(IssuePolicy.expiry(of: badge, earnedAtMs: 0) == 86_400_000)
+    }
+
+    @Test func absoluteExpiryIgnoresTheEarningTime() {
+        let badge = BadgeDefinition(id: "b", expiresAtMs: now + 5)
+        #expect(IssuePolicy.expiry(of: badge, earnedAtMs: now) == now + 5)
+        #expect(IssuePolicy.expiry(of: badge, earnedAtMs: 1) == now + 5)
+    }
+
+    @Test func noExpiryIsZero() {
+        #expect(IssuePolicy.expiry(of: BadgeDefinition(id: "b"), earnedAtMs: now) == 0)
+    }
+}

@@ -1,0 +1,137 @@
+import BadgeModel
+import BadgeService
+import BadgeStore
+import Foundation
+import LMDB
+import Synchronization
+import Testing
+
+/// A clock tests can move: Unix milliseconds behind a mutex.
+final class TestClock: Sendable {
+    private let current: Mutex<Int64>
+
+    init(_ startMs: Int64) { current = Mutex(startMs) }
+
+    var nowMs: Int64 { current.withLock { $0 } }
+
+    func advance(by ms: Int64) { current.withLock { $0 += ms } }
+
+    func set(_ ms: Int64) { current.withLock { $0 = ms } }
+
+    var function: @Sendable () -> Int64 { { self.nowMs } }
+}
+
+/// A service over a store in a fresh temporary directory, with a movable clock.
+final class ServiceHarness {
+    static let startMs: Int64 = 1_700_000_000_000
+
+    let path: String
+    let clock: TestClock
+    let options: Environment.Options
+    private(set) var store: BadgeStore
+    private(set) var service: BadgeService
+    private var closed = false
+
+    init(clockMs: Int64 = ServiceHarness.startMs, options: Environment.Options = .init(mapSize: 64 << 20)) throws {
+        let name = "badge-service-tests-\(UUID().uuidString)"
+        path = FileManager.default.temporaryDirectory.appendingPathComponent(name).path
+        clock = TestClock(clockMs)
+        self.options = options
+        store = try BadgeStore(path: path, options: options)
+        service = BadgeService(store: store, clock: clock.function)
+    }
+
+    /// Shuts the service down, closes the store, and opens both again on the same folder.
+    func reopen() throws {
+        service.shutdown()
+        store.close()
+        store = try BadgeStore(path: path, options: options)
+        service = BadgeService(store: store, clock: clock.function)
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        service.shutdown()
+        store.close()
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    deinit { close() }
+
+    // MARK: Conveniences
+
+    @discardableResult
+    func putBadge(_ badge: BadgeDefinition, replace: Bool = false) async throws -> PutBadgeResult {
+        try await service.putBadge(PutBadgeRequest(badge: badge, replace: replace))
+    }
+
+    @discardableResult
+    func issue(
+        _ customerId: String, _ badgeId: String, requestId: String? = nil, source: AwardSource = .api,
+        evidence: String = "", evidenceFields: [String: String] = [:]
+    ) async throws -> IssueResult {
+        try await service.issue(
+            IssueRequest(
+                customerId: customerId, badgeId: badgeId, requestId: requestId ?? "req-\(UUID().uuidString)",
+                source: source, evidence: evidence, evidenceFields: evidenceFields))
+    }
+
+    /// Every award in the store, in id order.
+    func allAwards() throws -> [Award] {
+        try service.exportAwards(after: 0, limit: 1_000_000)
+    }
+
+    func storedAward(_ id: UInt64) throws -> Award? {
+        try store.read { txn throws(BadgeError) in try store.award(txn, id: id) }
+    }
+
+    func storedBadge(_ id: String) throws -> BadgeDefinition? {
+        try store.read { txn throws(BadgeError) in try store.badge(txn, id: id) }
+    }
+
+    func unrevokedCount(_ badgeId: String) throws -> UInt64 {
+        try store.read { txn throws(BadgeError) in try store.unrevokedCount(txn, badgeId: badgeId) }
+    }
+}
+
+/// Runs `body` with a fresh harness, closing it (and removing its folder) afterwards.
+@discardableResult
+func withHarness<T>(
+    clockMs: Int64 = ServiceHarness.startMs, _ body: (ServiceHarness) async throws -> T
+) async throws -> T {
+    let harness = try ServiceHarness(clockMs: clockMs)
+    defer { harness.close() }
+    return try await body(harness)
+}
+
+/// Awaits `body`, which must throw a `BadgeError` with `code` (and `reason`, if given); returns the error.
+@discardableResult
+func expectBadgeError<T>(
+    _ code: BadgeError.Code, reason: String? = nil, sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: () async throws -> T
+) async -> BadgeError? {
+    do {
+        let value = try await body()
+        Issue.record("expected a \(code) error, got \(value)", sourceLocation: sourceLocation)
+        return nil
+    } catch let error as BadgeError {
+        #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
+        if let reason {
+            #expect(error.reason == reason, "\(error)", sourceLocation: sourceLocation)
+        }
+        return error
+    } catch {
+        Issue.record("expected a BadgeError, got \(error)", sourceLocation: sourceLocation)
+        return nil
+    }
+}
+
+/// Calls a callback-style service method and awaits its result.
+func callback<R: Sendable>(
+    _ start: (@escaping @Sendable (Result<R, BadgeError>) -> Void) -> Void
+) async -> Result<R, BadgeError> {
+    await withCheckedContinuation { continuation in
+        start { continuation.resume(returning: $0) }
+    }
+}

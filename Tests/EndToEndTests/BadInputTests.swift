@@ -1,0 +1,184 @@
+import BadgeClient
+import BadgeCodec
+import BadgeModel
+import BadgeWire
+import Foundation
+import Testing
+
+@Suite("End to end: malformed input gets a clear status and the server survives")
+struct BadInputTests {
+    /// After each abuse, a well-behaved client must still be served and the data intact.
+    func assertServerHealthy(_ server: TestServer, awards: UInt64) async throws {
+        for transport in Transport.allCases {
+            let client = try await server.client(transport)
+            #expect(try await client.health().awards == awards)
+            await client.close()
+        }
+    }
+
+    func seed(_ server: TestServer) async throws {
+        let client = try await server.client(.unix)
+        try await Fixtures.define(client, [Fixtures.newMember])
+        _ = try await client.issue(IssueRequest(customerId: "keep", badgeId: "new-member", requestId: "keep"))
+        await client.close()
+    }
+
+    @Test("random bytes instead of the preface are refused at once", arguments: Transport.allCases)
+    func garbagePreface(transport: Transport) async throws {
+        try await TestServer.with { server in
+            try await seed(server)
+            let raw = try RawConnection(server, transport)
+            raw.send(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+            #expect(raw.readPreface() == WireProtocol.preface())
+            let (header, _) = try #require(raw.readFrame())
+            #expect(header.callId == 0)
+            #expect(header.status == .invalidArgument)
+            #expect(header.reason == "bad_preface")
+            #expect(raw.readsEOF())
+            try await assertServerHealthy(server, awards: 1)
+        }
+    }
+
+    @Test("an unsupported protocol version is refused with FAILED_PRECONDITION")
+    func wrongVersion() async throws {
+        try await TestServer.with { server in
+            let raw = try RawConnection(server, .unix)
+            raw.sendPreface(version: 7)
+            #expect(raw.readPreface() == WireProtocol.preface())
+            let (header, _) = try #require(raw.readFrame())
+            #expect(header.status == .failedPrecondition)
+            #expect(header.reason == "unsupported_version")
+            #expect(header.message.contains("7"))
+            #expect(raw.readsEOF())
+            try await assertServerHealthy(server, awards: 0)
+        }
+    }
+
+    @Test(
+        "a frame over the size limit gets RESOURCE_EXHAUSTED and the connection closes", arguments: Transport.allCases)
+    func oversizedFrame(transport: Transport) async throws {
+        try await TestServer.with(configure: { $0.maxFrameSize = 1024 }) { server in
+            try await seed(server)
+            let raw = try RawConnection(server, transport)
+            raw.sendPreface()
+            #expect(raw.readPreface() == WireProtocol.preface())
+            // Only the length prefix is needed: the server must refuse before buffering the body.
+            raw.send([0x00, 0x10, 0x00, 0x00])
+            let (header, _) = try #require(raw.readFrame())
+            #expect(header.callId == 0)
+            #expect(header.status == .resourceExhausted)
+            #expect(header.reason == "frame_too_large")
+            #expect(header.message.contains("1048576"))
+            #expect(raw.readsEOF())
+            try await assertServerHealthy(server, awards: 1)
+        }
+    }
+
+    @Test("a truncated frame followed by EOF harms nothing", arguments: Transport.allCases)
+    func truncatedFrame(transport: Transport) async throws {
+        try await TestServer.with { server in
+            try await seed(server)
+            let raw = try RawConnection(server, transport)
+            raw.sendPreface()
+            let issue = IssueRequest(customerId: "half", badgeId: "new-member", requestId: "half").encoded()
+            let frame = RawConnection.frame(RequestHeader(callId: 1, method: Method.issue.rawValue), payload: issue)
+            raw.send(Array(frame.prefix(frame.count - 5)))
+            raw.shutdownWrite()
+            #expect(raw.readPreface() == WireProtocol.preface())
+            // Whatever the server says last, it closes, and the half-sent issue is not applied.
+            while raw.readFrame() != nil {}
+            try await assertServerHealthy(server, awards: 1)
+        }
+    }
+
+    @Test("an unknown method and an undecodable payload fail that call only", arguments: Transport.allCases)
+    func perCallErrors(transport: Transport) async throws {
+        try await TestServer.with { server in
+            try await seed(server)
+            let raw = try RawConnection(server, transport)
+            raw.sendPreface()
+            #expect(raw.readPreface() == WireProtocol.preface())
+
+            raw.sendCall(callId: 1, method: "badges.v1.Badges/Teleport", payload: [])
+            var (header, _) = try #require(raw.readFrame())
+            #expect(header.callId == 1)
+            #expect(header.status == .unimplemented)
+            #expect(header.message.contains("Teleport"))
+
+            raw.sendCall(callId: 2, method: Method.issue.rawValue, payload: [0xFF, 0xFF, 0xFF, 0xFF])
+            (header, _) = try #require(raw.readFrame())
+            #expect(header.callId == 2)
+            #expect(header.status == .invalidArgument)
+            #expect(header.reason == "malformed_message")
+
+            // The same connection still serves a good call.
+            raw.sendCall(callId: 3, method: Method.list.rawValue, payload: ListRequest(customerId: "keep").encoded())
+            let (okHeader, payload) = try #require(raw.readFrame())
+            #expect(okHeader.callId == 3)
+            #expect(okHeader.status == .ok)
+            let trophyCase = try TrophyCase(decoding: payload)
+            #expect(trophyCase.entries.first?.state == .earned)
+        }
+    }
+
+    @Test("an envelope that is not protobuf closes the connection with INVALID_ARGUMENT")
+    func malformedEnvelope() async throws {
+        try await TestServer.with { server in
+            try await seed(server)
+            let raw = try RawConnection(server, .unix)
+            raw.sendPreface()
+            #expect(raw.readPreface() == WireProtocol.preface())
+            raw.send([0, 0, 0, 4, 0xFF, 0xFF, 0xFF, 0xFF])
+            let (header, _) = try #require(raw.readFrame())
+            #expect(header.callId == 0)
+            #expect(header.status == .invalidArgument)
+            #expect(header.reason == "malformed_envelope")
+            #expect(raw.readsEOF())
+            try await assertServerHealthy(server, awards: 1)
+        }
+    }
+
+    @Test("call id 0 and a duplicate in-flight call id are protocol errors")
+    func callIdErrors() async throws {
+        try await TestServer.with { server in
+            let raw = try RawConnection(server, .unix)
+            raw.sendPreface()
+            #expect(raw.readPreface() == WireProtocol.preface())
+            raw.sendCall(callId: 0, method: Method.health.rawValue, payload: [])
+            let (header, _) = try #require(raw.readFrame())
+            #expect(header.callId == 0)
+            #expect(header.reason == "invalid_call_id")
+            #expect(raw.readsEOF())
+        }
+    }
+
+    @Test("a client that disconnects mid-call leaves the server and the data consistent", arguments: Transport.allCases)
+    func disconnectMidCall(transport: Transport) async throws {
+        try await TestServer.with { server in
+            try await seed(server)
+            do {
+                let raw = try RawConnection(server, transport)
+                raw.sendPreface()
+                for index in 1...50 {
+                    raw.sendCall(
+                        callId: UInt64(index), method: Method.issue.rawValue,
+                        payload: IssueRequest(
+                            customerId: "gone-\(index)", badgeId: "new-member", requestId: "gone-\(index)"
+                        )
+                        .encoded())
+                }
+            }  // closed here, replies unread
+            try await Task.sleep(for: .milliseconds(200))
+            let client = try await server.client(transport)
+            // Every write that was acknowledged to the store is whole: each customer has 0 or 1 award,
+            // and retrying all of them converges to exactly one each.
+            for index in 1...50 {
+                let result = try await client.issue(
+                    IssueRequest(customerId: "gone-\(index)", badgeId: "new-member", requestId: "gone-\(index)"))
+                #expect(result.award.customerId == "gone-\(index)")
+            }
+            #expect(try await client.health().awards == 51)
+            await client.close()
+        }
+    }
+}

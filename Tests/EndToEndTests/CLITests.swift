@@ -1,0 +1,89 @@
+import BadgeModel
+import Foundation
+import Testing
+
+/// Runs the real `badgectl` binary (built beside the test bundle) against a real server.
+@Suite("badgectl")
+struct CLITests {
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static var binary: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("badgectl")
+    }
+
+    func badgectl(_ arguments: [String]) throws -> Run {
+        let binary = Self.binary
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            throw BadgeError(.failedPrecondition, "\(binary.path) is missing: build with `swift build --build-tests`")
+        }
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(
+            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test("the tour: put, issue, list, revoke, with tables, JSON and exit codes")
+    func tour() async throws {
+        try await TestServer.with { server in
+            let socket = ["--socket", server.socketPath]
+            let address = ["--address", "127.0.0.1:\(server.server.tcpPort!)"]
+
+            var run = try badgectl(
+                ["badges", "put", "--id", "new-member", "--name", "New Member", "--rank", "10"] + socket)
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(run.stdout.contains("created new-member"))
+
+            run = try badgectl(
+                ["issue", "c-42", "new-member", "--request-id", "cli-1", "--evidence", "signup"] + address)
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(run.stdout.contains("issued: award 1 of new-member to c-42"))
+            run = try badgectl(["issue", "c-42", "new-member", "--request-id", "cli-1"] + socket)
+            #expect(run.stdout.contains("already issued"))
+
+            run = try badgectl(["list", "c-42"] + socket)
+            #expect(run.status == 0)
+            #expect(run.stdout.contains("New Member"))
+            #expect(run.stdout.contains("signup"))
+
+            run = try badgectl(["list", "c-42", "--json"] + socket)
+            let trophyCase = try JSONDecoder().decode(TrophyCase.self, from: Data(run.stdout.utf8))
+            #expect(trophyCase.entries.first?.awards.first?.evidence == "signup")
+
+            // A refusal: exit 1, status and reason on stderr.
+            run = try badgectl(["issue", "c-42", "new-member"] + socket)
+            #expect(run.status == 1)
+            #expect(run.stderr.contains("ALREADY_EXISTS (already_held)"))
+
+            run = try badgectl(["revoke", "c-42", "--badge", "new-member", "--reason", "test"] + socket)
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(run.stdout.contains("revoked award 1"))
+
+            // Usage errors: exit 64.
+            run = try badgectl(["revoke", "c-42", "--reason", "x"] + socket)
+            #expect(run.status == 64)
+            run = try badgectl(["issue"] + socket)
+            #expect(run.status == 64)
+        }
+    }
+
+    @Test("an unreachable server exits 69")
+    func unreachable() throws {
+        let run = try badgectl(["health", "--socket", "/tmp/no-such-badged-\(UUID().uuidString.prefix(8)).sock"])
+        #expect(run.status == 69)
+        #expect(run.stderr.contains("UNAVAILABLE"))
+    }
+}

@@ -1,0 +1,160 @@
+import BadgeClient
+import BadgeModel
+import Foundation
+import Testing
+
+@Suite("End to end: the full flow over real sockets")
+struct FlowTests {
+    @Test("define, issue, retry, list, revoke, list again", arguments: Transport.allCases)
+    func fullFlow(transport: Transport) async throws {
+        try await TestServer.with { server in
+            let client = try await server.client(transport)
+            defer { Task { await client.close() } }
+            try await Fixtures.define(client)
+
+            let catalogue = try await client.badges()
+            #expect(catalogue.map(\.id) == ["founders", "new-member", "gold-elite", "night-owl", "milestone-maker"])
+
+            let issued = try await client.issue(
+                IssueRequest(customerId: "c-42", badgeId: "new-member", requestId: "r-1", evidence: "registered"))
+            #expect(!issued.replayed)
+            #expect(issued.award.awardId > 0)
+            #expect(issued.award.evidence == "registered")
+
+            let retried = try await client.issue(
+                IssueRequest(customerId: "c-42", badgeId: "new-member", requestId: "r-1"))
+            #expect(retried.replayed)
+            #expect(retried.award == issued.award)
+
+            _ = try await client.issue(IssueRequest(customerId: "c-42", badgeId: "gold-elite", requestId: "r-2"))
+            var trophyCase = try await client.list(customerId: "c-42")
+            #expect(trophyCase.entries.filter { $0.state == .earned }.map(\.badge.id) == ["new-member", "gold-elite"])
+            #expect(
+                trophyCase.entries.filter { $0.state == .locked }.map(\.badge.id) == [
+                    "founders", "night-owl", "milestone-maker",
+                ])
+            #expect(trophyCase.entries.first?.awards.count == 1)
+
+            let revoked = try await client.revoke(
+                RevokeRequest(customerId: "c-42", awardId: issued.award.awardId, reason: "fraud", actor: "agent-7"))
+            #expect(revoked.count == 1)
+            #expect(revoked[0].revokeReason == "fraud")
+            #expect(revoked[0].revokedBy == "agent-7")
+            #expect(revoked[0].revokedAtMs > 0)
+
+            trophyCase = try await client.list(customerId: "c-42")
+            #expect(trophyCase.entries.filter { $0.state == .earned }.map(\.badge.id) == ["gold-elite"])
+            #expect(trophyCase.entries.contains { $0.badge.id == "new-member" && $0.state == .locked })
+
+            // The revoked award is kept, with its history, and a retry still returns it.
+            let replay = try await client.issue(
+                IssueRequest(customerId: "c-42", badgeId: "new-member", requestId: "r-1"))
+            #expect(replay.replayed)
+            #expect(replay.award.isRevoked)
+
+            let health = try await client.health()
+            #expect(health.badges == 5)
+            #expect(health.awards == 2)
+            #expect(health.protocolVersion == 1)
+        }
+    }
+
+    @Test("restarting on the same data folder keeps badges and awards", arguments: Transport.allCases)
+    func restartKeepsEverything(transport: Transport) async throws {
+        let server = try await TestServer.start()
+        do {
+            var client = try await server.client(transport)
+            try await Fixtures.define(client)
+            var awards: [Award] = []
+            for index in 0..<20 {
+                awards.append(
+                    try await client.issue(
+                        IssueRequest(customerId: "c-\(index)", badgeId: "new-member", requestId: "restart-\(index)")
+                    ).award)
+            }
+            _ = try await client.revoke(RevokeRequest(customerId: "c-3", badgeId: "new-member", reason: "test"))
+            _ = try await client.deactivateBadge(id: "night-owl")
+            await client.close()
+
+            try await server.restart()
+            client = try await server.client(transport)
+            #expect(try await client.badges(includeInactive: true).count == 5)
+            #expect(try await client.badge(id: "night-owl").status == .inactive)
+            for (index, award) in awards.enumerated() {
+                let trophyCase = try await client.list(customerId: "c-\(index)")
+                let earned = trophyCase.entries.filter { $0.state == .earned }.flatMap(\.awards)
+                #expect(earned == (index == 3 ? [] : [award]))
+            }
+            // Idempotency survives the restart, and award ids keep growing.
+            let replay = try await client.issue(
+                IssueRequest(customerId: "c-0", badgeId: "new-member", requestId: "restart-0"))
+            #expect(replay.replayed)
+            let fresh = try await client.issue(
+                IssueRequest(customerId: "c-99", badgeId: "new-member", requestId: "after"))
+            #expect(fresh.award.awardId > awards.map(\.awardId).max()!)
+            await client.close()
+        } catch {
+            await server.finish()
+            throw error
+        }
+        await server.finish()
+    }
+
+    @Test("200 concurrent issues on one connection are all acknowledged and stored", arguments: Transport.allCases)
+    func concurrentIssues(transport: Transport) async throws {
+        try await TestServer.with { server in
+            let client = try await server.client(transport)
+            try await Fixtures.define(client, [Fixtures.newMember])
+            let results = try await withThrowingTaskGroup(of: IssueResult.self) { group in
+                for index in 0..<200 {
+                    group.addTask {
+                        try await client.issue(
+                            IssueRequest(customerId: "cust-\(index)", badgeId: "new-member", requestId: "req-\(index)"))
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(results.count == 200)
+            #expect(Set(results.map(\.award.awardId)).count == 200)
+            #expect(results.allSatisfy { !$0.replayed })
+            for index in 0..<200 {
+                let trophyCase = try await client.list(customerId: "cust-\(index)")
+                #expect(trophyCase.entries.first?.state == .earned)
+            }
+            #expect(try await client.health().awards == 200)
+            // Group commit: the writer batched them into fewer transactions than writes.
+            let stats = server.service.writerStatistics
+            #expect(stats.commits < stats.writes)
+            await client.close()
+        }
+    }
+
+    @Test("ExportAwards streams every award in id order, in chunks")
+    func exportStreams() async throws {
+        try await TestServer.with { server in
+            let client = try await server.client(.unix)
+            try await Fixtures.define(client, [Fixtures.newMember])
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<450 {
+                    group.addTask {
+                        _ = try await client.issue(
+                            IssueRequest(customerId: "e-\(index)", badgeId: "new-member", requestId: "e-\(index)"))
+                    }
+                }
+                try await group.waitForAll()
+            }
+            var chunks = 0
+            var ids: [UInt64] = []
+            for try await chunk in client.exportAwards(chunkSize: 100) {
+                chunks += 1
+                ids += chunk.awards.map(\.awardId)
+            }
+            #expect(chunks == 5)
+            #expect(ids == Array(1...450))
+            var tail: [UInt64] = []
+            for try await chunk in client.exportAwards(after: 440) { tail += chunk.awards.map(\.awardId) }
+            #expect(tail == Array(441...450))
+            await client.close()
+        }
+    }
+}

@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "badged", targets: ["badged"]),
         .executable(name: "badgectl", targets: ["badgectl"]),
+        .executable(name: "badge-load", targets: ["badge-load"]),
         .library(name: "BadgeClient", targets: ["BadgeClient"]),
     ],
     dependencies: [
@@ -15,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // C libraries and generated code.
@@ -84,6 +86,17 @@ let package = Package(
             dependencies: [
                 "BadgeClient", "BadgeCatalogue",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .executableTarget(
+            name: "badge-load",
+            dependencies: [
+                "BadgeClient", "BadgeWire", "BadgeCodec", "BadgeModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
 

@@ -1,0 +1,1 @@
+print("badge-load: being written")

@@ -75,9 +75,10 @@ public enum CatalogueFile {
         var expiresAfter: String?
         var expiresAt: String?
         var labels: [String: String]?
+        var criteria: CriteriaYAML?
 
         enum CodingKeys: String, CodingKey {
-            case id, name, description, icon, rank, group, status, repeatable, labels
+            case id, name, description, icon, rank, group, status, repeatable, labels, criteria
             case validFrom = "valid_from"
             case validUntil = "valid_until"
             case maxPerCustomer = "max_per_customer"
@@ -94,7 +95,8 @@ public enum CatalogueFile {
                 validUntilMs: try TimeText.instant(validUntil, field: "\(place).valid_until"),
                 repeatable: repeatable ?? false, maxPerCustomer: maxPerCustomer ?? 0, globalCap: globalCap ?? 0,
                 expiresAfterMs: try TimeText.duration(expiresAfter, field: "\(place).expires_after"),
-                expiresAtMs: try TimeText.instant(expiresAt, field: "\(place).expires_at"), labels: labels ?? [:])
+                expiresAtMs: try TimeText.instant(expiresAt, field: "\(place).expires_at"), labels: labels ?? [:],
+                criteria: try criteria?.criteria(place: place))
         }
     }
 

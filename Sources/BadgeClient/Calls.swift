@@ -37,8 +37,9 @@ extension BadgeClient {
         try await call(.list, ListRequest(customerId: customerId))
     }
 
-    public func evaluate(_ event: ActivityEvent) async throws(BadgeError) -> [Award] {
-        try await call(.evaluate, event, replyType: EvaluateReply.self).awarded
+    /// Sends an activity event; returns the badges it earned and the progress it made.
+    public func evaluate(_ event: ActivityEvent, timeout: Duration? = nil) async throws(BadgeError) -> EvaluateResult {
+        try await call(.evaluate, event, timeout: timeout)
     }
 
     public func health() async throws(BadgeError) -> HealthInfo {

@@ -93,6 +93,23 @@ final class EncodeArena {
         }
     }
 
+    /// A repeated string field (`char **`).
+    func strings(_ values: [String]) -> (count: Int, pointer: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) {
+        if values.isEmpty { return (0, nil) }
+        let array = scalars(values.map { Optional(string($0)) })
+        return (values.count, array.pointer)
+    }
+
+    /// A repeated scalar field (`int64_t *`, `double *`, ...).
+    func scalars<T>(_ values: [T]) -> (count: Int, pointer: UnsafeMutablePointer<T>?) {
+        if values.isEmpty { return (0, nil) }
+        let raw = malloc(MemoryLayout<T>.stride * values.count)!
+        allocations.append(raw)
+        let array = raw.bindMemory(to: T.self, capacity: values.count)
+        array.initialize(from: values, count: values.count)
+        return (values.count, array)
+    }
+
     func bytes(_ buffer: UnsafeRawBufferPointer) -> ProtobufCBinaryData {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return ProtobufCBinaryData(len: 0, data: nil) }
         return ProtobufCBinaryData(
@@ -159,4 +176,16 @@ func swiftArray<M, T>(
         result.append(try convert(item))
     }
     return result
+}
+
+/// Reads a repeated string field.
+func swiftStrings(_ count: Int, _ values: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> [String] {
+    guard count > 0, let values else { return [] }
+    return (0..<count).map { swiftString(values[$0]) }
+}
+
+/// Reads a repeated scalar field.
+func swiftScalars<T>(_ count: Int, _ values: UnsafeMutablePointer<T>?) -> [T] {
+    guard count > 0, let values else { return [] }
+    return Array(UnsafeBufferPointer(start: values, count: count))
 }

@@ -63,11 +63,6 @@ public struct ExportAwardsChunk: Sendable, Hashable {
     public init(awards: [Award]) { self.awards = awards }
 }
 
-public struct EvaluateReply: Sendable, Hashable {
-    public var awarded: [Award]
-    public init(awarded: [Award]) { self.awarded = awarded }
-}
-
 public struct HealthRequest: Sendable, Hashable {
     public init() {}
 }
@@ -147,7 +142,7 @@ extension ListBadgesRequest: CBacked {
 extension ListBadgesReply: CBacked {
     public static let protoName = "badges.v1.ListBadgesResponse"
     init(c: UnsafePointer<Badges__V1__ListBadgesResponse>) throws(BadgeError) {
-        self.init(badges: try swiftArray(c.pointee.n_badges, c.pointee.badges) { BadgeDefinition(c: $0) })
+        self.init(badges: try swiftArray(c.pointee.n_badges, c.pointee.badges) { (c) throws(BadgeError) in try BadgeDefinition(c: c) })
     }
     func fill(_ c: UnsafeMutablePointer<Badges__V1__ListBadgesResponse>, _ arena: EncodeArena) {
         (c.pointee.n_badges, c.pointee.badges) = repeated(badges, arena)
@@ -226,9 +221,13 @@ extension TrophyCaseEntry: CBacked {
         self.init(
             badge: try required(c.pointee.badge, BadgeDefinition.self, field: "entries.badge"),
             state: c.pointee.state == BADGES__V1__TROPHY_CASE_ENTRY__STATE__LOCKED ? .locked : .earned,
-            awards: try swiftArray(c.pointee.n_awards, c.pointee.awards) { Award(c: $0) })
+            awards: try swiftArray(c.pointee.n_awards, c.pointee.awards) { Award(c: $0) },
+            progress: try swiftArray(c.pointee.n_progress, c.pointee.progress) { Progress(c: $0) },
+            criteriaText: swiftString(c.pointee.criteria_text))
     }
     func fill(_ c: UnsafeMutablePointer<Badges__V1__TrophyCaseEntry>, _ arena: EncodeArena) {
+        (c.pointee.n_progress, c.pointee.progress) = repeated(progress, arena)
+        c.pointee.criteria_text = arena.string(criteriaText)
         c.pointee.badge = nested(badge, arena)
         c.pointee.state =
             state == .locked
@@ -292,16 +291,6 @@ extension ActivityEvent: CBacked {
         (c.pointee.n_attributes, c.pointee.attributes) = arena.map(
             Badges__V1__EvaluateRequest__AttributesEntry.self, attributes)
         c.pointee.dry_run = dryRun ? 1 : 0
-    }
-}
-
-extension EvaluateReply: CBacked {
-    public static let protoName = "badges.v1.EvaluateResponse"
-    init(c: UnsafePointer<Badges__V1__EvaluateResponse>) throws(BadgeError) {
-        self.init(awarded: try swiftArray(c.pointee.n_awarded, c.pointee.awarded) { Award(c: $0) })
-    }
-    func fill(_ c: UnsafeMutablePointer<Badges__V1__EvaluateResponse>, _ arena: EncodeArena) {
-        (c.pointee.n_awarded, c.pointee.awarded) = repeated(awarded, arena)
     }
 }
 

@@ -37,7 +37,7 @@ extension AwardSource {
 extension BadgeDefinition: CBacked {
     public static let protoName = "badges.v1.BadgeDefinition"
 
-    init(c: UnsafePointer<Badges__V1__BadgeDefinition>) {
+    init(c: UnsafePointer<Badges__V1__BadgeDefinition>) throws(BadgeError) {
         let m = c.pointee
         self.init(
             id: swiftString(m.id), name: swiftString(m.name), description: swiftString(m.description),
@@ -45,7 +45,8 @@ extension BadgeDefinition: CBacked {
             validFromMs: m.valid_from_ms, validUntilMs: m.valid_until_ms, repeatable: m.repeatable != 0,
             maxPerCustomer: m.max_per_customer, globalCap: m.global_cap, expiresAfterMs: m.expires_after_ms,
             expiresAtMs: m.expires_at_ms, labels: swiftMap(m.n_labels, m.labels), createdAtMs: m.created_at_ms,
-            updatedAtMs: m.updated_at_ms)
+            updatedAtMs: m.updated_at_ms,
+            criteria: try m.criteria.map { (c) throws(BadgeError) in try Criteria(c: c) })
     }
 
     func fill(_ c: UnsafeMutablePointer<Badges__V1__BadgeDefinition>, _ arena: EncodeArena) {
@@ -66,6 +67,7 @@ extension BadgeDefinition: CBacked {
         (c.pointee.n_labels, c.pointee.labels) = arena.map(Badges__V1__BadgeDefinition__LabelsEntry.self, labels)
         c.pointee.created_at_ms = createdAtMs
         c.pointee.updated_at_ms = updatedAtMs
+        if let criteria { c.pointee.criteria = nested(criteria, arena) }
     }
 }
 

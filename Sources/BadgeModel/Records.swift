@@ -38,12 +38,15 @@ public struct BadgeDefinition: Sendable, Hashable, Codable {
     public var labels: [String: String]
     public var createdAtMs: Int64
     public var updatedAtMs: Int64
+    /// What activity earns the badge through Evaluate; nil = issued directly only.
+    public var criteria: Criteria?
 
     public init(
         id: String, name: String = "", description: String = "", icon: String = "", rank: Int32 = 0,
         group: String = "", status: BadgeStatus = .active, validFromMs: Int64 = 0, validUntilMs: Int64 = 0,
         repeatable: Bool = false, maxPerCustomer: UInt32 = 0, globalCap: UInt64 = 0, expiresAfterMs: Int64 = 0,
-        expiresAtMs: Int64 = 0, labels: [String: String] = [:], createdAtMs: Int64 = 0, updatedAtMs: Int64 = 0
+        expiresAtMs: Int64 = 0, labels: [String: String] = [:], createdAtMs: Int64 = 0, updatedAtMs: Int64 = 0,
+        criteria: Criteria? = nil
     ) {
         self.id = id
         self.name = name
@@ -62,6 +65,7 @@ public struct BadgeDefinition: Sendable, Hashable, Codable {
         self.labels = labels
         self.createdAtMs = createdAtMs
         self.updatedAtMs = updatedAtMs
+        self.criteria = criteria
     }
 
     /// Catalogue display order: rank, then id.
@@ -124,11 +128,19 @@ public struct TrophyCaseEntry: Sendable, Hashable, Codable {
     public var state: State
     /// Current awards of this badge, oldest first; empty when locked.
     public var awards: [Award]
+    /// For badges with criteria: progress per criterion.
+    public var progress: [Progress]
+    /// The criteria in words.
+    public var criteriaText: String
 
-    public init(badge: BadgeDefinition, state: State, awards: [Award]) {
+    public init(
+        badge: BadgeDefinition, state: State, awards: [Award], progress: [Progress] = [], criteriaText: String = ""
+    ) {
         self.badge = badge
         self.state = state
         self.awards = awards
+        self.progress = progress
+        self.criteriaText = criteriaText
     }
 }
 

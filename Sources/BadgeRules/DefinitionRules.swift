@@ -30,10 +30,77 @@ public enum DefinitionRules {
                 "badge \(badge.id): set at most one of expires_after_ms and expires_at_ms", reason: "conflicting_expiry"
             )
         }
+        if let criteria = badge.criteria { try validate(criteria, badgeId: badge.id) }
         if !badge.repeatable, badge.maxPerCustomer > 1 {
             throw .invalidArgument(
                 "badge \(badge.id): max_per_customer is \(badge.maxPerCustomer) but the badge is not repeatable",
                 reason: "conflicting_limits")
+        }
+    }
+
+    static func validate(_ criteria: Criteria, badgeId: String) throws(BadgeError) {
+        let place = "badge \(badgeId) criteria"
+        if criteria.criteria.isEmpty {
+            throw .invalidArgument("\(place): add at least one criterion, or leave criteria unset", reason: "invalid_criteria")
+        }
+        if !criteria.timeZone.isEmpty, !ZoneCache.isValid(criteria.timeZone) {
+            throw .invalidArgument(
+                "\(place).time_zone \"\(criteria.timeZone)\" is not an IANA zone name", reason: "invalid_time_zone")
+        }
+        for prerequisite in criteria.prerequisites {
+            try Validate.badgeId(prerequisite, field: "\(place).prerequisites")
+            if prerequisite == badgeId {
+                throw .invalidArgument("\(place): a badge cannot be its own prerequisite", reason: "invalid_criteria")
+            }
+        }
+        var keys: Set<String> = []
+        for (index, criterion) in criteria.criteria.enumerated() {
+            let at = "\(place).criteria[\(index)]"
+            if criterion.key.isEmpty { throw .invalidArgument("\(at).key is empty", reason: "invalid_criteria") }
+            if !keys.insert(criterion.key).inserted {
+                throw .invalidArgument("\(at).key \"\(criterion.key)\" is used twice", reason: "invalid_criteria")
+            }
+            try Validate.text(criterion.key, field: "\(at).key")
+            if criterion.eventType.isEmpty {
+                throw .invalidArgument("\(at).event_type is empty", reason: "invalid_criteria")
+            }
+            switch criterion.aggregate {
+            case .state:
+                if criterion.attribute.isEmpty || criterion.stateValue.isEmpty {
+                    throw .invalidArgument(
+                        "\(at): a state criterion needs attribute and state_value", reason: "invalid_criteria")
+                }
+            case .distinct:
+                if criterion.attribute.isEmpty {
+                    throw .invalidArgument("\(at): a distinct criterion needs attribute", reason: "invalid_criteria")
+                }
+                fallthrough
+            default:
+                if !(criterion.target > 0) || !criterion.target.isFinite {
+                    throw .invalidArgument("\(at).target must be a positive number", reason: "invalid_criteria")
+                }
+            }
+            if criterion.aggregate == .streak, criterion.window != .lifetime {
+                throw .invalidArgument("\(at): a streak has no window (it is its own window)", reason: "invalid_criteria")
+            }
+            if criterion.window == .rollingDays, criterion.windowDays == 0 || criterion.windowDays > 3660 {
+                throw .invalidArgument("\(at).window_days must be 1-3660 for a rolling window", reason: "invalid_criteria")
+            }
+            if let window = criterion.timeOfDay, window.startMinute >= 1440 || window.endMinute >= 1440 {
+                throw .invalidArgument("\(at).time_of_day minutes must be below 1440", reason: "invalid_criteria")
+            }
+            if criterion.daysOfWeek.contains(where: { !(1...7).contains($0) }) {
+                throw .invalidArgument("\(at).days_of_week must be 1 (Monday) to 7 (Sunday)", reason: "invalid_criteria")
+            }
+            for condition in criterion.conditions {
+                if condition.attribute.isEmpty {
+                    throw .invalidArgument("\(at): a condition has an empty attribute", reason: "invalid_criteria")
+                }
+                if [.eq, .ne, .in, .notIn].contains(condition.op), condition.values.isEmpty {
+                    throw .invalidArgument(
+                        "\(at): condition on \(condition.attribute) needs values", reason: "invalid_criteria")
+                }
+            }
         }
     }
 }

@@ -7,8 +7,11 @@ public enum TrophyCaseBuilder {
     ///   - awards: all of the customer's awards, in any order; revoked and expired ones are skipped.
     /// - Returns: earned badges (any status) in display order, each with its current awards oldest
     ///   first; then active badges not held whose window has not closed, in display order.
+    ///   - states: the customer's criteria states, by badge id then criterion key.
+    ///   - timeZone: the customer's zone, if known (else each badge's own).
     public static func build(
-        customerId: String, catalogue: [BadgeDefinition], awards: [Award], nowMs: Int64
+        customerId: String, catalogue: [BadgeDefinition], awards: [Award], nowMs: Int64,
+        states: [String: [String: CriterionState]] = [:], timeZone: String = ""
     ) -> TrophyCase {
         var current: [String: [Award]] = [:]
         for award in awards where award.isCurrent(atMs: nowMs) {
@@ -17,11 +20,25 @@ public enum TrophyCaseBuilder {
         var earned: [TrophyCaseEntry] = []
         var locked: [TrophyCaseEntry] = []
         for badge in catalogue.sorted(by: BadgeDefinition.displayOrder) {
+            var progress: [Progress] = []
+            var criteriaText = ""
+            if let criteria = badge.criteria {
+                criteriaText = BadgeEvaluator.describe(criteria)
+                // A held non-repeatable badge has nothing left to make progress toward.
+                if current[badge.id] == nil || badge.repeatable {
+                    progress = BadgeEvaluator.progress(
+                        criteria, states: states[badge.id] ?? [:], nowMs: nowMs,
+                        timeZone: timeZone.isEmpty ? criteria.timeZone : timeZone)
+                }
+            }
             if let held = current[badge.id] {
                 earned.append(
-                    TrophyCaseEntry(badge: badge, state: .earned, awards: held.sorted { $0.awardId < $1.awardId }))
+                    TrophyCaseEntry(
+                        badge: badge, state: .earned, awards: held.sorted { $0.awardId < $1.awardId }, progress: progress,
+                        criteriaText: criteriaText))
             } else if isEarnable(badge, atMs: nowMs) {
-                locked.append(TrophyCaseEntry(badge: badge, state: .locked, awards: []))
+                locked.append(
+                    TrophyCaseEntry(badge: badge, state: .locked, awards: [], progress: progress, criteriaText: criteriaText))
             }
         }
         return TrophyCase(customerId: customerId, entries: earned + locked)

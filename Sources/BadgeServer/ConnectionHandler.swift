@@ -241,9 +241,8 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
             let request = try ExportAwardsRequest(decoding: payload)
             startExport(callId, request)
         case .evaluate:
-            _ = try ActivityEvent(decoding: payload)
-            throw BadgeError(
-                .unimplemented, "Evaluate is not implemented yet; issue badges with Issue", reason: "not_implemented")
+            let event = try ActivityEvent(decoding: payload)
+            service.evaluate(event, deadline: deadline, completion: completer(callId, sequence) { $0 })
         }
     }
 

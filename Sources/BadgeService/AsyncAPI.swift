@@ -28,6 +28,12 @@ extension BadgeService {
 }
 
 extension BadgeService {
+    public func evaluate(_ event: ActivityEvent) async throws(BadgeError) -> EvaluateResult {
+        try await withCheckedContinuation { continuation in
+            evaluate(event) { continuation.resume(returning: $0) }
+        }.get()
+    }
+
     /// Returns once every write queued before the call has committed and run its completion.
     public func flush() async {
         await withCheckedContinuation { continuation in

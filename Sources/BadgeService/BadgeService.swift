@@ -18,6 +18,7 @@ public final class BadgeService: Sendable {
     let clock: @Sendable () -> Int64
     let startedAtMs: Int64
     let logger: Logger
+    let ruleIndex = RuleIndex()
 
     /// Wall-clock Unix milliseconds.
     public static let systemClock: @Sendable () -> Int64 = {
@@ -35,7 +36,9 @@ public final class BadgeService: Sendable {
         self.clock = clock
         self.startedAtMs = clock()
         self.logger = logger
-        self.writer = WriteQueue(store: store, clock: clock, maxBatch: maxBatch, logger: logger)
+        let ruleIndex = self.ruleIndex
+        self.writer = WriteQueue(
+            store: store, clock: clock, maxBatch: maxBatch, logger: logger, onRollback: { ruleIndex.invalidate() })
     }
 
     /// Commits everything already queued and stops the writer. Later writes fail with UNAVAILABLE.
@@ -68,7 +71,9 @@ public final class BadgeService: Sendable {
         return try store.read { txn throws(BadgeError) in
             TrophyCaseBuilder.build(
                 customerId: customerId, catalogue: try store.allBadges(txn),
-                awards: try store.awards(txn, customerId: customerId), nowMs: now)
+                awards: try store.awards(txn, customerId: customerId), nowMs: now,
+                states: try store.allCriterionStates(txn, customerId: customerId),
+                timeZone: try store.customerTimeZone(txn, customerId: customerId))
         }
     }
 
@@ -97,6 +102,7 @@ public final class BadgeService: Sendable {
         } catch {
             return completion(.failure(error))
         }
+        let index = ruleIndex
         enqueue(deadline: deadline, completion: completion) { store, txn, now throws(BadgeError) in
             var badge = request.badge
             let existing = try store.badge(txn, id: badge.id)
@@ -108,6 +114,7 @@ public final class BadgeService: Sendable {
             badge.createdAtMs = existing?.createdAtMs ?? now
             badge.updatedAtMs = now
             try store.putBadge(txn, badge)
+            index.invalidate()
             return PutBadgeResult(badge: badge, created: existing == nil)
         }
     }
@@ -122,12 +129,14 @@ public final class BadgeService: Sendable {
         } catch {
             return completion(.failure(error))
         }
+        let index = ruleIndex
         enqueue(deadline: deadline, completion: completion) { store, txn, now throws(BadgeError) in
             guard var badge = try store.badge(txn, id: id) else { throw Self.badgeNotFound(id) }
             if badge.status != .inactive {
                 badge.status = .inactive
                 badge.updatedAtMs = now
                 try store.putBadge(txn, badge)
+                index.invalidate()
             }
             return badge
         }
@@ -179,7 +188,7 @@ public final class BadgeService: Sendable {
     }
 
     /// Queues `apply` for the writer; `completion` gets its result after the batch commits.
-    private func enqueue<R: Sendable>(
+    func enqueue<R: Sendable>(
         deadline: ContinuousClock.Instant?, completion: @escaping @Sendable (Result<R, BadgeError>) -> Void,
         _ apply: @escaping @Sendable (BadgeStore, borrowing WriteTransaction, Int64) throws(BadgeError) -> R
     ) {

@@ -30,8 +30,14 @@ final class WriteQueue: @unchecked Sendable {
     private let maxBatch: Int
     private let logger: Logger
     private var thread: Thread?
+    /// Runs on the writer thread when a batch transaction is abandoned, so caches built inside it go.
+    private let onRollback: @Sendable () -> Void
 
-    init(store: BadgeStore, clock: @escaping @Sendable () -> Int64, maxBatch: Int, logger: Logger) {
+    init(
+        store: BadgeStore, clock: @escaping @Sendable () -> Int64, maxBatch: Int, logger: Logger,
+        onRollback: @escaping @Sendable () -> Void = {}
+    ) {
+        self.onRollback = onRollback
         self.store = store
         self.clock = clock
         self.maxBatch = maxBatch
@@ -138,6 +144,7 @@ final class WriteQueue: @unchecked Sendable {
                 }
             }
         } catch {
+            onRollback()
             logger.warning("batch of \(live.count) writes failed (\(error)); retrying one by one")
             return applyOneByOne(live, now: now)
         }
@@ -152,6 +159,7 @@ final class WriteQueue: @unchecked Sendable {
                 let completion = try store.write { txn throws(BadgeError) in try write.apply(txn, now) }
                 completion()
             } catch {
+                onRollback()
                 write.fail(error)
             }
         }

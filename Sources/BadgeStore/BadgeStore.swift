@@ -17,6 +17,10 @@ public final class BadgeStore: Sendable {
     let awardIds: Database
     let requests: Database
     let badgeCounts: Database
+    let progress: Database
+    let events: Database
+    let history: Database
+    let customers: Database
 
     /// Opens (creating if needed) the store in the directory `path`.
     public init(path: String, options: Environment.Options = .init()) throws(BadgeError) {
@@ -28,6 +32,10 @@ public final class BadgeStore: Sendable {
             awardIds = try environment.openDatabase("award_ids")
             requests = try environment.openDatabase("requests")
             badgeCounts = try environment.openDatabase("badge_counts")
+            progress = try environment.openDatabase("progress")
+            events = try environment.openDatabase("events")
+            history = try environment.openDatabase("history")
+            customers = try environment.openDatabase("customers")
         } catch let error as LMDBError {
             throw BadgeError(
                 .unavailable, "cannot open the data folder \(path): \(error)", reason: "storage_open_failed")

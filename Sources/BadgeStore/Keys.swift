@@ -11,12 +11,38 @@
 /// | `award_ids`   | u64 award id                                         | the award's `awards` key       |
 /// | `requests`    | Issue request id bytes                               | u64 award id                   |
 /// | `badge_counts`| badge id bytes                                       | u64 unrevoked awards           |
+/// | `progress`    | len‖customer id ‖ len‖badge id ‖ criterion key bytes | `badges.v1.CriterionState`     |
+/// | `events`      | Evaluate event id bytes                              | `badges.v1.EventRecord`        |
+/// | `history`     | len‖customer id ‖ u64 sequence                       | event id bytes                 |
+/// | `customers`   | customer id bytes                                    | the customer's IANA time zone  |
 ///
 /// A trophy case is one range scan of `awards` over the customer prefix; a customer's awards of one
 /// badge are the longer prefix with the badge id; award ids grow, so each range is oldest first.
 enum Keys {
     static let schemaVersion: [UInt8] = Array("schema_version".utf8)
     static let nextAwardId: [UInt8] = Array("next_award_id".utf8)
+    static let nextHistorySequence: [UInt8] = Array("next_history_seq".utf8)
+
+    static func progress(customerId: String, badgeId: String, criterionKey: String) -> [UInt8] {
+        customerBadgePrefix(customerId, badgeId) + Array(criterionKey.utf8)
+    }
+
+    /// Splits a `progress` key after the customer prefix into (badge id, criterion key).
+    static func splitProgress(_ key: UnsafeRawBufferPointer, customerPrefixLength: Int) -> (String, String)? {
+        guard key.count > customerPrefixLength else { return nil }
+        let badgeLength = Int(key[customerPrefixLength])
+        let badgeStart = customerPrefixLength + 1
+        guard key.count >= badgeStart + badgeLength else { return nil }
+        let badge = String(decoding: UnsafeRawBufferPointer(rebasing: key[badgeStart..<(badgeStart + badgeLength)]), as: UTF8.self)
+        let criterion = String(decoding: UnsafeRawBufferPointer(rebasing: key[(badgeStart + badgeLength)...]), as: UTF8.self)
+        return (badge, criterion)
+    }
+
+    static func history(customerId: String, sequence: UInt64) -> [UInt8] {
+        var key = customerPrefix(customerId)
+        appendUInt64(sequence, to: &key)
+        return key
+    }
 
     static func customerPrefix(_ customerId: String) -> [UInt8] {
         var key: [UInt8] = []

@@ -175,29 +175,73 @@ struct ListCommand: AsyncParsableCommand {
 
 struct EvaluateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "evaluate", abstract: "Send an activity event to the achievement engine.")
+        commandName: "evaluate",
+        abstract: "Send an activity event to the achievement engine (flags, or --event-json FILE|-).")
     @OptionGroup var connection: ConnectionOptions
-    @Argument(help: "Customer id.") var customer: String
-    @Argument(help: "Event type, e.g. purchase.") var type: String
+    @Argument(help: "Customer id (with flags).") var customer: String?
+    @Argument(help: "Event type, e.g. purchase (with flags).") var type: String?
     @Option(help: "Event id (idempotency key). Default: a new UUID.") var eventId: String?
     @Option(help: "Numeric amount.") var amount: Double = 0
     @Option(help: "Attribute KEY=VALUE (repeatable).") var attribute: [String] = []
+    @Option(help: "When it happened (ISO 8601 or Unix ms). Default: now.") var at: String?
+    @Option(help: "The customer's IANA time zone, e.g. Europe/Paris.") var timeZone: String = ""
+    @Option(help: "The whole event as JSON (fields of ActivityEvent), from a file or - for stdin.") var eventJson: String?
     @Flag(help: "Report what would happen without changing anything.") var dryRun = false
 
+    func validate() throws {
+        if eventJson == nil && (customer == nil || type == nil) {
+            throw ValidationError("give CUSTOMER and TYPE, or --event-json")
+        }
+    }
+
     func run() async throws {
+        let event: ActivityEvent
+        do {
+            event = try makeEvent()
+        } catch let error as BadgeError {
+            Output.error(error)
+            throw ExitCode(64)
+        }
+        let result = try await connection.run { client throws(BadgeError) in try await client.evaluate(event) }
+        if connection.json { return Output.json(result) }
+        if result.replayed { print("(event \(event.eventId) was evaluated before; original outcome)") }
+        if result.awarded.isEmpty { print(event.dryRun ? "would earn nothing" : "earned nothing") }
+        for award in result.awarded {
+            print("\(event.dryRun ? "would earn" : "earned") \(award.badgeId): \(award.evidence)")
+        }
+        for change in result.progress { print("  \(change.badgeId): \(change.progress.text)") }
+    }
+
+    func makeEvent() throws -> ActivityEvent {
+        if let eventJson {
+            let data: Data
+            if eventJson == "-" {
+                data = FileHandle.standardInput.readDataToEndOfFile()
+            } else {
+                guard let contents = FileManager.default.contents(atPath: eventJson) else {
+                    throw BadgeError.invalidArgument("cannot read \(eventJson)")
+                }
+                data = contents
+            }
+            do {
+                var event = try JSONDecoder().decode(ActivityEvent.self, from: data)
+                if dryRun { event.dryRun = true }
+                return event
+            } catch {
+                throw BadgeError.invalidArgument("--event-json: \(error)")
+            }
+        }
         var attributes: [String: String] = [:]
         for pair in attribute {
             guard let equals = pair.firstIndex(of: "=") else {
-                throw ValidationError("--attribute \(pair) is not KEY=VALUE")
+                throw BadgeError.invalidArgument("--attribute \(pair) is not KEY=VALUE")
             }
             attributes[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
         }
-        let event = ActivityEvent(
-            eventId: eventId ?? UUID().uuidString, customerId: customer, type: type,
-            occurredAtMs: Int64(Date().timeIntervalSince1970 * 1000), amount: amount, attributes: attributes,
-            dryRun: dryRun)
-        let awarded = try await connection.run { client throws(BadgeError) in try await client.evaluate(event) }
-        connection.json ? Output.json(awarded) : Output.awards(awarded)
+        let occurred = try at.map { try TimeText.instant($0, field: "--at") } ?? Int64(Date().timeIntervalSince1970 * 1000)
+        return ActivityEvent(
+            eventId: eventId ?? UUID().uuidString, customerId: customer!, type: type!, occurredAtMs: occurred,
+            timeZone: timeZone, amount: amount, attributes: attributes, dryRun: dryRun)
     }
 }
 

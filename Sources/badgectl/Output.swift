@@ -80,14 +80,15 @@ enum Output {
     static func trophyCase(_ trophyCase: TrophyCase) {
         print("Trophy case of \(trophyCase.customerId)")
         table(
-            ["", "RANK", "BADGE", "NAME", "EARNED", "EVIDENCE"],
+            ["", "RANK", "BADGE", "NAME", "EARNED", "EVIDENCE / PROGRESS"],
             trophyCase.entries.map { entry in
                 let latest = entry.awards.last
                 let count = entry.awards.count > 1 ? " ×\(entry.awards.count)" : ""
                 return [
                     entry.state == .earned ? "★" : "·", String(entry.badge.rank), entry.badge.id,
                     entry.badge.name + count,
-                    latest.map { time($0.earnedAtMs) } ?? "locked", latest?.evidence ?? "",
+                    latest.map { time($0.earnedAtMs) } ?? "locked",
+                    latest?.evidence ?? entry.progress.map(\.text).joined(separator: "; "),
                 ]
             })
     }

@@ -130,10 +130,49 @@ struct MessageCodecTests {
         #expect(try roundTrip(negative) == negative)
     }
 
-    @Test func evaluateReply() throws {
-        let reply = EvaluateReply(awarded: [fullAward(id: 8)])
+    @Test func evaluateResult() throws {
+        let reply = EvaluateResult(
+            awarded: [fullAward(id: 8)],
+            progress: [
+                ProgressChange(
+                    badgeId: "b", progress: Progress(key: "k", current: 2, target: 3, complete: false, text: "2 / 3"))
+            ], replayed: true)
         #expect(try roundTrip(reply) == reply)
-        #expect(try roundTrip(EvaluateReply(awarded: [])).awarded.isEmpty)
+        #expect(try roundTrip(EvaluateResult(awarded: [], progress: [])).awarded.isEmpty)
+    }
+
+    @Test func criteriaRoundTrip() throws {
+        let criteria = Criteria(
+            combine: .any,
+            criteria: [
+                Criterion(
+                    key: "night", eventType: "purchase",
+                    conditions: [
+                        Condition(attribute: "channel", op: .in, values: ["store", "app"]),
+                        Condition(attribute: "amount", op: .gte, number: 10.5),
+                    ], aggregate: .count, target: 3, window: .rollingDays, windowDays: 30,
+                    timeOfDay: TimeOfDayWindow(startMinute: 1320, endMinute: 300), daysOfWeek: [6, 7], unit: "nights"),
+                Criterion(key: "tier", eventType: "tier_changed", aggregate: .state, attribute: "tier", stateValue: "GOLD"),
+                Criterion(key: "streak", eventType: "visit", aggregate: .streak, target: 7, streakUnit: .weeks),
+            ], prerequisites: ["new-member"], timeZone: "Europe/Paris")
+        #expect(try roundTrip(criteria) == criteria)
+        let badge = BadgeDefinition(id: "b", name: "B", criteria: criteria)
+        #expect(try roundTrip(badge) == badge)
+        #expect(try roundTrip(BadgeDefinition(id: "b", name: "B")).criteria == nil)
+    }
+
+    @Test func criterionStateRoundTrip() throws {
+        var state = CriterionState(fingerprint: 0xDEAD_BEEF_1234)
+        state.count = 3
+        state.sum = 1240.5
+        state.distinct = ["a": 10, "b": 12]
+        state.buckets = [.init(period: 100, count: 2, sum: 20), .init(period: 101, count: 1, sum: 5)]
+        state.runs = [.init(start: 1, end: 3), .init(start: 5, end: 9)]
+        state.stateValue = "GOLD"
+        state.stateTimeMs = 77
+        state.recent = ["r-11", "r-12"]
+        state.rounds = 2
+        #expect(try roundTrip(state) == state)
     }
 
     @Test func healthRequestAndInfo() throws {

@@ -5,5 +5,6 @@
 
 #include "badges/v1/rpc.pb-c.h"
 #include "badges/v1/badges.pb-c.h"
+#include "badges/v1/storage.pb-c.h"
 
 #endif

@@ -58,6 +58,231 @@ void   badges__v1__badge_definition__free_unpacked
   assert(message->base.descriptor == &badges__v1__badge_definition__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   badges__v1__condition__init
+                     (Badges__V1__Condition         *message)
+{
+  static const Badges__V1__Condition init_value = BADGES__V1__CONDITION__INIT;
+  *message = init_value;
+}
+size_t badges__v1__condition__get_packed_size
+                     (const Badges__V1__Condition *message)
+{
+  assert(message->base.descriptor == &badges__v1__condition__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t badges__v1__condition__pack
+                     (const Badges__V1__Condition *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &badges__v1__condition__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t badges__v1__condition__pack_to_buffer
+                     (const Badges__V1__Condition *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &badges__v1__condition__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Badges__V1__Condition *
+       badges__v1__condition__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Badges__V1__Condition *)
+     protobuf_c_message_unpack (&badges__v1__condition__descriptor,
+                                allocator, len, data);
+}
+void   badges__v1__condition__free_unpacked
+                     (Badges__V1__Condition *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &badges__v1__condition__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   badges__v1__time_of_day_window__init
+                     (Badges__V1__TimeOfDayWindow         *message)
+{
+  static const Badges__V1__TimeOfDayWindow init_value = BADGES__V1__TIME_OF_DAY_WINDOW__INIT;
+  *message = init_value;
+}
+size_t badges__v1__time_of_day_window__get_packed_size
+                     (const Badges__V1__TimeOfDayWindow *message)
+{
+  assert(message->base.descriptor == &badges__v1__time_of_day_window__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t badges__v1__time_of_day_window__pack
+                     (const Badges__V1__TimeOfDayWindow *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &badges__v1__time_of_day_window__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t badges__v1__time_of_day_window__pack_to_buffer
+                     (const Badges__V1__TimeOfDayWindow *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &badges__v1__time_of_day_window__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Badges__V1__TimeOfDayWindow *
+       badges__v1__time_of_day_window__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Badges__V1__TimeOfDayWindow *)
+     protobuf_c_message_unpack (&badges__v1__time_of_day_window__descriptor,
+                                allocator, len, data);
+}
+void   badges__v1__time_of_day_window__free_unpacked
+                     (Badges__V1__TimeOfDayWindow *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &badges__v1__time_of_day_window__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   badges__v1__criterion__init
+                     (Badges__V1__Criterion         *message)
+{
+  static const Badges__V1__Criterion init_value = BADGES__V1__CRITERION__INIT;
+  *message = init_value;
+}
+size_t badges__v1__criterion__get_packed_size
+                     (const Badges__V1__Criterion *message)
+{
+  assert(message->base.descriptor == &badges__v1__criterion__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t badges__v1__criterion__pack
+                     (const Badges__V1__Criterion *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &badges__v1__criterion__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t badges__v1__criterion__pack_to_buffer
+                     (const Badges__V1__Criterion *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &badges__v1__criterion__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Badges__V1__Criterion *
+       badges__v1__criterion__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Badges__V1__Criterion *)
+     protobuf_c_message_unpack (&badges__v1__criterion__descriptor,
+                                allocator, len, data);
+}
+void   badges__v1__criterion__free_unpacked
+                     (Badges__V1__Criterion *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &badges__v1__criterion__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   badges__v1__criteria__init
+                     (Badges__V1__Criteria         *message)
+{
+  static const Badges__V1__Criteria init_value = BADGES__V1__CRITERIA__INIT;
+  *message = init_value;
+}
+size_t badges__v1__criteria__get_packed_size
+                     (const Badges__V1__Criteria *message)
+{
+  assert(message->base.descriptor == &badges__v1__criteria__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t badges__v1__criteria__pack
+                     (const Badges__V1__Criteria *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &badges__v1__criteria__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t badges__v1__criteria__pack_to_buffer
+                     (const Badges__V1__Criteria *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &badges__v1__criteria__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Badges__V1__Criteria *
+       badges__v1__criteria__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Badges__V1__Criteria *)
+     protobuf_c_message_unpack (&badges__v1__criteria__descriptor,
+                                allocator, len, data);
+}
+void   badges__v1__criteria__free_unpacked
+                     (Badges__V1__Criteria *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &badges__v1__criteria__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   badges__v1__progress__init
+                     (Badges__V1__Progress         *message)
+{
+  static const Badges__V1__Progress init_value = BADGES__V1__PROGRESS__INIT;
+  *message = init_value;
+}
+size_t badges__v1__progress__get_packed_size
+                     (const Badges__V1__Progress *message)
+{
+  assert(message->base.descriptor == &badges__v1__progress__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t badges__v1__progress__pack
+                     (const Badges__V1__Progress *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &badges__v1__progress__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t badges__v1__progress__pack_to_buffer
+                     (const Badges__V1__Progress *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &badges__v1__progress__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Badges__V1__Progress *
+       badges__v1__progress__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Badges__V1__Progress *)
+     protobuf_c_message_unpack (&badges__v1__progress__descriptor,
+                                allocator, len, data);
+}
+void   badges__v1__progress__free_unpacked
+                     (Badges__V1__Progress *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &badges__v1__progress__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   badges__v1__award__evidence_fields_entry__init
                      (Badges__V1__Award__EvidenceFieldsEntry         *message)
 {
@@ -931,6 +1156,51 @@ void   badges__v1__evaluate_request__free_unpacked
   assert(message->base.descriptor == &badges__v1__evaluate_request__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   badges__v1__progress_change__init
+                     (Badges__V1__ProgressChange         *message)
+{
+  static const Badges__V1__ProgressChange init_value = BADGES__V1__PROGRESS_CHANGE__INIT;
+  *message = init_value;
+}
+size_t badges__v1__progress_change__get_packed_size
+                     (const Badges__V1__ProgressChange *message)
+{
+  assert(message->base.descriptor == &badges__v1__progress_change__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t badges__v1__progress_change__pack
+                     (const Badges__V1__ProgressChange *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &badges__v1__progress_change__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t badges__v1__progress_change__pack_to_buffer
+                     (const Badges__V1__ProgressChange *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &badges__v1__progress_change__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Badges__V1__ProgressChange *
+       badges__v1__progress_change__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Badges__V1__ProgressChange *)
+     protobuf_c_message_unpack (&badges__v1__progress_change__descriptor,
+                                allocator, len, data);
+}
+void   badges__v1__progress_change__free_unpacked
+                     (Badges__V1__ProgressChange *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &badges__v1__progress_change__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   badges__v1__evaluate_response__init
                      (Badges__V1__EvaluateResponse         *message)
 {
@@ -1117,7 +1387,7 @@ const ProtobufCMessageDescriptor badges__v1__badge_definition__labels_entry__des
   (ProtobufCMessageInit) badges__v1__badge_definition__labels_entry__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor badges__v1__badge_definition__field_descriptors[17] =
+static const ProtobufCFieldDescriptor badges__v1__badge_definition__field_descriptors[18] =
 {
   {
     "id",
@@ -1323,9 +1593,22 @@ static const ProtobufCFieldDescriptor badges__v1__badge_definition__field_descri
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "criteria",
+    18,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__BadgeDefinition, criteria),
+    &badges__v1__criteria__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned badges__v1__badge_definition__field_indices_by_name[] = {
   15,   /* field[15] = created_at_ms */
+  17,   /* field[17] = criteria */
   2,   /* field[2] = description */
   12,   /* field[12] = expires_after_ms */
   13,   /* field[13] = expires_at_ms */
@@ -1346,7 +1629,7 @@ static const unsigned badges__v1__badge_definition__field_indices_by_name[] = {
 static const ProtobufCIntRange badges__v1__badge_definition__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 17 }
+  { 0, 18 }
 };
 const ProtobufCMessageDescriptor badges__v1__badge_definition__descriptor =
 {
@@ -1356,11 +1639,666 @@ const ProtobufCMessageDescriptor badges__v1__badge_definition__descriptor =
   "Badges__V1__BadgeDefinition",
   "badges.v1",
   sizeof(Badges__V1__BadgeDefinition),
-  17,
+  18,
   badges__v1__badge_definition__field_descriptors,
   badges__v1__badge_definition__field_indices_by_name,
   1,  badges__v1__badge_definition__number_ranges,
   (ProtobufCMessageInit) badges__v1__badge_definition__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue badges__v1__condition__op__enum_values_by_number[8] =
+{
+  { "EQ", "BADGES__V1__CONDITION__OP__EQ", 0 },
+  { "NE", "BADGES__V1__CONDITION__OP__NE", 1 },
+  { "IN", "BADGES__V1__CONDITION__OP__IN", 2 },
+  { "NOT_IN", "BADGES__V1__CONDITION__OP__NOT_IN", 3 },
+  { "GT", "BADGES__V1__CONDITION__OP__GT", 4 },
+  { "GTE", "BADGES__V1__CONDITION__OP__GTE", 5 },
+  { "LT", "BADGES__V1__CONDITION__OP__LT", 6 },
+  { "LTE", "BADGES__V1__CONDITION__OP__LTE", 7 },
+};
+static const ProtobufCIntRange badges__v1__condition__op__value_ranges[] = {
+{0, 0},{0, 8}
+};
+static const ProtobufCEnumValueIndex badges__v1__condition__op__enum_values_by_name[8] =
+{
+  { "EQ", 0 },
+  { "GT", 4 },
+  { "GTE", 5 },
+  { "IN", 2 },
+  { "LT", 6 },
+  { "LTE", 7 },
+  { "NE", 1 },
+  { "NOT_IN", 3 },
+};
+const ProtobufCEnumDescriptor badges__v1__condition__op__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "badges.v1.Condition.Op",
+  "Op",
+  "Badges__V1__Condition__Op",
+  "badges.v1",
+  8,
+  badges__v1__condition__op__enum_values_by_number,
+  8,
+  badges__v1__condition__op__enum_values_by_name,
+  1,
+  badges__v1__condition__op__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCFieldDescriptor badges__v1__condition__field_descriptors[4] =
+{
+  {
+    "attribute",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__Condition, attribute),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "op",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__Condition, op),
+    &badges__v1__condition__op__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "values",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Badges__V1__Condition, n_values),
+    offsetof(Badges__V1__Condition, values),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "number",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__Condition, number),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned badges__v1__condition__field_indices_by_name[] = {
+  0,   /* field[0] = attribute */
+  3,   /* field[3] = number */
+  1,   /* field[1] = op */
+  2,   /* field[2] = values */
+};
+static const ProtobufCIntRange badges__v1__condition__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor badges__v1__condition__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "badges.v1.Condition",
+  "Condition",
+  "Badges__V1__Condition",
+  "badges.v1",
+  sizeof(Badges__V1__Condition),
+  4,
+  badges__v1__condition__field_descriptors,
+  badges__v1__condition__field_indices_by_name,
+  1,  badges__v1__condition__number_ranges,
+  (ProtobufCMessageInit) badges__v1__condition__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor badges__v1__time_of_day_window__field_descriptors[2] =
+{
+  {
+    "start_minute",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__TimeOfDayWindow, start_minute),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "end_minute",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__TimeOfDayWindow, end_minute),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned badges__v1__time_of_day_window__field_indices_by_name[] = {
+  1,   /* field[1] = end_minute */
+  0,   /* field[0] = start_minute */
+};
+static const ProtobufCIntRange badges__v1__time_of_day_window__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor badges__v1__time_of_day_window__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "badges.v1.TimeOfDayWindow",
+  "TimeOfDayWindow",
+  "Badges__V1__TimeOfDayWindow",
+  "badges.v1",
+  sizeof(Badges__V1__TimeOfDayWindow),
+  2,
+  badges__v1__time_of_day_window__field_descriptors,
+  badges__v1__time_of_day_window__field_indices_by_name,
+  1,  badges__v1__time_of_day_window__number_ranges,
+  (ProtobufCMessageInit) badges__v1__time_of_day_window__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue badges__v1__criterion__aggregate__enum_values_by_number[5] =
+{
+  { "COUNT", "BADGES__V1__CRITERION__AGGREGATE__COUNT", 0 },
+  { "SUM", "BADGES__V1__CRITERION__AGGREGATE__SUM", 1 },
+  { "DISTINCT", "BADGES__V1__CRITERION__AGGREGATE__DISTINCT", 2 },
+  { "STREAK", "BADGES__V1__CRITERION__AGGREGATE__STREAK", 3 },
+  { "STATE", "BADGES__V1__CRITERION__AGGREGATE__STATE", 4 },
+};
+static const ProtobufCIntRange badges__v1__criterion__aggregate__value_ranges[] = {
+{0, 0},{0, 5}
+};
+static const ProtobufCEnumValueIndex badges__v1__criterion__aggregate__enum_values_by_name[5] =
+{
+  { "COUNT", 0 },
+  { "DISTINCT", 2 },
+  { "STATE", 4 },
+  { "STREAK", 3 },
+  { "SUM", 1 },
+};
+const ProtobufCEnumDescriptor badges__v1__criterion__aggregate__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "badges.v1.Criterion.Aggregate",
+  "Aggregate",
+  "Badges__V1__Criterion__Aggregate",
+  "badges.v1",
+  5,
+  badges__v1__criterion__aggregate__enum_values_by_number,
+  5,
+  badges__v1__criterion__aggregate__enum_values_by_name,
+  1,
+  badges__v1__criterion__aggregate__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue badges__v1__criterion__window__enum_values_by_number[6] =
+{
+  { "LIFETIME", "BADGES__V1__CRITERION__WINDOW__LIFETIME", 0 },
+  { "ROLLING_DAYS", "BADGES__V1__CRITERION__WINDOW__ROLLING_DAYS", 1 },
+  { "CALENDAR_DAY", "BADGES__V1__CRITERION__WINDOW__CALENDAR_DAY", 2 },
+  { "CALENDAR_WEEK", "BADGES__V1__CRITERION__WINDOW__CALENDAR_WEEK", 3 },
+  { "CALENDAR_MONTH", "BADGES__V1__CRITERION__WINDOW__CALENDAR_MONTH", 4 },
+  { "CALENDAR_YEAR", "BADGES__V1__CRITERION__WINDOW__CALENDAR_YEAR", 5 },
+};
+static const ProtobufCIntRange badges__v1__criterion__window__value_ranges[] = {
+{0, 0},{0, 6}
+};
+static const ProtobufCEnumValueIndex badges__v1__criterion__window__enum_values_by_name[6] =
+{
+  { "CALENDAR_DAY", 2 },
+  { "CALENDAR_MONTH", 4 },
+  { "CALENDAR_WEEK", 3 },
+  { "CALENDAR_YEAR", 5 },
+  { "LIFETIME", 0 },
+  { "ROLLING_DAYS", 1 },
+};
+const ProtobufCEnumDescriptor badges__v1__criterion__window__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "badges.v1.Criterion.Window",
+  "Window",
+  "Badges__V1__Criterion__Window",
+  "badges.v1",
+  6,
+  badges__v1__criterion__window__enum_values_by_number,
+  6,
+  badges__v1__criterion__window__enum_values_by_name,
+  1,
+  badges__v1__criterion__window__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue badges__v1__criterion__streak_unit__enum_values_by_number[2] =
+{
+  { "DAYS", "BADGES__V1__CRITERION__STREAK_UNIT__DAYS", 0 },
+  { "WEEKS", "BADGES__V1__CRITERION__STREAK_UNIT__WEEKS", 1 },
+};
+static const ProtobufCIntRange badges__v1__criterion__streak_unit__value_ranges[] = {
+{0, 0},{0, 2}
+};
+static const ProtobufCEnumValueIndex badges__v1__criterion__streak_unit__enum_values_by_name[2] =
+{
+  { "DAYS", 0 },
+  { "WEEKS", 1 },
+};
+const ProtobufCEnumDescriptor badges__v1__criterion__streak_unit__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "badges.v1.Criterion.StreakUnit",
+  "StreakUnit",
+  "Badges__V1__Criterion__StreakUnit",
+  "badges.v1",
+  2,
+  badges__v1__criterion__streak_unit__enum_values_by_number,
+  2,
+  badges__v1__criterion__streak_unit__enum_values_by_name,
+  1,
+  badges__v1__criterion__streak_unit__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCFieldDescriptor badges__v1__criterion__field_descriptors[13] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__Criterion, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "event_type",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__Criterion, event_type),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "conditions",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Badges__V1__Criterion, n_conditions),
+    offsetof(Badges__V1__Criterion, conditions),
+    &badges__v1__condition__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "aggregate",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__Criterion, aggregate),
+    &badges__v1__criterion__aggregate__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "attribute",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__Criterion, attribute),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "target",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__Criterion, target),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state_value",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__Criterion, state_value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "window",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__Criterion, window),
+    &badges__v1__criterion__window__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "window_days",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__Criterion, window_days),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "streak_unit",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__Criterion, streak_unit),
+    &badges__v1__criterion__streak_unit__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "time_of_day",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__Criterion, time_of_day),
+    &badges__v1__time_of_day_window__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "days_of_week",
+    12,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Badges__V1__Criterion, n_days_of_week),
+    offsetof(Badges__V1__Criterion, days_of_week),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "unit",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__Criterion, unit),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned badges__v1__criterion__field_indices_by_name[] = {
+  3,   /* field[3] = aggregate */
+  4,   /* field[4] = attribute */
+  2,   /* field[2] = conditions */
+  11,   /* field[11] = days_of_week */
+  1,   /* field[1] = event_type */
+  0,   /* field[0] = key */
+  6,   /* field[6] = state_value */
+  9,   /* field[9] = streak_unit */
+  5,   /* field[5] = target */
+  10,   /* field[10] = time_of_day */
+  12,   /* field[12] = unit */
+  7,   /* field[7] = window */
+  8,   /* field[8] = window_days */
+};
+static const ProtobufCIntRange badges__v1__criterion__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 13 }
+};
+const ProtobufCMessageDescriptor badges__v1__criterion__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "badges.v1.Criterion",
+  "Criterion",
+  "Badges__V1__Criterion",
+  "badges.v1",
+  sizeof(Badges__V1__Criterion),
+  13,
+  badges__v1__criterion__field_descriptors,
+  badges__v1__criterion__field_indices_by_name,
+  1,  badges__v1__criterion__number_ranges,
+  (ProtobufCMessageInit) badges__v1__criterion__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue badges__v1__criteria__combine__enum_values_by_number[2] =
+{
+  { "ALL", "BADGES__V1__CRITERIA__COMBINE__ALL", 0 },
+  { "ANY", "BADGES__V1__CRITERIA__COMBINE__ANY", 1 },
+};
+static const ProtobufCIntRange badges__v1__criteria__combine__value_ranges[] = {
+{0, 0},{0, 2}
+};
+static const ProtobufCEnumValueIndex badges__v1__criteria__combine__enum_values_by_name[2] =
+{
+  { "ALL", 0 },
+  { "ANY", 1 },
+};
+const ProtobufCEnumDescriptor badges__v1__criteria__combine__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "badges.v1.Criteria.Combine",
+  "Combine",
+  "Badges__V1__Criteria__Combine",
+  "badges.v1",
+  2,
+  badges__v1__criteria__combine__enum_values_by_number,
+  2,
+  badges__v1__criteria__combine__enum_values_by_name,
+  1,
+  badges__v1__criteria__combine__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCFieldDescriptor badges__v1__criteria__field_descriptors[4] =
+{
+  {
+    "combine",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__Criteria, combine),
+    &badges__v1__criteria__combine__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "criteria",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Badges__V1__Criteria, n_criteria),
+    offsetof(Badges__V1__Criteria, criteria),
+    &badges__v1__criterion__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "prerequisites",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Badges__V1__Criteria, n_prerequisites),
+    offsetof(Badges__V1__Criteria, prerequisites),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "time_zone",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__Criteria, time_zone),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned badges__v1__criteria__field_indices_by_name[] = {
+  0,   /* field[0] = combine */
+  1,   /* field[1] = criteria */
+  2,   /* field[2] = prerequisites */
+  3,   /* field[3] = time_zone */
+};
+static const ProtobufCIntRange badges__v1__criteria__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor badges__v1__criteria__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "badges.v1.Criteria",
+  "Criteria",
+  "Badges__V1__Criteria",
+  "badges.v1",
+  sizeof(Badges__V1__Criteria),
+  4,
+  badges__v1__criteria__field_descriptors,
+  badges__v1__criteria__field_indices_by_name,
+  1,  badges__v1__criteria__number_ranges,
+  (ProtobufCMessageInit) badges__v1__criteria__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor badges__v1__progress__field_descriptors[5] =
+{
+  {
+    "key",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__Progress, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "current",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__Progress, current),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "target",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__Progress, target),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "complete",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__Progress, complete),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "text",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__Progress, text),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned badges__v1__progress__field_indices_by_name[] = {
+  3,   /* field[3] = complete */
+  1,   /* field[1] = current */
+  0,   /* field[0] = key */
+  2,   /* field[2] = target */
+  4,   /* field[4] = text */
+};
+static const ProtobufCIntRange badges__v1__progress__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor badges__v1__progress__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "badges.v1.Progress",
+  "Progress",
+  "Badges__V1__Progress",
+  "badges.v1",
+  sizeof(Badges__V1__Progress),
+  5,
+  badges__v1__progress__field_descriptors,
+  badges__v1__progress__field_indices_by_name,
+  1,  badges__v1__progress__number_ranges,
+  (ProtobufCMessageInit) badges__v1__progress__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor badges__v1__award__evidence_fields_entry__field_descriptors[2] =
@@ -2324,7 +3262,7 @@ const ProtobufCEnumDescriptor badges__v1__trophy_case_entry__state__descriptor =
   badges__v1__trophy_case_entry__state__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCFieldDescriptor badges__v1__trophy_case_entry__field_descriptors[3] =
+static const ProtobufCFieldDescriptor badges__v1__trophy_case_entry__field_descriptors[5] =
 {
   {
     "badge",
@@ -2362,16 +3300,42 @@ static const ProtobufCFieldDescriptor badges__v1__trophy_case_entry__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "progress",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Badges__V1__TrophyCaseEntry, n_progress),
+    offsetof(Badges__V1__TrophyCaseEntry, progress),
+    &badges__v1__progress__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "criteria_text",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__TrophyCaseEntry, criteria_text),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned badges__v1__trophy_case_entry__field_indices_by_name[] = {
   2,   /* field[2] = awards */
   0,   /* field[0] = badge */
+  4,   /* field[4] = criteria_text */
+  3,   /* field[3] = progress */
   1,   /* field[1] = state */
 };
 static const ProtobufCIntRange badges__v1__trophy_case_entry__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor badges__v1__trophy_case_entry__descriptor =
 {
@@ -2381,7 +3345,7 @@ const ProtobufCMessageDescriptor badges__v1__trophy_case_entry__descriptor =
   "Badges__V1__TrophyCaseEntry",
   "badges.v1",
   sizeof(Badges__V1__TrophyCaseEntry),
-  3,
+  5,
   badges__v1__trophy_case_entry__field_descriptors,
   badges__v1__trophy_case_entry__field_indices_by_name,
   1,  badges__v1__trophy_case_entry__number_ranges,
@@ -2708,7 +3672,58 @@ const ProtobufCMessageDescriptor badges__v1__evaluate_request__descriptor =
   (ProtobufCMessageInit) badges__v1__evaluate_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor badges__v1__evaluate_response__field_descriptors[1] =
+static const ProtobufCFieldDescriptor badges__v1__progress_change__field_descriptors[2] =
+{
+  {
+    "badge_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__ProgressChange, badge_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "progress",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__ProgressChange, progress),
+    &badges__v1__progress__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned badges__v1__progress_change__field_indices_by_name[] = {
+  0,   /* field[0] = badge_id */
+  1,   /* field[1] = progress */
+};
+static const ProtobufCIntRange badges__v1__progress_change__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor badges__v1__progress_change__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "badges.v1.ProgressChange",
+  "ProgressChange",
+  "Badges__V1__ProgressChange",
+  "badges.v1",
+  sizeof(Badges__V1__ProgressChange),
+  2,
+  badges__v1__progress_change__field_descriptors,
+  badges__v1__progress_change__field_indices_by_name,
+  1,  badges__v1__progress_change__number_ranges,
+  (ProtobufCMessageInit) badges__v1__progress_change__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor badges__v1__evaluate_response__field_descriptors[3] =
 {
   {
     "awarded",
@@ -2722,14 +3737,40 @@ static const ProtobufCFieldDescriptor badges__v1__evaluate_response__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "progress",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Badges__V1__EvaluateResponse, n_progress),
+    offsetof(Badges__V1__EvaluateResponse, progress),
+    &badges__v1__progress_change__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "replayed",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__EvaluateResponse, replayed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned badges__v1__evaluate_response__field_indices_by_name[] = {
   0,   /* field[0] = awarded */
+  1,   /* field[1] = progress */
+  2,   /* field[2] = replayed */
 };
 static const ProtobufCIntRange badges__v1__evaluate_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor badges__v1__evaluate_response__descriptor =
 {
@@ -2739,7 +3780,7 @@ const ProtobufCMessageDescriptor badges__v1__evaluate_response__descriptor =
   "Badges__V1__EvaluateResponse",
   "badges.v1",
   sizeof(Badges__V1__EvaluateResponse),
-  1,
+  3,
   badges__v1__evaluate_response__field_descriptors,
   badges__v1__evaluate_response__field_indices_by_name,
   1,  badges__v1__evaluate_response__number_ranges,

@@ -17,6 +17,11 @@ PROTOBUF_C__BEGIN_DECLS
 
 typedef struct Badges__V1__BadgeDefinition Badges__V1__BadgeDefinition;
 typedef struct Badges__V1__BadgeDefinition__LabelsEntry Badges__V1__BadgeDefinition__LabelsEntry;
+typedef struct Badges__V1__Condition Badges__V1__Condition;
+typedef struct Badges__V1__TimeOfDayWindow Badges__V1__TimeOfDayWindow;
+typedef struct Badges__V1__Criterion Badges__V1__Criterion;
+typedef struct Badges__V1__Criteria Badges__V1__Criteria;
+typedef struct Badges__V1__Progress Badges__V1__Progress;
 typedef struct Badges__V1__Award Badges__V1__Award;
 typedef struct Badges__V1__Award__EvidenceFieldsEntry Badges__V1__Award__EvidenceFieldsEntry;
 typedef struct Badges__V1__PutBadgeRequest Badges__V1__PutBadgeRequest;
@@ -39,6 +44,7 @@ typedef struct Badges__V1__ExportAwardsRequest Badges__V1__ExportAwardsRequest;
 typedef struct Badges__V1__ExportAwardsChunk Badges__V1__ExportAwardsChunk;
 typedef struct Badges__V1__EvaluateRequest Badges__V1__EvaluateRequest;
 typedef struct Badges__V1__EvaluateRequest__AttributesEntry Badges__V1__EvaluateRequest__AttributesEntry;
+typedef struct Badges__V1__ProgressChange Badges__V1__ProgressChange;
 typedef struct Badges__V1__EvaluateResponse Badges__V1__EvaluateResponse;
 typedef struct Badges__V1__HealthRequest Badges__V1__HealthRequest;
 typedef struct Badges__V1__HealthResponse Badges__V1__HealthResponse;
@@ -46,6 +52,83 @@ typedef struct Badges__V1__HealthResponse Badges__V1__HealthResponse;
 
 /* --- enums --- */
 
+typedef enum _Badges__V1__Condition__Op {
+  /*
+   * value equals values[0]
+   */
+  BADGES__V1__CONDITION__OP__EQ = 0,
+  /*
+   * value differs from values[0] (a missing attribute differs)
+   */
+  BADGES__V1__CONDITION__OP__NE = 1,
+  /*
+   * value is one of values
+   */
+  BADGES__V1__CONDITION__OP__IN = 2,
+  /*
+   * value is none of values
+   */
+  BADGES__V1__CONDITION__OP__NOT_IN = 3,
+  /*
+   * number > number
+   */
+  BADGES__V1__CONDITION__OP__GT = 4,
+  BADGES__V1__CONDITION__OP__GTE = 5,
+  BADGES__V1__CONDITION__OP__LT = 6,
+  BADGES__V1__CONDITION__OP__LTE = 7
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(BADGES__V1__CONDITION__OP)
+} Badges__V1__Condition__Op;
+typedef enum _Badges__V1__Criterion__Aggregate {
+  /*
+   * matching events >= target
+   */
+  BADGES__V1__CRITERION__AGGREGATE__COUNT = 0,
+  /*
+   * sum of `attribute` (or the amount) >= target
+   */
+  BADGES__V1__CRITERION__AGGREGATE__SUM = 1,
+  /*
+   * distinct values of `attribute` >= target
+   */
+  BADGES__V1__CRITERION__AGGREGATE__DISTINCT = 2,
+  /*
+   * consecutive days/weeks with a matching event >= target
+   */
+  BADGES__V1__CRITERION__AGGREGATE__STREAK = 3,
+  /*
+   * the latest value of `attribute` equals `state_value`
+   */
+  BADGES__V1__CRITERION__AGGREGATE__STATE = 4
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(BADGES__V1__CRITERION__AGGREGATE)
+} Badges__V1__Criterion__Aggregate;
+typedef enum _Badges__V1__Criterion__Window {
+  BADGES__V1__CRITERION__WINDOW__LIFETIME = 0,
+  /*
+   * the last `window_days` local days
+   */
+  BADGES__V1__CRITERION__WINDOW__ROLLING_DAYS = 1,
+  /*
+   * the event's local calendar day
+   */
+  BADGES__V1__CRITERION__WINDOW__CALENDAR_DAY = 2,
+  /*
+   * ISO week (Monday first)
+   */
+  BADGES__V1__CRITERION__WINDOW__CALENDAR_WEEK = 3,
+  BADGES__V1__CRITERION__WINDOW__CALENDAR_MONTH = 4,
+  BADGES__V1__CRITERION__WINDOW__CALENDAR_YEAR = 5
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(BADGES__V1__CRITERION__WINDOW)
+} Badges__V1__Criterion__Window;
+typedef enum _Badges__V1__Criterion__StreakUnit {
+  BADGES__V1__CRITERION__STREAK_UNIT__DAYS = 0,
+  BADGES__V1__CRITERION__STREAK_UNIT__WEEKS = 1
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(BADGES__V1__CRITERION__STREAK_UNIT)
+} Badges__V1__Criterion__StreakUnit;
+typedef enum _Badges__V1__Criteria__Combine {
+  BADGES__V1__CRITERIA__COMBINE__ALL = 0,
+  BADGES__V1__CRITERIA__COMBINE__ANY = 1
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(BADGES__V1__CRITERIA__COMBINE)
+} Badges__V1__Criteria__Combine;
 typedef enum _Badges__V1__TrophyCaseEntry__State {
   BADGES__V1__TROPHY_CASE_ENTRY__STATE__EARNED = 0,
   BADGES__V1__TROPHY_CASE_ENTRY__STATE__LOCKED = 1
@@ -130,10 +213,129 @@ struct  Badges__V1__BadgeDefinition
    */
   int64_t created_at_ms;
   int64_t updated_at_ms;
+  /*
+   * Optional: what activity earns this badge through Evaluate. Without criteria a badge is only
+   * issued directly (Issue).
+   */
+  Badges__V1__Criteria *criteria;
 };
 #define BADGES__V1__BADGE_DEFINITION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&badges__v1__badge_definition__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, BADGES__V1__BADGE_STATUS__BADGE_STATUS_ACTIVE, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, BADGES__V1__BADGE_STATUS__BADGE_STATUS_ACTIVE, 0, 0, 0, 0, 0, 0, 0, 0,NULL, 0, 0, NULL }
+
+
+/*
+ * A test on one event field. `attribute` names an event attribute; the name "amount" (when the
+ * event has no attribute of that name) means the event's numeric amount.
+ */
+struct  Badges__V1__Condition
+{
+  ProtobufCMessage base;
+  char *attribute;
+  Badges__V1__Condition__Op op;
+  size_t n_values;
+  char **values;
+  double number;
+};
+#define BADGES__V1__CONDITION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&badges__v1__condition__descriptor) \
+    , (char *)protobuf_c_empty_string, BADGES__V1__CONDITION__OP__EQ, 0,NULL, 0 }
+
+
+/*
+ * Local time of day in minutes since midnight, [start, end). end < start wraps midnight
+ * (22:00-05:00 is start 1320, end 300).
+ */
+struct  Badges__V1__TimeOfDayWindow
+{
+  ProtobufCMessage base;
+  uint32_t start_minute;
+  uint32_t end_minute;
+};
+#define BADGES__V1__TIME_OF_DAY_WINDOW__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&badges__v1__time_of_day_window__descriptor) \
+    , 0, 0 }
+
+
+/*
+ * One measured goal: an aggregate over the matching events, compared with a target.
+ */
+struct  Badges__V1__Criterion
+{
+  ProtobufCMessage base;
+  /*
+   * Stable name within the badge ("referrals"); progress is kept per key.
+   */
+  char *key;
+  /*
+   * The event type it listens to ("purchase").
+   */
+  char *event_type;
+  size_t n_conditions;
+  Badges__V1__Condition **conditions;
+  Badges__V1__Criterion__Aggregate aggregate;
+  char *attribute;
+  double target;
+  char *state_value;
+  Badges__V1__Criterion__Window window;
+  uint32_t window_days;
+  Badges__V1__Criterion__StreakUnit streak_unit;
+  /*
+   * Optional local time-of-day and day-of-week filters (ISO days: 1 = Monday ... 7 = Sunday).
+   */
+  Badges__V1__TimeOfDayWindow *time_of_day;
+  size_t n_days_of_week;
+  uint32_t *days_of_week;
+  /*
+   * What people see in the trophy case ("referrals"); defaults to the event type.
+   */
+  char *unit;
+};
+#define BADGES__V1__CRITERION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&badges__v1__criterion__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, BADGES__V1__CRITERION__AGGREGATE__COUNT, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, BADGES__V1__CRITERION__WINDOW__LIFETIME, 0, BADGES__V1__CRITERION__STREAK_UNIT__DAYS, NULL, 0,NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Badges__V1__Criteria
+{
+  ProtobufCMessage base;
+  Badges__V1__Criteria__Combine combine;
+  size_t n_criteria;
+  Badges__V1__Criterion **criteria;
+  /*
+   * Badge ids the customer must currently hold.
+   */
+  size_t n_prerequisites;
+  char **prerequisites;
+  /*
+   * IANA time zone for local times, calendar windows and streaks ("Europe/Paris"); an event's own
+   * time zone overrides it. Empty = UTC.
+   */
+  char *time_zone;
+};
+#define BADGES__V1__CRITERIA__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&badges__v1__criteria__descriptor) \
+    , BADGES__V1__CRITERIA__COMBINE__ALL, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string }
+
+
+/*
+ * One criterion's progress for one customer, as List reports it.
+ */
+struct  Badges__V1__Progress
+{
+  ProtobufCMessage base;
+  char *key;
+  double current;
+  double target;
+  protobuf_c_boolean complete;
+  /*
+   * "2 / 3 referrals"
+   */
+  char *text;
+};
+#define BADGES__V1__PROGRESS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&badges__v1__progress__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Badges__V1__Award__EvidenceFieldsEntry
@@ -377,10 +579,19 @@ struct  Badges__V1__TrophyCaseEntry
    */
   size_t n_awards;
   Badges__V1__Award **awards;
+  /*
+   * For badges with criteria: progress per criterion (toward the next award when earned and repeatable).
+   */
+  size_t n_progress;
+  Badges__V1__Progress **progress;
+  /*
+   * Human-readable criteria ("3 referral events; holding new-member").
+   */
+  char *criteria_text;
 };
 #define BADGES__V1__TROPHY_CASE_ENTRY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&badges__v1__trophy_case_entry__descriptor) \
-    , NULL, BADGES__V1__TROPHY_CASE_ENTRY__STATE__EARNED, 0,NULL }
+    , NULL, BADGES__V1__TROPHY_CASE_ENTRY__STATE__EARNED, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string }
 
 
 struct  Badges__V1__ListResponse
@@ -439,7 +650,8 @@ struct  Badges__V1__EvaluateRequest__AttributesEntry
 
 
 /*
- * Evaluate: score an activity event against badge criteria (answers UNIMPLEMENTED for now).
+ * Evaluate: record an activity event, update progress toward every badge whose criteria listen to
+ * its type, and award the badges it completes, in one transaction. Idempotent on `event_id`.
  */
 struct  Badges__V1__EvaluateRequest
 {
@@ -459,15 +671,38 @@ struct  Badges__V1__EvaluateRequest
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, 0,NULL, 0 }
 
 
+struct  Badges__V1__ProgressChange
+{
+  ProtobufCMessage base;
+  char *badge_id;
+  Badges__V1__Progress *progress;
+};
+#define BADGES__V1__PROGRESS_CHANGE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&badges__v1__progress_change__descriptor) \
+    , (char *)protobuf_c_empty_string, NULL }
+
+
 struct  Badges__V1__EvaluateResponse
 {
   ProtobufCMessage base;
+  /*
+   * Badges this event earned (in a dry run: would earn; award ids are then 0).
+   */
   size_t n_awarded;
   Badges__V1__Award **awarded;
+  /*
+   * Progress of every criterion the event counted toward.
+   */
+  size_t n_progress;
+  Badges__V1__ProgressChange **progress;
+  /*
+   * True when `event_id` had been evaluated before and this is the original outcome.
+   */
+  protobuf_c_boolean replayed;
 };
 #define BADGES__V1__EVALUATE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&badges__v1__evaluate_response__descriptor) \
-    , 0,NULL }
+    , 0,NULL, 0,NULL, 0 }
 
 
 /*
@@ -518,6 +753,101 @@ Badges__V1__BadgeDefinition *
                       const uint8_t       *data);
 void   badges__v1__badge_definition__free_unpacked
                      (Badges__V1__BadgeDefinition *message,
+                      ProtobufCAllocator *allocator);
+/* Badges__V1__Condition methods */
+void   badges__v1__condition__init
+                     (Badges__V1__Condition         *message);
+size_t badges__v1__condition__get_packed_size
+                     (const Badges__V1__Condition   *message);
+size_t badges__v1__condition__pack
+                     (const Badges__V1__Condition   *message,
+                      uint8_t             *out);
+size_t badges__v1__condition__pack_to_buffer
+                     (const Badges__V1__Condition   *message,
+                      ProtobufCBuffer     *buffer);
+Badges__V1__Condition *
+       badges__v1__condition__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   badges__v1__condition__free_unpacked
+                     (Badges__V1__Condition *message,
+                      ProtobufCAllocator *allocator);
+/* Badges__V1__TimeOfDayWindow methods */
+void   badges__v1__time_of_day_window__init
+                     (Badges__V1__TimeOfDayWindow         *message);
+size_t badges__v1__time_of_day_window__get_packed_size
+                     (const Badges__V1__TimeOfDayWindow   *message);
+size_t badges__v1__time_of_day_window__pack
+                     (const Badges__V1__TimeOfDayWindow   *message,
+                      uint8_t             *out);
+size_t badges__v1__time_of_day_window__pack_to_buffer
+                     (const Badges__V1__TimeOfDayWindow   *message,
+                      ProtobufCBuffer     *buffer);
+Badges__V1__TimeOfDayWindow *
+       badges__v1__time_of_day_window__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   badges__v1__time_of_day_window__free_unpacked
+                     (Badges__V1__TimeOfDayWindow *message,
+                      ProtobufCAllocator *allocator);
+/* Badges__V1__Criterion methods */
+void   badges__v1__criterion__init
+                     (Badges__V1__Criterion         *message);
+size_t badges__v1__criterion__get_packed_size
+                     (const Badges__V1__Criterion   *message);
+size_t badges__v1__criterion__pack
+                     (const Badges__V1__Criterion   *message,
+                      uint8_t             *out);
+size_t badges__v1__criterion__pack_to_buffer
+                     (const Badges__V1__Criterion   *message,
+                      ProtobufCBuffer     *buffer);
+Badges__V1__Criterion *
+       badges__v1__criterion__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   badges__v1__criterion__free_unpacked
+                     (Badges__V1__Criterion *message,
+                      ProtobufCAllocator *allocator);
+/* Badges__V1__Criteria methods */
+void   badges__v1__criteria__init
+                     (Badges__V1__Criteria         *message);
+size_t badges__v1__criteria__get_packed_size
+                     (const Badges__V1__Criteria   *message);
+size_t badges__v1__criteria__pack
+                     (const Badges__V1__Criteria   *message,
+                      uint8_t             *out);
+size_t badges__v1__criteria__pack_to_buffer
+                     (const Badges__V1__Criteria   *message,
+                      ProtobufCBuffer     *buffer);
+Badges__V1__Criteria *
+       badges__v1__criteria__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   badges__v1__criteria__free_unpacked
+                     (Badges__V1__Criteria *message,
+                      ProtobufCAllocator *allocator);
+/* Badges__V1__Progress methods */
+void   badges__v1__progress__init
+                     (Badges__V1__Progress         *message);
+size_t badges__v1__progress__get_packed_size
+                     (const Badges__V1__Progress   *message);
+size_t badges__v1__progress__pack
+                     (const Badges__V1__Progress   *message,
+                      uint8_t             *out);
+size_t badges__v1__progress__pack_to_buffer
+                     (const Badges__V1__Progress   *message,
+                      ProtobufCBuffer     *buffer);
+Badges__V1__Progress *
+       badges__v1__progress__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   badges__v1__progress__free_unpacked
+                     (Badges__V1__Progress *message,
                       ProtobufCAllocator *allocator);
 /* Badges__V1__Award__EvidenceFieldsEntry methods */
 void   badges__v1__award__evidence_fields_entry__init
@@ -889,6 +1219,25 @@ Badges__V1__EvaluateRequest *
 void   badges__v1__evaluate_request__free_unpacked
                      (Badges__V1__EvaluateRequest *message,
                       ProtobufCAllocator *allocator);
+/* Badges__V1__ProgressChange methods */
+void   badges__v1__progress_change__init
+                     (Badges__V1__ProgressChange         *message);
+size_t badges__v1__progress_change__get_packed_size
+                     (const Badges__V1__ProgressChange   *message);
+size_t badges__v1__progress_change__pack
+                     (const Badges__V1__ProgressChange   *message,
+                      uint8_t             *out);
+size_t badges__v1__progress_change__pack_to_buffer
+                     (const Badges__V1__ProgressChange   *message,
+                      ProtobufCBuffer     *buffer);
+Badges__V1__ProgressChange *
+       badges__v1__progress_change__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   badges__v1__progress_change__free_unpacked
+                     (Badges__V1__ProgressChange *message,
+                      ProtobufCAllocator *allocator);
 /* Badges__V1__EvaluateResponse methods */
 void   badges__v1__evaluate_response__init
                      (Badges__V1__EvaluateResponse         *message);
@@ -953,6 +1302,21 @@ typedef void (*Badges__V1__BadgeDefinition__LabelsEntry_Closure)
                   void *closure_data);
 typedef void (*Badges__V1__BadgeDefinition_Closure)
                  (const Badges__V1__BadgeDefinition *message,
+                  void *closure_data);
+typedef void (*Badges__V1__Condition_Closure)
+                 (const Badges__V1__Condition *message,
+                  void *closure_data);
+typedef void (*Badges__V1__TimeOfDayWindow_Closure)
+                 (const Badges__V1__TimeOfDayWindow *message,
+                  void *closure_data);
+typedef void (*Badges__V1__Criterion_Closure)
+                 (const Badges__V1__Criterion *message,
+                  void *closure_data);
+typedef void (*Badges__V1__Criteria_Closure)
+                 (const Badges__V1__Criteria *message,
+                  void *closure_data);
+typedef void (*Badges__V1__Progress_Closure)
+                 (const Badges__V1__Progress *message,
                   void *closure_data);
 typedef void (*Badges__V1__Award__EvidenceFieldsEntry_Closure)
                  (const Badges__V1__Award__EvidenceFieldsEntry *message,
@@ -1020,6 +1384,9 @@ typedef void (*Badges__V1__EvaluateRequest__AttributesEntry_Closure)
 typedef void (*Badges__V1__EvaluateRequest_Closure)
                  (const Badges__V1__EvaluateRequest *message,
                   void *closure_data);
+typedef void (*Badges__V1__ProgressChange_Closure)
+                 (const Badges__V1__ProgressChange *message,
+                  void *closure_data);
 typedef void (*Badges__V1__EvaluateResponse_Closure)
                  (const Badges__V1__EvaluateResponse *message,
                   void *closure_data);
@@ -1039,6 +1406,16 @@ extern const ProtobufCEnumDescriptor    badges__v1__badge_status__descriptor;
 extern const ProtobufCEnumDescriptor    badges__v1__award_source__descriptor;
 extern const ProtobufCMessageDescriptor badges__v1__badge_definition__descriptor;
 extern const ProtobufCMessageDescriptor badges__v1__badge_definition__labels_entry__descriptor;
+extern const ProtobufCMessageDescriptor badges__v1__condition__descriptor;
+extern const ProtobufCEnumDescriptor    badges__v1__condition__op__descriptor;
+extern const ProtobufCMessageDescriptor badges__v1__time_of_day_window__descriptor;
+extern const ProtobufCMessageDescriptor badges__v1__criterion__descriptor;
+extern const ProtobufCEnumDescriptor    badges__v1__criterion__aggregate__descriptor;
+extern const ProtobufCEnumDescriptor    badges__v1__criterion__window__descriptor;
+extern const ProtobufCEnumDescriptor    badges__v1__criterion__streak_unit__descriptor;
+extern const ProtobufCMessageDescriptor badges__v1__criteria__descriptor;
+extern const ProtobufCEnumDescriptor    badges__v1__criteria__combine__descriptor;
+extern const ProtobufCMessageDescriptor badges__v1__progress__descriptor;
 extern const ProtobufCMessageDescriptor badges__v1__award__descriptor;
 extern const ProtobufCMessageDescriptor badges__v1__award__evidence_fields_entry__descriptor;
 extern const ProtobufCMessageDescriptor badges__v1__put_badge_request__descriptor;
@@ -1062,6 +1439,7 @@ extern const ProtobufCMessageDescriptor badges__v1__export_awards_request__descr
 extern const ProtobufCMessageDescriptor badges__v1__export_awards_chunk__descriptor;
 extern const ProtobufCMessageDescriptor badges__v1__evaluate_request__descriptor;
 extern const ProtobufCMessageDescriptor badges__v1__evaluate_request__attributes_entry__descriptor;
+extern const ProtobufCMessageDescriptor badges__v1__progress_change__descriptor;
 extern const ProtobufCMessageDescriptor badges__v1__evaluate_response__descriptor;
 extern const ProtobufCMessageDescriptor badges__v1__health_request__descriptor;
 extern const ProtobufCMessageDescriptor badges__v1__health_response__descriptor;

@@ -1,0 +1,317 @@
+import BadgeModel
+
+/// Pure evaluation of one criterion: does an event match it, how does it change the customer's
+/// state, and how far along is the customer. No I/O and no clock: times come in as arguments.
+///
+/// Out-of-order events: every aggregate is kept per period (day, week, month, year) or as a set
+/// of streak runs, so a late event lands in the period it happened in. A rolling window is complete
+/// when any window position containing the event reaches the target; a calendar window when the
+/// event's own period does; a streak when the run containing the event does. A STATE criterion
+/// keeps the value of the latest event by event time, whatever the arrival order. Periods older
+/// than the retention (twice the rolling window, or three calendar periods, behind the newest seen)
+/// are dropped, and late events for them no longer count.
+public enum CriterionEngine {
+    /// Most streak runs and distinct values kept per criterion; the oldest go first.
+    static let maxRuns = 64
+    static let maxDistinct = 1024
+    static let maxRecent = 10
+
+    // MARK: - Matching
+
+    /// True when `event` is of the criterion's type, passes every condition, and happened inside
+    /// its local time-of-day and day-of-week filters.
+    public static func matches(_ criterion: Criterion, _ event: ActivityEvent, at local: LocalTime) -> Bool {
+        guard event.type == criterion.eventType else { return false }
+        if let window = criterion.timeOfDay, !contains(window, minute: local.minuteOfDay) { return false }
+        if !criterion.daysOfWeek.isEmpty, !criterion.daysOfWeek.contains(UInt32(local.weekday)) { return false }
+        return criterion.conditions.allSatisfy { holds($0, event) }
+    }
+
+    /// [start, end) in minutes; end < start wraps midnight; start == end means the whole day.
+    static func contains(_ window: TimeOfDayWindow, minute: Int) -> Bool {
+        let start = Int(window.startMinute)
+        let end = Int(window.endMinute)
+        if start == end { return true }
+        return start < end ? (minute >= start && minute < end) : (minute >= start || minute < end)
+    }
+
+    static func holds(_ condition: Condition, _ event: ActivityEvent) -> Bool {
+        let text = event.attributes[condition.attribute]
+        switch condition.op {
+        case .eq: return text != nil && text == condition.values.first
+        case .ne: return text != condition.values.first
+        case .in: return text.map { condition.values.contains($0) } ?? false
+        case .notIn: return !(text.map { condition.values.contains($0) } ?? false)
+        case .gt, .gte, .lt, .lte:
+            guard let value = number(condition.attribute, event) else { return false }
+            switch condition.op {
+            case .gt: return value > condition.number
+            case .gte: return value >= condition.number
+            case .lt: return value < condition.number
+            default: return value <= condition.number
+            }
+        }
+    }
+
+    /// A numeric attribute, or the event amount for "amount"/"" when no attribute has that name.
+    static func number(_ attribute: String, _ event: ActivityEvent) -> Double? {
+        if let text = event.attributes[attribute] { return Double(text) }
+        return attribute.isEmpty || attribute == "amount" ? event.amount : nil
+    }
+
+    // MARK: - Recording
+
+    /// The state after counting `event` (which must match).
+    public static func record(
+        _ criterion: Criterion, _ state: CriterionState, _ event: ActivityEvent, at local: LocalTime
+    ) -> CriterionState {
+        var state = state
+        let value = number(criterion.attribute, event) ?? 0
+        switch criterion.aggregate {
+        case .count, .sum:
+            if criterion.window == .lifetime {
+                state.count += 1
+                state.sum += value
+            } else {
+                addToBucket(&state, period: local.period(periodUnit(criterion)), value: value, criterion: criterion)
+            }
+        case .distinct:
+            guard let item = event.attributes[criterion.attribute] else { return state }
+            let period = local.period(periodUnit(criterion))
+            state.distinct[item] = max(state.distinct[item] ?? period, period)
+            if state.distinct.count > maxDistinct, let oldest = state.distinct.min(by: { $0.value < $1.value }) {
+                state.distinct[oldest.key] = nil
+            }
+        case .streak:
+            insert(local.period(criterion.streakUnit == .weeks ? .week : .day), into: &state.runs)
+        case .state:
+            guard let item = event.attributes[criterion.attribute] else { return state }
+            // Latest by event time wins, so a late, older event cannot overwrite a newer state.
+            if event.occurredAtMs >= state.stateTimeMs {
+                state.stateValue = item
+                state.stateTimeMs = event.occurredAtMs
+            }
+        }
+        state.recent.append(event.eventId)
+        if state.recent.count > maxRecent { state.recent.removeFirst(state.recent.count - maxRecent) }
+        return state
+    }
+
+    static func periodUnit(_ criterion: Criterion) -> LocalTime.PeriodUnit {
+        switch criterion.window {
+        case .lifetime, .rollingDays, .calendarDay: .day
+        case .calendarWeek: .week
+        case .calendarMonth: .month
+        case .calendarYear: .year
+        }
+    }
+
+    static func addToBucket(_ state: inout CriterionState, period: Int64, value: Double, criterion: Criterion) {
+        if let index = state.buckets.firstIndex(where: { $0.period == period }) {
+            state.buckets[index].count += 1
+            state.buckets[index].sum += value
+        } else {
+            let index = state.buckets.firstIndex { $0.period > period } ?? state.buckets.endIndex
+            state.buckets.insert(CriterionState.Bucket(period: period, count: 1, sum: value), at: index)
+        }
+        let newest = state.buckets.last!.period
+        let keep: Int64 = criterion.window == .rollingDays ? 2 * Int64(max(criterion.windowDays, 1)) : 3
+        state.buckets.removeAll { $0.period <= newest - keep }
+    }
+
+    /// Adds a period to a set of disjoint ascending runs, merging neighbours.
+    static func insert(_ period: Int64, into runs: inout [CriterionState.Run]) {
+        var index = 0
+        while index < runs.count, runs[index].end < period - 1 { index += 1 }
+        if index == runs.count || runs[index].start > period + 1 {
+            runs.insert(CriterionState.Run(start: period, end: period), at: index)
+        } else {
+            runs[index].start = min(runs[index].start, period)
+            runs[index].end = max(runs[index].end, period)
+            if index + 1 < runs.count, runs[index + 1].start <= runs[index].end + 1 {
+                runs[index].end = max(runs[index].end, runs[index + 1].end)
+                runs.remove(at: index + 1)
+            }
+        }
+        if runs.count > maxRuns { runs.removeFirst(runs.count - maxRuns) }
+    }
+
+    // MARK: - Progress
+
+    /// The value that counts toward the target, for an event or a List at `local`.
+    ///
+    /// - Parameter atEvent: true when judging the event at `local` (rolling windows then take the
+    ///   best window containing it); false for "how far along now" (the window ending now).
+    public static func current(_ criterion: Criterion, _ state: CriterionState, at local: LocalTime, atEvent: Bool)
+        -> Double
+    {
+        switch criterion.aggregate {
+        case .count, .sum:
+            let pick: (CriterionState.Bucket) -> Double = criterion.aggregate == .count ? { $0.count } : { $0.sum }
+            switch criterion.window {
+            case .lifetime:
+                return criterion.aggregate == .count ? state.count : state.sum
+            case .rollingDays:
+                let days = Int64(max(criterion.windowDays, 1))
+                let anchors = atEvent ? Array(local.day..<(local.day + days)) : [local.day]
+                return anchors.map { anchor in
+                    state.buckets.filter { $0.period > anchor - days && $0.period <= anchor }.reduce(0) { $0 + pick($1) }
+                }.max() ?? 0
+            default:
+                let period = local.period(periodUnit(criterion))
+                return state.buckets.first { $0.period == period }.map(pick) ?? 0
+            }
+        case .distinct:
+            switch criterion.window {
+            case .lifetime:
+                return Double(state.distinct.count)
+            case .rollingDays:
+                // Each value counts at the last day it was seen.
+                let days = Int64(max(criterion.windowDays, 1))
+                let anchors = atEvent ? Array(local.day..<(local.day + days)) : [local.day]
+                return anchors.map { anchor in
+                    Double(state.distinct.values.count { $0 > anchor - days && $0 <= anchor })
+                }.max() ?? 0
+            default:
+                let period = local.period(periodUnit(criterion))
+                return Double(state.distinct.values.count { $0 == period })
+            }
+        case .streak:
+            let period = local.period(criterion.streakUnit == .weeks ? .week : .day)
+            if atEvent {
+                return state.runs.first { $0.start <= period && $0.end >= period }.map { Double($0.end - $0.start + 1) } ?? 0
+            }
+            // Now: the run still alive (ending this period or the previous one).
+            return state.runs.first { $0.end == period || $0.end == period - 1 }.map { Double($0.end - $0.start + 1) }
+                ?? 0
+        case .state:
+            return state.stateValue == criterion.stateValue && !state.stateValue.isEmpty ? 1 : 0
+        }
+    }
+
+    public static func target(_ criterion: Criterion) -> Double {
+        criterion.aggregate == .state ? 1 : criterion.target
+    }
+
+    public static func progress(_ criterion: Criterion, _ state: CriterionState, at local: LocalTime, atEvent: Bool)
+        -> Progress
+    {
+        let value = current(criterion, state, at: local, atEvent: atEvent)
+        let goal = target(criterion)
+        return Progress(
+            key: criterion.key, current: value, target: goal, complete: value >= goal,
+            text: progressText(criterion, state, value: value))
+    }
+
+    static func unit(_ criterion: Criterion) -> String {
+        criterion.unit.isEmpty ? criterion.eventType : criterion.unit
+    }
+
+    static func progressText(_ criterion: Criterion, _ state: CriterionState, value: Double) -> String {
+        switch criterion.aggregate {
+        case .count: "\(Format.count(value)) / \(Format.count(criterion.target)) \(unit(criterion))"
+        case .sum:
+            "\(criterion.attribute.isEmpty ? "amount" : criterion.attribute) \(Format.decimal(value)) / \(Format.decimal(criterion.target))"
+        case .distinct: "\(Format.count(value)) / \(Format.count(criterion.target)) distinct \(criterion.attribute)"
+        case .streak:
+            "\(Format.count(value)) / \(Format.count(criterion.target)) \(criterion.streakUnit == .weeks ? "weeks" : "days") in a row"
+        case .state:
+            "\(criterion.attribute) \(state.stateValue.isEmpty ? "not set" : "is " + state.stateValue) (needs \(criterion.stateValue))"
+        }
+    }
+
+    /// Why a completed criterion was met, for the award's evidence ("3 referral: r-11, r-12, r-19").
+    public static func evidence(_ criterion: Criterion, _ state: CriterionState, value: Double) -> String {
+        switch criterion.aggregate {
+        case .count:
+            let ids = state.recent.suffix(min(Int(criterion.target), maxRecent))
+            return "\(Format.count(value)) \(unit(criterion)): \(ids.joined(separator: ", "))"
+        case .sum:
+            let name = criterion.attribute.isEmpty ? "amount" : criterion.attribute
+            return "\(name) \(Format.decimal(value)) >= \(Format.decimal(criterion.target))"
+        case .distinct:
+            return "\(Format.count(value)) distinct \(criterion.attribute): \(state.distinct.keys.sorted().prefix(maxRecent).joined(separator: ", "))"
+        case .streak:
+            return "\(Format.count(value)) \(criterion.streakUnit == .weeks ? "weeks" : "days") in a row of \(unit(criterion))"
+        case .state:
+            return "\(criterion.attribute) = \(state.stateValue)"
+        }
+    }
+
+    /// The criterion in words, for the trophy case.
+    public static func describe(_ criterion: Criterion) -> String {
+        var text: String
+        switch criterion.aggregate {
+        case .count: text = "\(Format.count(criterion.target)) \(unit(criterion)) event\(criterion.target == 1 ? "" : "s")"
+        case .sum:
+            text = "\(criterion.attribute.isEmpty ? "amount" : criterion.attribute) totalling \(Format.decimal(criterion.target)) over \(criterion.eventType) events"
+        case .distinct: text = "\(Format.count(criterion.target)) different \(criterion.attribute) in \(criterion.eventType) events"
+        case .streak:
+            text = "\(unit(criterion)) on \(Format.count(criterion.target)) \(criterion.streakUnit == .weeks ? "weeks" : "days") in a row"
+        case .state: text = "\(criterion.attribute) becomes \(criterion.stateValue) (\(criterion.eventType))"
+        }
+        switch criterion.window {
+        case .lifetime: break
+        case .rollingDays: text += " within \(criterion.windowDays) days"
+        case .calendarDay: text += " in one day"
+        case .calendarWeek: text += " in one week"
+        case .calendarMonth: text += " in one month"
+        case .calendarYear: text += " in one year"
+        }
+        if let window = criterion.timeOfDay {
+            text += " between \(Format.clock(window.startMinute)) and \(Format.clock(window.endMinute))"
+        }
+        if !criterion.daysOfWeek.isEmpty {
+            let names = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+            text += " on " + criterion.daysOfWeek.map { names[Int($0) - 1] }.joined(separator: "/")
+        }
+        return text
+    }
+
+    /// A stable fingerprint of everything that decides how events count (FNV-1a over a canonical
+    /// text). The zone is part of it: the same rule in another zone counts different days.
+    public static func fingerprint(_ criterion: Criterion, timeZone: String) -> UInt64 {
+        var text = "v1|\(criterion.eventType)|\(criterion.aggregate.rawValue)|\(criterion.attribute)|"
+        text += "\(criterion.stateValue)|\(criterion.window.rawValue)|\(criterion.windowDays)|"
+        text += "\(criterion.streakUnit.rawValue)|\(timeZone)|"
+        if let window = criterion.timeOfDay { text += "\(window.startMinute)-\(window.endMinute)" }
+        text += "|\(criterion.daysOfWeek.map(String.init).joined(separator: ","))"
+        for condition in criterion.conditions {
+            text += "|\(condition.attribute)\u{1}\(condition.op.rawValue)\u{1}\(condition.values.joined(separator: "\u{2}"))\u{1}\(condition.number)"
+        }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        return hash
+    }
+}
+
+/// Numbers for people.
+public enum Format {
+    /// "3", or "2.5" for a fraction.
+    public static func count(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : decimal(value)
+    }
+
+    /// "1,240.00"
+    public static func decimal(_ value: Double) -> String {
+        let cents = Int64((abs(value) * 100).rounded())
+        var whole = String(cents / 100)
+        var grouped = ""
+        while whole.count > 3 {
+            grouped = "," + whole.suffix(3) + grouped
+            whole = String(whole.dropLast(3))
+        }
+        let fraction = cents % 100
+        return (value < 0 ? "-" : "") + whole + grouped + "." + (fraction < 10 ? "0" : "") + String(fraction)
+    }
+
+    /// "22:00"
+    static func clock(_ minute: UInt32) -> String {
+        let hours = minute / 60
+        let minutes = minute % 60
+        return (hours < 10 ? "0" : "") + String(hours) + ":" + (minutes < 10 ? "0" : "") + String(minutes)
+    }
+}

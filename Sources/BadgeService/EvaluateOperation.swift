@@ -1,0 +1,187 @@
+import BadgeCodec
+import BadgeModel
+import BadgeRules
+import BadgeStore
+import Foundation
+import LMDB
+
+/// The badges whose criteria listen to each event type. Built from the catalogue inside the
+/// writer's transaction and used only on the writer thread; any badge write or rolled-back batch
+/// drops it.
+final class RuleIndex: @unchecked Sendable {
+    private var byType: [String: [BadgeDefinition]]?
+
+    func badges<M>(for type: String, store: BadgeStore, txn: borrowing Transaction<M>) throws(BadgeError)
+        -> [BadgeDefinition]
+    {
+        if byType == nil { byType = Self.build(try store.allBadges(txn)) }
+        return byType?[type] ?? []
+    }
+
+    func invalidate() { byType = nil }
+
+    static func build(_ catalogue: [BadgeDefinition]) -> [String: [BadgeDefinition]] {
+        var index: [String: [BadgeDefinition]] = [:]
+        for badge in catalogue.sorted(by: BadgeDefinition.displayOrder) where badge.status == .active {
+            guard let criteria = badge.criteria else { continue }
+            for type in Set(criteria.criteria.map(\.eventType)) { index[type, default: []].append(badge) }
+        }
+        return index
+    }
+}
+
+/// What an event will do, worked out before anything is written.
+struct EvaluatePlan {
+    var result: EvaluateResult
+    var awards: [Award] = []
+    var states: [(badgeId: String, key: String, state: CriterionState)] = []
+    var newTimeZone: String?
+}
+
+extension BadgeService {
+    /// Records an activity event, updates progress toward every badge listening to its type, and
+    /// awards the badges it completes, all in one transaction through the writer. Idempotent on
+    /// `eventId`. A dry run reports the same without writing (on the caller's thread).
+    public func evaluate(
+        _ event: ActivityEvent, deadline: ContinuousClock.Instant? = nil,
+        completion: @escaping @Sendable (Result<EvaluateResult, BadgeError>) -> Void
+    ) {
+        var event = event
+        do throws(BadgeError) {
+            try Self.validate(event)
+            if event.occurredAtMs == 0 { event.occurredAtMs = clock() }
+        } catch {
+            return completion(.failure(error))
+        }
+        let event2 = event
+        if event.dryRun {
+            let now = clock()
+            return completion(
+                Result { () throws(BadgeError) in
+                    try store.read { txn throws(BadgeError) in
+                        if let replay = try Self.replay(event2, store: store, txn: txn) { return replay }
+                        let badges = RuleIndex.build(try store.allBadges(txn))[event2.type] ?? []
+                        return try Self.plan(event2, badges: badges, store: store, txn: txn, now: now).result
+                    }
+                })
+        }
+        let index = ruleIndex
+        enqueue(deadline: deadline, completion: completion) { store, txn, now throws(BadgeError) in
+            if let replay = try Self.replay(event2, store: store, txn: txn) { return replay }
+            let badges = try index.badges(for: event2.type, store: store, txn: txn)
+            let plan = try Self.plan(event2, badges: badges, store: store, txn: txn, now: now)
+            return try Self.commit(plan, event: event2, store: store, txn: txn, now: now)
+        }
+    }
+
+    static func validate(_ event: ActivityEvent) throws(BadgeError) {
+        try Validate.opaqueId(event.eventId, field: "event_id")
+        try Validate.opaqueId(event.customerId, field: "customer_id")
+        try Validate.opaqueId(event.type, field: "type")
+        try Validate.fields(event.attributes, field: "attributes")
+        if !event.amount.isFinite { throw .invalidArgument("amount is not a finite number", reason: "out_of_range") }
+        if event.occurredAtMs < 0 { throw .invalidArgument("occurred_at_ms is negative", reason: "out_of_range") }
+        if !event.timeZone.isEmpty { _ = try LocalTime(utcMs: 0, timeZone: event.timeZone) }
+    }
+
+    /// The original outcome of an event id seen before.
+    static func replay<M>(_ event: ActivityEvent, store: BadgeStore, txn: borrowing Transaction<M>) throws(BadgeError)
+        -> EvaluateResult?
+    {
+        guard let record = try store.eventRecord(txn, eventId: event.eventId) else { return nil }
+        guard record.customerId == event.customerId else {
+            throw BadgeError(
+                .failedPrecondition,
+                "event_id \(event.eventId) was already used for customer \(record.customerId)", reason: "event_id_reused")
+        }
+        var result = try EvaluateResult(decoding: record.response)
+        result.replayed = true
+        return result
+    }
+
+    static func plan<M>(
+        _ event: ActivityEvent, badges: [BadgeDefinition], store: BadgeStore, txn: borrowing Transaction<M>, now: Int64
+    ) throws(BadgeError) -> EvaluatePlan {
+        var plan = EvaluatePlan(result: EvaluateResult(awarded: [], progress: []))
+        let customerZone = try store.customerTimeZone(txn, customerId: event.customerId)
+        if !event.timeZone.isEmpty, event.timeZone != customerZone { plan.newTimeZone = event.timeZone }
+        guard !badges.isEmpty else { return plan }
+
+        var awardsByBadge: [String: [Award]] = [:]
+        for award in try store.awards(txn, customerId: event.customerId) {
+            awardsByBadge[award.badgeId, default: []].append(award)
+        }
+        var awardedNow: Set<String> = []
+        func holds(_ badgeId: String) -> Bool {
+            awardedNow.contains(badgeId) || (awardsByBadge[badgeId]?.contains { $0.isCurrent(atMs: now) } ?? false)
+        }
+
+        // Display order, so a prerequisite earned by this event counts for the badges after it.
+        for badge in badges {
+            guard let criteria = badge.criteria else { continue }
+            let zone = !event.timeZone.isEmpty ? event.timeZone : (!customerZone.isEmpty ? customerZone : criteria.timeZone)
+            var outcome = try BadgeEvaluator.evaluate(
+                criteria, states: try store.criterionStates(txn, customerId: event.customerId, badgeId: badge.id),
+                event: event, timeZone: zone, prerequisitesHeld: criteria.prerequisites.allSatisfy(holds))
+            plan.result.progress += outcome.progress.map { ProgressChange(badgeId: badge.id, progress: $0) }
+            if outcome.complete, let award = try award(badge, outcome, event, awardsByBadge, store, txn, now) {
+                plan.awards.append(award)
+                awardedNow.insert(badge.id)
+                if badge.repeatable { BadgeEvaluator.startNewRound(&outcome) }
+            }
+            for key in outcome.changed.sorted() {
+                if let state = outcome.states[key] { plan.states.append((badge.id, key, state)) }
+            }
+        }
+        plan.result.awarded = plan.awards
+        return plan
+    }
+
+    /// The award the event earns, or nil when the issuing rules refuse it (already held, cap
+    /// reached, outside the window): criteria met is not a right to a badge the rules forbid.
+    private static func award<M>(
+        _ badge: BadgeDefinition, _ outcome: BadgeEvaluator.Outcome, _ event: ActivityEvent,
+        _ awardsByBadge: [String: [Award]], _ store: BadgeStore, _ txn: borrowing Transaction<M>, _ now: Int64
+    ) throws(BadgeError) -> Award? {
+        let context = IssuePolicy.Context(
+            badge: badge, customerAwards: awardsByBadge[badge.id] ?? [],
+            globalCount: try store.unrevokedCount(txn, badgeId: badge.id), nowMs: now)
+        do throws(BadgeError) {
+            try IssuePolicy.check(context)
+        } catch {
+            return nil
+        }
+        return Award(
+            awardId: 0, customerId: event.customerId, badgeId: badge.id, earnedAtMs: now,
+            expiresAtMs: IssuePolicy.expiry(of: badge, earnedAtMs: now), source: .rule, evidence: outcome.evidence,
+            evidenceFields: ["event_id": event.eventId, "event_type": event.type],
+            requestId: "event:\(event.eventId):\(badge.id)")
+    }
+
+    static func commit(
+        _ plan: EvaluatePlan, event: ActivityEvent, store: BadgeStore, txn: borrowing WriteTransaction, now: Int64
+    ) throws(BadgeError) -> EvaluateResult {
+        var result = plan.result
+        result.awarded = []
+        for award in plan.awards { result.awarded.append(try store.insertAward(txn, award)) }
+        for entry in plan.states {
+            try store.putCriterionState(txn, customerId: event.customerId, badgeId: entry.badgeId, key: entry.key, entry.state)
+        }
+        if let zone = plan.newTimeZone { try store.setCustomerTimeZone(txn, customerId: event.customerId, zone) }
+        let record = EventRecord(
+            customerId: event.customerId, type: event.type, occurredAtMs: event.occurredAtMs, recordedAtMs: now,
+            awardedIds: result.awarded.map(\.awardId), response: result.encoded())
+        try store.putEventRecord(txn, eventId: event.eventId, record)
+        return result
+    }
+}
+
+extension Result where Failure == BadgeError {
+    init(_ body: () throws(BadgeError) -> Success) {
+        do throws(BadgeError) {
+            self = .success(try body())
+        } catch {
+            self = .failure(error)
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import BadgeCodec
+import BadgeModel
+import LMDB
+
+// The achievement engine's records: criteria states, evaluated events, customer history, zones.
+extension BadgeStore {
+    /// One customer's states for one badge, by criterion key.
+    public func criterionStates<M>(_ txn: borrowing Transaction<M>, customerId: String, badgeId: String)
+        throws(BadgeError) -> [String: CriterionState]
+    {
+        let prefix = Keys.customerBadgePrefix(customerId, badgeId)
+        var result: [String: CriterionState] = [:]
+        try lmdb {
+            try txn.withCursor(progress) { cursor in
+                try cursor.forEach(prefix: prefix) { key, value in
+                    let criterion = String(decoding: UnsafeRawBufferPointer(rebasing: key[prefix.count...]), as: UTF8.self)
+                    result[criterion] = try decode(CriterionState.self, value, what: "progress of \(badgeId)")
+                    return true
+                }
+            }
+        }
+        return result
+    }
+
+    /// Every state of one customer, by badge id then criterion key (one range scan).
+    public func allCriterionStates<M>(_ txn: borrowing Transaction<M>, customerId: String) throws(BadgeError)
+        -> [String: [String: CriterionState]]
+    {
+        let prefix = Keys.customerPrefix(customerId)
+        var result: [String: [String: CriterionState]] = [:]
+        try lmdb {
+            try txn.withCursor(progress) { cursor in
+                try cursor.forEach(prefix: prefix) { key, value in
+                    guard let (badge, criterion) = Keys.splitProgress(key, customerPrefixLength: prefix.count) else {
+                        return true
+                    }
+                    result[badge, default: [:]][criterion] = try decode(
+                        CriterionState.self, value, what: "progress of \(badge)")
+                    return true
+                }
+            }
+        }
+        return result
+    }
+
+    public func putCriterionState(
+        _ txn: borrowing WriteTransaction, customerId: String, badgeId: String, key: String, _ state: CriterionState
+    ) throws(BadgeError) {
+        let bytes = state.encoded()
+        try lmdb {
+            try txn.put(progress, key: Keys.progress(customerId: customerId, badgeId: badgeId, criterionKey: key), value: bytes)
+        }
+    }
+
+    public func eventRecord<M>(_ txn: borrowing Transaction<M>, eventId: String) throws(BadgeError) -> EventRecord? {
+        try value(txn, events, key: Keys.string(eventId)) { bytes throws(BadgeError) in
+            try decode(EventRecord.self, bytes, what: "event \(eventId)")
+        }
+    }
+
+    /// Records an evaluated event and appends it to the customer's history.
+    public func putEventRecord(_ txn: borrowing WriteTransaction, eventId: String, _ record: EventRecord)
+        throws(BadgeError)
+    {
+        let bytes = record.encoded()
+        let sequence = try value(txn, meta, key: Keys.nextHistorySequence) { Keys.readUInt64($0) ?? 1 } ?? 1
+        try lmdb {
+            try txn.put(events, key: Keys.string(eventId), value: bytes)
+            try txn.put(meta, key: Keys.nextHistorySequence, value: Keys.uint64(sequence + 1))
+            try txn.put(history, key: Keys.history(customerId: record.customerId, sequence: sequence), value: Keys.string(eventId))
+        }
+    }
+
+    /// The customer's event ids, oldest first (at most `limit`).
+    public func history<M>(_ txn: borrowing Transaction<M>, customerId: String, limit: Int) throws(BadgeError) -> [String] {
+        var result: [String] = []
+        try lmdb {
+            try txn.withCursor(history) { cursor in
+                try cursor.forEach(prefix: Keys.customerPrefix(customerId)) { _, value in
+                    result.append(String(decoding: value, as: UTF8.self))
+                    return result.count < limit
+                }
+            }
+        }
+        return result
+    }
+
+    /// The zone the customer's last event carried ("" if none yet).
+    public func customerTimeZone<M>(_ txn: borrowing Transaction<M>, customerId: String) throws(BadgeError) -> String {
+        try value(txn, customers, key: Keys.string(customerId)) { String(decoding: $0, as: UTF8.self) } ?? ""
+    }
+
+    public func setCustomerTimeZone(_ txn: borrowing WriteTransaction, customerId: String, _ zone: String)
+        throws(BadgeError)
+    {
+        try lmdb { try txn.put(customers, key: Keys.string(customerId), value: Array(zone.utf8)) }
+    }
+}

@@ -1,0 +1,290 @@
+import BadgeClient
+import BadgeModel
+import Foundation
+import Testing
+
+/// The product's badges earned from activity, end to end over a real socket.
+@Suite("End to end: Evaluate scenarios")
+struct EvaluateScenarioTests {
+    static let day: Int64 = 86_400_000
+    /// 2026-06-01T12:00:00Z
+    static let base: Int64 = 1_780_315_200_000
+
+    static func ms(_ iso: String) -> Int64 {
+        let formatter = ISO8601DateFormatter()
+        return Int64(formatter.date(from: iso)!.timeIntervalSince1970 * 1000)
+    }
+
+    func event(
+        _ id: String, _ customer: String, _ type: String, at: Int64 = base, amount: Double = 0,
+        attributes: [String: String] = [:], zone: String = "", dryRun: Bool = false
+    ) -> ActivityEvent {
+        ActivityEvent(
+            eventId: id, customerId: customer, type: type, occurredAtMs: at, timeZone: zone, amount: amount,
+            attributes: attributes, dryRun: dryRun)
+    }
+
+    func earned(_ result: EvaluateResult) -> [String] { result.awarded.map(\.badgeId) }
+
+    @Test("New Member on registration; Gold Elite on tier_changed to GOLD only", arguments: Transport.allCases)
+    func registrationAndTier(transport: Transport) async throws {
+        try await TestServer.with { server in
+            let client = try await server.client(transport)
+            _ = try await client.putBadge(
+                BadgeDefinition(
+                    id: "new-member", name: "New Member", rank: 10,
+                    criteria: Criteria(criteria: [Criterion(key: "registered", eventType: "registration")])))
+            _ = try await client.putBadge(
+                BadgeDefinition(
+                    id: "gold-elite", name: "Gold Elite", rank: 30,
+                    criteria: Criteria(criteria: [
+                        Criterion(key: "tier", eventType: "tier_changed", aggregate: .state, attribute: "tier", stateValue: "GOLD")
+                    ])))
+
+            var result = try await client.evaluate(event("e1", "c1", "registration"))
+            #expect(earned(result) == ["new-member"])
+            #expect(result.awarded[0].source == .rule)
+            #expect(result.awarded[0].evidence.contains("registration"))
+
+            result = try await client.evaluate(event("e2", "c1", "tier_changed", attributes: ["tier": "SILVER"]))
+            #expect(earned(result).isEmpty)
+            #expect(result.progress.first?.progress.text == "tier is SILVER (needs GOLD)")
+            result = try await client.evaluate(event("e3", "c1", "tier_changed", attributes: ["tier": "GOLD"]))
+            #expect(earned(result) == ["gold-elite"])
+            #expect(result.awarded[0].evidence == "tier = GOLD")
+
+            let trophyCase = try await client.list(customerId: "c1")
+            #expect(trophyCase.entries.filter { $0.state == .earned }.map(\.badge.id) == ["new-member", "gold-elite"])
+            await client.close()
+        }
+    }
+
+    @Test("Referral Champion on the third referral, not the second, and not twice when the third is retried")
+    func referralChampion() async throws {
+        try await TestServer.with { server in
+            let client = try await server.client(.unix)
+            _ = try await client.putBadge(
+                BadgeDefinition(
+                    id: "referral-champion", name: "Referral Champion",
+                    criteria: Criteria(criteria: [Criterion(key: "referrals", eventType: "referral", target: 3, unit: "referrals")])))
+            #expect(earned(try await client.evaluate(event("r-11", "c1", "referral"))).isEmpty)
+            let second = try await client.evaluate(event("r-12", "c1", "referral"))
+            #expect(earned(second).isEmpty)
+            #expect(second.progress.first?.progress.text == "2 / 3 referrals")
+            var trophyCase = try await client.list(customerId: "c1")
+            #expect(trophyCase.entries.first?.state == .locked)
+            #expect(trophyCase.entries.first?.progress.first?.text == "2 / 3 referrals")
+            #expect(trophyCase.entries.first?.criteriaText == "3 referrals events")
+
+            let third = try await client.evaluate(event("r-19", "c1", "referral"))
+            #expect(earned(third) == ["referral-champion"])
+            #expect(third.awarded[0].evidence == "3 referrals: r-11, r-12, r-19")
+            let retried = try await client.evaluate(event("r-19", "c1", "referral"))
+            #expect(retried.replayed)
+            #expect(retried.awarded == third.awarded)
+            #expect(try await client.health().awards == 1)
+            trophyCase = try await client.list(customerId: "c1")
+            #expect(trophyCase.entries.first?.awards.count == 1)
+
+            // The same event id for another customer is a mistake, not a replay.
+            let error = await refusal { () async throws(BadgeError) in
+                try await client.evaluate(event("r-19", "c2", "referral"))
+            }
+            #expect(error?.code == .failedPrecondition)
+            #expect(error?.reason == "event_id_reused")
+            await client.close()
+        }
+    }
+
+    @Test("Milestone Maker on the first purchase that crosses the spend total")
+    func milestone() async throws {
+        try await TestServer.with { server in
+            let client = try await server.client(.unix)
+            _ = try await client.putBadge(
+                BadgeDefinition(
+                    id: "milestone-maker", name: "Milestone Maker",
+                    criteria: Criteria(criteria: [Criterion(key: "spend", eventType: "purchase", aggregate: .sum, target: 1000)])))
+            #expect(earned(try await client.evaluate(event("p1", "c1", "purchase", amount: 400))).isEmpty)
+            #expect(earned(try await client.evaluate(event("p2", "c1", "purchase", amount: 599.99))).isEmpty)
+            // A refund-like event of another type does not count.
+            #expect(earned(try await client.evaluate(event("x1", "c1", "refund", amount: 5000))).isEmpty)
+            let crossing = try await client.evaluate(event("p3", "c1", "purchase", amount: 240.01))
+            #expect(earned(crossing) == ["milestone-maker"])
+            #expect(crossing.awarded[0].evidence == "amount 1,240.00 >= 1,000.00")
+            #expect(earned(try await client.evaluate(event("p4", "c1", "purchase", amount: 5000))).isEmpty)
+            await client.close()
+        }
+    }
+
+    @Test("Night Owl counts purchases 22:00-05:00 in the customer's zone, across midnight and DST")
+    func nightOwl() async throws {
+        try await TestServer.with { server in
+            let client = try await server.client(.unix)
+            _ = try await client.putBadge(
+                BadgeDefinition(
+                    id: "night-owl", name: "Night Owl",
+                    criteria: Criteria(
+                        criteria: [
+                            Criterion(
+                                key: "night", eventType: "purchase", target: 4,
+                                timeOfDay: TimeOfDayWindow(startMinute: 22 * 60, endMinute: 5 * 60))
+                        ], timeZone: "America/New_York")))
+            // 21:59 EDT (01:59Z) does not count; 23:30 EDT does.
+            // An event that does not count reports no progress change.
+            var result = try await client.evaluate(event("n0", "c1", "purchase", at: Self.ms("2026-06-02T01:59:00Z")))
+            #expect(result.progress.isEmpty)
+            result = try await client.evaluate(event("n1", "c1", "purchase", at: Self.ms("2026-06-02T03:30:00Z")))
+            #expect(result.progress.first?.progress.current == 1)
+            // 00:30 local, past midnight, counts; 05:00 local does not.
+            result = try await client.evaluate(event("n2", "c1", "purchase", at: Self.ms("2026-06-02T04:30:00Z")))
+            #expect(result.progress.first?.progress.current == 2)
+            result = try await client.evaluate(event("n3", "c1", "purchase", at: Self.ms("2026-06-02T09:00:00Z")))
+            #expect(result.progress.isEmpty)
+            // The DST change (2026-11-01, 02:00 EDT -> 01:00 EST): 22:30 EST is 03:30Z, which in
+            // summer would have been 23:30; 21:59 EST is 02:59Z, which in summer was 22:59 (counted).
+            result = try await client.evaluate(event("n4", "c1", "purchase", at: Self.ms("2026-11-02T02:59:00Z")))
+            #expect(result.progress.isEmpty)
+            #expect(try await client.list(customerId: "c1").entries.first?.progress.first?.current == 2)
+            result = try await client.evaluate(event("n5", "c1", "purchase", at: Self.ms("2026-11-02T03:30:00Z")))
+            #expect(result.progress.first?.progress.current == 3)
+            #expect(earned(result).isEmpty)
+            // The customer's own zone (carried by the event) overrides the badge's: 23:00 in Tokyo.
+            result = try await client.evaluate(
+                event("n6", "c1", "purchase", at: Self.ms("2026-11-02T14:00:00Z"), zone: "Asia/Tokyo"))
+            #expect(earned(result) == ["night-owl"])
+            await client.close()
+        }
+    }
+
+    @Test("a 7-day streak is broken by a missing day and completed by seven in a row")
+    func streak() async throws {
+        try await TestServer.with { server in
+            let client = try await server.client(.unix)
+            _ = try await client.putBadge(
+                BadgeDefinition(
+                    id: "week-warrior", name: "Week Warrior",
+                    criteria: Criteria(criteria: [Criterion(key: "daily", eventType: "visit", aggregate: .streak, target: 7)])))
+            var id = 0
+            func visit(_ day: Int64) async throws -> EvaluateResult {
+                id += 1
+                return try await client.evaluate(event("v\(id)", "c1", "visit", at: Self.base + day * Self.day))
+            }
+            for day: Int64 in 0..<3 { #expect(earned(try await visit(day)).isEmpty) }
+            // Day 3 is missed: days 4-9 make a run of six.
+            for day: Int64 in 4..<10 { #expect(earned(try await visit(day)).isEmpty) }
+            var trophyCase = try await client.list(customerId: "c1")
+            #expect(trophyCase.entries.first?.state == .locked)
+            let seventh = try await visit(10)
+            #expect(earned(seventh) == ["week-warrior"])
+            #expect(seventh.awarded[0].evidence.hasPrefix("7 days in a row"))
+            trophyCase = try await client.list(customerId: "c1")
+            #expect(trophyCase.entries.first?.state == .earned)
+            await client.close()
+        }
+    }
+
+    @Test("a repeatable badge stops at its per-customer maximum; a global cap admits the first two customers")
+    func limits() async throws {
+        try await TestServer.with { server in
+            let client = try await server.client(.unix)
+            _ = try await client.putBadge(
+                BadgeDefinition(
+                    id: "big-spender", name: "Big Spender", repeatable: true, maxPerCustomer: 2,
+                    criteria: Criteria(criteria: [
+                        Criterion(
+                            key: "big", eventType: "purchase",
+                            conditions: [Condition(attribute: "amount", op: .gte, number: 100)])
+                    ])))
+            _ = try await client.putBadge(
+                BadgeDefinition(
+                    id: "pioneer", name: "Pioneer", globalCap: 2,
+                    criteria: Criteria(criteria: [Criterion(key: "joined", eventType: "registration")])))
+
+            #expect(earned(try await client.evaluate(event("b1", "c1", "purchase", amount: 150))) == ["big-spender"])
+            #expect(earned(try await client.evaluate(event("b2", "c1", "purchase", amount: 20))).isEmpty)
+            #expect(earned(try await client.evaluate(event("b3", "c1", "purchase", amount: 300))) == ["big-spender"])
+            #expect(earned(try await client.evaluate(event("b4", "c1", "purchase", amount: 300))).isEmpty)
+            let trophyCase = try await client.list(customerId: "c1")
+            #expect(trophyCase.entries.first { $0.badge.id == "big-spender" }?.awards.count == 2)
+
+            for (index, customer) in ["p1", "p2", "p3", "p4"].enumerated() {
+                let result = try await client.evaluate(event("reg-\(customer)", customer, "registration"))
+                #expect(earned(result) == (index < 2 ? ["pioneer"] : []))
+            }
+            await client.close()
+        }
+    }
+
+    @Test("prerequisites: a badge needs another held first; a dry run changes nothing")
+    func prerequisitesAndDryRun() async throws {
+        try await TestServer.with { server in
+            let client = try await server.client(.unix)
+            _ = try await client.putBadge(
+                BadgeDefinition(
+                    id: "new-member", name: "New Member", rank: 1,
+                    criteria: Criteria(criteria: [Criterion(key: "r", eventType: "registration")])))
+            _ = try await client.putBadge(
+                BadgeDefinition(
+                    id: "first-purchase", name: "First Purchase", rank: 2,
+                    criteria: Criteria(
+                        criteria: [Criterion(key: "p", eventType: "purchase")], prerequisites: ["new-member"])))
+            let dry = try await client.evaluate(event("d1", "c1", "registration", dryRun: true))
+            #expect(earned(dry) == ["new-member"])
+            #expect(dry.awarded[0].awardId == 0)
+            #expect(try await client.health().awards == 0)
+            #expect(try await client.list(customerId: "c1").entries.allSatisfy { $0.state == .locked })
+
+            #expect(earned(try await client.evaluate(event("p1", "c1", "purchase"))).isEmpty)
+            #expect(earned(try await client.evaluate(event("r1", "c1", "registration"))) == ["new-member"])
+            let second = try await client.evaluate(event("p2", "c1", "purchase"))
+            #expect(earned(second) == ["first-purchase"])
+            #expect(second.awarded[0].evidence.contains("holding new-member"))
+            await client.close()
+        }
+    }
+
+    @Test("changing a criterion restarts only that criterion's progress; unchanged ones keep theirs")
+    func criteriaChange() async throws {
+        try await TestServer.with { server in
+            let client = try await server.client(.unix)
+            let visits = Criterion(key: "visits", eventType: "visit", target: 5)
+            let spend = Criterion(key: "spend", eventType: "purchase", aggregate: .sum, target: 500)
+            var badge = BadgeDefinition(id: "regular", name: "Regular", criteria: Criteria(criteria: [visits, spend]))
+            _ = try await client.putBadge(badge)
+            for index in 0..<3 { _ = try await client.evaluate(event("v\(index)", "c1", "visit")) }
+            _ = try await client.evaluate(event("s1", "c1", "purchase", amount: 200))
+
+            var changedSpend = spend
+            changedSpend.conditions = [Condition(attribute: "channel", op: .eq, values: ["store"])]
+            badge.criteria = Criteria(criteria: [visits, changedSpend])
+            _ = try await client.putBadge(badge, replace: true)
+            let progress = try await client.list(customerId: "c1").entries.first?.progress ?? []
+            #expect(progress.map(\.current) == [3, 0])
+            await client.close()
+        }
+    }
+
+    @Test("bad events and bad criteria are refused with the field named")
+    func refusals() async throws {
+        try await TestServer.with { server in
+            let client = try await server.client(.unix)
+            var error = await refusal { () async throws(BadgeError) in
+                try await client.evaluate(event("", "c1", "visit"))
+            }
+            #expect(error?.message.contains("event_id") == true)
+            error = await refusal { () async throws(BadgeError) in
+                try await client.evaluate(event("e", "c1", "visit", zone: "Mars/Olympus"))
+            }
+            #expect(error?.reason == "invalid_time_zone")
+            error = await refusal { () async throws(BadgeError) in
+                try await client.putBadge(
+                    BadgeDefinition(
+                        id: "bad", name: "Bad",
+                        criteria: Criteria(criteria: [Criterion(key: "k", eventType: "visit", target: 0)])))
+            }
+            #expect(error?.code == .invalidArgument)
+            #expect(error?.message.contains("criteria[0].target") == true)
+            await client.close()
+        }
+    }
+}

@@ -287,4 +287,72 @@ struct EvaluateScenarioTests {
             await client.close()
         }
     }
+
+    @Test("events sent concurrently (committed in batches) earn the same badges as the same events one by one")
+    func concurrentEqualsSequential() async throws {
+        let catalogue = [
+            BadgeDefinition(
+                id: "regular", name: "Regular",
+                criteria: Criteria(criteria: [Criterion(key: "n", eventType: "purchase", target: 5)])),
+            BadgeDefinition(
+                id: "spender", name: "Spender",
+                criteria: Criteria(criteria: [Criterion(key: "s", eventType: "purchase", aggregate: .sum, target: 900)])),
+            BadgeDefinition(
+                id: "streaker", name: "Streaker",
+                criteria: Criteria(criteria: [Criterion(key: "v", eventType: "visit", aggregate: .streak, target: 3)])),
+        ]
+        var generator = SplitMix64Local(state: 42)
+        var events: [ActivityEvent] = []
+        for customer in 0..<20 {
+            for index in 0..<12 {
+                events.append(
+                    event(
+                        "c\(customer)-\(index)", "c\(customer)", Bool.random(using: &generator) ? "purchase" : "visit",
+                        at: Self.base + Int64.random(in: 0..<6, using: &generator) * Self.day,
+                        amount: Double(Int.random(in: 10...200, using: &generator))))
+            }
+        }
+        func earnedSet(_ client: BadgeClient) async throws -> Set<String> {
+            var result: Set<String> = []
+            for customer in 0..<20 {
+                for entry in try await client.list(customerId: "c\(customer)").entries where entry.state == .earned {
+                    result.insert("c\(customer)/\(entry.badge.id)")
+                }
+            }
+            return result
+        }
+        let sequential = try await TestServer.with { server in
+            let client = try await server.client(.unix)
+            for badge in catalogue { _ = try await client.putBadge(badge) }
+            for event in events { _ = try await client.evaluate(event) }
+            let earned = try await earnedSet(client)
+            await client.close()
+            return earned
+        }
+        let concurrent = try await TestServer.with { server in
+            let client = try await server.client(.unix)
+            for badge in catalogue { _ = try await client.putBadge(badge) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for event in events { group.addTask { _ = try await client.evaluate(event) } }
+                try await group.waitForAll()
+            }
+            #expect(server.service.writerStatistics.commits < server.service.writerStatistics.writes)
+            let earned = try await earnedSet(client)
+            await client.close()
+            return earned
+        }
+        #expect(!sequential.isEmpty)
+        #expect(concurrent == sequential)
+    }
+}
+
+struct SplitMix64Local: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }

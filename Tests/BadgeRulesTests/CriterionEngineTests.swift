@@ -1,0 +1,258 @@
+import BadgeModel
+import BadgeRules
+import Testing
+
+/// A small deterministic generator, so property tests are reproducible from their seed.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Feeds events through `BadgeEvaluator` the way the service does (states persisted between
+/// events, repeatable badges starting a new round after each award), counting awards.
+struct Simulator {
+    var criteria: Criteria
+    var repeatable: Bool
+    var states: [String: CriterionState] = [:]
+    var awards: [String] = []
+
+    mutating func feed(_ event: ActivityEvent) throws {
+        guard repeatable || awards.isEmpty else {
+            // A held non-repeatable badge keeps counting but is not awarded again.
+            states = try BadgeEvaluator.evaluate(
+                criteria, states: states, event: event, timeZone: criteria.timeZone, prerequisitesHeld: true
+            ).states
+            return
+        }
+        var outcome = try BadgeEvaluator.evaluate(
+            criteria, states: states, event: event, timeZone: criteria.timeZone, prerequisitesHeld: true)
+        if outcome.complete {
+            awards.append(event.eventId)
+            if repeatable { BadgeEvaluator.startNewRound(&outcome) }
+        }
+        states = outcome.states
+    }
+}
+
+@Suite("Criterion engine")
+struct CriterionEngineTests {
+    static let day: Int64 = 86_400_000
+    static let base: Int64 = 1_780_315_200_000  // 2026-06-01T12:00:00Z
+
+    func event(_ id: String, _ type: String = "purchase", day: Int64 = 0, amount: Double = 0, attributes: [String: String] = [:])
+        -> ActivityEvent
+    {
+        ActivityEvent(
+            eventId: id, customerId: "c", type: type, occurredAtMs: Self.base + day * Self.day, amount: amount,
+            attributes: attributes)
+    }
+
+    @Test("conditions: equality, sets and numbers, with amount as a number")
+    func conditions() throws {
+        let local = try LocalTime(utcMs: Self.base, timeZone: "")
+        var criterion = Criterion(
+            key: "k", eventType: "purchase",
+            conditions: [
+                Condition(attribute: "channel", op: .in, values: ["store", "app"]),
+                Condition(attribute: "amount", op: .gte, number: 100),
+                Condition(attribute: "coupon", op: .ne, values: ["yes"]),
+            ])
+        #expect(CriterionEngine.matches(criterion, event("1", amount: 150, attributes: ["channel": "app"]), at: local))
+        #expect(!CriterionEngine.matches(criterion, event("2", amount: 50, attributes: ["channel": "app"]), at: local))
+        #expect(!CriterionEngine.matches(criterion, event("3", amount: 150, attributes: ["channel": "web"]), at: local))
+        #expect(
+            !CriterionEngine.matches(
+                criterion, event("4", amount: 150, attributes: ["channel": "app", "coupon": "yes"]), at: local))
+        #expect(!CriterionEngine.matches(criterion, event("5", "refund", amount: 150, attributes: ["channel": "app"]), at: local))
+        criterion.conditions = [Condition(attribute: "items", op: .lt, number: 3)]
+        #expect(CriterionEngine.matches(criterion, event("6", attributes: ["items": "2"]), at: local))
+        #expect(!CriterionEngine.matches(criterion, event("7", attributes: ["items": "many"]), at: local))
+    }
+
+    @Test("time-of-day windows wrap midnight; days of week are ISO")
+    func timeWindows() throws {
+        let night = TimeOfDayWindow(startMinute: 22 * 60, endMinute: 5 * 60)
+        #expect(CriterionEngineProbe.contains(night, 23 * 60 + 30))
+        #expect(CriterionEngineProbe.contains(night, 0))
+        #expect(CriterionEngineProbe.contains(night, 4 * 60 + 59))
+        #expect(!CriterionEngineProbe.contains(night, 5 * 60))
+        #expect(!CriterionEngineProbe.contains(night, 21 * 60 + 59))
+        // 2026-06-01 is a Monday.
+        let monday = try LocalTime(utcMs: Self.base, timeZone: "")
+        #expect(monday.weekday == 1)
+        // 23:00Z on Monday is 08:00 on Tuesday in Tokyo.
+        let tuesdayInTokyo = try LocalTime(utcMs: Self.base + 11 * 3_600_000, timeZone: "Asia/Tokyo")
+        #expect(tuesdayInTokyo.weekday == 2)
+        let weekend = Criterion(key: "k", eventType: "purchase", daysOfWeek: [6, 7])
+        #expect(!CriterionEngine.matches(weekend, event("1"), at: monday))
+        #expect(CriterionEngine.matches(weekend, event("1"), at: try LocalTime(utcMs: Self.base - Self.day, timeZone: "")))
+    }
+
+    @Test("a late event fills a streak's gap and completes it")
+    func lateEventCompletesStreak() throws {
+        var simulator = Simulator(
+            criteria: Criteria(criteria: [Criterion(key: "s", eventType: "visit", aggregate: .streak, target: 5)]),
+            repeatable: false)
+        for day: Int64 in [0, 1, 3, 4] { try simulator.feed(event("v\(day)", "visit", day: day)) }
+        #expect(simulator.awards.isEmpty)
+        try simulator.feed(event("late", "visit", day: 2))
+        #expect(simulator.awards == ["late"])
+    }
+
+    @Test("a late event counts in a rolling window it belongs to")
+    func lateEventRollingWindow() throws {
+        var simulator = Simulator(
+            criteria: Criteria(criteria: [
+                Criterion(key: "w", eventType: "purchase", target: 2, window: .rollingDays, windowDays: 3)
+            ]), repeatable: false)
+        try simulator.feed(event("a", day: 5))
+        try simulator.feed(event("b", day: 1))  // too far before day 5 for one 3-day window
+        #expect(simulator.awards.isEmpty)
+        try simulator.feed(event("c", day: 4))  // late, and inside [3, 5] with day 5
+        #expect(simulator.awards == ["c"])
+    }
+
+    @Test("calendar windows count within the event's own period")
+    func calendarMonth() throws {
+        var simulator = Simulator(
+            criteria: Criteria(criteria: [
+                Criterion(key: "m", eventType: "purchase", aggregate: .sum, target: 100, window: .calendarMonth)
+            ]), repeatable: false)
+        try simulator.feed(event("may", day: -1, amount: 60))  // 2026-05-31
+        try simulator.feed(event("june", day: 0, amount: 60))  // 2026-06-01: another month
+        #expect(simulator.awards.isEmpty)
+        try simulator.feed(event("june2", day: 10, amount: 40))
+        #expect(simulator.awards == ["june2"])
+    }
+
+    @Test("state criteria keep the latest value by event time, whatever the arrival order")
+    func stateLatestWins() throws {
+        let criterion = Criterion(key: "t", eventType: "tier_changed", aggregate: .state, attribute: "tier", stateValue: "GOLD")
+        var state = CriterionState()
+        let local = try LocalTime(utcMs: Self.base, timeZone: "")
+        state = CriterionEngine.record(criterion, state, event("new", "tier_changed", day: 2, attributes: ["tier": "SILVER"]), at: local)
+        state = CriterionEngine.record(criterion, state, event("old", "tier_changed", day: 1, attributes: ["tier": "GOLD"]), at: local)
+        #expect(state.stateValue == "SILVER")
+    }
+
+    @Test("distinct counts values, not events")
+    func distinct() throws {
+        var simulator = Simulator(
+            criteria: Criteria(criteria: [
+                Criterion(key: "d", eventType: "purchase", aggregate: .distinct, attribute: "store", target: 3)
+            ]), repeatable: false)
+        for (index, store) in ["a", "b", "a", "b"].enumerated() {
+            try simulator.feed(event("e\(index)", attributes: ["store": store]))
+        }
+        #expect(simulator.awards.isEmpty)
+        try simulator.feed(event("e9", attributes: ["store": "c"]))
+        #expect(simulator.awards == ["e9"])
+    }
+
+    @Test("fingerprints change with the rule and the badge's zone, not with the key or unit")
+    func fingerprints() {
+        let base = Criterion(key: "a", eventType: "purchase", target: 3, unit: "buys")
+        var renamed = base
+        renamed.key = "b"
+        renamed.unit = "purchases"
+        var retargeted = base
+        retargeted.target = 4
+        var filtered = base
+        filtered.conditions = [Condition(attribute: "x", op: .eq, values: ["1"])]
+        let print = CriterionEngine.fingerprint(base, timeZone: "")
+        #expect(CriterionEngine.fingerprint(renamed, timeZone: "") == print)
+        #expect(CriterionEngine.fingerprint(filtered, timeZone: "") != print)
+        #expect(CriterionEngine.fingerprint(base, timeZone: "Europe/Paris") != print)
+        // The target is compared at evaluation time; changing it keeps the count.
+        #expect(CriterionEngine.fingerprint(retargeted, timeZone: "") == print)
+    }
+
+    @Test("progress text and number formatting")
+    func texts() {
+        #expect(Format.decimal(1240) == "1,240.00")
+        #expect(Format.decimal(1_234_567.891) == "1,234,567.89")
+        #expect(Format.decimal(-5.5) == "-5.50")
+        #expect(Format.count(3) == "3")
+        #expect(Format.count(2.5) == "2.50")
+    }
+
+    // MARK: - Properties
+
+    /// Random streams of purchases and visits over a few weeks.
+    func randomStream(_ generator: inout SplitMix64, count: Int) -> [ActivityEvent] {
+        (0..<count).map { index in
+            event(
+                "e\(index)", Bool.random(using: &generator) ? "purchase" : "visit",
+                day: Int64.random(in: 0..<20, using: &generator),
+                amount: Double(Int.random(in: 1...300, using: &generator)),
+                attributes: ["store": "s\(Int.random(in: 0..<6, using: &generator))"])
+        }
+    }
+
+    static let mixed = Criteria(criteria: [
+        Criterion(key: "count", eventType: "purchase", target: 4),
+        Criterion(key: "sum", eventType: "purchase", aggregate: .sum, target: 700),
+        Criterion(key: "stores", eventType: "purchase", aggregate: .distinct, attribute: "store", target: 4),
+        Criterion(key: "streak", eventType: "visit", aggregate: .streak, target: 3),
+    ])
+
+    @Test("splitting a stream into any batches (state stored between them) gives the same awards", arguments: 0..<40)
+    func batchingDoesNotChangeAwards(seed: UInt64) throws {
+        var generator = SplitMix64(state: seed)
+        let events = randomStream(&generator, count: Int.random(in: 5...60, using: &generator))
+        for repeatable in [false, true] {
+            var whole = Simulator(criteria: Self.mixed, repeatable: repeatable)
+            for event in events { try whole.feed(event) }
+            // Batches: each starts from the states the previous one left (as the store would hand
+            // them back), processed by a fresh simulator.
+            var states: [String: CriterionState] = [:]
+            var awards: [String] = []
+            var index = 0
+            while index < events.count {
+                let size = Int.random(in: 1...8, using: &generator)
+                var batch = Simulator(criteria: Self.mixed, repeatable: repeatable, states: states, awards: awards)
+                for event in events[index..<min(index + size, events.count)] { try batch.feed(event) }
+                states = batch.states
+                awards = batch.awards
+                index += size
+            }
+            #expect(awards == whole.awards, "seed \(seed), repeatable \(repeatable)")
+            #expect(states == whole.states, "seed \(seed)")
+        }
+    }
+
+    @Test("lifetime aggregates and streak runs do not depend on arrival order", arguments: 0..<40)
+    func orderDoesNotChangeAggregates(seed: UInt64) throws {
+        var generator = SplitMix64(state: seed &+ 1000)
+        let events = randomStream(&generator, count: Int.random(in: 1...50, using: &generator))
+        var inOrder = Simulator(criteria: Self.mixed, repeatable: false)
+        var shuffled = Simulator(criteria: Self.mixed, repeatable: false)
+        for event in events { try inOrder.feed(event) }
+        for event in events.shuffled(using: &generator) { try shuffled.feed(event) }
+        for key in ["count", "sum", "stores", "streak"] {
+            let a = inOrder.states[key] ?? CriterionState()
+            let b = shuffled.states[key] ?? CriterionState()
+            #expect(a.count == b.count && a.sum == b.sum, "seed \(seed) \(key)")
+            #expect(a.distinct.keys.sorted() == b.distinct.keys.sorted(), "seed \(seed) \(key)")
+            #expect(a.runs == b.runs, "seed \(seed) \(key)")
+        }
+        // Whether the (non-repeatable) badge was earned at all is order-independent too.
+        #expect(inOrder.awards.isEmpty == shuffled.awards.isEmpty, "seed \(seed)")
+    }
+}
+
+/// Internal helpers reached through their public effect.
+enum CriterionEngineProbe {
+    static func contains(_ window: TimeOfDayWindow, _ minute: Int) -> Bool {
+        let criterion = Criterion(key: "k", eventType: "x", timeOfDay: window)
+        let event = ActivityEvent(eventId: "e", customerId: "c", type: "x", occurredAtMs: Int64(minute) * 60_000)
+        return (try? CriterionEngine.matches(criterion, event, at: LocalTime(utcMs: event.occurredAtMs, timeZone: "")))
+            ?? false
+    }
+}

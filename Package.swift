@@ -100,6 +100,14 @@ let package = Package(
             ]
         ),
 
+        .executableTarget(
+            name: "badge-bench",
+            dependencies: [
+                "BadgeService", "BadgeStore", "BadgeRules", "BadgeModel", "BadgeClient", "LMDB",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
         // Tests.
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .testTarget(name: "BadgeCodecTests", dependencies: ["BadgeCodec", "BadgeModel"]),

@@ -68,7 +68,8 @@ struct CriteriaYAML: Decodable {
                 Criterion(
                     key: rule.key, eventType: rule.eventType, conditions: rule.conditions ?? [],
                     aggregate: rule.aggregate ?? .count, attribute: rule.attribute ?? "", target: rule.target ?? 1,
-                    stateValue: rule.stateValue ?? "", window: rule.window ?? .lifetime, windowDays: rule.windowDays ?? 0,
+                    stateValue: rule.stateValue ?? "", window: rule.window ?? .lifetime,
+                    windowDays: rule.windowDays ?? 0,
                     streakUnit: rule.streakUnit ?? .days, timeOfDay: timeOfDay, daysOfWeek: rule.daysOfWeek ?? [],
                     unit: rule.unit ?? ""))
         }

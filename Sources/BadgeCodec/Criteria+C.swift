@@ -1,5 +1,5 @@
-internal import BadgeWireC
 import BadgeModel
+internal import BadgeWireC
 
 // Criteria, progress and the engine's stored state.
 
@@ -15,9 +15,11 @@ extension Condition: CBacked {
     init(c: UnsafePointer<Badges__V1__Condition>) throws(BadgeError) {
         let m = c.pointee
         guard let op = Self.ops.first(where: { $0.1 == m.op })?.0 else {
-            throw BadgeError.invalidArgument("condition on \(swiftString(m.attribute)) has an unknown op \(m.op.rawValue)")
+            throw BadgeError.invalidArgument(
+                "condition on \(swiftString(m.attribute)) has an unknown op \(m.op.rawValue)")
         }
-        self.init(attribute: swiftString(m.attribute), op: op, values: swiftStrings(m.n_values, m.values), number: m.number)
+        self.init(
+            attribute: swiftString(m.attribute), op: op, values: swiftStrings(m.n_values, m.values), number: m.number)
     }
 
     func fill(_ c: UnsafeMutablePointer<Badges__V1__Condition>, _ arena: EncodeArena) {

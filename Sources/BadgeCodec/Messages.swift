@@ -142,7 +142,10 @@ extension ListBadgesRequest: CBacked {
 extension ListBadgesReply: CBacked {
     public static let protoName = "badges.v1.ListBadgesResponse"
     init(c: UnsafePointer<Badges__V1__ListBadgesResponse>) throws(BadgeError) {
-        self.init(badges: try swiftArray(c.pointee.n_badges, c.pointee.badges) { (c) throws(BadgeError) in try BadgeDefinition(c: c) })
+        self.init(
+            badges: try swiftArray(c.pointee.n_badges, c.pointee.badges) { (c) throws(BadgeError) in
+                try BadgeDefinition(c: c)
+            })
     }
     func fill(_ c: UnsafeMutablePointer<Badges__V1__ListBadgesResponse>, _ arena: EncodeArena) {
         (c.pointee.n_badges, c.pointee.badges) = repeated(badges, arena)

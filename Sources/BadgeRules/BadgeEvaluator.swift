@@ -20,33 +20,41 @@ public enum BadgeEvaluator {
     ///   - states: the customer's stored states by criterion key (missing = none yet).
     ///   - timeZone: the zone local times are read in (event's, else customer's, else the badge's).
     ///   - prerequisitesHeld: the customer currently holds every prerequisite badge.
+    ///   - fingerprints: `fingerprints(of: criteria)`, computed once per catalogue version by callers
+    ///     that evaluate many events (nil: computed here).
     public static func evaluate(
-        _ criteria: Criteria, states: [String: CriterionState], event: ActivityEvent, timeZone: String,
-        prerequisitesHeld: Bool
+        _ criteria: Criteria, fingerprints: [UInt64]? = nil, states: [String: CriterionState], event: ActivityEvent,
+        timeZone: String, prerequisitesHeld: Bool, local givenLocal: LocalTime? = nil
     ) throws(BadgeError) -> Outcome {
-        let local = try LocalTime(utcMs: event.occurredAtMs, timeZone: timeZone)
+        let local: LocalTime
+        if let givenLocal { local = givenLocal } else { local = try Self.localTime(event, timeZone) }
+        let fingerprints = fingerprints ?? Self.fingerprints(of: criteria)
         var result = Outcome(states: [:], changed: [], complete: false, evidence: "", progress: [])
-        var met: [Bool] = []
+        result.states.reserveCapacity(criteria.criteria.count)
+        var met = 0
         var reasons: [String] = []
-        for criterion in criteria.criteria {
-            let fingerprint = CriterionEngine.fingerprint(criterion, timeZone: criteria.timeZone)
-            var state = states[criterion.key].flatMap { $0.fingerprint == fingerprint ? $0 : nil }
-            if state == nil && states[criterion.key] != nil { result.changed.insert(criterion.key) }
-            var current = state ?? CriterionState(fingerprint: fingerprint)
+        for (index, criterion) in criteria.criteria.enumerated() {
+            let fingerprint = fingerprints[index]
+            let stored = states[criterion.key]
+            // A state measured against another definition of the criterion is not carried over.
+            var current =
+                stored.flatMap { $0.fingerprint == fingerprint ? $0 : nil } ?? CriterionState(fingerprint: fingerprint)
+            if stored != nil && stored?.fingerprint != fingerprint { result.changed.insert(criterion.key) }
             let matched = CriterionEngine.matches(criterion, event, at: local)
             if matched {
                 current = CriterionEngine.record(criterion, current, event, at: local)
                 result.changed.insert(criterion.key)
             }
-            state = current
-            let progress = CriterionEngine.progress(criterion, current, at: local, atEvent: matched)
-            if matched { result.progress.append(progress) }
-            met.append(progress.complete)
-            if progress.complete { reasons.append(CriterionEngine.evidence(criterion, current, value: progress.current)) }
-            result.states[criterion.key] = state
+            let value = CriterionEngine.current(criterion, current, at: local, atEvent: matched)
+            let complete = value >= CriterionEngine.target(criterion)
+            if matched { result.progress.append(CriterionEngine.progress(criterion, current, value: value)) }
+            if complete {
+                met += 1
+                reasons.append(CriterionEngine.evidence(criterion, current, value: value))
+            }
+            result.states[criterion.key] = current
         }
-        let criteriaMet =
-            met.isEmpty ? false : (criteria.combine == .all ? met.allSatisfy { $0 } : met.contains(true))
+        let criteriaMet = criteria.combine == .all ? met == criteria.criteria.count : met > 0
         result.complete = criteriaMet && prerequisitesHeld && !result.progress.isEmpty
         if result.complete {
             result.evidence = reasons.joined(separator: "; ")
@@ -55,6 +63,15 @@ public enum BadgeEvaluator {
             }
         }
         return result
+    }
+
+    static func localTime(_ event: ActivityEvent, _ timeZone: String) throws(BadgeError) -> LocalTime {
+        try LocalTime(utcMs: event.occurredAtMs, timeZone: timeZone)
+    }
+
+    /// One fingerprint per criterion, in order.
+    public static func fingerprints(of criteria: Criteria) -> [UInt64] {
+        criteria.criteria.map { CriterionEngine.fingerprint($0, timeZone: criteria.timeZone) }
     }
 
     /// After a repeatable badge is awarded by its criteria, its progress starts a new round.

@@ -142,7 +142,9 @@ public enum CriterionEngine {
     ///
     /// - Parameter atEvent: true when judging the event at `local` (rolling windows then take the
     ///   best window containing it); false for "how far along now" (the window ending now).
-    public static func current(_ criterion: Criterion, _ state: CriterionState, at local: LocalTime, atEvent: Bool)
+    public static func current(
+        _ criterion: Criterion, _ state: CriterionState, at local: LocalTime, atEvent: Bool
+    )
         -> Double
     {
         switch criterion.aggregate {
@@ -155,7 +157,9 @@ public enum CriterionEngine {
                 let days = Int64(max(criterion.windowDays, 1))
                 let anchors = atEvent ? Array(local.day..<(local.day + days)) : [local.day]
                 return anchors.map { anchor in
-                    state.buckets.filter { $0.period > anchor - days && $0.period <= anchor }.reduce(0) { $0 + pick($1) }
+                    state.buckets.filter { $0.period > anchor - days && $0.period <= anchor }.reduce(0) {
+                        $0 + pick($1)
+                    }
                 }.max() ?? 0
             default:
                 let period = local.period(periodUnit(criterion))
@@ -179,7 +183,8 @@ public enum CriterionEngine {
         case .streak:
             let period = local.period(criterion.streakUnit == .weeks ? .week : .day)
             if atEvent {
-                return state.runs.first { $0.start <= period && $0.end >= period }.map { Double($0.end - $0.start + 1) } ?? 0
+                return state.runs.first { $0.start <= period && $0.end >= period }.map { Double($0.end - $0.start + 1) }
+                    ?? 0
             }
             // Now: the run still alive (ending this period or the previous one).
             return state.runs.first { $0.end == period || $0.end == period - 1 }.map { Double($0.end - $0.start + 1) }
@@ -193,10 +198,16 @@ public enum CriterionEngine {
         criterion.aggregate == .state ? 1 : criterion.target
     }
 
-    public static func progress(_ criterion: Criterion, _ state: CriterionState, at local: LocalTime, atEvent: Bool)
+    public static func progress(
+        _ criterion: Criterion, _ state: CriterionState, at local: LocalTime, atEvent: Bool
+    )
         -> Progress
     {
-        let value = current(criterion, state, at: local, atEvent: atEvent)
+        progress(criterion, state, value: current(criterion, state, at: local, atEvent: atEvent))
+    }
+
+    /// Progress for an already computed current value.
+    public static func progress(_ criterion: Criterion, _ state: CriterionState, value: Double) -> Progress {
         let goal = target(criterion)
         return Progress(
             key: criterion.key, current: value, target: goal, complete: value >= goal,
@@ -230,9 +241,11 @@ public enum CriterionEngine {
             let name = criterion.attribute.isEmpty ? "amount" : criterion.attribute
             return "\(name) \(Format.decimal(value)) >= \(Format.decimal(criterion.target))"
         case .distinct:
-            return "\(Format.count(value)) distinct \(criterion.attribute): \(state.distinct.keys.sorted().prefix(maxRecent).joined(separator: ", "))"
+            return
+                "\(Format.count(value)) distinct \(criterion.attribute): \(state.distinct.keys.sorted().prefix(maxRecent).joined(separator: ", "))"
         case .streak:
-            return "\(Format.count(value)) \(criterion.streakUnit == .weeks ? "weeks" : "days") in a row of \(unit(criterion))"
+            return
+                "\(Format.count(value)) \(criterion.streakUnit == .weeks ? "weeks" : "days") in a row of \(unit(criterion))"
         case .state:
             return "\(criterion.attribute) = \(state.stateValue)"
         }
@@ -242,12 +255,16 @@ public enum CriterionEngine {
     public static func describe(_ criterion: Criterion) -> String {
         var text: String
         switch criterion.aggregate {
-        case .count: text = "\(Format.count(criterion.target)) \(unit(criterion)) event\(criterion.target == 1 ? "" : "s")"
+        case .count:
+            text = "\(Format.count(criterion.target)) \(unit(criterion)) event\(criterion.target == 1 ? "" : "s")"
         case .sum:
-            text = "\(criterion.attribute.isEmpty ? "amount" : criterion.attribute) totalling \(Format.decimal(criterion.target)) over \(criterion.eventType) events"
-        case .distinct: text = "\(Format.count(criterion.target)) different \(criterion.attribute) in \(criterion.eventType) events"
+            text =
+                "\(criterion.attribute.isEmpty ? "amount" : criterion.attribute) totalling \(Format.decimal(criterion.target)) over \(criterion.eventType) events"
+        case .distinct:
+            text = "\(Format.count(criterion.target)) different \(criterion.attribute) in \(criterion.eventType) events"
         case .streak:
-            text = "\(unit(criterion)) on \(Format.count(criterion.target)) \(criterion.streakUnit == .weeks ? "weeks" : "days") in a row"
+            text =
+                "\(unit(criterion)) on \(Format.count(criterion.target)) \(criterion.streakUnit == .weeks ? "weeks" : "days") in a row"
         case .state: text = "\(criterion.attribute) becomes \(criterion.stateValue) (\(criterion.eventType))"
         }
         switch criterion.window {
@@ -277,7 +294,8 @@ public enum CriterionEngine {
         if let window = criterion.timeOfDay { text += "\(window.startMinute)-\(window.endMinute)" }
         text += "|\(criterion.daysOfWeek.map(String.init).joined(separator: ","))"
         for condition in criterion.conditions {
-            text += "|\(condition.attribute)\u{1}\(condition.op.rawValue)\u{1}\(condition.values.joined(separator: "\u{2}"))\u{1}\(condition.number)"
+            text +=
+                "|\(condition.attribute)\u{1}\(condition.op.rawValue)\u{1}\(condition.values.joined(separator: "\u{2}"))\u{1}\(condition.number)"
         }
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in text.utf8 {

@@ -41,7 +41,8 @@ public enum DefinitionRules {
     static func validate(_ criteria: Criteria, badgeId: String) throws(BadgeError) {
         let place = "badge \(badgeId) criteria"
         if criteria.criteria.isEmpty {
-            throw .invalidArgument("\(place): add at least one criterion, or leave criteria unset", reason: "invalid_criteria")
+            throw .invalidArgument(
+                "\(place): add at least one criterion, or leave criteria unset", reason: "invalid_criteria")
         }
         if !criteria.timeZone.isEmpty, !ZoneCache.isValid(criteria.timeZone) {
             throw .invalidArgument(
@@ -81,16 +82,19 @@ public enum DefinitionRules {
                 }
             }
             if criterion.aggregate == .streak, criterion.window != .lifetime {
-                throw .invalidArgument("\(at): a streak has no window (it is its own window)", reason: "invalid_criteria")
+                throw .invalidArgument(
+                    "\(at): a streak has no window (it is its own window)", reason: "invalid_criteria")
             }
             if criterion.window == .rollingDays, criterion.windowDays == 0 || criterion.windowDays > 3660 {
-                throw .invalidArgument("\(at).window_days must be 1-3660 for a rolling window", reason: "invalid_criteria")
+                throw .invalidArgument(
+                    "\(at).window_days must be 1-3660 for a rolling window", reason: "invalid_criteria")
             }
             if let window = criterion.timeOfDay, window.startMinute >= 1440 || window.endMinute >= 1440 {
                 throw .invalidArgument("\(at).time_of_day minutes must be below 1440", reason: "invalid_criteria")
             }
             if criterion.daysOfWeek.contains(where: { !(1...7).contains($0) }) {
-                throw .invalidArgument("\(at).days_of_week must be 1 (Monday) to 7 (Sunday)", reason: "invalid_criteria")
+                throw .invalidArgument(
+                    "\(at).days_of_week must be 1 (Monday) to 7 (Sunday)", reason: "invalid_criteria")
             }
             for condition in criterion.conditions {
                 if condition.attribute.isEmpty {

@@ -75,7 +75,8 @@ enum ZoneCache {
         if name.isEmpty { return TimeZone(identifier: "UTC")! }
         if let zone = zones.withLock({ $0[name] }) { return zone }
         guard let zone = TimeZone(identifier: name) else {
-            throw BadgeError.invalidArgument("time zone \"\(name)\" is not an IANA zone name", reason: "invalid_time_zone")
+            throw BadgeError.invalidArgument(
+                "time zone \"\(name)\" is not an IANA zone name", reason: "invalid_time_zone")
         }
         zones.withLock { $0[name] = zone }
         return zone

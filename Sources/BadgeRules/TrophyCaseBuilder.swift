@@ -34,11 +34,13 @@ public enum TrophyCaseBuilder {
             if let held = current[badge.id] {
                 earned.append(
                     TrophyCaseEntry(
-                        badge: badge, state: .earned, awards: held.sorted { $0.awardId < $1.awardId }, progress: progress,
+                        badge: badge, state: .earned, awards: held.sorted { $0.awardId < $1.awardId },
+                        progress: progress,
                         criteriaText: criteriaText))
             } else if isEarnable(badge, atMs: nowMs) {
                 locked.append(
-                    TrophyCaseEntry(badge: badge, state: .locked, awards: [], progress: progress, criteriaText: criteriaText))
+                    TrophyCaseEntry(
+                        badge: badge, state: .locked, awards: [], progress: progress, criteriaText: criteriaText))
             }
         }
         return TrophyCase(customerId: customerId, entries: earned + locked)

@@ -9,10 +9,12 @@ import LMDB
 /// writer's transaction and used only on the writer thread; any badge write or rolled-back batch
 /// drops it.
 final class RuleIndex: @unchecked Sendable {
-    private var byType: [String: [BadgeDefinition]]?
+    private var byType: [String: [RuleBadge]]?
 
-    func badges<M>(for type: String, store: BadgeStore, txn: borrowing Transaction<M>) throws(BadgeError)
-        -> [BadgeDefinition]
+    func badges<M>(
+        for type: String, store: BadgeStore, txn: borrowing Transaction<M>
+    ) throws(BadgeError)
+        -> [RuleBadge]
     {
         if byType == nil { byType = Self.build(try store.allBadges(txn)) }
         return byType?[type] ?? []
@@ -20,14 +22,23 @@ final class RuleIndex: @unchecked Sendable {
 
     func invalidate() { byType = nil }
 
-    static func build(_ catalogue: [BadgeDefinition]) -> [String: [BadgeDefinition]] {
-        var index: [String: [BadgeDefinition]] = [:]
+    static func build(_ catalogue: [BadgeDefinition]) -> [String: [RuleBadge]] {
+        var index: [String: [RuleBadge]] = [:]
         for badge in catalogue.sorted(by: BadgeDefinition.displayOrder) where badge.status == .active {
             guard let criteria = badge.criteria else { continue }
-            for type in Set(criteria.criteria.map(\.eventType)) { index[type, default: []].append(badge) }
+            let rule = RuleBadge(
+                badge: badge, criteria: criteria, fingerprints: BadgeEvaluator.fingerprints(of: criteria))
+            for type in Set(criteria.criteria.map(\.eventType)) { index[type, default: []].append(rule) }
         }
         return index
     }
+}
+
+/// A badge with criteria, with what evaluating it needs worked out once.
+struct RuleBadge {
+    let badge: BadgeDefinition
+    let criteria: Criteria
+    let fingerprints: [UInt64]
 }
 
 /// What an event will do, worked out before anything is written.
@@ -85,14 +96,17 @@ extension BadgeService {
     }
 
     /// The original outcome of an event id seen before.
-    static func replay<M>(_ event: ActivityEvent, store: BadgeStore, txn: borrowing Transaction<M>) throws(BadgeError)
+    static func replay<M>(
+        _ event: ActivityEvent, store: BadgeStore, txn: borrowing Transaction<M>
+    ) throws(BadgeError)
         -> EvaluateResult?
     {
         guard let record = try store.eventRecord(txn, eventId: event.eventId) else { return nil }
         guard record.customerId == event.customerId else {
             throw BadgeError(
                 .failedPrecondition,
-                "event_id \(event.eventId) was already used for customer \(record.customerId)", reason: "event_id_reused")
+                "event_id \(event.eventId) was already used for customer \(record.customerId)",
+                reason: "event_id_reused")
         }
         var result = try EvaluateResult(decoding: record.response)
         result.replayed = true
@@ -100,7 +114,7 @@ extension BadgeService {
     }
 
     static func plan<M>(
-        _ event: ActivityEvent, badges: [BadgeDefinition], store: BadgeStore, txn: borrowing Transaction<M>, now: Int64
+        _ event: ActivityEvent, badges: [RuleBadge], store: BadgeStore, txn: borrowing Transaction<M>, now: Int64
     ) throws(BadgeError) -> EvaluatePlan {
         var plan = EvaluatePlan(result: EvaluateResult(awarded: [], progress: []))
         let customerZone = try store.customerTimeZone(txn, customerId: event.customerId)
@@ -117,12 +131,23 @@ extension BadgeService {
         }
 
         // Display order, so a prerequisite earned by this event counts for the badges after it.
-        for badge in badges {
-            guard let criteria = badge.criteria else { continue }
-            let zone = !event.timeZone.isEmpty ? event.timeZone : (!customerZone.isEmpty ? customerZone : criteria.timeZone)
+        var localTimes: [String: LocalTime] = [:]
+        for rule in badges {
+            let badge = rule.badge
+            let criteria = rule.criteria
+            let zone =
+                !event.timeZone.isEmpty ? event.timeZone : (!customerZone.isEmpty ? customerZone : criteria.timeZone)
+            let local: LocalTime
+            if let known = localTimes[zone] {
+                local = known
+            } else {
+                local = try LocalTime(utcMs: event.occurredAtMs, timeZone: zone)
+                localTimes[zone] = local
+            }
             var outcome = try BadgeEvaluator.evaluate(
-                criteria, states: try store.criterionStates(txn, customerId: event.customerId, badgeId: badge.id),
-                event: event, timeZone: zone, prerequisitesHeld: criteria.prerequisites.allSatisfy(holds))
+                criteria, fingerprints: rule.fingerprints,
+                states: try store.criterionStates(txn, customerId: event.customerId, badgeId: badge.id),
+                event: event, timeZone: zone, prerequisitesHeld: criteria.prerequisites.allSatisfy(holds), local: local)
             plan.result.progress += outcome.progress.map { ProgressChange(badgeId: badge.id, progress: $0) }
             if outcome.complete, let award = try award(badge, outcome, event, awardsByBadge, store, txn, now) {
                 plan.awards.append(award)
@@ -165,7 +190,8 @@ extension BadgeService {
         result.awarded = []
         for award in plan.awards { result.awarded.append(try store.insertAward(txn, award)) }
         for entry in plan.states {
-            try store.putCriterionState(txn, customerId: event.customerId, badgeId: entry.badgeId, key: entry.key, entry.state)
+            try store.putCriterionState(
+                txn, customerId: event.customerId, badgeId: entry.badgeId, key: entry.key, entry.state)
         }
         if let zone = plan.newTimeZone { try store.setCustomerTimeZone(txn, customerId: event.customerId, zone) }
         let record = EventRecord(

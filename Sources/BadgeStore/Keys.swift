@@ -33,8 +33,10 @@ enum Keys {
         let badgeLength = Int(key[customerPrefixLength])
         let badgeStart = customerPrefixLength + 1
         guard key.count >= badgeStart + badgeLength else { return nil }
-        let badge = String(decoding: UnsafeRawBufferPointer(rebasing: key[badgeStart..<(badgeStart + badgeLength)]), as: UTF8.self)
-        let criterion = String(decoding: UnsafeRawBufferPointer(rebasing: key[(badgeStart + badgeLength)...]), as: UTF8.self)
+        let badge = String(
+            decoding: UnsafeRawBufferPointer(rebasing: key[badgeStart..<(badgeStart + badgeLength)]), as: UTF8.self)
+        let criterion = String(
+            decoding: UnsafeRawBufferPointer(rebasing: key[(badgeStart + badgeLength)...]), as: UTF8.self)
         return (badge, criterion)
     }
 

@@ -5,7 +5,9 @@ import LMDB
 // The achievement engine's records: criteria states, evaluated events, customer history, zones.
 extension BadgeStore {
     /// One customer's states for one badge, by criterion key.
-    public func criterionStates<M>(_ txn: borrowing Transaction<M>, customerId: String, badgeId: String)
+    public func criterionStates<M>(
+        _ txn: borrowing Transaction<M>, customerId: String, badgeId: String
+    )
         throws(BadgeError) -> [String: CriterionState]
     {
         let prefix = Keys.customerBadgePrefix(customerId, badgeId)
@@ -13,7 +15,8 @@ extension BadgeStore {
         try lmdb {
             try txn.withCursor(progress) { cursor in
                 try cursor.forEach(prefix: prefix) { key, value in
-                    let criterion = String(decoding: UnsafeRawBufferPointer(rebasing: key[prefix.count...]), as: UTF8.self)
+                    let criterion = String(
+                        decoding: UnsafeRawBufferPointer(rebasing: key[prefix.count...]), as: UTF8.self)
                     result[criterion] = try decode(CriterionState.self, value, what: "progress of \(badgeId)")
                     return true
                 }
@@ -23,7 +26,9 @@ extension BadgeStore {
     }
 
     /// Every state of one customer, by badge id then criterion key (one range scan).
-    public func allCriterionStates<M>(_ txn: borrowing Transaction<M>, customerId: String) throws(BadgeError)
+    public func allCriterionStates<M>(
+        _ txn: borrowing Transaction<M>, customerId: String
+    ) throws(BadgeError)
         -> [String: [String: CriterionState]]
     {
         let prefix = Keys.customerPrefix(customerId)
@@ -48,7 +53,8 @@ extension BadgeStore {
     ) throws(BadgeError) {
         let bytes = state.encoded()
         try lmdb {
-            try txn.put(progress, key: Keys.progress(customerId: customerId, badgeId: badgeId, criterionKey: key), value: bytes)
+            try txn.put(
+                progress, key: Keys.progress(customerId: customerId, badgeId: badgeId, criterionKey: key), value: bytes)
         }
     }
 
@@ -59,7 +65,9 @@ extension BadgeStore {
     }
 
     /// Records an evaluated event and appends it to the customer's history.
-    public func putEventRecord(_ txn: borrowing WriteTransaction, eventId: String, _ record: EventRecord)
+    public func putEventRecord(
+        _ txn: borrowing WriteTransaction, eventId: String, _ record: EventRecord
+    )
         throws(BadgeError)
     {
         let bytes = record.encoded()
@@ -67,12 +75,16 @@ extension BadgeStore {
         try lmdb {
             try txn.put(events, key: Keys.string(eventId), value: bytes)
             try txn.put(meta, key: Keys.nextHistorySequence, value: Keys.uint64(sequence + 1))
-            try txn.put(history, key: Keys.history(customerId: record.customerId, sequence: sequence), value: Keys.string(eventId))
+            try txn.put(
+                history, key: Keys.history(customerId: record.customerId, sequence: sequence),
+                value: Keys.string(eventId))
         }
     }
 
     /// The customer's event ids, oldest first (at most `limit`).
-    public func history<M>(_ txn: borrowing Transaction<M>, customerId: String, limit: Int) throws(BadgeError) -> [String] {
+    public func history<M>(
+        _ txn: borrowing Transaction<M>, customerId: String, limit: Int
+    ) throws(BadgeError) -> [String] {
         var result: [String] = []
         try lmdb {
             try txn.withCursor(history) { cursor in
@@ -90,7 +102,9 @@ extension BadgeStore {
         try value(txn, customers, key: Keys.string(customerId)) { String(decoding: $0, as: UTF8.self) } ?? ""
     }
 
-    public func setCustomerTimeZone(_ txn: borrowing WriteTransaction, customerId: String, _ zone: String)
+    public func setCustomerTimeZone(
+        _ txn: borrowing WriteTransaction, customerId: String, _ zone: String
+    )
         throws(BadgeError)
     {
         try lmdb { try txn.put(customers, key: Keys.string(customerId), value: Array(zone.utf8)) }

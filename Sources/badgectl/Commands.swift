@@ -185,7 +185,8 @@ struct EvaluateCommand: AsyncParsableCommand {
     @Option(help: "Attribute KEY=VALUE (repeatable).") var attribute: [String] = []
     @Option(help: "When it happened (ISO 8601 or Unix ms). Default: now.") var at: String?
     @Option(help: "The customer's IANA time zone, e.g. Europe/Paris.") var timeZone: String = ""
-    @Option(help: "The whole event as JSON (fields of ActivityEvent), from a file or - for stdin.") var eventJson: String?
+    @Option(help: "The whole event as JSON (fields of ActivityEvent), from a file or - for stdin.") var eventJson:
+        String?
     @Flag(help: "Report what would happen without changing anything.") var dryRun = false
 
     func validate() throws {
@@ -238,7 +239,8 @@ struct EvaluateCommand: AsyncParsableCommand {
             }
             attributes[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
         }
-        let occurred = try at.map { try TimeText.instant($0, field: "--at") } ?? Int64(Date().timeIntervalSince1970 * 1000)
+        let occurred =
+            try at.map { try TimeText.instant($0, field: "--at") } ?? Int64(Date().timeIntervalSince1970 * 1000)
         return ActivityEvent(
             eventId: eventId ?? UUID().uuidString, customerId: customer!, type: type!, occurredAtMs: occurred,
             timeZone: timeZone, amount: amount, attributes: attributes, dryRun: dryRun)

@@ -20,7 +20,8 @@ private let everyMessage: [Decoder] = [
     Decoder(DeactivateBadgeReply.self), Decoder(ListBadgesRequest.self), Decoder(ListBadgesReply.self),
     Decoder(IssueRequest.self), Decoder(IssueResult.self), Decoder(RevokeRequest.self), Decoder(RevokeReply.self),
     Decoder(ListRequest.self), Decoder(TrophyCase.self), Decoder(ExportAwardsRequest.self),
-    Decoder(ExportAwardsChunk.self), Decoder(ActivityEvent.self), Decoder(EvaluateResult.self), Decoder(CriterionState.self), Decoder(Criteria.self),
+    Decoder(ExportAwardsChunk.self), Decoder(ActivityEvent.self), Decoder(EvaluateResult.self),
+    Decoder(CriterionState.self), Decoder(Criteria.self),
     Decoder(HealthRequest.self), Decoder(HealthInfo.self),
 ]
 

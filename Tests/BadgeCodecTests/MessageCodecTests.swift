@@ -152,7 +152,8 @@ struct MessageCodecTests {
                         Condition(attribute: "amount", op: .gte, number: 10.5),
                     ], aggregate: .count, target: 3, window: .rollingDays, windowDays: 30,
                     timeOfDay: TimeOfDayWindow(startMinute: 1320, endMinute: 300), daysOfWeek: [6, 7], unit: "nights"),
-                Criterion(key: "tier", eventType: "tier_changed", aggregate: .state, attribute: "tier", stateValue: "GOLD"),
+                Criterion(
+                    key: "tier", eventType: "tier_changed", aggregate: .state, attribute: "tier", stateValue: "GOLD"),
                 Criterion(key: "streak", eventType: "visit", aggregate: .streak, target: 7, streakUnit: .weeks),
             ], prerequisites: ["new-member"], timeZone: "Europe/Paris")
         #expect(try roundTrip(criteria) == criteria)

@@ -45,7 +45,10 @@ struct CriterionEngineTests {
     static let day: Int64 = 86_400_000
     static let base: Int64 = 1_780_315_200_000  // 2026-06-01T12:00:00Z
 
-    func event(_ id: String, _ type: String = "purchase", day: Int64 = 0, amount: Double = 0, attributes: [String: String] = [:])
+    func event(
+        _ id: String, _ type: String = "purchase", day: Int64 = 0, amount: Double = 0,
+        attributes: [String: String] = [:]
+    )
         -> ActivityEvent
     {
         ActivityEvent(
@@ -69,7 +72,9 @@ struct CriterionEngineTests {
         #expect(
             !CriterionEngine.matches(
                 criterion, event("4", amount: 150, attributes: ["channel": "app", "coupon": "yes"]), at: local))
-        #expect(!CriterionEngine.matches(criterion, event("5", "refund", amount: 150, attributes: ["channel": "app"]), at: local))
+        #expect(
+            !CriterionEngine.matches(
+                criterion, event("5", "refund", amount: 150, attributes: ["channel": "app"]), at: local))
         criterion.conditions = [Condition(attribute: "items", op: .lt, number: 3)]
         #expect(CriterionEngine.matches(criterion, event("6", attributes: ["items": "2"]), at: local))
         #expect(!CriterionEngine.matches(criterion, event("7", attributes: ["items": "many"]), at: local))
@@ -91,7 +96,8 @@ struct CriterionEngineTests {
         #expect(tuesdayInTokyo.weekday == 2)
         let weekend = Criterion(key: "k", eventType: "purchase", daysOfWeek: [6, 7])
         #expect(!CriterionEngine.matches(weekend, event("1"), at: monday))
-        #expect(CriterionEngine.matches(weekend, event("1"), at: try LocalTime(utcMs: Self.base - Self.day, timeZone: "")))
+        #expect(
+            CriterionEngine.matches(weekend, event("1"), at: try LocalTime(utcMs: Self.base - Self.day, timeZone: "")))
     }
 
     @Test("a late event fills a streak's gap and completes it")
@@ -133,11 +139,14 @@ struct CriterionEngineTests {
 
     @Test("state criteria keep the latest value by event time, whatever the arrival order")
     func stateLatestWins() throws {
-        let criterion = Criterion(key: "t", eventType: "tier_changed", aggregate: .state, attribute: "tier", stateValue: "GOLD")
+        let criterion = Criterion(
+            key: "t", eventType: "tier_changed", aggregate: .state, attribute: "tier", stateValue: "GOLD")
         var state = CriterionState()
         let local = try LocalTime(utcMs: Self.base, timeZone: "")
-        state = CriterionEngine.record(criterion, state, event("new", "tier_changed", day: 2, attributes: ["tier": "SILVER"]), at: local)
-        state = CriterionEngine.record(criterion, state, event("old", "tier_changed", day: 1, attributes: ["tier": "GOLD"]), at: local)
+        state = CriterionEngine.record(
+            criterion, state, event("new", "tier_changed", day: 2, attributes: ["tier": "SILVER"]), at: local)
+        state = CriterionEngine.record(
+            criterion, state, event("old", "tier_changed", day: 1, attributes: ["tier": "GOLD"]), at: local)
         #expect(state.stateValue == "SILVER")
     }
 

@@ -41,7 +41,9 @@ struct BadgedProcessTests {
 
     @Test("SIGTERM stops badged cleanly (exit 0) and a new process finds every award")
     func sigtermAndRestart() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("badged-\(UUID().uuidString.prefix(8))").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "badged-\(UUID().uuidString.prefix(8))"
+        ).path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let socket = "/tmp/bdp-\(UUID().uuidString.prefix(8)).sock"
@@ -51,8 +53,10 @@ struct BadgedProcessTests {
         var issued: [Award] = []
         for index in 0..<25 {
             issued.append(
-                try await client.issue(IssueRequest(customerId: "p-\(index)", badgeId: "gold-elite", requestId: "p-\(index)"))
-                    .award)
+                try await client.issue(
+                    IssueRequest(customerId: "p-\(index)", badgeId: "gold-elite", requestId: "p-\(index)")
+                )
+                .award)
         }
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()

@@ -38,7 +38,9 @@ struct EvaluateScenarioTests {
                 BadgeDefinition(
                     id: "gold-elite", name: "Gold Elite", rank: 30,
                     criteria: Criteria(criteria: [
-                        Criterion(key: "tier", eventType: "tier_changed", aggregate: .state, attribute: "tier", stateValue: "GOLD")
+                        Criterion(
+                            key: "tier", eventType: "tier_changed", aggregate: .state, attribute: "tier",
+                            stateValue: "GOLD")
                     ])))
 
             var result = try await client.evaluate(event("e1", "c1", "registration"))
@@ -66,7 +68,9 @@ struct EvaluateScenarioTests {
             _ = try await client.putBadge(
                 BadgeDefinition(
                     id: "referral-champion", name: "Referral Champion",
-                    criteria: Criteria(criteria: [Criterion(key: "referrals", eventType: "referral", target: 3, unit: "referrals")])))
+                    criteria: Criteria(criteria: [
+                        Criterion(key: "referrals", eventType: "referral", target: 3, unit: "referrals")
+                    ])))
             #expect(earned(try await client.evaluate(event("r-11", "c1", "referral"))).isEmpty)
             let second = try await client.evaluate(event("r-12", "c1", "referral"))
             #expect(earned(second).isEmpty)
@@ -103,7 +107,9 @@ struct EvaluateScenarioTests {
             _ = try await client.putBadge(
                 BadgeDefinition(
                     id: "milestone-maker", name: "Milestone Maker",
-                    criteria: Criteria(criteria: [Criterion(key: "spend", eventType: "purchase", aggregate: .sum, target: 1000)])))
+                    criteria: Criteria(criteria: [
+                        Criterion(key: "spend", eventType: "purchase", aggregate: .sum, target: 1000)
+                    ])))
             #expect(earned(try await client.evaluate(event("p1", "c1", "purchase", amount: 400))).isEmpty)
             #expect(earned(try await client.evaluate(event("p2", "c1", "purchase", amount: 599.99))).isEmpty)
             // A refund-like event of another type does not count.
@@ -163,7 +169,9 @@ struct EvaluateScenarioTests {
             _ = try await client.putBadge(
                 BadgeDefinition(
                     id: "week-warrior", name: "Week Warrior",
-                    criteria: Criteria(criteria: [Criterion(key: "daily", eventType: "visit", aggregate: .streak, target: 7)])))
+                    criteria: Criteria(criteria: [
+                        Criterion(key: "daily", eventType: "visit", aggregate: .streak, target: 7)
+                    ])))
             var id = 0
             func visit(_ day: Int64) async throws -> EvaluateResult {
                 id += 1
@@ -296,7 +304,8 @@ struct EvaluateScenarioTests {
                 criteria: Criteria(criteria: [Criterion(key: "n", eventType: "purchase", target: 5)])),
             BadgeDefinition(
                 id: "spender", name: "Spender",
-                criteria: Criteria(criteria: [Criterion(key: "s", eventType: "purchase", aggregate: .sum, target: 900)])),
+                criteria: Criteria(criteria: [Criterion(key: "s", eventType: "purchase", aggregate: .sum, target: 900)])
+            ),
             BadgeDefinition(
                 id: "streaker", name: "Streaker",
                 criteria: Criteria(criteria: [Criterion(key: "v", eventType: "visit", aggregate: .streak, target: 3)])),

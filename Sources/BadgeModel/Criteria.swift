@@ -15,6 +15,15 @@ public struct Condition: Sendable, Hashable, Codable {
         self.values = values
         self.number = number
     }
+
+    /// `values` and `number` may be left out (each op uses one of them).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        attribute = try container.decode(String.self, forKey: .attribute)
+        op = try container.decode(Op.self, forKey: .op)
+        values = try container.decodeIfPresent([String].self, forKey: .values) ?? []
+        number = try container.decodeIfPresent(Double.self, forKey: .number) ?? 0
+    }
 }
 
 /// Local minutes since midnight, [start, end); end < start wraps midnight.

@@ -20,6 +20,65 @@ struct CatalogueFileTests {
         let milestone = try #require(badges.last)
         #expect(milestone.repeatable)
         #expect(milestone.maxPerCustomer == 5)
+        // Every demo badge can be earned from activity.
+        #expect(badges.allSatisfy { $0.criteria != nil })
+        let owl = try #require(badges.first { $0.id == "night-owl" }?.criteria)
+        #expect(owl.timeZone == "America/New_York")
+        #expect(owl.criteria.first?.timeOfDay == TimeOfDayWindow(startMinute: 1320, endMinute: 300))
+        #expect(owl.criteria.first?.target == 3)
+        #expect(milestone.criteria?.criteria.first?.aggregate == .sum)
+        #expect(gold.criteria?.criteria.first?.stateValue == "GOLD")
+    }
+
+    @Test("criteria blocks map every field, and a bad time window names its place")
+    func criteriaBlock() throws {
+        let badges = try CatalogueFile.parse(
+            """
+            badges:
+              - id: weekend-regular
+                name: Weekend Regular
+                criteria:
+                  combine: any
+                  time_zone: Europe/Paris
+                  prerequisites: [new-member]
+                  rules:
+                    - key: visits
+                      event_type: visit
+                      aggregate: streak
+                      streak_unit: weeks
+                      target: 4
+                      days_of_week: [6, 7]
+                    - key: spend
+                      event_type: purchase
+                      aggregate: sum
+                      attribute: total
+                      target: 250
+                      window: rolling_days
+                      window_days: 30
+                      conditions:
+                        - { attribute: channel, op: in, values: [store, app] }
+                        - { attribute: total, op: gte, number: 10 }
+            """)
+        let criteria = try #require(badges.first?.criteria)
+        #expect(criteria.combine == .any)
+        #expect(criteria.prerequisites == ["new-member"])
+        #expect(criteria.criteria.map(\.key) == ["visits", "spend"])
+        #expect(criteria.criteria[0].streakUnit == .weeks)
+        #expect(criteria.criteria[0].daysOfWeek == [6, 7])
+        #expect(criteria.criteria[1].window == .rollingDays)
+        #expect(criteria.criteria[1].windowDays == 30)
+        #expect(criteria.criteria[1].conditions == [
+            Condition(attribute: "channel", op: .in, values: ["store", "app"]),
+            Condition(attribute: "total", op: .gte, number: 10),
+        ])
+        do {
+            _ = try CatalogueFile.parse(
+                "badges:\n  - id: a\n    name: A\n    criteria:\n      rules:\n        - { key: k, event_type: x, time_of_day: \"25:00-01:00\" }\n",
+                source: "c.yaml")
+            Issue.record("a bad time window was accepted")
+        } catch {
+            #expect(error.message.contains("criteria.rules[0].time_of_day"))
+        }
     }
 
     @Test("every field maps, with times and durations in their written forms")

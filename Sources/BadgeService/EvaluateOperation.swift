@@ -121,13 +121,21 @@ extension BadgeService {
         if !event.timeZone.isEmpty, event.timeZone != customerZone { plan.newTimeZone = event.timeZone }
         guard !badges.isEmpty else { return plan }
 
+        // The customer's awards are read per badge and only when needed (a prerequisite to check, a
+        // badge completed): a loyal customer's whole award history is not decoded for every event.
         var awardsByBadge: [String: [Award]] = [:]
-        for award in try store.awards(txn, customerId: event.customerId) {
-            awardsByBadge[award.badgeId, default: []].append(award)
-        }
         var awardedNow: Set<String> = []
-        func holds(_ badgeId: String) -> Bool {
-            awardedNow.contains(badgeId) || (awardsByBadge[badgeId]?.contains { $0.isCurrent(atMs: now) } ?? false)
+        func awards(_ badgeId: String) throws(BadgeError) -> [Award] {
+            if let known = awardsByBadge[badgeId] { return known }
+            let loaded = try store.awards(txn, customerId: event.customerId, badgeId: badgeId)
+            awardsByBadge[badgeId] = loaded
+            return loaded
+        }
+        func holdsAll(_ badgeIds: [String]) throws(BadgeError) -> Bool {
+            for badgeId in badgeIds where !awardedNow.contains(badgeId) {
+                if !(try awards(badgeId)).contains(where: { $0.isCurrent(atMs: now) }) { return false }
+            }
+            return true
         }
 
         // Display order, so a prerequisite earned by this event counts for the badges after it.
@@ -147,9 +155,9 @@ extension BadgeService {
             var outcome = try BadgeEvaluator.evaluate(
                 criteria, fingerprints: rule.fingerprints,
                 states: try store.criterionStates(txn, customerId: event.customerId, badgeId: badge.id),
-                event: event, timeZone: zone, prerequisitesHeld: criteria.prerequisites.allSatisfy(holds), local: local)
+                event: event, timeZone: zone, prerequisitesHeld: try holdsAll(criteria.prerequisites), local: local)
             plan.result.progress += outcome.progress.map { ProgressChange(badgeId: badge.id, progress: $0) }
-            if outcome.complete, let award = try award(badge, outcome, event, awardsByBadge, store, txn, now) {
+            if outcome.complete, let award = try award(badge, outcome, event, try awards(badge.id), store, txn, now) {
                 plan.awards.append(award)
                 awardedNow.insert(badge.id)
                 if badge.repeatable { BadgeEvaluator.startNewRound(&outcome) }
@@ -166,10 +174,10 @@ extension BadgeService {
     /// reached, outside the window): criteria met is not a right to a badge the rules forbid.
     private static func award<M>(
         _ badge: BadgeDefinition, _ outcome: BadgeEvaluator.Outcome, _ event: ActivityEvent,
-        _ awardsByBadge: [String: [Award]], _ store: BadgeStore, _ txn: borrowing Transaction<M>, _ now: Int64
+        _ customerAwards: [Award], _ store: BadgeStore, _ txn: borrowing Transaction<M>, _ now: Int64
     ) throws(BadgeError) -> Award? {
         let context = IssuePolicy.Context(
-            badge: badge, customerAwards: awardsByBadge[badge.id] ?? [],
+            badge: badge, customerAwards: customerAwards,
             globalCount: try store.unrevokedCount(txn, badgeId: badge.id), nowMs: now)
         do throws(BadgeError) {
             try IssuePolicy.check(context)

@@ -77,10 +77,11 @@ public enum BadgeEvaluator {
     /// After a repeatable badge is awarded by its criteria, its progress starts a new round.
     public static func startNewRound(_ outcome: inout Outcome) {
         for (key, state) in outcome.states {
+            // Everything restarts, a state criterion's value included: otherwise every later event
+            // would find the customer still GOLD and award the badge again. Its time is kept so
+            // that an older, late event cannot bring the old value back.
             var fresh = CriterionState(fingerprint: state.fingerprint)
             fresh.rounds = state.rounds + 1
-            // A state criterion keeps the current value: the customer is still GOLD.
-            fresh.stateValue = state.stateValue
             fresh.stateTimeMs = state.stateTimeMs
             outcome.states[key] = fresh
             outcome.changed.insert(key)

@@ -55,7 +55,8 @@ public enum CriterionEngine {
 
     /// A numeric attribute, or the event amount for "amount"/"" when no attribute has that name.
     static func number(_ attribute: String, _ event: ActivityEvent) -> Double? {
-        if let text = event.attributes[attribute] { return Double(text) }
+        // "inf" and "nan" parse as Doubles but are no amount anyone spent.
+        if let text = event.attributes[attribute] { return Double(text).flatMap { $0.isFinite ? $0 : nil } }
         return attribute.isEmpty || attribute == "amount" ? event.amount : nil
     }
 

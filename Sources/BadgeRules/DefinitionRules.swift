@@ -61,10 +61,18 @@ public enum DefinitionRules {
             if !keys.insert(criterion.key).inserted {
                 throw .invalidArgument("\(at).key \"\(criterion.key)\" is used twice", reason: "invalid_criteria")
             }
+            // The key is part of a store key (with customer and badge ids): keep it short.
+            if criterion.key.utf8.count > 64 {
+                throw .invalidArgument("\(at).key is longer than 64 bytes", reason: "invalid_criteria")
+            }
             try Validate.text(criterion.key, field: "\(at).key")
             if criterion.eventType.isEmpty {
                 throw .invalidArgument("\(at).event_type is empty", reason: "invalid_criteria")
             }
+            try Validate.opaqueId(criterion.eventType, field: "\(at).event_type")
+            try Validate.text(criterion.attribute, field: "\(at).attribute")
+            try Validate.text(criterion.stateValue, field: "\(at).state_value")
+            try Validate.text(criterion.unit, field: "\(at).unit")
             switch criterion.aggregate {
             case .state:
                 if criterion.attribute.isEmpty || criterion.stateValue.isEmpty {
@@ -100,6 +108,8 @@ public enum DefinitionRules {
                 if condition.attribute.isEmpty {
                     throw .invalidArgument("\(at): a condition has an empty attribute", reason: "invalid_criteria")
                 }
+                try Validate.text(condition.attribute, field: "\(at) condition attribute")
+                for value in condition.values { try Validate.text(value, field: "\(at) condition value") }
                 if [.eq, .ne, .in, .notIn].contains(condition.op), condition.values.isEmpty {
                     throw .invalidArgument(
                         "\(at): condition on \(condition.attribute) needs values", reason: "invalid_criteria")

@@ -151,6 +151,11 @@ public final class BadgeService: Sendable {
             try Validate.opaqueId(request.customerId, field: "customer_id")
             try Validate.badgeId(request.badgeId)
             try Validate.opaqueId(request.requestId, field: "request_id")
+            if request.requestId.hasPrefix(Self.ruleRequestPrefix) {
+                throw BadgeError.invalidArgument(
+                    "request_id may not start with \"\(Self.ruleRequestPrefix)\": that prefix names awards made by Evaluate",
+                    reason: "reserved_request_id")
+            }
             try Validate.text(request.evidence, field: "evidence")
             try Validate.fields(request.evidenceFields, field: "evidence_fields")
         } catch {
@@ -202,6 +207,9 @@ public final class BadgeService: Sendable {
                 },
                 fail: { completion(.failure($0)) }))
     }
+
+    /// Request ids of awards made by Evaluate start with this; Issue refuses it.
+    static let ruleRequestPrefix = "event:"
 
     static func badgeNotFound(_ id: String) -> BadgeError {
         BadgeError(.notFound, "badge \(id) does not exist", reason: "badge_not_found")

@@ -188,7 +188,7 @@ extension BadgeService {
             awardId: 0, customerId: event.customerId, badgeId: badge.id, earnedAtMs: now,
             expiresAtMs: IssuePolicy.expiry(of: badge, earnedAtMs: now), source: .rule, evidence: outcome.evidence,
             evidenceFields: ["event_id": event.eventId, "event_type": event.type],
-            requestId: "event:\(event.eventId):\(badge.id)")
+            requestId: "\(ruleRequestPrefix)\(event.eventId):\(badge.id)")
     }
 
     static func commit(

@@ -365,3 +365,52 @@ struct SplitMix64Local: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+@Suite("End to end: Evaluate edge cases")
+struct EvaluateEdgeTests {
+    @Test("a repeatable state badge is awarded once per change, not on every later event")
+    func repeatableStateBadge() async throws {
+        try await TestServer.with { server in
+            let client = try await server.client(.unix)
+            _ = try await client.putBadge(
+                BadgeDefinition(
+                    id: "gold-again", name: "Gold Again", repeatable: true,
+                    criteria: Criteria(criteria: [
+                        Criterion(key: "tier", eventType: "tier_changed", aggregate: .state, attribute: "tier", stateValue: "GOLD")
+                    ])))
+            func tier(_ id: String, _ value: String, _ at: Int64) async throws -> [String] {
+                try await client.evaluate(
+                    ActivityEvent(
+                        eventId: id, customerId: "c1", type: "tier_changed", occurredAtMs: at, attributes: ["tier": value])
+                ).awarded.map(\.badgeId)
+            }
+            #expect(try await tier("t1", "GOLD", 1000) == ["gold-again"])
+            #expect(try await tier("t2", "SILVER", 2000) == [])
+            #expect(try await tier("t3", "GOLD", 3000) == ["gold-again"])
+            #expect(try await tier("t4", "SILVER", 2500) == [])  // late and older: ignored
+            #expect(try await client.list(customerId: "c1").entries.first?.awards.count == 2)
+            await client.close()
+        }
+    }
+
+    @Test("Issue refuses request ids reserved for rule awards; numeric attributes must be finite")
+    func reservedAndNonFinite() async throws {
+        try await TestServer.with { server in
+            let client = try await server.client(.unix)
+            _ = try await client.putBadge(
+                BadgeDefinition(
+                    id: "spender", name: "Spender",
+                    criteria: Criteria(criteria: [
+                        Criterion(key: "total", eventType: "purchase", aggregate: .sum, attribute: "total", target: 100)
+                    ])))
+            let error = await refusal { () async throws(BadgeError) in
+                try await client.issue(IssueRequest(customerId: "c1", badgeId: "spender", requestId: "event:x:spender"))
+            }
+            #expect(error?.reason == "reserved_request_id")
+            let result = try await client.evaluate(
+                ActivityEvent(eventId: "e1", customerId: "c1", type: "purchase", attributes: ["total": "inf"]))
+            #expect(result.awarded.isEmpty)
+            await client.close()
+        }
+    }
+}

@@ -19,6 +19,7 @@ public final class BadgeService: Sendable {
     let startedAtMs: Int64
     let logger: Logger
     let ruleIndex = RuleIndex()
+    let catalogueCache = CatalogueCache()
 
     /// Wall-clock Unix milliseconds.
     public static let systemClock: @Sendable () -> Int64 = {
@@ -68,9 +69,10 @@ public final class BadgeService: Sendable {
     public func trophyCase(customerId: String) throws(BadgeError) -> TrophyCase {
         try Validate.opaqueId(customerId, field: "customer_id")
         let now = clock()
+        let generation = catalogueCache.generation
         return try store.read { txn throws(BadgeError) in
             TrophyCaseBuilder.build(
-                customerId: customerId, catalogue: try store.allBadges(txn),
+                customerId: customerId, catalogue: try catalogueCache.badges(store, txn, generation: generation),
                 awards: try store.awards(txn, customerId: customerId), nowMs: now,
                 states: try store.allCriterionStates(txn, customerId: customerId),
                 timeZone: try store.customerTimeZone(txn, customerId: customerId))
@@ -103,7 +105,8 @@ public final class BadgeService: Sendable {
             return completion(.failure(error))
         }
         let index = ruleIndex
-        enqueue(deadline: deadline, completion: completion) { store, txn, now throws(BadgeError) in
+        enqueue(deadline: deadline, completion: invalidatingCatalogue(completion)) {
+            store, txn, now throws(BadgeError) in
             var badge = request.badge
             let existing = try store.badge(txn, id: badge.id)
             if let existing, !request.replace {
@@ -130,7 +133,8 @@ public final class BadgeService: Sendable {
             return completion(.failure(error))
         }
         let index = ruleIndex
-        enqueue(deadline: deadline, completion: completion) { store, txn, now throws(BadgeError) in
+        enqueue(deadline: deadline, completion: invalidatingCatalogue(completion)) {
+            store, txn, now throws(BadgeError) in
             guard var badge = try store.badge(txn, id: id) else { throw Self.badgeNotFound(id) }
             if badge.status != .inactive {
                 badge.status = .inactive
@@ -189,6 +193,20 @@ public final class BadgeService: Sendable {
         }
         enqueue(deadline: deadline, completion: completion) { store, txn, now throws(BadgeError) in
             try Self.applyRevoke(request, store: store, txn: txn, now: now)
+        }
+    }
+
+    /// Wraps a badge write's completion: once committed, readers' cached catalogue goes before the
+    /// caller hears of the change.
+    private func invalidatingCatalogue<R>(
+        _ completion: @escaping @Sendable (Result<R, BadgeError>) -> Void
+    )
+        -> @Sendable (Result<R, BadgeError>) -> Void
+    {
+        let cache = catalogueCache
+        return { result in
+            if case .success = result { cache.invalidate() }
+            completion(result)
         }
     }
 

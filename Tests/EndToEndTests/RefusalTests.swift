@@ -88,11 +88,14 @@ struct RefusalTests {
             var error = await refusal { () async throws(BadgeError) in try await client.putBadge(Fixtures.newMember) }
             #expect(error?.code == .alreadyExists)
             #expect(error?.reason == "badge_exists")
+            // List caches the catalogue; a replaced badge must show at once.
+            #expect(try await client.list(customerId: "c1").entries.first?.badge.name == "New Member")
             var renamed = Fixtures.newMember
             renamed.name = "Newcomer"
             let replaced = try await client.putBadge(renamed, replace: true)
             #expect(!replaced.created)
             #expect(try await client.badge(id: "new-member").name == "Newcomer")
+            #expect(try await client.list(customerId: "c1").entries.first?.badge.name == "Newcomer")
 
             error = await refusal { () async throws(BadgeError) in
                 try await client.putBadge(BadgeDefinition(id: "x", name: ""))

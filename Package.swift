@@ -110,9 +110,10 @@ let package = Package(
 
         // Tests.
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
-        .testTarget(name: "BadgeCodecTests", dependencies: ["BadgeCodec", "BadgeModel"]),
-        .testTarget(name: "BadgeRulesTests", dependencies: ["BadgeRules", "BadgeModel"]),
-        .testTarget(name: "BadgeStoreTests", dependencies: ["BadgeStore", "BadgeModel", "LMDB"]),
+        .target(name: "BadgeTestSupport", dependencies: ["BadgeModel"], path: "Tests/BadgeTestSupport"),
+        .testTarget(name: "BadgeCodecTests", dependencies: ["BadgeCodec", "BadgeModel", "BadgeTestSupport"]),
+        .testTarget(name: "BadgeRulesTests", dependencies: ["BadgeRules", "BadgeModel", "BadgeTestSupport"]),
+        .testTarget(name: "BadgeStoreTests", dependencies: ["BadgeStore", "BadgeModel", "LMDB", "BadgeTestSupport"]),
         .testTarget(name: "BadgeServiceTests", dependencies: ["BadgeService", "BadgeModel", "BadgeStore"]),
         .testTarget(name: "BadgeCatalogueTests", dependencies: ["BadgeCatalogue", "BadgeModel"]),
         .testTarget(

@@ -67,10 +67,11 @@ struct CatalogueFileTests {
         #expect(criteria.criteria[0].daysOfWeek == [6, 7])
         #expect(criteria.criteria[1].window == .rollingDays)
         #expect(criteria.criteria[1].windowDays == 30)
-        #expect(criteria.criteria[1].conditions == [
-            Condition(attribute: "channel", op: .in, values: ["store", "app"]),
-            Condition(attribute: "total", op: .gte, number: 10),
-        ])
+        #expect(
+            criteria.criteria[1].conditions == [
+                Condition(attribute: "channel", op: .in, values: ["store", "app"]),
+                Condition(attribute: "total", op: .gte, number: 10),
+            ])
         do {
             _ = try CatalogueFile.parse(
                 "badges:\n  - id: a\n    name: A\n    criteria:\n      rules:\n        - { key: k, event_type: x, time_of_day: \"25:00-01:00\" }\n",

@@ -1,5 +1,6 @@
 import BadgeCodec
 import BadgeModel
+import BadgeTestSupport
 import Testing
 
 /// One message type, decodable from bytes, named for failure messages.

@@ -1,5 +1,6 @@
 import BadgeCodec
 import BadgeModel
+import BadgeTestSupport
 import Testing
 
 /// Packs a request frame into a new array, checking the size `encodeRequest` announced.

@@ -1,5 +1,6 @@
 import BadgeCodec
 import BadgeModel
+import BadgeTestSupport
 import Testing
 
 /// A badge with every field set to a non-default value, so a field dropped by the codec shows up.
@@ -24,26 +25,4 @@ func fullAward(id: UInt64 = 42, customerId: String = "cust-1", badgeId: String =
 /// Encodes then decodes `message`.
 func roundTrip<M: WireMessage>(_ message: M) throws -> M {
     try M(decoding: message.encoded())
-}
-
-/// Runs `body`, which must throw a `BadgeError`, and returns that error.
-@discardableResult
-func expectBadgeError(
-    _ code: BadgeError.Code, reason: String? = nil, sourceLocation: SourceLocation = #_sourceLocation,
-    _ body: () throws -> Void
-) -> BadgeError? {
-    do {
-        try body()
-        Issue.record("expected a \(code) error, but nothing was thrown", sourceLocation: sourceLocation)
-        return nil
-    } catch let error as BadgeError {
-        #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
-        if let reason {
-            #expect(error.reason == reason, "\(error)", sourceLocation: sourceLocation)
-        }
-        return error
-    } catch {
-        Issue.record("expected a BadgeError, got \(error)", sourceLocation: sourceLocation)
-        return nil
-    }
 }

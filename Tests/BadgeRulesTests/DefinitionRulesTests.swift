@@ -1,5 +1,6 @@
 import BadgeModel
 import BadgeRules
+import BadgeTestSupport
 import Testing
 
 private func valid() -> BadgeDefinition {

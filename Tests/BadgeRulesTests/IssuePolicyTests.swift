@@ -1,5 +1,6 @@
 import BadgeModel
 import BadgeRules
+import BadgeTestSupport
 import Testing
 
 private let now: Int64 = 1_700_000_000_000

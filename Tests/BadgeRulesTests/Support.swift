@@ -1,27 +1,6 @@
 import BadgeModel
+import BadgeTestSupport
 import Testing
-
-/// Runs `body`, which must throw a `BadgeError` with `code` (and `reason`, if given); returns the error.
-@discardableResult
-func expectBadgeError(
-    _ code: BadgeError.Code, reason: String? = nil, sourceLocation: SourceLocation = #_sourceLocation,
-    _ body: () throws -> Void
-) -> BadgeError? {
-    do {
-        try body()
-        Issue.record("expected a \(code) error, but nothing was thrown", sourceLocation: sourceLocation)
-        return nil
-    } catch let error as BadgeError {
-        #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
-        if let reason {
-            #expect(error.reason == reason, "\(error)", sourceLocation: sourceLocation)
-        }
-        return error
-    } catch {
-        Issue.record("expected a BadgeError, got \(error)", sourceLocation: sourceLocation)
-        return nil
-    }
-}
 
 func award(
     _ id: UInt64, customer: String = "c1", badge: String = "b", earnedAtMs: Int64 = 1_000, expiresAtMs: Int64 = 0,

@@ -1,4 +1,5 @@
 import BadgeModel
+import BadgeTestSupport
 import Testing
 
 @Suite("Validate")

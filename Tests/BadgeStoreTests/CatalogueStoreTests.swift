@@ -1,5 +1,6 @@
 import BadgeModel
 import BadgeStore
+import BadgeTestSupport
 import Testing
 
 @Suite("BadgeStore catalogue")

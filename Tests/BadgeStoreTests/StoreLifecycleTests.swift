@@ -1,5 +1,6 @@
 import BadgeModel
 import BadgeStore
+import BadgeTestSupport
 import Foundation
 import LMDB
 import Testing

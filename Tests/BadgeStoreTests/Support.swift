@@ -1,5 +1,6 @@
 import BadgeModel
 import BadgeStore
+import BadgeTestSupport
 import Foundation
 import LMDB
 import Testing
@@ -56,26 +57,4 @@ func newAward(
     Award(
         awardId: 0, customerId: customer, badgeId: badge, earnedAtMs: earnedAtMs, source: .direct,
         evidence: evidence, evidenceFields: ["k": "v"], requestId: requestId)
-}
-
-/// Runs `body`, which must throw a `BadgeError` with `code` (and `reason`, if given); returns the error.
-@discardableResult
-func expectBadgeError(
-    _ code: BadgeError.Code, reason: String? = nil, sourceLocation: SourceLocation = #_sourceLocation,
-    _ body: () throws -> Void
-) -> BadgeError? {
-    do {
-        try body()
-        Issue.record("expected a \(code) error, but nothing was thrown", sourceLocation: sourceLocation)
-        return nil
-    } catch let error as BadgeError {
-        #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
-        if let reason {
-            #expect(error.reason == reason, "\(error)", sourceLocation: sourceLocation)
-        }
-        return error
-    } catch {
-        Issue.record("expected a BadgeError, got \(error)", sourceLocation: sourceLocation)
-        return nil
-    }
 }

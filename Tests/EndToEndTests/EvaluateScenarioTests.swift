@@ -376,12 +376,15 @@ struct EvaluateEdgeTests {
                 BadgeDefinition(
                     id: "gold-again", name: "Gold Again", repeatable: true,
                     criteria: Criteria(criteria: [
-                        Criterion(key: "tier", eventType: "tier_changed", aggregate: .state, attribute: "tier", stateValue: "GOLD")
+                        Criterion(
+                            key: "tier", eventType: "tier_changed", aggregate: .state, attribute: "tier",
+                            stateValue: "GOLD")
                     ])))
             func tier(_ id: String, _ value: String, _ at: Int64) async throws -> [String] {
                 try await client.evaluate(
                     ActivityEvent(
-                        eventId: id, customerId: "c1", type: "tier_changed", occurredAtMs: at, attributes: ["tier": value])
+                        eventId: id, customerId: "c1", type: "tier_changed", occurredAtMs: at,
+                        attributes: ["tier": value])
                 ).awarded.map(\.badgeId)
             }
             #expect(try await tier("t1", "GOLD", 1000) == ["gold-again"])

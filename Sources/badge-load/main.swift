@@ -1,1 +1,0 @@
-print("badge-load: being written")

@@ -80,6 +80,9 @@ public final class BadgeClient: Sendable {
         self.defaultTimeout = defaultTimeout
     }
 
+    /// The event loop of this connection: callbacks of `startCall` futures run here.
+    public var eventLoop: any EventLoop { channel.eventLoop }
+
     /// Closes the connection; calls in flight fail with `UNAVAILABLE`.
     public func close() async {
         try? await channel.close()

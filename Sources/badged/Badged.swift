@@ -44,6 +44,9 @@ struct Badged: AsyncParsableCommand {
     @Option(help: "Most open connections.")
     var maxConnections: Int = 1024
 
+    @Option(help: "Event loop threads; 0 = one per core. Use 1 when pinned to one core with taskset.")
+    var eventLoopThreads: Int = 0
+
     @Option(help: "Require `authorization: Bearer TOKEN` metadata on every call (env BADGED_AUTH_TOKEN).")
     var authToken: String = env("BADGED_AUTH_TOKEN") ?? ""
 
@@ -60,6 +63,7 @@ struct Badged: AsyncParsableCommand {
         if noSocket && noTcp { throw ValidationError("--no-socket and --no-tcp together leave nothing to listen on") }
         if !noTcp { _ = try Self.parseAddress(tcp) }
         if mapSizeMb < 1 { throw ValidationError("--map-size-mb must be at least 1") }
+        if eventLoopThreads < 0 { throw ValidationError("--event-loop-threads must be 0 or more") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level \(logLevel) is not a level") }
     }
 
@@ -83,7 +87,7 @@ struct Badged: AsyncParsableCommand {
 
         var configuration = ServerConfiguration(
             maxFrameSize: maxFrameBytes, maxInFlightPerConnection: maxInFlight, maxConnections: maxConnections,
-            authToken: authToken.isEmpty ? nil : authToken)
+            authToken: authToken.isEmpty ? nil : authToken, eventLoopThreads: eventLoopThreads)
         if !noSocket { configuration.unixSocketPath = socket }
         if !noTcp {
             let (host, port) = try Self.parseAddress(tcp)

@@ -114,7 +114,8 @@ let package = Package(
         .testTarget(name: "BadgeCodecTests", dependencies: ["BadgeCodec", "BadgeModel", "BadgeTestSupport"]),
         .testTarget(name: "BadgeRulesTests", dependencies: ["BadgeRules", "BadgeModel", "BadgeTestSupport"]),
         .testTarget(name: "BadgeStoreTests", dependencies: ["BadgeStore", "BadgeModel", "LMDB", "BadgeTestSupport"]),
-        .testTarget(name: "BadgeServiceTests", dependencies: ["BadgeService", "BadgeModel", "BadgeStore"]),
+        .testTarget(
+            name: "BadgeServiceTests", dependencies: ["BadgeService", "BadgeModel", "BadgeStore", "BadgeTestSupport"]),
         .testTarget(name: "BadgeCatalogueTests", dependencies: ["BadgeCatalogue", "BadgeModel"]),
         .testTarget(
             name: "BadgeWireTests",

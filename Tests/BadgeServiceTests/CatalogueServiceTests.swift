@@ -1,6 +1,7 @@
 import BadgeModel
 import BadgeService
 import BadgeStore
+import BadgeTestSupport
 import Testing
 
 @Suite("BadgeService catalogue")
@@ -23,7 +24,7 @@ struct CatalogueServiceTests {
     @Test func duplicateCreateIsRefused() async throws {
         try await withHarness { h throws in
             try await h.putBadge(BadgeDefinition(id: "gold", name: "Gold"))
-            let error = await expectBadgeError(.alreadyExists, reason: "badge_exists") {
+            let error = await expectAsyncBadgeError(.alreadyExists, reason: "badge_exists") {
                 try await h.putBadge(BadgeDefinition(id: "gold", name: "Other Gold"))
             }
             #expect(error?.message.contains("gold") == true)
@@ -58,14 +59,14 @@ struct CatalogueServiceTests {
     @Test func invalidDefinitionIsRefusedWithoutTouchingTheStore() async throws {
         try await withHarness { h throws in
             let before = h.service.writerStatistics
-            let error = await expectBadgeError(.invalidArgument, reason: "missing_field") {
+            let error = await expectAsyncBadgeError(.invalidArgument, reason: "missing_field") {
                 try await h.putBadge(BadgeDefinition(id: "gold", name: ""))
             }
             #expect(error?.message.contains("badge.name") == true)
-            await expectBadgeError(.invalidArgument, reason: "invalid_id") {
+            await expectAsyncBadgeError(.invalidArgument, reason: "invalid_id") {
                 try await h.putBadge(BadgeDefinition(id: "bad id", name: "Bad"))
             }
-            await expectBadgeError(.invalidArgument, reason: "conflicting_expiry") {
+            await expectAsyncBadgeError(.invalidArgument, reason: "conflicting_expiry") {
                 try await h.putBadge(BadgeDefinition(id: "x", name: "X", expiresAfterMs: 1, expiresAtMs: 2))
             }
             #expect(h.service.writerStatistics == before)
@@ -77,10 +78,10 @@ struct CatalogueServiceTests {
 
     @Test func deactivateUnknownBadgeIsNotFound() async throws {
         try await withHarness { h throws in
-            await expectBadgeError(.notFound, reason: "badge_not_found") {
+            await expectAsyncBadgeError(.notFound, reason: "badge_not_found") {
                 try await h.service.deactivateBadge(id: "ghost")
             }
-            await expectBadgeError(.invalidArgument) { try await h.service.deactivateBadge(id: "not valid") }
+            await expectAsyncBadgeError(.invalidArgument) { try await h.service.deactivateBadge(id: "not valid") }
         }
     }
 
@@ -112,8 +113,8 @@ struct CatalogueServiceTests {
 
     @Test func getBadgeErrors() async throws {
         try await withHarness { h throws in
-            await expectBadgeError(.notFound, reason: "badge_not_found") { try h.service.badge(id: "missing") }
-            await expectBadgeError(.invalidArgument, reason: "missing_id") { try h.service.badge(id: "") }
+            await expectAsyncBadgeError(.notFound, reason: "badge_not_found") { try h.service.badge(id: "missing") }
+            await expectAsyncBadgeError(.invalidArgument, reason: "missing_id") { try h.service.badge(id: "") }
         }
     }
 

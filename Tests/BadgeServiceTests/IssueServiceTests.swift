@@ -1,6 +1,7 @@
 import BadgeModel
 import BadgeService
 import BadgeStore
+import BadgeTestSupport
 import Testing
 
 @Suite("BadgeService issue")
@@ -79,11 +80,11 @@ struct IssueServiceTests {
             try await h.putBadge(BadgeDefinition(id: "gold", name: "Gold"))
             try await h.putBadge(BadgeDefinition(id: "silver", name: "Silver"))
             try await h.issue("c1", "gold", requestId: "r1")
-            let otherBadge = await expectBadgeError(.failedPrecondition, reason: "request_id_reused") {
+            let otherBadge = await expectAsyncBadgeError(.failedPrecondition, reason: "request_id_reused") {
                 try await h.issue("c1", "silver", requestId: "r1")
             }
             #expect(otherBadge?.message.contains("r1") == true)
-            await expectBadgeError(.failedPrecondition, reason: "request_id_reused") {
+            await expectAsyncBadgeError(.failedPrecondition, reason: "request_id_reused") {
                 try await h.issue("c2", "gold", requestId: "r1")
             }
             #expect(try h.allAwards().count == 1)
@@ -92,7 +93,7 @@ struct IssueServiceTests {
 
     @Test func unknownBadgeIsNotFound() async throws {
         try await withHarness { h throws in
-            let error = await expectBadgeError(.notFound, reason: "badge_not_found") {
+            let error = await expectAsyncBadgeError(.notFound, reason: "badge_not_found") {
                 try await h.issue("c1", "ghost", requestId: "r1")
             }
             #expect(error?.message.contains("ghost") == true)
@@ -104,16 +105,16 @@ struct IssueServiceTests {
         try await withHarness { h throws in
             try await h.putBadge(BadgeDefinition(id: "gold", name: "Gold"))
             let before = h.service.writerStatistics
-            await expectBadgeError(.invalidArgument, reason: "missing_id") { try await h.issue("", "gold") }
-            await expectBadgeError(.invalidArgument, reason: "invalid_id") { try await h.issue("c1", "no such/id") }
-            await expectBadgeError(.invalidArgument, reason: "missing_id") {
+            await expectAsyncBadgeError(.invalidArgument, reason: "missing_id") { try await h.issue("", "gold") }
+            await expectAsyncBadgeError(.invalidArgument, reason: "invalid_id") { try await h.issue("c1", "no such/id") }
+            await expectAsyncBadgeError(.invalidArgument, reason: "missing_id") {
                 try await h.issue("c1", "gold", requestId: "")
             }
-            await expectBadgeError(.invalidArgument, reason: "invalid_id") { try await h.issue("c\n1", "gold") }
-            await expectBadgeError(.invalidArgument, reason: "too_long") {
+            await expectAsyncBadgeError(.invalidArgument, reason: "invalid_id") { try await h.issue("c\n1", "gold") }
+            await expectAsyncBadgeError(.invalidArgument, reason: "too_long") {
                 try await h.issue("c1", "gold", evidence: String(repeating: "x", count: Limits.maxTextBytes + 1))
             }
-            await expectBadgeError(.invalidArgument, reason: "invalid_argument") {
+            await expectAsyncBadgeError(.invalidArgument, reason: "invalid_argument") {
                 try await h.issue("c1", "gold", evidenceFields: ["": "empty key"])
             }
             #expect(h.service.writerStatistics == before)
@@ -127,7 +128,7 @@ struct IssueServiceTests {
         try await withHarness { h throws in
             try await h.putBadge(BadgeDefinition(id: "gold", name: "Gold"))
             _ = try await h.service.deactivateBadge(id: "gold")
-            await expectBadgeError(.failedPrecondition, reason: "badge_inactive") { try await h.issue("c1", "gold") }
+            await expectAsyncBadgeError(.failedPrecondition, reason: "badge_inactive") { try await h.issue("c1", "gold") }
             #expect(try h.allAwards().isEmpty)
         }
     }
@@ -137,7 +138,7 @@ struct IssueServiceTests {
             let from = ServiceHarness.startMs + 1_000
             try await h.putBadge(
                 BadgeDefinition(id: "summer", name: "Summer", validFromMs: from, validUntilMs: from + 500))
-            await expectBadgeError(.failedPrecondition, reason: "badge_not_yet_valid") {
+            await expectAsyncBadgeError(.failedPrecondition, reason: "badge_not_yet_valid") {
                 try await h.issue("c1", "summer")
             }
             h.clock.set(from)
@@ -145,7 +146,7 @@ struct IssueServiceTests {
             h.clock.set(from + 499)
             #expect(try await h.issue("c2", "summer").award.earnedAtMs == from + 499)
             h.clock.set(from + 500)
-            await expectBadgeError(.failedPrecondition, reason: "badge_window_closed") {
+            await expectAsyncBadgeError(.failedPrecondition, reason: "badge_window_closed") {
                 try await h.issue("c3", "summer")
             }
             #expect(try h.allAwards().map(\.customerId) == ["c1", "c2"])
@@ -159,7 +160,7 @@ struct IssueServiceTests {
             let award = try await h.issue("c1", "promo").award
             #expect(award.expiresAtMs == expiresAt)
             h.clock.set(expiresAt)
-            await expectBadgeError(.failedPrecondition, reason: "award_would_be_expired") {
+            await expectAsyncBadgeError(.failedPrecondition, reason: "award_would_be_expired") {
                 try await h.issue("c2", "promo")
             }
         }
@@ -171,7 +172,7 @@ struct IssueServiceTests {
             let first = try await h.issue("c1", "monthly").award
             #expect(first.expiresAtMs == ServiceHarness.startMs + 1_000)
             h.clock.advance(by: 999)
-            await expectBadgeError(.alreadyExists, reason: "already_held") { try await h.issue("c1", "monthly") }
+            await expectAsyncBadgeError(.alreadyExists, reason: "already_held") { try await h.issue("c1", "monthly") }
             #expect(try h.service.trophyCase(customerId: "c1").entries.map(\.state) == [.earned])
             h.clock.advance(by: 1)
             // Expired: no longer shown as earned, and may be earned again.
@@ -190,7 +191,7 @@ struct IssueServiceTests {
         try await withHarness { h throws in
             try await h.putBadge(BadgeDefinition(id: "member", name: "Member"))
             try await h.issue("c1", "member")
-            let error = await expectBadgeError(.alreadyExists, reason: "already_held") {
+            let error = await expectAsyncBadgeError(.alreadyExists, reason: "already_held") {
                 try await h.issue("c1", "member")
             }
             #expect(error?.message.contains("c1") == true)
@@ -218,13 +219,13 @@ struct IssueServiceTests {
             let first = try await h.issue("c1", "visit").award
             try await h.issue("c1", "visit")
             h.clock.advance(by: 1_000)  // both expired now
-            await expectBadgeError(.resourceExhausted, reason: "customer_limit_reached") {
+            await expectAsyncBadgeError(.resourceExhausted, reason: "customer_limit_reached") {
                 try await h.issue("c1", "visit")
             }
             _ = try await h.service.revoke(RevokeRequest(customerId: "c1", awardId: first.awardId, reason: "undo"))
             let third = try await h.issue("c1", "visit").award
             #expect(third.awardId == 3)
-            await expectBadgeError(.resourceExhausted, reason: "customer_limit_reached") {
+            await expectAsyncBadgeError(.resourceExhausted, reason: "customer_limit_reached") {
                 try await h.issue("c1", "visit")
             }
             try await h.issue("c2", "visit")
@@ -250,14 +251,14 @@ struct IssueServiceTests {
             try await h.putBadge(BadgeDefinition(id: "first100", name: "Early bird", globalCap: 2))
             let a = try await h.issue("c1", "first100").award
             try await h.issue("c2", "first100")
-            await expectBadgeError(.resourceExhausted, reason: "global_cap_reached") {
+            await expectAsyncBadgeError(.resourceExhausted, reason: "global_cap_reached") {
                 try await h.issue("c3", "first100")
             }
             #expect(try h.unrevokedCount("first100") == 2)
             _ = try await h.service.revoke(RevokeRequest(customerId: "c1", awardId: a.awardId, reason: "test account"))
             #expect(try h.unrevokedCount("first100") == 1)
             try await h.issue("c3", "first100")
-            await expectBadgeError(.resourceExhausted, reason: "global_cap_reached") {
+            await expectAsyncBadgeError(.resourceExhausted, reason: "global_cap_reached") {
                 try await h.issue("c4", "first100")
             }
         }
@@ -285,7 +286,7 @@ struct IssueServiceTests {
             let stranger = try h.service.trophyCase(customerId: "nobody")
             #expect(stranger.entries.map(\.badge.id) == ["a", "b", "d", "c"])
             #expect(stranger.entries.allSatisfy { $0.state == .locked })
-            await expectBadgeError(.invalidArgument, reason: "missing_id") { try h.service.trophyCase(customerId: "") }
+            await expectAsyncBadgeError(.invalidArgument, reason: "missing_id") { try h.service.trophyCase(customerId: "") }
         }
     }
 }

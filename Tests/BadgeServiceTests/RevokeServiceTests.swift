@@ -1,6 +1,7 @@
 import BadgeModel
 import BadgeService
 import BadgeStore
+import BadgeTestSupport
 import Testing
 
 @Suite("BadgeService revoke")
@@ -56,7 +57,7 @@ struct RevokeServiceTests {
             let earned = try h.service.trophyCase(customerId: "c1").entries.filter { $0.state == .earned }
             #expect(earned.map(\.badge.id) == ["other"])
             // Nothing left to revoke.
-            await expectBadgeError(.notFound, reason: "award_not_found") {
+            await expectAsyncBadgeError(.notFound, reason: "award_not_found") {
                 try await h.service.revoke(RevokeRequest(customerId: "c1", badgeId: "visit", reason: "again"))
             }
         }
@@ -64,7 +65,7 @@ struct RevokeServiceTests {
 
     @Test func revokeByUnknownBadgeIsNotFound() async throws {
         try await withHarness { h throws in
-            await expectBadgeError(.notFound, reason: "badge_not_found") {
+            await expectAsyncBadgeError(.notFound, reason: "badge_not_found") {
                 try await h.service.revoke(RevokeRequest(customerId: "c1", badgeId: "ghost", reason: "r"))
             }
         }
@@ -74,7 +75,7 @@ struct RevokeServiceTests {
         try await withHarness { h throws in
             try await h.putBadge(BadgeDefinition(id: "gold", name: "Gold"))
             try await h.issue("c1", "gold")
-            await expectBadgeError(.notFound, reason: "award_not_found") {
+            await expectAsyncBadgeError(.notFound, reason: "award_not_found") {
                 try await h.service.revoke(RevokeRequest(customerId: "c1", awardId: 99, reason: "r"))
             }
         }
@@ -84,7 +85,7 @@ struct RevokeServiceTests {
         try await withHarness { h throws in
             try await h.putBadge(BadgeDefinition(id: "gold", name: "Gold"))
             let award = try await h.issue("c1", "gold").award
-            await expectBadgeError(.notFound, reason: "award_not_found") {
+            await expectAsyncBadgeError(.notFound, reason: "award_not_found") {
                 try await h.service.revoke(RevokeRequest(customerId: "c10", awardId: award.awardId, reason: "r"))
             }
             #expect(try h.storedAward(award.awardId)?.isRevoked == false)
@@ -99,7 +100,7 @@ struct RevokeServiceTests {
             let request = RevokeRequest(customerId: "c1", awardId: award.awardId, reason: "r", actor: "agent:bo")
             _ = try await h.service.revoke(request)
             h.clock.advance(by: 10)
-            let error = await expectBadgeError(.failedPrecondition, reason: "already_revoked") {
+            let error = await expectAsyncBadgeError(.failedPrecondition, reason: "already_revoked") {
                 try await h.service.revoke(request)
             }
             #expect(error?.message.contains("agent:bo") == true)
@@ -114,7 +115,7 @@ struct RevokeServiceTests {
             try await h.putBadge(BadgeDefinition(id: "gold", name: "Gold"))
             try await h.putBadge(BadgeDefinition(id: "silver", name: "Silver"))
             let award = try await h.issue("c1", "gold").award
-            await expectBadgeError(.invalidArgument, reason: "award_badge_mismatch") {
+            await expectAsyncBadgeError(.invalidArgument, reason: "award_badge_mismatch") {
                 try await h.service.revoke(
                     RevokeRequest(customerId: "c1", awardId: award.awardId, badgeId: "silver", reason: "r"))
             }
@@ -127,17 +128,17 @@ struct RevokeServiceTests {
             try await h.putBadge(BadgeDefinition(id: "gold", name: "Gold"))
             let award = try await h.issue("c1", "gold").award
             let before = h.service.writerStatistics
-            let noReason = await expectBadgeError(.invalidArgument, reason: "missing_field") {
+            let noReason = await expectAsyncBadgeError(.invalidArgument, reason: "missing_field") {
                 try await h.service.revoke(RevokeRequest(customerId: "c1", awardId: award.awardId))
             }
             #expect(noReason?.message.contains("reason") == true)
-            await expectBadgeError(.invalidArgument, reason: "missing_field") {
+            await expectAsyncBadgeError(.invalidArgument, reason: "missing_field") {
                 try await h.service.revoke(RevokeRequest(customerId: "c1", reason: "nothing named"))
             }
-            await expectBadgeError(.invalidArgument, reason: "missing_id") {
+            await expectAsyncBadgeError(.invalidArgument, reason: "missing_id") {
                 try await h.service.revoke(RevokeRequest(customerId: "", awardId: award.awardId, reason: "r"))
             }
-            await expectBadgeError(.invalidArgument, reason: "too_long") {
+            await expectAsyncBadgeError(.invalidArgument, reason: "too_long") {
                 let reason = String(repeating: "r", count: Limits.maxTextBytes + 1)
                 return try await h.service.revoke(
                     RevokeRequest(customerId: "c1", awardId: award.awardId, reason: reason))

@@ -1,6 +1,7 @@
 import BadgeModel
 import BadgeService
 import BadgeStore
+import BadgeTestSupport
 import LMDB
 import Testing
 
@@ -25,7 +26,7 @@ struct StorageLimitTests {
         #expect(failure?.reason == "storage_full")
         #expect(issued.count > 5)
         // The writer is still alive and answers refusals.
-        await expectBadgeError(.notFound, reason: "badge_not_found") { try await h.issue("c1", "ghost") }
+        await expectAsyncBadgeError(.notFound, reason: "badge_not_found") { try await h.issue("c1", "ghost") }
         #expect(try h.allAwards() == issued)
 
         try h.reopen()

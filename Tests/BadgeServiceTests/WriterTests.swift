@@ -1,6 +1,7 @@
 import BadgeModel
 import BadgeService
 import BadgeStore
+import BadgeTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -77,14 +78,14 @@ struct WriterTests {
         try await withHarness { h throws in
             try await h.putBadge(BadgeDefinition(id: "gold", name: "Gold"))
             h.service.shutdown()
-            await expectBadgeError(.unavailable, reason: "shutting_down") { try await h.issue("c1", "gold") }
-            await expectBadgeError(.unavailable, reason: "shutting_down") {
+            await expectAsyncBadgeError(.unavailable, reason: "shutting_down") { try await h.issue("c1", "gold") }
+            await expectAsyncBadgeError(.unavailable, reason: "shutting_down") {
                 try await h.putBadge(BadgeDefinition(id: "silver", name: "Silver"))
             }
-            await expectBadgeError(.unavailable, reason: "shutting_down") {
+            await expectAsyncBadgeError(.unavailable, reason: "shutting_down") {
                 try await h.service.revoke(RevokeRequest(customerId: "c1", badgeId: "gold", reason: "r"))
             }
-            await expectBadgeError(.unavailable, reason: "shutting_down") {
+            await expectAsyncBadgeError(.unavailable, reason: "shutting_down") {
                 try await h.service.deactivateBadge(id: "gold")
             }
             // Reads still work.

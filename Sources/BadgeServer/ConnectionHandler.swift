@@ -216,7 +216,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
                 ListBadgesReply(badges: try service.badges(includeInactive: request.includeInactive)))
         case .list:
             let request = try ListRequest(decoding: payload)
-            respond(callId, sequence: sequence, try service.trophyCase(customerId: request.customerId))
+            respond(callId, sequence: sequence, encoded: try service.encodedTrophyCase(customerId: request.customerId))
         case .health:
             _ = try HealthRequest(decoding: payload)
             respond(
@@ -266,9 +266,14 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Sends the final reply of `callId`, unless the call already ended (deadline, cancel, closed).
     func respond(_ callId: UInt64, sequence: UInt64, _ reply: some WireMessage) {
+        respond(callId, sequence: sequence, encoded: reply.encoded())
+    }
+
+    /// Sends the final reply of `callId` from an already encoded reply message.
+    func respond(_ callId: UInt64, sequence: UInt64, encoded reply: [UInt8]) {
         guard finish(callId, sequence: sequence) != nil, let context else { return }
-        var buffer = context.channel.allocator.buffer(capacity: 128)
-        buffer.writeResponseFrame(ResponseHeader(callId: callId), message: reply)
+        var buffer = context.channel.allocator.buffer(capacity: reply.count + 32)
+        reply.withUnsafeBytes { buffer.writeResponseFrame(ResponseHeader(callId: callId), payload: $0) }
         write(buffer)
         closeIfDrained()
     }

@@ -1,3 +1,4 @@
+import BadgeCodec
 import BadgeModel
 import BadgeStore
 import LMDB
@@ -9,30 +10,39 @@ import Synchronization
 /// generation *before* opening its transaction and installs what it loaded only if no badge write
 /// has committed since: a snapshot older than a commit can then never outlive that commit.
 final class CatalogueCache: Sendable {
+    /// The catalogue as List needs it: decoded, and each badge's encoding (the same for every
+    /// customer's trophy case).
+    struct Snapshot: Sendable {
+        var badges: [BadgeDefinition]
+        var encoded: [String: [UInt8]]
+    }
+
     private struct State {
         var generation: UInt64 = 0
-        var badges: [BadgeDefinition]?
+        var snapshot: Snapshot?
     }
     private let state = Mutex(State())
 
     /// Read before opening the transaction that will load the catalogue.
     var generation: UInt64 { state.withLock { $0.generation } }
 
-    func badges<M>(
+    func snapshot<M>(
         _ store: BadgeStore, _ txn: borrowing Transaction<M>, generation: UInt64
     ) throws(BadgeError)
-        -> [BadgeDefinition]
+        -> Snapshot
     {
-        if let cached = state.withLock({ $0.generation == generation ? $0.badges : nil }) { return cached }
-        let loaded = try store.allBadges(txn)
-        state.withLock { if $0.generation == generation { $0.badges = loaded } }
+        if let cached = state.withLock({ $0.generation == generation ? $0.snapshot : nil }) { return cached }
+        let badges = try store.allBadges(txn)
+        let loaded = Snapshot(
+            badges: badges, encoded: Dictionary(uniqueKeysWithValues: badges.map { ($0.id, $0.encoded()) }))
+        state.withLock { if $0.generation == generation { $0.snapshot = loaded } }
         return loaded
     }
 
     func invalidate() {
         state.withLock { state in
             state.generation += 1
-            state.badges = nil
+            state.snapshot = nil
         }
     }
 }

@@ -99,6 +99,30 @@ extension BadgeStore {
         try lmdb { (try txn.count(badges), try txn.count(awardIds)) }
     }
 
+    /// A customer's awards, and each one's stored record (its `badges.v1.Award` bytes) by award id,
+    /// so a reply can carry the record as it is instead of encoding the award again.
+    public func awardsWithRecords<M>(
+        _ txn: borrowing Transaction<M>, customerId: String
+    ) throws(BadgeError)
+        -> ([Award], [UInt64: [UInt8]])
+    {
+        var awards: [Award] = []
+        var records: [UInt64: [UInt8]] = [:]
+        try lmdb {
+            try txn.withCursor(self.awards) { cursor in
+                try Keys.customerPrefix(customerId).withUnsafeBytes { prefix in
+                    try cursor.forEach(prefix: prefix) { _, value in
+                        let award = try decode(Award.self, value, what: "award")
+                        awards.append(award)
+                        records[award.awardId] = Array(value)
+                        return true
+                    }
+                }
+            }
+        }
+        return (awards, records)
+    }
+
     func scanAwards<M>(_ txn: borrowing Transaction<M>, prefix: [UInt8]) throws(BadgeError) -> [Award] {
         var result: [Award] = []
         try lmdb {

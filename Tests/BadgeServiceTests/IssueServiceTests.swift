@@ -106,7 +106,9 @@ struct IssueServiceTests {
             try await h.putBadge(BadgeDefinition(id: "gold", name: "Gold"))
             let before = h.service.writerStatistics
             await expectAsyncBadgeError(.invalidArgument, reason: "missing_id") { try await h.issue("", "gold") }
-            await expectAsyncBadgeError(.invalidArgument, reason: "invalid_id") { try await h.issue("c1", "no such/id") }
+            await expectAsyncBadgeError(.invalidArgument, reason: "invalid_id") {
+                try await h.issue("c1", "no such/id")
+            }
             await expectAsyncBadgeError(.invalidArgument, reason: "missing_id") {
                 try await h.issue("c1", "gold", requestId: "")
             }
@@ -128,7 +130,9 @@ struct IssueServiceTests {
         try await withHarness { h throws in
             try await h.putBadge(BadgeDefinition(id: "gold", name: "Gold"))
             _ = try await h.service.deactivateBadge(id: "gold")
-            await expectAsyncBadgeError(.failedPrecondition, reason: "badge_inactive") { try await h.issue("c1", "gold") }
+            await expectAsyncBadgeError(.failedPrecondition, reason: "badge_inactive") {
+                try await h.issue("c1", "gold")
+            }
             #expect(try h.allAwards().isEmpty)
         }
     }
@@ -286,7 +290,9 @@ struct IssueServiceTests {
             let stranger = try h.service.trophyCase(customerId: "nobody")
             #expect(stranger.entries.map(\.badge.id) == ["a", "b", "d", "c"])
             #expect(stranger.entries.allSatisfy { $0.state == .locked })
-            await expectAsyncBadgeError(.invalidArgument, reason: "missing_id") { try h.service.trophyCase(customerId: "") }
+            await expectAsyncBadgeError(.invalidArgument, reason: "missing_id") {
+                try h.service.trophyCase(customerId: "")
+            }
         }
     }
 }

@@ -108,34 +108,34 @@ extension BadgeStore {
     {
         var awards: [Award] = []
         var records: [UInt64: [UInt8]] = [:]
-        try lmdb {
-            try txn.withCursor(self.awards) { cursor in
-                try Keys.customerPrefix(customerId).withUnsafeBytes { prefix in
-                    try cursor.forEach(prefix: prefix) { _, value in
-                        let award = try decode(Award.self, value, what: "award")
-                        awards.append(award)
-                        records[award.awardId] = Array(value)
-                        return true
-                    }
-                }
-            }
+        try scanAwards(txn, prefix: Keys.customerPrefix(customerId)) { award, record in
+            awards.append(award)
+            records[award.awardId] = Array(record)
         }
         return (awards, records)
     }
 
     func scanAwards<M>(_ txn: borrowing Transaction<M>, prefix: [UInt8]) throws(BadgeError) -> [Award] {
         var result: [Award] = []
+        try scanAwards(txn, prefix: prefix) { award, _ in result.append(award) }
+        return result
+    }
+
+    /// Calls `body` with each award under `prefix`, in key order, and its stored record (valid only
+    /// during the call).
+    func scanAwards<M>(
+        _ txn: borrowing Transaction<M>, prefix: [UInt8], _ body: (Award, UnsafeRawBufferPointer) -> Void
+    ) throws(BadgeError) {
         try lmdb {
             try txn.withCursor(awards) { cursor in
                 try prefix.withUnsafeBytes { prefix in
                     try cursor.forEach(prefix: prefix) { _, value in
-                        result.append(try decode(Award.self, value, what: "award"))
+                        body(try decode(Award.self, value, what: "award"), value)
                         return true
                     }
                 }
             }
         }
-        return result
     }
 
     /// Reads the value under `key` in place (no copy) and converts it; nil when absent.

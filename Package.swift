@@ -75,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "badged",
             dependencies: [
-                "BadgeServer", "BadgeService", "BadgeCatalogue",
+                "BadgeServer", "BadgeService", "BadgeCatalogue", "BadgeWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -84,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "badgectl",
             dependencies: [
-                "BadgeClient", "BadgeCatalogue",
+                "BadgeClient", "BadgeCatalogue", "BadgeWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

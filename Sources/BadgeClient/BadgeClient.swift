@@ -12,6 +12,9 @@ public final class BadgeClient: Sendable {
         case unix(path: String)
         case tcp(host: String, port: Int)
 
+        /// A TCP target from a parsed `HOST:PORT`.
+        public static func tcp(_ address: HostPort) -> Target { .tcp(host: address.host, port: address.port) }
+
         public var description: String {
             switch self {
             case .unix(let path): "unix:\(path)"

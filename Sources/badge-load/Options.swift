@@ -1,5 +1,6 @@
 import ArgumentParser
 import BadgeClient
+import BadgeWire
 import Foundation
 
 /// Where the server is and how to reach it.
@@ -25,14 +26,11 @@ struct TargetOptions: ParsableArguments {
     var target: BadgeClient.Target {
         get throws {
             guard let address else { return .unix(path: socket ?? "badged.sock") }
-            guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
-                (1...65535).contains(port)
-            else {
-                throw ValidationError("address \"\(address)\" is not HOST:PORT")
+            do {
+                return .tcp(try HostPort(parsing: address))
+            } catch {
+                throw ValidationError(error.message)
             }
-            var host = String(address[..<colon])
-            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-            return .tcp(host: host.isEmpty ? "127.0.0.1" : host, port: port)
         }
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BadgeClient
 import BadgeModel
+import BadgeWire
 import Foundation
 
 /// `badgectl`: a command line for the badge service.
@@ -50,11 +51,11 @@ struct ConnectionOptions: ParsableArguments {
             if let address = address
                 ?? (socket == nil ? environment["BADGES_ADDRESS"].flatMap { $0.isEmpty ? nil : $0 } : nil)
             {
-                guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...])
-                else {
-                    throw ValidationError("address \"\(address)\" is not HOST:PORT")
+                do {
+                    return .tcp(try HostPort(parsing: address))
+                } catch {
+                    throw ValidationError(error.message)
                 }
-                return .tcp(host: String(address[..<colon]), port: port)
             }
             return .unix(
                 path: socket ?? environment["BADGES_SOCKET"].flatMap { $0.isEmpty ? nil : $0 } ?? "badged.sock")

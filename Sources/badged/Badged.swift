@@ -4,6 +4,7 @@ import BadgeModel
 import BadgeServer
 import BadgeService
 import BadgeStore
+import BadgeWire
 import Foundation
 import LMDB
 import Logging
@@ -124,14 +125,12 @@ struct Badged: AsyncParsableCommand {
     }
 
     static func parseAddress(_ text: String) throws -> (String, Int) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-            (0...65535).contains(port)
-        else {
+        do {
+            let address = try HostPort(parsing: text, allowPortZero: true)
+            return (address.host, address.port)
+        } catch {
             throw ValidationError("TCP address \"\(text)\" is not HOST:PORT")
         }
-        var host = String(text[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return (host.isEmpty ? "127.0.0.1" : host, port)
     }
 }
 

@@ -23,41 +23,82 @@ protocol LoadDriver: AnyObject, Sendable {
     var recorder: Recorder { get }
 }
 
+/// What both drivers share: one connection's calls in flight, their latencies, and the end of the
+/// run (calls still unanswered then count as NO_REPLY). Confined to its driver's event loop.
+final class CallBook: @unchecked Sendable {
+    let client: BadgeClient
+    let timeout: Duration?
+    private var source: RequestSource
+    private(set) var recorder = Recorder()
+    private(set) var inFlight = 0
+    private(set) var finished = false
+    let promise: EventLoopPromise<Void>
+
+    init(client: BadgeClient, eventLoop: any EventLoop, source: RequestSource, timeout: Duration?) {
+        self.client = client
+        self.source = source
+        self.timeout = timeout
+        self.promise = eventLoop.makePromise()
+    }
+
+    /// Starts the next call; its latency counts from `from` (the send, or the planned send). `then`
+    /// runs after the reply is recorded, with false when the connection is gone (no reconnect:
+    /// the driver stops rather than fail every later call at once). Nothing runs after `finish()`.
+    func send(from: UInt64, measured: Bool, then: @escaping @Sendable (Bool) -> Void) {
+        let (operation, payload) = source.next()
+        inFlight += 1
+        client.startCall(method: operation.method, payload: payload, timeout: timeout).whenComplete { result in
+            guard !self.finished else { return }
+            self.inFlight -= 1
+            let end = nowNanos()
+            self.recorder.record(
+                operation, nanos: end &- from, end: end, status: Recorder.status(of: result), measured: measured)
+            if case .failure = result { then(false) } else { then(true) }
+        }
+    }
+
+    func sample() -> ProgressSample {
+        ProgressSample(completed: recorder.completedAll, errors: recorder.errorsAll, inFlight: inFlight)
+    }
+
+    func finish() {
+        guard !finished else { return }
+        finished = true
+        if inFlight > 0 {
+            recorder.errors["NO_REPLY", default: 0] += UInt64(inFlight)
+            recorder.measured += UInt64(inFlight)
+        }
+        promise.succeed()
+    }
+}
+
 /// Closed loop: keeps `depth` calls in flight on one connection and starts the next call from the
 /// completion callback, on the event loop, so the hot path has no task hops or locks.
 ///
 /// Confined to `eventLoop`: every method runs there (it owns the connection's channel), which is
 /// what makes the unchecked Sendable sound.
 final class ClosedLoopDriver: LoadDriver, @unchecked Sendable {
-    let client: BadgeClient
     let eventLoop: any EventLoop
     let window: Window
     let depth: Int
-    let timeout: Duration?
     /// Measured calls this connection may start.
     let quota: UInt64
-    private var source: RequestSource
-    private(set) var recorder = Recorder()
+    private let calls: CallBook
     private var startedMeasured: UInt64 = 0
-    private var inFlight = 0
     private var sending = true
-    private var finished = false
-    private let promise: EventLoopPromise<Void>
 
-    var done: EventLoopFuture<Void> { promise.futureResult }
+    var done: EventLoopFuture<Void> { calls.promise.futureResult }
+    var recorder: Recorder { calls.recorder }
 
     init(
         client: BadgeClient, eventLoop: any EventLoop, source: RequestSource, window: Window, depth: Int,
         timeout: Duration?, quota: UInt64
     ) {
-        self.client = client
         self.eventLoop = eventLoop
-        self.source = source
         self.window = window
         self.depth = depth
-        self.timeout = timeout
         self.quota = quota
-        self.promise = eventLoop.makePromise()
+        self.calls = CallBook(client: client, eventLoop: eventLoop, source: source, timeout: timeout)
     }
 
     func start() {
@@ -66,9 +107,7 @@ final class ClosedLoopDriver: LoadDriver, @unchecked Sendable {
         finishIfIdle()
     }
 
-    func sample() -> ProgressSample {
-        ProgressSample(completed: recorder.completedAll, errors: recorder.errorsAll, inFlight: inFlight)
-    }
+    func sample() -> ProgressSample { calls.sample() }
 
     private func sendNext() {
         let now = nowNanos()
@@ -78,40 +117,19 @@ final class ClosedLoopDriver: LoadDriver, @unchecked Sendable {
             return
         }
         if measured { startedMeasured += 1 }
-        let (operation, payload) = source.next()
-        inFlight += 1
-        client.startCall(method: operation.method, payload: payload, timeout: timeout).whenComplete { result in
-            self.completed(operation, start: now, measured: measured, result)
+        calls.send(from: now, measured: measured) { connected in
+            if !connected { self.sending = false }
+            if self.sending { self.sendNext() }
+            self.finishIfIdle()
         }
-    }
-
-    private func completed(
-        _ operation: Operation, start: UInt64, measured: Bool, _ result: Result<ReplyFrame, any Error>
-    ) {
-        guard !finished else { return }
-        inFlight -= 1
-        let end = nowNanos()
-        recorder.record(
-            operation, nanos: end &- start, end: end, status: Recorder.status(of: result), measured: measured)
-        // A local failure means the connection is gone (the client does not reconnect); retrying
-        // would fail at once and recurse, so this connection stops.
-        if case .failure = result { sending = false }
-        if sending { sendNext() }
-        finishIfIdle()
     }
 
     private func finishIfIdle() {
-        if !sending && inFlight == 0 { finish() }
+        if !sending && calls.inFlight == 0 { finish() }
     }
 
     private func finish() {
-        guard !finished else { return }
-        finished = true
         sending = false
-        if inFlight > 0 {
-            recorder.errors["NO_REPLY", default: 0] += UInt64(inFlight)
-            recorder.measured += UInt64(inFlight)
-        }
-        promise.succeed()
+        calls.finish()
     }
 }

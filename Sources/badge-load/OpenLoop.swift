@@ -10,40 +10,32 @@ import NIOCore
 ///
 /// Confined to `eventLoop`, like `ClosedLoopDriver`.
 final class OpenLoopDriver: LoadDriver, @unchecked Sendable {
-    let client: BadgeClient
     let eventLoop: any EventLoop
     let window: Window
-    let timeout: Duration?
     let quota: UInt64
     let maxOutstanding: Int
     let intervalNanos: Double
     let firstPlanned: UInt64
-    private var source: RequestSource
-    private(set) var recorder = Recorder()
+    private let calls: CallBook
     private var nextIndex: UInt64 = 0
     private var startedMeasured: UInt64 = 0
-    private var inFlight = 0
     private var sending = true
-    private var finished = false
     private var timerArmed = false
-    private let promise: EventLoopPromise<Void>
 
-    var done: EventLoopFuture<Void> { promise.futureResult }
+    var done: EventLoopFuture<Void> { calls.promise.futureResult }
+    var recorder: Recorder { calls.recorder }
 
     init(
         client: BadgeClient, eventLoop: any EventLoop, source: RequestSource, window: Window, timeout: Duration?,
         quota: UInt64, maxOutstanding: Int, intervalNanos: Double, firstPlanned: UInt64
     ) {
-        self.client = client
         self.eventLoop = eventLoop
-        self.source = source
         self.window = window
-        self.timeout = timeout
         self.quota = quota
         self.maxOutstanding = maxOutstanding
         self.intervalNanos = intervalNanos
         self.firstPlanned = firstPlanned
-        self.promise = eventLoop.makePromise()
+        self.calls = CallBook(client: client, eventLoop: eventLoop, source: source, timeout: timeout)
     }
 
     func start() {
@@ -51,9 +43,7 @@ final class OpenLoopDriver: LoadDriver, @unchecked Sendable {
         pump()
     }
 
-    func sample() -> ProgressSample {
-        ProgressSample(completed: recorder.completedAll, errors: recorder.errorsAll, inFlight: inFlight)
-    }
+    func sample() -> ProgressSample { calls.sample() }
 
     private func planned(_ index: UInt64) -> UInt64 {
         firstPlanned &+ UInt64(Double(index) * intervalNanos)
@@ -73,12 +63,19 @@ final class OpenLoopDriver: LoadDriver, @unchecked Sendable {
                 arm(at)
                 break
             }
-            if inFlight >= maxOutstanding { break }  // resumed by the next reply
+            if calls.inFlight >= maxOutstanding { break }  // resumed by the next reply
             nextIndex += 1
             if measured { startedMeasured += 1 }
-            send(planned: at, measured: measured)
+            calls.send(from: at, measured: measured) { connected in
+                if !connected { self.sending = false }
+                if self.sending {
+                    self.pump()
+                } else if self.calls.inFlight == 0 {
+                    self.finish()
+                }
+            }
         }
-        if !sending && inFlight == 0 { finish() }
+        if !sending && calls.inFlight == 0 { finish() }
     }
 
     private func arm(_ deadline: UInt64) {
@@ -90,39 +87,8 @@ final class OpenLoopDriver: LoadDriver, @unchecked Sendable {
         }
     }
 
-    private func send(planned: UInt64, measured: Bool) {
-        let (operation, payload) = source.next()
-        inFlight += 1
-        client.startCall(method: operation.method, payload: payload, timeout: timeout).whenComplete { result in
-            self.completed(operation, planned: planned, measured: measured, result)
-        }
-    }
-
-    private func completed(
-        _ operation: Operation, planned: UInt64, measured: Bool, _ result: Result<ReplyFrame, any Error>
-    ) {
-        guard !finished else { return }
-        inFlight -= 1
-        let end = nowNanos()
-        recorder.record(
-            operation, nanos: end &- planned, end: end, status: Recorder.status(of: result), measured: measured)
-        // The connection is gone (no reconnect): stop rather than fail every planned call at once.
-        if case .failure = result { sending = false }
-        if sending {
-            pump()
-        } else if inFlight == 0 {
-            finish()
-        }
-    }
-
     private func finish() {
-        guard !finished else { return }
-        finished = true
         sending = false
-        if inFlight > 0 {
-            recorder.errors["NO_REPLY", default: 0] += UInt64(inFlight)
-            recorder.measured += UInt64(inFlight)
-        }
-        promise.succeed()
+        calls.finish()
     }
 }

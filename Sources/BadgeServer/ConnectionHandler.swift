@@ -314,8 +314,6 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         write(buffer)
     }
 
-    func streamCall(_ callId: UInt64) -> ExportStream? { calls[callId]?.export }
-
     private func cancel(_ callId: UInt64) {
         guard let sequence = calls[callId]?.sequence else { return }
         respondError(callId, sequence: sequence, BadgeError(.cancelled, "cancelled by the client", reason: "cancelled"))
@@ -361,7 +359,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func startExport(_ callId: UInt64, _ request: ExportAwardsRequest) {
         let chunk = request.chunkSize == 0 ? 256 : Int(min(request.chunkSize, 4096))
-        let stream = ExportStream(callId: callId, nextAfter: request.afterAwardId, chunkSize: chunk)
+        let stream = ExportStream(nextAfter: request.afterAwardId, chunkSize: chunk)
         calls[callId]?.export = stream
         pump(callId)
     }
@@ -399,7 +397,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
                 closeIfDrained()
                 return
             }
-            writeStreamMessage(stream.callId, ExportAwardsChunk(awards: awards))
+            writeStreamMessage(callId, ExportAwardsChunk(awards: awards))
             stream.nextAfter = awards.last!.awardId
             sent += 1
             if sent % 16 == 0 {
@@ -413,16 +411,14 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 }
 
-/// Progress of one ExportAwards stream.
+/// Progress of one ExportAwards stream (kept in its call's entry, under the call id).
 final class ExportStream {
-    let callId: UInt64
     var nextAfter: UInt64
     let chunkSize: Int
     var cancelled = false
     var parked = false
 
-    init(callId: UInt64, nextAfter: UInt64, chunkSize: Int) {
-        self.callId = callId
+    init(nextAfter: UInt64, chunkSize: Int) {
         self.nextAfter = nextAfter
         self.chunkSize = chunkSize
     }

@@ -57,31 +57,30 @@ extension BadgeService {
         _ event: ActivityEvent, deadline: ContinuousClock.Instant? = nil,
         completion: @escaping @Sendable (Result<EvaluateResult, BadgeError>) -> Void
     ) {
-        var event = event
         do throws(BadgeError) {
             try Self.validate(event)
-            if event.occurredAtMs == 0 { event.occurredAtMs = clock() }
         } catch {
             return completion(.failure(error))
         }
-        let event2 = event
+        // An event without a time happened now. (A constant, so the closures below can capture it.)
+        let event = event.occurredAtMs != 0 ? event : event.at(clock())
         if event.dryRun {
             let now = clock()
             return completion(
                 Result { () throws(BadgeError) in
                     try store.read { txn throws(BadgeError) in
-                        if let replay = try Self.replay(event2, store: store, txn: txn) { return replay }
-                        let badges = RuleIndex.build(try store.allBadges(txn))[event2.type] ?? []
-                        return try Self.plan(event2, badges: badges, store: store, txn: txn, now: now).result
+                        if let replay = try Self.replay(event, store: store, txn: txn) { return replay }
+                        let badges = RuleIndex.build(try store.allBadges(txn))[event.type] ?? []
+                        return try Self.plan(event, badges: badges, store: store, txn: txn, now: now).result
                     }
                 })
         }
         let index = ruleIndex
         enqueue(deadline: deadline, completion: completion) { store, txn, now throws(BadgeError) in
-            if let replay = try Self.replay(event2, store: store, txn: txn) { return replay }
-            let badges = try index.badges(for: event2.type, store: store, txn: txn)
-            let plan = try Self.plan(event2, badges: badges, store: store, txn: txn, now: now)
-            return try Self.commit(plan, event: event2, store: store, txn: txn, now: now)
+            if let replay = try Self.replay(event, store: store, txn: txn) { return replay }
+            let badges = try index.badges(for: event.type, store: store, txn: txn)
+            let plan = try Self.plan(event, badges: badges, store: store, txn: txn, now: now)
+            return try Self.commit(plan, event: event, store: store, txn: txn, now: now)
         }
     }
 
@@ -207,6 +206,14 @@ extension BadgeService {
             awardedIds: result.awarded.map(\.awardId), response: result.encoded())
         try store.putEventRecord(txn, eventId: event.eventId, record)
         return result
+    }
+}
+
+extension ActivityEvent {
+    fileprivate func at(_ ms: Int64) -> ActivityEvent {
+        var event = self
+        event.occurredAtMs = ms
+        return event
     }
 }
 

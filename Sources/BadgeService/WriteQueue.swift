@@ -29,7 +29,6 @@ final class WriteQueue: @unchecked Sendable {
     private let clock: @Sendable () -> Int64
     private let maxBatch: Int
     private let logger: Logger
-    private var thread: Thread?
     /// Runs on the writer thread when a batch transaction is abandoned, so caches built inside it go.
     private let onRollback: @Sendable () -> Void
 
@@ -46,7 +45,6 @@ final class WriteQueue: @unchecked Sendable {
         // the thread rather than leaving it with a dangling queue.
         let thread = Thread { self.run() }
         thread.name = "badges-writer"
-        self.thread = thread
         thread.start()
     }
 

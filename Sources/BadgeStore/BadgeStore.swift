@@ -50,12 +50,12 @@ public final class BadgeStore: Sendable {
 
     /// Runs `body` in a read transaction. LMDB failures become `BadgeError`s.
     public func read<T>(_ body: (borrowing ReadTransaction) throws(BadgeError) -> T) throws(BadgeError) -> T {
-        try mapErrors { try environment.read { txn in try body(txn) } }
+        try lmdb { try environment.read { txn in try body(txn) } }
     }
 
     /// Runs `body` in a write transaction, committed when it returns. Writer thread only.
     public func write<T>(_ body: (borrowing WriteTransaction) throws(BadgeError) -> T) throws(BadgeError) -> T {
-        try mapErrors { try environment.write { txn in try body(txn) } }
+        try lmdb { try environment.write { txn in try body(txn) } }
     }
 
     private func checkSchema(path: String) throws(BadgeError) {
@@ -87,8 +87,6 @@ func lmdb<T>(_ body: () throws -> T) throws(BadgeError) -> T {
         throw BadgeError(.internal, "storage: \(error)", reason: "storage_error")
     }
 }
-
-func mapErrors<T>(_ body: () throws -> T) throws(BadgeError) -> T { try lmdb(body) }
 
 func storageError(_ error: LMDBError) -> BadgeError {
     if error.isMapFull {

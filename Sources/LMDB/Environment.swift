@@ -31,21 +31,17 @@ public final class Environment: @unchecked Sendable {
         /// true (default): every commit is fsync'ed (durable). false adds `MDB_NOSYNC` (for benchmarks only):
         /// a system crash may then lose or corrupt recent commits.
         public var durable: Bool
-        /// Disk space to reserve for the data file when it is smaller (0 = none); see `preallocate`.
-        public var preallocateBytes: Int
 
         public init(
             mapSize: Int = 1 << 30,
             maxDatabases: UInt32 = 16,
             maxReaders: UInt32 = 126,
-            durable: Bool = true,
-            preallocateBytes: Int = 0
+            durable: Bool = true
         ) {
             self.mapSize = mapSize
             self.maxDatabases = maxDatabases
             self.maxReaders = maxReaders
             self.durable = durable
-            self.preallocateBytes = preallocateBytes
         }
     }
 
@@ -66,17 +62,6 @@ public final class Environment: @unchecked Sendable {
     /// Opens (creating if needed) the environment at `path`, which is a directory; it is created
     /// (with intermediate directories) if missing. Runs `mdb_reader_check` once after opening to clear
     /// stale reader slots left by dead processes.
-    /// Reserves disk blocks for the data file up front. A file that grows with every commit makes
-    /// each fsync also write allocation metadata; a preallocated one keeps commits cheap. Best
-    /// effort: a file system without fallocate simply grows as before.
-    private static func preallocate(_ env: OpaquePointer, bytes: Int) {
-        var fd: Int32 = -1
-        guard mdb_env_get_fd(env, &fd) == 0, fd >= 0 else { return }
-        var status = stat()
-        guard fstat(fd, &status) == 0, Int(status.st_size) < bytes else { return }
-        _ = posix_fallocate(fd, 0, off_t(bytes))
-    }
-
     public init(path: String, options: Options = .init()) throws {
         try Self.makeDirectories(path)
 
@@ -92,7 +77,6 @@ public final class Environment: @unchecked Sendable {
             try check(mdb_env_open(env, path, flags, 0o664), "mdb_env_open(\(path))")
             var dead: Int32 = 0
             try check(mdb_reader_check(env, &dead), "mdb_reader_check(\(path))")
-            if options.preallocateBytes > 0 { Self.preallocate(env, bytes: options.preallocateBytes) }
         } catch {
             // mdb_env_close is required even when mdb_env_open failed, to release the handle.
             mdb_env_close(env)

@@ -79,7 +79,6 @@ struct BadgeBench: AsyncParsableCommand {
         @Option(help: "Concurrent callers.") var concurrency = 32
         @Option(help: "Customers.") var customers = 1000
         @Option(help: "Runs (the median is reported).") var runs = 3
-        @Option(help: "MiB of the data file to preallocate (0 = let it grow).") var preallocateMb = 0
         @Flag(help: "Skip fsync (measures the CPU path alone; not durable).") var noSync = false
         @Flag(help: "JSON output.") var json = false
 
@@ -93,7 +92,7 @@ struct BadgeBench: AsyncParsableCommand {
                 let store = try BadgeStore(
                     path: directory,
                     options: Environment.Options(
-                        mapSize: 4 << 30, durable: !noSync, preallocateBytes: preallocateMb << 20))
+                        mapSize: 4 << 30, durable: !noSync))
                 let service = BadgeService(store: store)
                 for badge in RuleCatalogue.badges() { _ = try await service.putBadge(PutBadgeRequest(badge: badge)) }
                 let total = events

@@ -97,8 +97,8 @@ public final class BadgeService: Sendable {
             let (awards, records) = try store.awardsWithRecords(txn, customerId: customerId)
             let trophyCase = TrophyCaseBuilder.build(
                 customerId: customerId, catalogue: catalogue.badges, awards: awards, nowMs: now,
-                states: try store.allCriterionStates(txn, customerId: customerId),
-                timeZone: try store.customerTimeZone(txn, customerId: customerId))
+                states: catalogue.hasCriteria ? try store.allCriterionStates(txn, customerId: customerId) : [:],
+                timeZone: catalogue.hasCriteria ? try store.customerTimeZone(txn, customerId: customerId) : "")
             return (trophyCase, catalogue, records)
         }
     }

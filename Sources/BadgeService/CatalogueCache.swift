@@ -15,6 +15,8 @@ final class CatalogueCache: Sendable {
     struct Snapshot: Sendable {
         var badges: [BadgeDefinition]
         var encoded: [String: [UInt8]]
+        /// Some badge has criteria: only then does a trophy case need the customer's progress.
+        var hasCriteria: Bool
     }
 
     private struct State {
@@ -34,7 +36,8 @@ final class CatalogueCache: Sendable {
         if let cached = state.withLock({ $0.generation == generation ? $0.snapshot : nil }) { return cached }
         let badges = try store.allBadges(txn)
         let loaded = Snapshot(
-            badges: badges, encoded: Dictionary(uniqueKeysWithValues: badges.map { ($0.id, $0.encoded()) }))
+            badges: badges, encoded: Dictionary(uniqueKeysWithValues: badges.map { ($0.id, $0.encoded()) }),
+            hasCriteria: badges.contains { $0.criteria != nil })
         state.withLock { if $0.generation == generation { $0.snapshot = loaded } }
         return loaded
     }

@@ -35,6 +35,8 @@ final class ClientHandler: ChannelDuplexHandler {
     private var failure: BadgeError?
     private var readyDone = false
     private var prefaceReceived = false
+    /// Kept for cancels and flushes that start outside a pipeline callback.
+    private var context: ChannelHandlerContext?
     let ready: EventLoopPromise<Void>
 
     init(ready: EventLoopPromise<Void>) {
@@ -76,7 +78,6 @@ final class ClientHandler: ChannelDuplexHandler {
         scheduleFlush(context)
     }
 
-    private var context: ChannelHandlerContext?
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil

@@ -26,6 +26,8 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     let configuration: ServerConfiguration
     let registry: ConnectionRegistry
     var logger: Logger
+    /// "Bearer <token>" when the server requires a token, built once rather than per call.
+    let expectedAuthorization: String?
 
     private(set) var context: ChannelHandlerContext?
     private var calls: [UInt64: Call] = [:]
@@ -43,6 +45,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.configuration = configuration
         self.registry = registry
         self.logger = logger
+        self.expectedAuthorization = configuration.authToken.map { "Bearer \($0)" }
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -167,7 +170,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
                     "\(calls.count) calls already in flight on this connection; the limit is \(configuration.maxInFlightPerConnection)",
                     reason: "too_many_calls"))
         }
-        if let token = configuration.authToken, header.metadata["authorization"] != "Bearer \(token)" {
+        if let expectedAuthorization, header.metadata["authorization"] != expectedAuthorization {
             return writeError(
                 callId,
                 BadgeError(

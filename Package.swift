@@ -21,13 +21,14 @@ let package = Package(
     targets: [
         // C libraries and generated code.
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
             name: "BadgeWireC",
             linkerSettings: [.linkedLibrary("protobuf-c")]
         ),
 
         // Storage and domain.
-        .target(name: "LMDB", dependencies: ["CLMDB"]),
+        .target(name: "LMDB", dependencies: ["CLMDB", "CZlib"]),
         .target(name: "BadgeModel"),
         .target(name: "BadgeCodec", dependencies: ["BadgeModel", "BadgeWireC"]),
         .target(name: "BadgeRules", dependencies: ["BadgeModel"]),

@@ -28,21 +28,42 @@ public final class Environment: @unchecked Sendable {
         public var maxDatabases: UInt32
         /// Maximum number of concurrent read transactions (reader lock-table slots).
         public var maxReaders: UInt32
-        /// true (default): every commit is fsync'ed (durable). false adds `MDB_NOSYNC` (for benchmarks only):
-        /// a system crash may then lose or corrupt recent commits.
-        public var durable: Bool
+        /// How commits reach the disk (default: `.journal`).
+        public var durability: Durability
+        /// With `.journal`: the longest time between checkpoints while writes come in. Shorter means
+        /// less journal to replay and a smaller file (pages are not reused while a snapshot is pinned).
+        public var checkpointInterval: Duration
+        /// With `.journal`: a segment this large is checkpointed whatever the interval.
+        public var checkpointBytes: Int
 
         public init(
             mapSize: Int = 1 << 30,
             maxDatabases: UInt32 = 16,
             maxReaders: UInt32 = 126,
-            durable: Bool = true
+            durability: Durability = .journal,
+            checkpointInterval: Duration = .milliseconds(500),
+            checkpointBytes: Int = 64 << 20
         ) {
             self.mapSize = mapSize
             self.maxDatabases = maxDatabases
             self.maxReaders = maxReaders
-            self.durable = durable
+            self.durability = durability
+            self.checkpointInterval = checkpointInterval
+            self.checkpointBytes = checkpointBytes
         }
+    }
+
+    /// How a committed write transaction is made durable.
+    public enum Durability: String, Sendable, CaseIterable {
+        /// The transaction's changes are appended to a write-ahead journal and fdatasync'ed before the
+        /// commit returns (one sequential write); LMDB itself is synced by periodic checkpoints.
+        /// Survives process and system crashes.
+        case journal
+        /// LMDB fsyncs every commit itself (every page the transaction touched). Survives crashes; slower.
+        case syncEachCommit = "sync"
+        /// Nothing is synced (`MDB_NOSYNC`): a system crash may lose or corrupt recent commits.
+        /// Benchmarks of the CPU path only.
+        case none
     }
 
     /// Tracks live transactions so `close()` never frees the environment underneath one
@@ -51,39 +72,96 @@ public final class Environment: @unchecked Sendable {
         var activeUsers = 0
         var closeRequested = false
         var closed = false
+        var finalCheckpoint = true
     }
 
     /// The directory this environment was opened at.
     public let path: String
+    /// How commits are made durable.
+    public let durability: Durability
     // Set once in init and only freed by `close`, guarded by `state`, hence `@unchecked Sendable`.
     private let env: OpaquePointer
     private let state = Mutex(State())
+    /// The write-ahead journal, with `.journal` durability.
+    let journal: Journal?
+    /// `journal.lock`, flock'ed for as long as the environment is open.
+    private let folderLock: Int32
+    /// Journaled transactions replayed when this environment was opened.
+    public let recoveredTransactions: Int
 
     /// Opens (creating if needed) the environment at `path`, which is a directory; it is created
-    /// (with intermediate directories) if missing. Runs `mdb_reader_check` once after opening to clear
-    /// stale reader slots left by dead processes.
+    /// (with intermediate directories) if missing.
+    ///
+    /// Takes an exclusive lock on the folder (a second process, or a second `Environment` in this
+    /// one, is refused with `EBUSY`), replays the journal if the last run left one, and runs
+    /// `mdb_reader_check` to clear stale reader slots left by dead processes.
     public init(path: String, options: Options = .init()) throws {
         try Self.makeDirectories(path)
+        let folderLock = try Self.lockFolder(path)
 
         var env: OpaquePointer?
-        try check(mdb_env_create(&env), "mdb_env_create")
-        guard let env else { throw LMDBError(code: ENOMEM, operation: "mdb_env_create") }
+        do {
+            try check(mdb_env_create(&env), "mdb_env_create")
+        } catch {
+            Glibc.close(folderLock)
+            throw error
+        }
+        guard let env else {
+            Glibc.close(folderLock)
+            throw LMDBError(code: ENOMEM, operation: "mdb_env_create")
+        }
+        var pins: [OpaquePointer] = []
         do {
             try check(mdb_env_set_mapsize(env, options.mapSize), "mdb_env_set_mapsize(\(options.mapSize))")
             try check(mdb_env_set_maxdbs(env, options.maxDatabases), "mdb_env_set_maxdbs")
             try check(mdb_env_set_maxreaders(env, options.maxReaders), "mdb_env_set_maxreaders")
+            let (segments, base) = try JournalRecovery.restoreBase(directory: path)
             var flags = UInt32(MDB_NOTLS)
-            if !options.durable { flags |= UInt32(MDB_NOSYNC) }
+            if options.durability != .syncEachCommit { flags |= UInt32(MDB_NOSYNC) }
+            if options.durability != .syncEachCommit { flags |= UInt32(MDB_WRITEMAP) }
             try check(mdb_env_open(env, path, flags, 0o664), "mdb_env_open(\(path))")
             var dead: Int32 = 0
             try check(mdb_reader_check(env, &dead), "mdb_reader_check(\(path))")
+            var recovered = 0
+            if let base {
+                let current = try Self.info(env).me_last_txnid
+                guard UInt64(current) == base.baseTxnid else {
+                    throw LMDBError(
+                        code: EIO,
+                        operation: "journal recovery in \(path): LMDB opened txn \(current), expected \(base.baseTxnid)"
+                    )
+                }
+                // The base stays pinned while replaying: a crash mid-replay restores it again.
+                var reader: OpaquePointer?
+                try check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &reader), "mdb_txn_begin(journal base)")
+                if let reader { pins.append(reader) }
+                recovered = try JournalRecovery.replay(env: env, directory: path, segments: segments)
+                try check(mdb_env_sync(env, 1), "mdb_env_sync(after journal replay)")
+            }
+            if options.durability == .journal {
+                let journal = try Journal(
+                    directory: path, env: env, lastSegment: segments.last ?? 0, interval: options.checkpointInterval,
+                    maxSegmentBytes: options.checkpointBytes)
+                try journal.start(removing: segments)
+                self.journal = journal
+            } else {
+                try Journal.remove(segments, in: path)
+                self.journal = nil
+            }
+            for reader in pins { mdb_txn_abort(reader) }
+            pins.removeAll()
+            self.recoveredTransactions = recovered
         } catch {
+            for reader in pins { mdb_txn_abort(reader) }
             // mdb_env_close is required even when mdb_env_open failed, to release the handle.
             mdb_env_close(env)
+            Glibc.close(folderLock)
             throw error
         }
         self.env = env
         self.path = path
+        self.durability = options.durability
+        self.folderLock = folderLock
     }
 
     deinit {
@@ -92,15 +170,49 @@ public final class Environment: @unchecked Sendable {
 
     /// Closes the environment. Idempotent. If transactions are still running (on other threads), the
     /// actual close happens when the last one ends; new transactions fail immediately.
+    /// With a journal, LMDB is synced first so the next open has nothing to replay.
     public func close() {
+        close(checkpoint: true)
+    }
+
+    /// Closes without the final checkpoint, as a crash would leave things (the journal still
+    /// replays everything). For crash tests.
+    @_spi(Testing)
+    public func closeWithoutCheckpoint() {
+        close(checkpoint: false)
+    }
+
+    private func close(checkpoint: Bool) {
         let closeNow = state.withLock { state in
             state.closeRequested = true
+            state.finalCheckpoint = state.finalCheckpoint && checkpoint
             guard state.activeUsers == 0, !state.closed else { return false }
             state.closed = true
             return true
         }
-        if closeNow { mdb_env_close(env) }
+        if closeNow { finishClose() }
     }
+
+    private func finishClose() {
+        journal?.shutdown(finalCheckpoint: state.withLock { $0.finalCheckpoint })
+        mdb_env_close(env)
+        Glibc.close(folderLock)
+    }
+
+    /// Makes everything committed so far durable in LMDB itself and drops the journal segments
+    /// before it. Checkpoints also happen by themselves; this is for tests and tools.
+    public func checkpoint() throws {
+        try withEnv("checkpoint") { env in
+            if let journal {
+                try journal.checkpointNow()
+            } else {
+                try check(mdb_env_sync(env, 1), "mdb_env_sync")
+            }
+        }
+    }
+
+    /// Number of journal checkpoints completed since opening (0 without a journal).
+    public var completedCheckpoints: Int { journal?.completedCheckpoints ?? 0 }
 
     /// Opens (creating if needed) a named database. Call at startup, before concurrent use: LMDB forbids
     /// opening databases from concurrent transactions. Opening the same name again returns an equal handle.
@@ -114,6 +226,8 @@ public final class Environment: @unchecked Sendable {
                 mdb_txn_abort(txn)
                 throw LMDBError(code: rc, operation: "mdb_dbi_open(\(name))")
             }
+            // Registered while holding the write lock, like every use of the recorder.
+            journal?.recorder.register(dbi: dbi, name: name)
             // mdb_txn_commit frees the transaction even when it fails.
             try check(mdb_txn_commit(txn), "mdb_txn_commit(mdb_dbi_open(\(name)))")
             return Database(dbi: dbi)
@@ -132,7 +246,7 @@ public final class Environment: @unchecked Sendable {
             guard let txn else { throw LMDBError(code: EINVAL, operation: "mdb_txn_begin(read-only)") }
             // Aborting is the normal way to end a read transaction; nothing is lost.
             defer { mdb_txn_abort(txn) }
-            let transaction = ReadTransaction(txn: txn)
+            let transaction = ReadTransaction(txn: txn, recorder: nil)
             return try body(transaction)
         }
     }
@@ -144,23 +258,42 @@ public final class Environment: @unchecked Sendable {
     /// Do not call `write` (or `openDatabase`) from inside `body`: that deadlocks.
     /// If a write operation fails (e.g. map full), the transaction can only be aborted: let the error
     /// propagate out of `body`.
+    ///
+    /// With a journal, `body` may run twice: when the map fills up while snapshots are pinned for
+    /// the journal, the transaction is aborted, a checkpoint releases those pages, and `body` runs
+    /// again in a fresh transaction. So `body` must start from scratch each time it is called.
     public func write<T>(_ body: (borrowing WriteTransaction) throws -> T) throws -> T {
         try withEnv("mdb_txn_begin(read-write)") { env in
-            var txn: OpaquePointer?
-            try check(mdb_txn_begin(env, nil, 0, &txn), "mdb_txn_begin(read-write)")
-            guard let txn else { throw LMDBError(code: EINVAL, operation: "mdb_txn_begin(read-write)") }
-            let result: T
             do {
-                let transaction = WriteTransaction(txn: txn)
-                result = try body(transaction)
+                return try writeOnce(env, body)
             } catch {
-                mdb_txn_abort(txn)
-                throw error
+                guard let journal, journal.recorder.mapFull else { throw error }
+                try journal.checkpointNow()
+                return try writeOnce(env, body)
             }
-            // mdb_txn_commit frees the transaction even when it fails, so there is nothing to abort.
-            try check(mdb_txn_commit(txn), "mdb_txn_commit")
-            return result
         }
+    }
+
+    private func writeOnce<T>(_ env: OpaquePointer, _ body: (borrowing WriteTransaction) throws -> T) throws -> T {
+        var txn: OpaquePointer?
+        try check(mdb_txn_begin(env, nil, 0, &txn), "mdb_txn_begin(read-write)")
+        guard let txn else { throw LMDBError(code: EINVAL, operation: "mdb_txn_begin(read-write)") }
+        let result: T
+        do {
+            try journal?.beforeWrite()
+            let transaction = WriteTransaction(txn: txn, recorder: journal?.recorder)
+            result = try body(transaction)
+        } catch {
+            mdb_txn_abort(txn)
+            throw error
+        }
+        // mdb_txn_commit frees the transaction even when it fails, so there is nothing to abort.
+        if let journal {
+            try journal.commit(txn)
+        } else {
+            try check(mdb_txn_commit(txn), "mdb_txn_commit")
+        }
+        return result
     }
 
     /// The current size of the memory map in bytes (0 once closed).
@@ -180,7 +313,7 @@ public final class Environment: @unchecked Sendable {
         return used ?? 0
     }
 
-    /// Flushes buffers to disk. Only needed when `durable` is false.
+    /// Flushes LMDB's buffers to disk (`mdb_env_sync`); `checkpoint()` also drops the journal.
     public func sync() throws {
         try withEnv("mdb_env_sync") { env in
             try check(mdb_env_sync(env, 1), "mdb_env_sync")
@@ -213,7 +346,7 @@ public final class Environment: @unchecked Sendable {
                 state.closed = true
                 return true
             }
-            if closeNow { mdb_env_close(env) }
+            if closeNow { finishClose() }
         }
         return try body(env)
     }
@@ -222,6 +355,23 @@ public final class Environment: @unchecked Sendable {
         var info = MDB_envinfo()
         try check(mdb_env_info(env, &info), "mdb_env_info")
         return info
+    }
+
+    /// Takes the folder's exclusive lock (`flock` on `journal.lock`), held until `close`.
+    private static func lockFolder(_ path: String) throws(LMDBError) -> Int32 {
+        let lockPath = path + "/" + JournalFiles.lockName
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o664)
+        guard fd >= 0 else { throw LMDBError(code: errno, operation: "open(\(lockPath))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let code = errno
+            Glibc.close(fd)
+            if code == EWOULDBLOCK {
+                throw LMDBError(
+                    code: EBUSY, operation: "data folder \(path) is already open (in this or another process)")
+            }
+            throw LMDBError(code: code, operation: "flock(\(lockPath))")
+        }
+        return fd
     }
 
     /// `mkdir -p`: creates `path` and any missing parents. An existing directory is fine.

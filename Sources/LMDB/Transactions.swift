@@ -23,6 +23,8 @@ public typealias WriteTransaction = Transaction<ReadWriteMode>
 /// in a write transaction, only until the next write (put/delete) in it.
 public struct Transaction<Mode: TransactionMode>: ~Copyable {
     let txn: OpaquePointer
+    /// Collects the changes of a write transaction for the journal (nil without one, and for reads).
+    let recorder: MutationRecorder?
 }
 
 // MARK: - Reads (both modes)
@@ -77,7 +79,8 @@ extension Transaction where Mode == ReadWriteMode {
         var v = MDB_val(value)
         let rc = mdb_put(txn, db.dbi, &k, &v, noOverwrite ? UInt32(MDB_NOOVERWRITE) : 0)
         if noOverwrite && rc == MDB_KEYEXIST { return false }
-        try check(rc, "mdb_put")
+        try checkWrite(rc, "mdb_put")
+        recorder?.put(db.dbi, key: key, value: value)
         return true
     }
 
@@ -102,9 +105,10 @@ extension Transaction where Mode == ReadWriteMode {
     ) throws {
         var k = MDB_val(key)
         var v = MDB_val(mv_size: count, mv_data: nil)
-        try check(mdb_put(txn, db.dbi, &k, &v, UInt32(MDB_RESERVE)), "mdb_put(reserve)")
+        try checkWrite(mdb_put(txn, db.dbi, &k, &v, UInt32(MDB_RESERVE)), "mdb_put(reserve)")
         do {
             try fill(UnsafeMutableRawBufferPointer(start: v.mv_data, count: v.mv_size))
+            recorder?.put(db.dbi, key: key, value: v.buffer)
         } catch {
             // Don't leave uninitialized bytes behind if the caller catches and commits anyway.
             var k = MDB_val(key)
@@ -119,7 +123,8 @@ extension Transaction where Mode == ReadWriteMode {
         var k = MDB_val(key)
         let rc = mdb_del(txn, db.dbi, &k, nil)
         if rc == MDB_NOTFOUND { return false }
-        try check(rc, "mdb_del")
+        try checkWrite(rc, "mdb_del")
+        recorder?.delete(db.dbi, key: key)
         return true
     }
 
@@ -127,5 +132,13 @@ extension Transaction where Mode == ReadWriteMode {
     @discardableResult
     public func delete(_ db: Database, key: [UInt8]) throws -> Bool {
         try key.withUnsafeBytes { key in try delete(db, key: key) }
+    }
+}
+
+extension Transaction where Mode == ReadWriteMode {
+    /// `check`, also telling the journal when the map is full so the environment can checkpoint.
+    private func checkWrite(_ rc: Int32, _ operation: @autoclosure () -> String) throws(LMDBError) {
+        if rc == MDB_MAP_FULL { recorder?.mapFull = true }
+        try check(rc, operation())
     }
 }

@@ -92,7 +92,7 @@ struct BadgeBench: AsyncParsableCommand {
                 let store = try BadgeStore(
                     path: directory,
                     options: Environment.Options(
-                        mapSize: 4 << 30, durable: !noSync))
+                        mapSize: 4 << 30, durability: noSync ? .none : .journal))
                 let service = BadgeService(store: store)
                 for badge in RuleCatalogue.badges() { _ = try await service.putBadge(PutBadgeRequest(badge: badge)) }
                 let total = events

@@ -54,8 +54,13 @@ struct Badged: AsyncParsableCommand {
     @Option(help: "YAML catalogue whose badges are created at start if missing (existing ones are kept).")
     var loadCatalogue: String?
 
-    @Flag(help: "Skip fsync on commit. Faster, but a crash can lose acknowledged awards: benchmarks only.")
-    var unsafeNoSync = false
+    @Option(
+        help: """
+            How writes reach the disk before they are acknowledged: journal (append + fdatasync to a \
+            write-ahead journal; LMDB checkpointed in the background), sync (LMDB fsyncs every commit), \
+            none (no fsync: a system crash can lose acknowledged awards; benchmarks only).
+            """)
+    var durability: Environment.Durability = .journal
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env BADGED_LOG_LEVEL).")
     var logLevel: String = env("BADGED_LOG_LEVEL") ?? "info"
@@ -80,7 +85,7 @@ struct Badged: AsyncParsableCommand {
 
         let store = try BadgeStore(
             path: dataDir,
-            options: Environment.Options(mapSize: mapSizeMb << 20, durable: !unsafeNoSync))
+            options: Environment.Options(mapSize: mapSizeMb << 20, durability: durability))
         let service = BadgeService(store: store, logger: logger)
         if let loadCatalogue {
             try await Self.seed(service: service, path: loadCatalogue, logger: logger)
@@ -137,3 +142,5 @@ struct Badged: AsyncParsableCommand {
 func env(_ name: String) -> String? {
     ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
 }
+
+extension Environment.Durability: ExpressibleByArgument {}

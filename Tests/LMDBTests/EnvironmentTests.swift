@@ -34,7 +34,7 @@ import Testing
     }
 
     @Test func nonDurableModeStillWorks() throws {
-        try withTestEnvironment(options: .init(mapSize: 4 << 20, durable: false)) { env, db in
+        try withTestEnvironment(options: .init(mapSize: 4 << 20, durability: .none)) { env, db in
             try env.write { txn in try txn.put(db, "k", "v") }
             try env.sync()
             #expect(try env.read { txn in try txn.get(db, "k") } == "v")

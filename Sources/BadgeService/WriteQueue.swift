@@ -132,9 +132,6 @@ final class WriteQueue: @unchecked Sendable {
         var refusals: [(PendingWrite, BadgeError)] = []
         do throws(BadgeError) {
             try store.write { txn throws(BadgeError) in
-                // The store may run this twice (see `Environment.write`): start clean each time.
-                completions.removeAll(keepingCapacity: true)
-                refusals.removeAll(keepingCapacity: true)
                 for write in live {
                     do throws(BadgeError) {
                         completions.append(try write.apply(txn, now))

@@ -54,7 +54,6 @@ public final class BadgeStore: Sendable {
     }
 
     /// Runs `body` in a write transaction, committed when it returns. Writer thread only.
-    /// `body` may run twice (see `Environment.write`), so it must start from scratch each time.
     public func write<T>(_ body: (borrowing WriteTransaction) throws(BadgeError) -> T) throws(BadgeError) -> T {
         try lmdb { try environment.write { txn in try body(txn) } }
     }

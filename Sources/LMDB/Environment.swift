@@ -30,10 +30,9 @@ public final class Environment: @unchecked Sendable {
         public var maxReaders: UInt32
         /// How commits reach the disk (default: `.journal`).
         public var durability: Durability
-        /// With `.journal`: the longest time between checkpoints while writes come in. Shorter means
-        /// less journal to replay and a smaller file (pages are not reused while a snapshot is pinned).
-        public var checkpointInterval: Duration
-        /// With `.journal`: a segment this large is checkpointed whatever the interval.
+        /// With `.journal`: once the journal holds this many bytes since the base, a background
+        /// checkpoint copies a new base and drops the segments before it. Smaller means less to replay after a
+        /// crash but more copying (each checkpoint copies the whole environment).
         public var checkpointBytes: Int
 
         public init(
@@ -41,14 +40,12 @@ public final class Environment: @unchecked Sendable {
             maxDatabases: UInt32 = 16,
             maxReaders: UInt32 = 126,
             durability: Durability = .journal,
-            checkpointInterval: Duration = .milliseconds(500),
-            checkpointBytes: Int = 64 << 20
+            checkpointBytes: Int = 128 << 20
         ) {
             self.mapSize = mapSize
             self.maxDatabases = maxDatabases
             self.maxReaders = maxReaders
             self.durability = durability
-            self.checkpointInterval = checkpointInterval
             self.checkpointBytes = checkpointBytes
         }
     }
@@ -56,8 +53,8 @@ public final class Environment: @unchecked Sendable {
     /// How a committed write transaction is made durable.
     public enum Durability: String, Sendable, CaseIterable {
         /// The transaction's changes are appended to a write-ahead journal and fdatasync'ed before the
-        /// commit returns (one sequential write); LMDB itself is synced by periodic checkpoints.
-        /// Survives process and system crashes.
+        /// commit returns (one sequential write); LMDB itself is not synced, and recovery rebuilds it
+        /// from a base copy plus the journal. Survives process and system crashes.
         case journal
         /// LMDB fsyncs every commit itself (every page the transaction touched). Survives crashes; slower.
         case syncEachCommit = "sync"
@@ -72,7 +69,7 @@ public final class Environment: @unchecked Sendable {
         var activeUsers = 0
         var closeRequested = false
         var closed = false
-        var finalCheckpoint = true
+        var closeCleanly = true
     }
 
     /// The directory this environment was opened at.
@@ -110,49 +107,38 @@ public final class Environment: @unchecked Sendable {
             Glibc.close(folderLock)
             throw LMDBError(code: ENOMEM, operation: "mdb_env_create")
         }
-        var pins: [OpaquePointer] = []
         do {
             try check(mdb_env_set_mapsize(env, options.mapSize), "mdb_env_set_mapsize(\(options.mapSize))")
-            try check(mdb_env_set_maxdbs(env, options.maxDatabases), "mdb_env_set_maxdbs")
+            let state = try JournalRecovery.prepare(directory: path)
+            // One more for the journal's txnid marker when it is used: callers do not count it.
+            var markerUsed = options.durability == .journal
+            if case .restoredBase = state { markerUsed = true }
+            try check(mdb_env_set_maxdbs(env, options.maxDatabases + (markerUsed ? 1 : 0)), "mdb_env_set_maxdbs")
             try check(mdb_env_set_maxreaders(env, options.maxReaders), "mdb_env_set_maxreaders")
-            let (segments, base) = try JournalRecovery.restoreBase(directory: path)
             var flags = UInt32(MDB_NOTLS)
-            if options.durability != .syncEachCommit { flags |= UInt32(MDB_NOSYNC) }
-            if options.durability != .syncEachCommit { flags |= UInt32(MDB_WRITEMAP) }
+            // Without per-commit syncs LMDB may write straight into the map: no pwrite per page.
+            if options.durability != .syncEachCommit { flags |= UInt32(MDB_NOSYNC | MDB_WRITEMAP) }
             try check(mdb_env_open(env, path, flags, 0o664), "mdb_env_open(\(path))")
             var dead: Int32 = 0
             try check(mdb_reader_check(env, &dead), "mdb_reader_check(\(path))")
-            var recovered = 0
-            if let base {
-                let current = try Self.info(env).me_last_txnid
-                guard UInt64(current) == base.baseTxnid else {
-                    throw LMDBError(
-                        code: EIO,
-                        operation: "journal recovery in \(path): LMDB opened txn \(current), expected \(base.baseTxnid)"
-                    )
-                }
-                // The base stays pinned while replaying: a crash mid-replay restores it again.
-                var reader: OpaquePointer?
-                try check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &reader), "mdb_txn_begin(journal base)")
-                if let reader { pins.append(reader) }
-                recovered = try JournalRecovery.replay(env: env, directory: path, segments: segments)
-                try check(mdb_env_sync(env, 1), "mdb_env_sync(after journal replay)")
-            }
+            self.recoveredTransactions = try Self.recover(env, path: path, state: state)
             if options.durability == .journal {
-                let journal = try Journal(
-                    directory: path, env: env, lastSegment: segments.last ?? 0, interval: options.checkpointInterval,
-                    maxSegmentBytes: options.checkpointBytes)
-                try journal.start(removing: segments)
+                var newBase = true
+                if case .clean = state { newBase = false }
+                let journal = Journal(
+                    directory: path, env: env, lastSegment: try JournalFiles.segments(in: path).last ?? 0,
+                    checkpointBytes: options.checkpointBytes)
+                try journal.start(newBase: newBase)
                 self.journal = journal
             } else {
-                try Journal.remove(segments, in: path)
+                // Nothing journals from here on, so the journal must not outlive this moment: a
+                // later start would replay it over newer data.
+                try check(mdb_env_sync(env, 1), "mdb_env_sync")
+                try Journal.removeFiles(
+                    try JournalFiles.segments(in: path).map(JournalFiles.name) + [JournalFiles.baseName], in: path)
                 self.journal = nil
             }
-            for reader in pins { mdb_txn_abort(reader) }
-            pins.removeAll()
-            self.recoveredTransactions = recovered
         } catch {
-            for reader in pins { mdb_txn_abort(reader) }
             // mdb_env_close is required even when mdb_env_open failed, to release the handle.
             mdb_env_close(env)
             Glibc.close(folderLock)
@@ -170,13 +156,13 @@ public final class Environment: @unchecked Sendable {
 
     /// Closes the environment. Idempotent. If transactions are still running (on other threads), the
     /// actual close happens when the last one ends; new transactions fail immediately.
-    /// With a journal, LMDB is synced first so the next open has nothing to replay.
+    /// With a journal, LMDB is synced and the folder marked clean, so the next open replays nothing.
     public func close() {
         close(checkpoint: true)
     }
 
-    /// Closes without the final checkpoint, as a crash would leave things (the journal still
-    /// replays everything). For crash tests.
+    /// Closes without syncing or marking the folder clean, as a crash would leave it (the next
+    /// open recovers from the journal). For crash tests.
     @_spi(Testing)
     public func closeWithoutCheckpoint() {
         close(checkpoint: false)
@@ -185,7 +171,7 @@ public final class Environment: @unchecked Sendable {
     private func close(checkpoint: Bool) {
         let closeNow = state.withLock { state in
             state.closeRequested = true
-            state.finalCheckpoint = state.finalCheckpoint && checkpoint
+            state.closeCleanly = state.closeCleanly && checkpoint
             guard state.activeUsers == 0, !state.closed else { return false }
             state.closed = true
             return true
@@ -194,13 +180,13 @@ public final class Environment: @unchecked Sendable {
     }
 
     private func finishClose() {
-        journal?.shutdown(finalCheckpoint: state.withLock { $0.finalCheckpoint })
+        journal?.shutdown(clean: state.withLock { $0.closeCleanly })
         mdb_env_close(env)
         Glibc.close(folderLock)
     }
 
-    /// Makes everything committed so far durable in LMDB itself and drops the journal segments
-    /// before it. Checkpoints also happen by themselves; this is for tests and tools.
+    /// With a journal: copies a new base and drops the journal segments it covers (checkpoints also
+    /// happen by themselves as segments fill up). Without one: syncs LMDB.
     public func checkpoint() throws {
         try withEnv("checkpoint") { env in
             if let journal {
@@ -258,20 +244,8 @@ public final class Environment: @unchecked Sendable {
     /// Do not call `write` (or `openDatabase`) from inside `body`: that deadlocks.
     /// If a write operation fails (e.g. map full), the transaction can only be aborted: let the error
     /// propagate out of `body`.
-    ///
-    /// With a journal, `body` may run twice: when the map fills up while snapshots are pinned for
-    /// the journal, the transaction is aborted, a checkpoint releases those pages, and `body` runs
-    /// again in a fresh transaction. So `body` must start from scratch each time it is called.
     public func write<T>(_ body: (borrowing WriteTransaction) throws -> T) throws -> T {
-        try withEnv("mdb_txn_begin(read-write)") { env in
-            do {
-                return try writeOnce(env, body)
-            } catch {
-                guard let journal, journal.recorder.mapFull else { throw error }
-                try journal.checkpointNow()
-                return try writeOnce(env, body)
-            }
-        }
+        try withEnv("mdb_txn_begin(read-write)") { env in try writeOnce(env, body) }
     }
 
     private func writeOnce<T>(_ env: OpaquePointer, _ body: (borrowing WriteTransaction) throws -> T) throws -> T {
@@ -355,6 +329,28 @@ public final class Environment: @unchecked Sendable {
         var info = MDB_envinfo()
         try check(mdb_env_info(env, &info), "mdb_env_info")
         return info
+    }
+
+    /// Finishes what `JournalRecovery.prepare` started, once LMDB is open; returns the number of
+    /// transactions replayed.
+    private static func recover(_ env: OpaquePointer, path: String, state: JournalRecovery.State) throws -> Int {
+        switch state {
+        case .noJournal:
+            return 0
+        case .clean(let txnid, _):
+            let current = try info(env).me_last_txnid
+            guard UInt64(current) == txnid else {
+                throw JournalRecovery.damaged(
+                    "\(JournalFiles.cleanName) says txn \(txnid) but data.mdb is at txn \(current)", path)
+            }
+            // From the first write on, data.mdb is no longer the clean copy.
+            try Journal.removeFiles([JournalFiles.cleanName], in: path)
+            return 0
+        case .restoredBase(let segments):
+            let replayed = try JournalRecovery.replay(env: env, directory: path, segments: segments)
+            try check(mdb_env_sync(env, 1), "mdb_env_sync(after journal replay)")
+            return replayed
+        }
     }
 
     /// Takes the folder's exclusive lock (`flock` on `journal.lock`), held until `close`.

@@ -10,59 +10,56 @@ import Foundation
 /// The write-ahead journal of one environment (format and reasoning: `JournalFormat.swift`).
 ///
 /// Segment state is touched only while LMDB's write lock is held (`beforeWrite`, `commit`,
-/// `rotate`), so one write transaction at a time. The checkpoint thread shares only what
+/// `rotate`), so by one write transaction at a time. The checkpoint thread shares only what
 /// `condition` guards. Hence `@unchecked Sendable`.
 final class Journal: @unchecked Sendable {
     let directory: String
     let recorder = MutationRecorder()
     private let env: OpaquePointer
-    private let dataFD: Int32
-    private let pageSize: Int
-    private let interval: Duration
-    private let maxSegmentBytes: Int
+    private let checkpointBytes: Int
+    private var markerDatabase: MDB_dbi = 0
 
     // Under LMDB's write lock.
     private var segmentFD: Int32 = -1
     private var segmentNumber: UInt64
-    private var segmentBytes = 0
-    private var headerBytes = 0
-    private var lastRotation = ContinuousClock.now
+    /// Journal bytes the current base does not cover (all segments since it): what a crash would
+    /// replay, and what triggers the next checkpoint.
+    private var bytesSinceBase = 0
 
     // Guarded by `condition`.
     private let condition = NSCondition()
     private var failure: LMDBError?
-    /// The segment whose base is waiting to be made durable by the checkpoint thread.
-    private var job: UInt64?
-    /// A checkpoint is queued or running (on the thread or in `checkpointNow`): no new rotation.
+    /// A checkpoint is queued or running (on the thread or in `checkpointNow`).
     private var inProgress = false
-    /// Read transactions pinning the base snapshot of each live segment, by segment number.
-    private var pins: [(segment: UInt64, reader: OpaquePointer)] = []
+    /// The segment a checkpoint thread should copy a base for (the one just started).
+    private var requested: UInt64?
     private var stopping = false
     private var threadDone = false
     private var checkpoints = 0
 
-    init(
-        directory: String, env: OpaquePointer, lastSegment: UInt64, interval: Duration, maxSegmentBytes: Int
-    ) throws(LMDBError) {
+    init(directory: String, env: OpaquePointer, lastSegment: UInt64, checkpointBytes: Int) {
         self.directory = directory
         self.env = env
         self.segmentNumber = lastSegment
-        self.interval = interval
-        self.maxSegmentBytes = maxSegmentBytes
-        var fd: Int32 = -1
-        try check(mdb_env_get_fd(env, &fd), "mdb_env_get_fd")
-        self.dataFD = fd
-        var stat = MDB_stat()
-        try check(mdb_env_stat(env, &stat), "mdb_env_stat")
-        self.pageSize = Int(stat.ms_psize)
+        self.checkpointBytes = checkpointBytes
     }
 
-    /// Starts the first segment from the current, fully synced state and removes `oldSegments`
-    /// (already replayed), then starts the checkpoint thread.
-    func start(removing oldSegments: [UInt64]) throws(LMDBError) {
-        try check(mdb_env_sync(env, 1), "mdb_env_sync")
-        try withWriteLock { () throws(LMDBError) in try rotate(handToCheckpointer: false) }
-        try Self.remove(oldSegments, in: directory)
+    /// Starts a new segment and the checkpoint thread. With `newBase` (a fresh folder, or right
+    /// after a recovery) first copies a base and drops every older segment, so that the journal
+    /// never mixes records from before and after a replay.
+    func start(newBase: Bool) throws(LMDBError) {
+        markerDatabase = try TxnidMarker.open(env)
+        if newBase {
+            try checkpoint()
+        } else {
+            // The existing segments still count towards the next checkpoint.
+            let existing = try JournalFiles.segments(in: directory).reduce(0) { total, segment in
+                var info = stat()
+                return total + (stat(directory + "/" + JournalFiles.name(segment), &info) == 0 ? Int(info.st_size) : 0)
+            }
+            _ = try withWriteLock { () throws(LMDBError) in try rotate() }
+            bytesSinceBase += existing
+        }
         let thread = Thread { [self] in runCheckpoints() }
         thread.name = "lmdb-checkpoint"
         thread.start()
@@ -71,19 +68,25 @@ final class Journal: @unchecked Sendable {
     // MARK: - Writes (under LMDB's write lock)
 
     /// Called right after a write transaction begins: refuses writes once the journal has failed,
-    /// and starts a new segment when the current one is due for a checkpoint.
+    /// and asks for a checkpoint when the current segment is full.
     func beforeWrite() throws(LMDBError) {
         let (failure, idle) = condition.withLock { (self.failure, !inProgress) }
         if let failure { throw failure }
         recorder.reset()
-        guard idle, segmentBytes > headerBytes else { return }
-        if segmentBytes >= maxSegmentBytes || ContinuousClock.now - lastRotation >= interval {
-            do throws(LMDBError) {
-                try rotate(handToCheckpointer: true)
-            } catch {
-                fail(error)
-                throw error
-            }
+        guard idle, bytesSinceBase >= checkpointBytes else { return }
+        // Rotating here, while this thread holds the write lock anyway: a checkpoint thread
+        // waiting for that lock could starve behind a busy writer.
+        let segment: UInt64
+        do throws(LMDBError) {
+            segment = try rotate()
+        } catch {
+            fail(error)
+            throw error
+        }
+        condition.withLock {
+            inProgress = true
+            requested = segment
+            condition.broadcast()
         }
     }
 
@@ -95,13 +98,19 @@ final class Journal: @unchecked Sendable {
             return
         }
         let txnid = UInt64(mdb_txn_id(txn))
+        do throws(LMDBError) {
+            try TxnidMarker.write(txn, markerDatabase)
+        } catch {
+            mdb_txn_abort(txn)
+            throw error
+        }
         let record = recorder.seal(txnid: txnid)
         do throws(LMDBError) {
             try append(record)
         } catch {
             mdb_txn_abort(txn)
-            // What reached the file is unknown: a later record after a torn one would be lost on
-            // replay, so the journal takes no more writes until a restart recovers it.
+            // What reached the file is unknown, and a record after a damaged one would be refused
+            // on replay: the journal takes no more writes until a restart recovers it.
             fail(error)
             throw error
         }
@@ -113,7 +122,6 @@ final class Journal: @unchecked Sendable {
             } catch {
                 fail(error)
             }
-            recorder.mapFull = rc == MDB_MAP_FULL
             throw LMDBError(code: rc, operation: "mdb_txn_commit")
         }
     }
@@ -122,70 +130,30 @@ final class Journal: @unchecked Sendable {
         try record.withBytes { raw throws(LMDBError) in
             try JournalFiles.writeAll(segmentFD, raw, JournalFiles.name(segmentNumber))
         }
-        segmentBytes += record.count
+        bytesSinceBase += record.count
         try JournalFiles.syncData(segmentFD, JournalFiles.name(segmentNumber))
     }
 
-    /// Starts segment `segmentNumber + 1` based on the last committed snapshot, which a new read
-    /// transaction pins. Written under a temporary name and renamed, so a segment file is whole.
+    /// Starts segment `segmentNumber + 1`; returns its number. Written under a temporary name and
+    /// renamed, so a segment file always has a whole header.
     @discardableResult
-    private func rotate(handToCheckpointer: Bool) throws(LMDBError) -> UInt64 {
-        var reader: OpaquePointer?
-        try check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &reader), "mdb_txn_begin(journal base)")
-        guard let reader else { throw LMDBError(code: EINVAL, operation: "mdb_txn_begin(journal base)") }
-        do throws(LMDBError) {
-            let base = UInt64(mdb_txn_id(reader))
-            let header = SegmentHeader(
-                number: segmentNumber + 1, baseTxnid: base,
-                metaPage: try MetaPage.read(fd: dataFD, pageSize: pageSize, txnid: base))
-            let fd = try createSegment(header)
-            if segmentFD >= 0 { close(segmentFD) }
-            segmentFD = fd
-            segmentNumber = header.number
-            headerBytes = header.encoded.count
-            segmentBytes = headerBytes
-            lastRotation = .now
-        } catch {
-            mdb_txn_abort(reader)
-            throw error
-        }
-        condition.withLock {
-            pins.append((segmentNumber, reader))
-            if handToCheckpointer {
-                inProgress = true
-                job = segmentNumber
-                condition.broadcast()
-            }
-        }
-        return segmentNumber
-    }
-
-    private func createSegment(_ header: SegmentHeader) throws(LMDBError) -> Int32 {
+    private func rotate() throws(LMDBError) -> UInt64 {
+        var info = MDB_envinfo()
+        try check(mdb_env_info(env, &info), "mdb_env_info")
+        let header = SegmentHeader(number: segmentNumber + 1, previousTxnid: UInt64(info.me_last_txnid))
         let path = directory + "/" + JournalFiles.name(header.number)
-        let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw LMDBError(code: errno, operation: "open(\(temporary))") }
-        do throws(LMDBError) {
-            try header.encoded.withBytes { raw throws(LMDBError) in
-                try JournalFiles.writeAll(fd, raw, temporary)
-            }
-            try JournalFiles.syncData(fd, temporary)
-            guard rename(temporary, path) == 0 else {
-                throw LMDBError(code: errno, operation: "rename(\(temporary))")
-            }
-            try JournalFiles.syncDirectory(directory)
-        } catch {
-            close(fd)
-            unlink(temporary)
-            throw error
-        }
-        return fd
+        let fd = try JournalFiles.createDurably(path, directory: directory, contents: header.encoded)
+        if segmentFD >= 0 { close(segmentFD) }
+        segmentFD = fd
+        segmentNumber = header.number
+        bytesSinceBase = SegmentHeader.size
+        return segmentNumber
     }
 
     // MARK: - Checkpoints
 
-    /// Makes everything committed so far durable in LMDB itself and drops the journal before it.
-    /// Waits for a checkpoint already running. Used at close and by tests.
+    /// Starts a new segment, copies the environment to a new base, and removes the segments the
+    /// base covers. Waits for a checkpoint already running. Used at start and by tests.
     func checkpointNow() throws(LMDBError) {
         condition.withLock {
             while inProgress { condition.wait() }
@@ -197,25 +165,21 @@ final class Journal: @unchecked Sendable {
                 condition.broadcast()
             }
         }
-        var segment: UInt64 = 0
-        try withWriteLock { () throws(LMDBError) in
-            if let failure = condition.withLock({ failure }) { throw failure }
-            segment = try rotate(handToCheckpointer: false)
-        }
-        try checkpoint(upTo: segment)
+        if let failure = condition.withLock({ failure }) { throw failure }
+        try checkpoint()
     }
 
-    /// The checkpoint thread: waits for a rotated segment and makes its base durable.
+    /// The checkpoint thread: runs a checkpoint whenever `beforeWrite` asks for one.
     private func runCheckpoints() {
         while true {
             let next: UInt64? = condition.withLock {
-                while job == nil && !stopping { condition.wait() }
-                defer { job = nil }
-                return job
+                while requested == nil && !stopping { condition.wait() }
+                defer { requested = nil }
+                return requested
             }
             guard let segment = next else { break }
             do throws(LMDBError) {
-                try checkpoint(upTo: segment)
+                try finishCheckpoint(segment)
             } catch {
                 fail(error)
             }
@@ -230,25 +194,46 @@ final class Journal: @unchecked Sendable {
         }
     }
 
-    /// Syncs LMDB (which flushes the base of `segment` and everything before), then removes the
-    /// older segments and releases the snapshots they pinned.
-    private func checkpoint(upTo segment: UInt64) throws(LMDBError) {
-        try check(mdb_env_sync(env, 1), "mdb_env_sync(checkpoint)")
-        let older = condition.withLock { pins.filter { $0.segment < segment } }
-        try Self.remove(older.map(\.segment), in: directory)
-        condition.withLock {
-            pins.removeAll { $0.segment < segment }
-            checkpoints += 1
+    /// Every record in the segments before the new one is at or below the copy's txnid, so once
+    /// the base is durably in place they can go.
+    private func checkpoint() throws(LMDBError) {
+        try finishCheckpoint(try withWriteLock { () throws(LMDBError) in try rotate() })
+    }
+
+    /// The part of a checkpoint after `segment` was started: no lock needed.
+    private func finishCheckpoint(_ segment: UInt64) throws(LMDBError) {
+        try makeBase()
+        let older = try JournalFiles.segments(in: directory).filter { $0 < segment }
+        try Self.remove(older, in: directory)
+        condition.withLock { checkpoints += 1 }
+    }
+
+    /// Copies the environment (a compacting copy: one read transaction's snapshot, without blocking
+    /// writers) to a temporary file, syncs it and renames it into place. The snapshot holds the
+    /// txnid of its last journaled transaction (`TxnidMarker`): recovery replays what came after.
+    private func makeBase() throws(LMDBError) {
+        let path = directory + "/" + JournalFiles.baseName
+        let temporary = path + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw LMDBError(code: errno, operation: "open(\(temporary))") }
+        do throws(LMDBError) {
+            try check(mdb_env_copyfd2(env, fd, UInt32(MDB_CP_COMPACT)), "mdb_env_copyfd2(\(temporary))")
+            try JournalFiles.syncData(fd, temporary)
+        } catch {
+            close(fd)
+            unlink(temporary)
+            throw error
         }
-        // Only now may LMDB reuse the pages of those snapshots.
-        for pin in older { mdb_txn_abort(pin.reader) }
+        close(fd)
+        guard rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw LMDBError(code: errno, operation: "rename(\(temporary))")
+        }
+        try JournalFiles.syncDirectory(directory)
     }
 
     /// Number of completed checkpoints (for tests).
     var completedCheckpoints: Int { condition.withLock { checkpoints } }
-
-    /// Live segment numbers (for tests).
-    var liveSegments: [UInt64] { condition.withLock { pins.map(\.segment) } }
 
     private func fail(_ error: LMDBError) {
         condition.withLock {
@@ -260,41 +245,47 @@ final class Journal: @unchecked Sendable {
         }
     }
 
-    /// Stops the checkpoint thread; with `finalCheckpoint`, first leaves LMDB synced with one empty
-    /// segment so the next start has nothing to replay. Releases every pinned snapshot.
-    func shutdown(finalCheckpoint: Bool) {
+    /// Stops the checkpoint thread. With `clean`, syncs LMDB and writes `journal.clean` so the next
+    /// open needs no recovery; without it, leaves the files as a crash would.
+    func shutdown(clean: Bool) {
         condition.withLock {
             while inProgress { condition.wait() }
             stopping = true
             condition.broadcast()
             while !threadDone { condition.wait() }
         }
-        if finalCheckpoint, condition.withLock({ failure == nil }) {
-            try? checkpointNow()
-        }
-        let readers = condition.withLock {
-            defer { pins.removeAll() }
-            return pins.map(\.reader)
-        }
-        for reader in readers { mdb_txn_abort(reader) }
         if segmentFD >= 0 {
             close(segmentFD)
             segmentFD = -1
         }
+        guard clean, condition.withLock({ failure == nil }) else { return }
+        var info = MDB_envinfo()
+        guard mdb_env_sync(env, 1) == MDB_SUCCESS, mdb_env_info(env, &info) == MDB_SUCCESS else { return }
+        let marker = directory + "/" + JournalFiles.cleanName
+        if let fd = try? JournalFiles.createDurably(
+            marker, directory: directory, contents: Array("\(info.me_last_txnid)\n".utf8))
+        {
+            close(fd)
+        }
     }
 
     /// Runs `body` while holding LMDB's write lock, through an empty write transaction.
-    private func withWriteLock(_ body: () throws(LMDBError) -> Void) throws(LMDBError) {
+    private func withWriteLock<T>(_ body: () throws(LMDBError) -> T) throws(LMDBError) -> T {
         var txn: OpaquePointer?
         try check(mdb_txn_begin(env, nil, 0, &txn), "mdb_txn_begin(journal)")
         defer { mdb_txn_abort(txn) }
-        try body()
+        return try body()
     }
 
     static func remove(_ segments: [UInt64], in directory: String) throws(LMDBError) {
-        guard !segments.isEmpty else { return }
-        for segment in segments {
-            let path = directory + "/" + JournalFiles.name(segment)
+        try removeFiles(segments.map(JournalFiles.name), in: directory)
+    }
+
+    /// Unlinks `names` (missing ones are fine) and syncs the directory.
+    static func removeFiles(_ names: [String], in directory: String) throws(LMDBError) {
+        guard !names.isEmpty else { return }
+        for name in names {
+            let path = directory + "/" + name
             if unlink(path) != 0 && errno != ENOENT { throw LMDBError(code: errno, operation: "unlink(\(path))") }
         }
         try JournalFiles.syncDirectory(directory)

@@ -8,41 +8,59 @@ internal import CLMDB
 
 /// Brings an environment back to its last journaled state after any stop, clean or not.
 enum JournalRecovery {
-    /// Before `mdb_env_open`: if journal segments exist, writes the oldest one's base meta page back
-    /// into `data.mdb`, so LMDB opens the durable snapshot the journal continues from.
-    static func restoreBase(directory: String) throws(LMDBError) -> (segments: [UInt64], base: SegmentHeader?) {
-        let segments = try JournalFiles.segments(in: directory)
-        guard let oldest = segments.first else { return ([], nil) }
-        let name = JournalFiles.name(oldest)
-        let bytes = try JournalFiles.read(directory + "/" + name)
-        guard let (header, _) = bytes.withUnsafeBytes({ SegmentHeader.decode($0) }), header.number == oldest else {
-            throw damaged("the header of \(name) is damaged", directory)
-        }
-        let dataPath = directory + "/data.mdb"
-        guard access(dataPath, F_OK) == 0 else {
-            throw damaged("journal segments exist but data.mdb is missing", directory)
-        }
-        try MetaPage.restore(dataPath: dataPath, page: header.metaPage, txnid: header.baseTxnid)
-        return (segments, header)
+    /// What the files say about `data.mdb` before it is opened.
+    enum State {
+        /// No journal files: a new folder, or one written with LMDB syncing every commit.
+        case noJournal
+        /// Closed cleanly: `data.mdb` was synced at this txnid and the journal is not needed.
+        case clean(txnid: UInt64, segments: [UInt64])
+        /// Not closed cleanly: `data.mdb` has been replaced by the base; replay `segments`.
+        case restoredBase(segments: [UInt64])
     }
 
-    /// After `mdb_env_open` on a restored base: applies every journaled transaction after it, in
-    /// order, each in its own transaction. Returns how many were applied.
+    /// Before `mdb_env_open`: inspects the journal files and, after an unclean stop, copies the base
+    /// back over `data.mdb` (whatever the crash left in it).
+    static func prepare(directory: String) throws(LMDBError) -> State {
+        let segments = try JournalFiles.segments(in: directory)
+        let cleanPath = directory + "/" + JournalFiles.cleanName
+        let basePath = directory + "/" + JournalFiles.baseName
+        if access(cleanPath, F_OK) == 0 {
+            let text = String(decoding: try JournalFiles.read(cleanPath), as: UTF8.self)
+            guard let txnid = UInt64(text.filter { !$0.isWhitespace }) else {
+                throw damaged("\(JournalFiles.cleanName) does not hold a transaction id", directory)
+            }
+            return .clean(txnid: txnid, segments: segments)
+        }
+        if access(basePath, F_OK) == 0 {
+            try copy(basePath, to: directory + "/data.mdb", directory: directory)
+            return .restoredBase(segments: segments)
+        }
+        if let first = segments.first {
+            throw damaged("\(JournalFiles.name(first)) exists but \(JournalFiles.baseName) does not", directory)
+        }
+        return .noJournal
+    }
+
+    /// After `mdb_env_open` on a restored base: applies every journaled transaction newer than the
+    /// base (per `TxnidMarker`), in order, each in its own transaction. Returns how many were applied.
     ///
     /// A partial record may end the newest segment (that write was never acknowledged); anything
     /// else that is not whole is damage, and recovery stops with an error rather than skip
     /// acknowledged writes.
     static func replay(env: OpaquePointer, directory: String, segments: [UInt64]) throws(LMDBError) -> Int {
+        let base = try TxnidMarker.read(env)
         var applied = 0
+        var marker: MDB_dbi?
+        var last = base
         var databases: [[UInt8]: MDB_dbi] = [:]
         for segment in segments {
             let name = JournalFiles.name(segment)
             let bytes = try JournalFiles.read(directory + "/" + name)
             try bytes.withBytes { raw throws(LMDBError) in
-                guard let (header, size) = SegmentHeader.decode(raw), header.number == segment else {
+                guard let header = SegmentHeader.decode(raw), header.number == segment else {
                     throw damaged("the header of \(name) is damaged", directory)
                 }
-                let (records, ending) = JournalFiles.records(raw, from: size)
+                let (records, ending) = JournalFiles.records(raw, from: SegmentHeader.size)
                 switch ending {
                 case .clean: break
                 case .tornTail where segment == segments.last: break
@@ -51,16 +69,17 @@ enum JournalRecovery {
                 case .damaged(let offset):
                     throw damaged("\(name) has a damaged record at byte \(offset)", directory)
                 }
-                let cancelled = Set(records.filter { $0.kind == .cancel }.map(\.txnid))
-                for (index, record) in records.enumerated() where record.kind == .transaction {
-                    // A cancel names the transaction just before it that failed to commit.
+                for (index, record) in records.enumerated() where record.kind == .transaction && record.txnid > base {
+                    // A cancel right after a record says that transaction failed to commit.
                     let next = records.index(after: index)
-                    if cancelled.contains(record.txnid), next < records.endIndex, records[next].kind == .cancel,
-                        records[next].txnid == record.txnid
-                    {
+                    if next < records.endIndex, records[next].kind == .cancel, records[next].txnid == record.txnid {
                         continue
                     }
-                    try apply(raw[record.mutations], env: env, databases: &databases, segment: name)
+                    guard record.txnid > last else {
+                        throw damaged("\(name) has transaction \(record.txnid) after \(last)", directory)
+                    }
+                    last = record.txnid
+                    try apply(raw[record.mutations], env: env, databases: &databases, marker: &marker, segment: name)
                     applied += 1
                 }
             }
@@ -70,29 +89,22 @@ enum JournalRecovery {
 
     private static func apply(
         _ mutations: UnsafeRawBufferPointer.SubSequence, env: OpaquePointer, databases: inout [[UInt8]: MDB_dbi],
-        segment: String
+        marker: inout MDB_dbi?, segment: String
     ) throws(LMDBError) {
+        if marker == nil { marker = try TxnidMarker.open(env) }
         var txn: OpaquePointer?
         try check(mdb_txn_begin(env, nil, 0, &txn), "mdb_txn_begin(journal replay)")
         do throws(LMDBError) {
-            let bytes = UnsafeRawBufferPointer(rebasing: mutations)
-            var offset = 0
-            func take(_ count: Int) throws(LMDBError) -> UnsafeRawBufferPointer {
-                guard count >= 0, bytes.count - offset >= count else {
-                    throw LMDBError(code: EINVAL, operation: "journal replay: a record in \(segment) is malformed")
-                }
-                defer { offset += count }
-                return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)])
-            }
-            while offset < bytes.count {
-                let op = try take(1)[0]
-                let name = Array(try take(Int(try take(1)[0])))
-                let key = try take(Int(try take(4).loadLittleEndian(UInt32.self, at: 0)))
+            var reader = ByteReader(bytes: UnsafeRawBufferPointer(rebasing: mutations), segment: segment)
+            while !reader.atEnd {
+                let op = try reader.take(1)[0]
+                let name = Array(try reader.take(Int(try reader.take(1)[0])))
+                let key = try reader.take(Int(try reader.uint32()))
                 let dbi = try database(name, txn: txn, cache: &databases)
                 var k = MDB_val(key)
                 switch op {
                 case 1:
-                    var v = MDB_val(try take(Int(try take(4).loadLittleEndian(UInt32.self, at: 0))))
+                    var v = MDB_val(try reader.take(Int(try reader.uint32())))
                     try check(mdb_put(txn, dbi, &k, &v, 0), "mdb_put(journal replay)")
                 case 2:
                     let rc = mdb_del(txn, dbi, &k, nil)
@@ -101,6 +113,7 @@ enum JournalRecovery {
                     throw LMDBError(code: EINVAL, operation: "journal replay: unknown operation \(op) in \(segment)")
                 }
             }
+            try TxnidMarker.write(txn!, marker!)
         } catch {
             mdb_txn_abort(txn)
             throw error
@@ -118,7 +131,63 @@ enum JournalRecovery {
         return dbi
     }
 
-    private static func damaged(_ what: String, _ directory: String) -> LMDBError {
+    /// Copies `source` over `target` through a temporary file, synced and renamed into place.
+    private static func copy(_ source: String, to target: String, directory: String) throws(LMDBError) {
+        let input = open(source, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw LMDBError(code: errno, operation: "open(\(source))") }
+        defer { close(input) }
+        let partial = directory + "/journal-restore.tmp"
+        let fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw LMDBError(code: errno, operation: "open(\(partial))") }
+        do throws(LMDBError) {
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { Glibc.read(input, $0.baseAddress, $0.count) }
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    throw LMDBError(code: errno, operation: "read(\(source))")
+                }
+                if count == 0 { break }
+                try buffer.withBytes { raw throws(LMDBError) in
+                    try JournalFiles.writeAll(fd, UnsafeRawBufferPointer(rebasing: raw[..<count]), partial)
+                }
+            }
+            try JournalFiles.syncData(fd, partial)
+        } catch {
+            close(fd)
+            unlink(partial)
+            throw error
+        }
+        close(fd)
+        guard rename(partial, target) == 0 else {
+            unlink(partial)
+            throw LMDBError(code: errno, operation: "rename(\(partial))")
+        }
+        try JournalFiles.syncDirectory(directory)
+    }
+
+    static func damaged(_ what: String, _ directory: String) -> LMDBError {
         LMDBError(code: EIO, operation: "journal recovery in \(directory): \(what)")
+    }
+}
+
+/// Reads a record's fields in order, refusing to read past its end.
+private struct ByteReader {
+    let bytes: UnsafeRawBufferPointer
+    let segment: String
+    var offset = 0
+
+    var atEnd: Bool { offset >= bytes.count }
+
+    mutating func take(_ count: Int) throws(LMDBError) -> UnsafeRawBufferPointer {
+        guard count >= 0, bytes.count - offset >= count else {
+            throw LMDBError(code: EINVAL, operation: "journal replay: a record in \(segment) is malformed")
+        }
+        defer { offset += count }
+        return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)])
+    }
+
+    mutating func uint32() throws(LMDBError) -> UInt32 {
+        try take(4).loadLittleEndian(UInt32.self, at: 0)
     }
 }

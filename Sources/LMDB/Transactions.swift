@@ -79,7 +79,7 @@ extension Transaction where Mode == ReadWriteMode {
         var v = MDB_val(value)
         let rc = mdb_put(txn, db.dbi, &k, &v, noOverwrite ? UInt32(MDB_NOOVERWRITE) : 0)
         if noOverwrite && rc == MDB_KEYEXIST { return false }
-        try checkWrite(rc, "mdb_put")
+        try check(rc, "mdb_put")
         recorder?.put(db.dbi, key: key, value: value)
         return true
     }
@@ -105,7 +105,7 @@ extension Transaction where Mode == ReadWriteMode {
     ) throws {
         var k = MDB_val(key)
         var v = MDB_val(mv_size: count, mv_data: nil)
-        try checkWrite(mdb_put(txn, db.dbi, &k, &v, UInt32(MDB_RESERVE)), "mdb_put(reserve)")
+        try check(mdb_put(txn, db.dbi, &k, &v, UInt32(MDB_RESERVE)), "mdb_put(reserve)")
         do {
             try fill(UnsafeMutableRawBufferPointer(start: v.mv_data, count: v.mv_size))
             recorder?.put(db.dbi, key: key, value: v.buffer)
@@ -123,7 +123,7 @@ extension Transaction where Mode == ReadWriteMode {
         var k = MDB_val(key)
         let rc = mdb_del(txn, db.dbi, &k, nil)
         if rc == MDB_NOTFOUND { return false }
-        try checkWrite(rc, "mdb_del")
+        try check(rc, "mdb_del")
         recorder?.delete(db.dbi, key: key)
         return true
     }
@@ -132,13 +132,5 @@ extension Transaction where Mode == ReadWriteMode {
     @discardableResult
     public func delete(_ db: Database, key: [UInt8]) throws -> Bool {
         try key.withUnsafeBytes { key in try delete(db, key: key) }
-    }
-}
-
-extension Transaction where Mode == ReadWriteMode {
-    /// `check`, also telling the journal when the map is full so the environment can checkpoint.
-    private func checkWrite(_ rc: Int32, _ operation: @autoclosure () -> String) throws(LMDBError) {
-        if rc == MDB_MAP_FULL { recorder?.mapFull = true }
-        try check(rc, operation())
     }
 }

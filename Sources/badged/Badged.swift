@@ -86,6 +86,12 @@ struct Badged: AsyncParsableCommand {
         let store = try BadgeStore(
             path: dataDir,
             options: Environment.Options(mapSize: mapSizeMb << 20, durability: durability))
+        let recovered = store.environment.recoveredTransactions
+        if recovered > 0 {
+            logger.notice(
+                "the last run did not stop cleanly: replayed its journal",
+                metadata: ["transactions": "\(recovered)", "data": "\(dataDir)"])
+        }
         let service = BadgeService(store: store, logger: logger)
         if let loadCatalogue {
             try await Self.seed(service: service, path: loadCatalogue, logger: logger)

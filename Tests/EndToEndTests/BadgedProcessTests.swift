@@ -1,6 +1,7 @@
 import BadgeClient
 import BadgeModel
 import Foundation
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -76,6 +77,76 @@ struct BadgedProcessTests {
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
         await client.close()
+    }
+
+    @Test("SIGKILL mid-load loses no acknowledged award: the next start replays the journal")
+    func sigkillAndRecover() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "badged-\(UUID().uuidString.prefix(8))"
+        ).path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let socket = "/tmp/bdk-\(UUID().uuidString.prefix(8)).sock"
+
+        var (process, client) = try await start(in: directory, socket: socket)
+        let loadClient = client
+        let pid = process.processIdentifier
+        let progress = Progress()
+        // Issues keep coming from several tasks while the process is killed; only those answered
+        // before the kill count.
+        let awards = await withTaskGroup(of: [Award].self) { group in
+            for worker in 0..<8 {
+                group.addTask {
+                    var answered: [Award] = []
+                    for index in 0..<10_000 {
+                        let request = IssueRequest(
+                            customerId: "k-\(worker)-\(index)", badgeId: "gold-elite", requestId: "k-\(worker)-\(index)"
+                        )
+                        guard let result = try? await loadClient.issue(request) else { break }
+                        answered.append(result.award)
+                        progress.count.add(1, ordering: .relaxed)
+                    }
+                    return answered
+                }
+            }
+            group.addTask {
+                // Killed while the load runs, once enough has been acknowledged to be worth checking.
+                for _ in 0..<1000 where progress.count.load(ordering: .relaxed) < 200 {
+                    try? await Task.sleep(for: .milliseconds(10))
+                }
+                kill(pid, SIGKILL)
+                return []
+            }
+            return await group.reduce(into: []) { $0 += $1 }
+        }
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
+        await client.close()
+        #expect(awards.count >= 200, "the load should have been running when badged was killed")
+
+        (process, client) = try await start(in: directory, socket: socket)
+        var stored: [String: Set<UInt64>] = [:]
+        for customer in Set(awards.map(\.customerId)) {
+            let trophyCase = try await client.list(customerId: customer)
+            stored[customer] = Set(trophyCase.entries.flatMap(\.awards).map(\.awardId))
+        }
+        for award in awards {
+            #expect(stored[award.customerId]?.contains(award.awardId) == true, "award \(award.awardId) was lost")
+        }
+        // The store is consistent: a retried request finds its award instead of issuing another.
+        let first = try #require(awards.first)
+        let retried = try await client.issue(
+            IssueRequest(customerId: first.customerId, badgeId: "gold-elite", requestId: first.requestId))
+        #expect(retried.award.awardId == first.awardId)
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        await client.close()
+    }
+
+    /// Acknowledged issues so far, shared by the load tasks.
+    final class Progress: Sendable {
+        let count = Atomic<Int>(0)
     }
 
     @Test("bad flags exit 64 with a message")

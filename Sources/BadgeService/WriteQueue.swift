@@ -15,7 +15,8 @@ struct PendingWrite: Sendable {
 /// The one thread that owns every LMDB write transaction.
 ///
 /// Callers enqueue; the thread takes everything waiting, applies it in one transaction, commits once
-/// (fsync), and only then completes the callers (group commit). LMDB ties a write transaction to
+/// (made durable by the store: a journal append + fdatasync by default), and only then completes
+/// the callers (group commit). LMDB ties a write transaction to
 /// its OS thread, which is why this is a thread and not a task.
 final class WriteQueue: @unchecked Sendable {
     private let condition = NSCondition()

@@ -171,6 +171,9 @@ final class Journal: @unchecked Sendable {
 
     /// The checkpoint thread: runs a checkpoint whenever `beforeWrite` asks for one.
     private func runCheckpoints() {
+        // Copying a base is background work: it must not take the CPU from the threads serving
+        // calls (on Linux the nice value of PRIO_PROCESS 0 is the calling thread's own).
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
         while true {
             let next: UInt64? = condition.withLock {
                 while requested == nil && !stopping { condition.wait() }

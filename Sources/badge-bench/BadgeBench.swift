@@ -74,12 +74,13 @@ struct BadgeBench: AsyncParsableCommand {
 
     struct Service: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Durable Evaluate through BadgeService (LMDB, fsync, group commit), N concurrent callers.")
+            abstract: "Durable Evaluate through BadgeService (LMDB, journal, group commit), N concurrent callers.")
         @Option(help: "Events per run.") var events = 50_000
         @Option(help: "Concurrent callers.") var concurrency = 32
         @Option(help: "Customers.") var customers = 1000
         @Option(help: "Runs (the median is reported).") var runs = 3
-        @Flag(help: "Skip fsync (measures the CPU path alone; not durable).") var noSync = false
+        @Option(help: "journal (default), sync (LMDB fsyncs each commit: the old baseline) or none (CPU path only).")
+        var durability: Environment.Durability = .journal
         @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
@@ -92,7 +93,7 @@ struct BadgeBench: AsyncParsableCommand {
                 let store = try BadgeStore(
                     path: directory,
                     options: Environment.Options(
-                        mapSize: 4 << 30, durability: noSync ? .none : .journal))
+                        mapSize: 4 << 30, durability: durability))
                 let service = BadgeService(store: store)
                 for badge in RuleCatalogue.badges() { _ = try await service.putBadge(PutBadgeRequest(badge: badge)) }
                 let total = events
@@ -124,10 +125,12 @@ struct BadgeBench: AsyncParsableCommand {
             let rate = BadgeBench.median(rates)
             if json {
                 print(
-                    "{\"benchmark\":\"service\",\"events_per_second\":\(Int(rate)),\"concurrency\":\(concurrency),\"events\":\(events)}"
+                    "{\"benchmark\":\"service\",\"durability\":\"\(durability.rawValue)\",\"events_per_second\":\(Int(rate)),\"concurrency\":\(concurrency),\"events\":\(events)}"
                 )
             } else {
-                print("service: \(Int(rate)) durable events/s (median of \(runs), \(concurrency) concurrent callers)")
+                print(
+                    "service (\(durability.rawValue)): \(Int(rate)) events/s (median of \(runs), \(concurrency) concurrent callers)"
+                )
             }
         }
     }
@@ -152,3 +155,5 @@ extension Duration {
         return Double(seconds) + Double(attoseconds) / 1e18
     }
 }
+
+extension Environment.Durability: ExpressibleByArgument {}

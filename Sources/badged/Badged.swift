@@ -57,7 +57,8 @@ struct Badged: AsyncParsableCommand {
     @Option(
         help: """
             How writes reach the disk before they are acknowledged: journal (append + fdatasync to a \
-            write-ahead journal; LMDB checkpointed in the background), sync (LMDB fsyncs every commit), \
+            write-ahead journal; LMDB rebuilt from a base copy + the journal after a crash), sync (LMDB \
+            fsyncs every commit), \
             none (no fsync: a system crash can lose acknowledged awards; benchmarks only).
             """)
     var durability: Environment.Durability = .journal

@@ -134,8 +134,9 @@ public final class Environment: @unchecked Sendable {
                 // Nothing journals from here on, so the journal must not outlive this moment: a
                 // later start would replay it over newer data.
                 try check(mdb_env_sync(env, 1), "mdb_env_sync")
-                try Journal.removeFiles(
-                    try JournalFiles.segments(in: path).map(JournalFiles.name) + [JournalFiles.baseName], in: path)
+                // The base goes first: segments left without a base mean data.mdb is authoritative.
+                try Journal.removeFiles([JournalFiles.baseName], in: path)
+                try Journal.remove(try JournalFiles.segments(in: path), in: path)
                 self.journal = nil
             }
         } catch {

@@ -18,6 +18,8 @@ final class Journal: @unchecked Sendable {
     private let env: OpaquePointer
     private let checkpointBytes: Int
     private var markerDatabase: MDB_dbi = 0
+    /// The next journal sequence number (under the write lock).
+    private var nextSequence: UInt64 = 1
 
     // Under LMDB's write lock.
     private var segmentFD: Int32 = -1
@@ -48,7 +50,8 @@ final class Journal: @unchecked Sendable {
     /// after a recovery) first copies a base and drops every older segment, so that the journal
     /// never mixes records from before and after a replay.
     func start(newBase: Bool) throws(LMDBError) {
-        markerDatabase = try TxnidMarker.open(env)
+        markerDatabase = try SequenceMarker.open(env)
+        nextSequence = try SequenceMarker.read(env) + 1
         if newBase {
             try checkpoint()
         } else {
@@ -70,23 +73,31 @@ final class Journal: @unchecked Sendable {
     /// Called right after a write transaction begins: refuses writes once the journal has failed,
     /// and asks for a checkpoint when the current segment is full.
     func beforeWrite() throws(LMDBError) {
-        let (failure, idle) = condition.withLock { (self.failure, !inProgress) }
+        let due = bytesSinceBase >= checkpointBytes
+        let (failure, claimed) = condition.withLock {
+            // Claimed here, before rotating, so that `checkpointNow` cannot run a second one.
+            let claim = due && !inProgress && self.failure == nil
+            if claim { inProgress = true }
+            return (self.failure, claim)
+        }
         if let failure { throw failure }
         recorder.reset()
-        guard idle, bytesSinceBase >= checkpointBytes else { return }
+        guard claimed else { return }
         // Rotating here, while this thread holds the write lock anyway: a checkpoint thread
         // waiting for that lock could starve behind a busy writer.
-        let segment: UInt64
         do throws(LMDBError) {
-            segment = try rotate()
+            let segment = try rotate()
+            condition.withLock {
+                requested = segment
+                condition.broadcast()
+            }
         } catch {
             fail(error)
+            condition.withLock {
+                inProgress = false
+                condition.broadcast()
+            }
             throw error
-        }
-        condition.withLock {
-            inProgress = true
-            requested = segment
-            condition.broadcast()
         }
     }
 
@@ -97,14 +108,15 @@ final class Journal: @unchecked Sendable {
             try check(mdb_txn_commit(txn), "mdb_txn_commit")
             return
         }
-        let txnid = UInt64(mdb_txn_id(txn))
+        let sequence = nextSequence
+        nextSequence += 1
         do throws(LMDBError) {
-            try TxnidMarker.write(txn, markerDatabase)
+            try SequenceMarker.write(txn, markerDatabase, sequence)
         } catch {
             mdb_txn_abort(txn)
             throw error
         }
-        let record = recorder.seal(txnid: txnid)
+        let record = recorder.seal(sequence: sequence)
         do throws(LMDBError) {
             try append(record)
         } catch {
@@ -118,7 +130,7 @@ final class Journal: @unchecked Sendable {
         guard rc == MDB_SUCCESS else {
             recorder.reset()
             do throws(LMDBError) {
-                try append(recorder.seal(kind: JournalRecord.Kind.cancel.rawValue, txnid: txnid))
+                try append(recorder.seal(kind: JournalRecord.Kind.cancel.rawValue, sequence: sequence))
             } catch {
                 fail(error)
             }
@@ -138,9 +150,7 @@ final class Journal: @unchecked Sendable {
     /// renamed, so a segment file always has a whole header.
     @discardableResult
     private func rotate() throws(LMDBError) -> UInt64 {
-        var info = MDB_envinfo()
-        try check(mdb_env_info(env, &info), "mdb_env_info")
-        let header = SegmentHeader(number: segmentNumber + 1, previousTxnid: UInt64(info.me_last_txnid))
+        let header = SegmentHeader(number: segmentNumber + 1, previousSequence: nextSequence - 1)
         let path = directory + "/" + JournalFiles.name(header.number)
         let fd = try JournalFiles.createDurably(path, directory: directory, contents: header.encoded)
         if segmentFD >= 0 { close(segmentFD) }

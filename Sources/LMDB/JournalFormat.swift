@@ -15,9 +15,11 @@ internal import CZlib
 // `data.mdb` on disk is only a cache that the kernel writes back when it likes.
 //
 // What survives any crash is a *base*, `journal-base.mdb`: a consistent copy of the environment
-// (mdb_env_copyfd, made by a background checkpoint), plus the journal segments written since.
-// Each journal record carries the txnid LMDB gave its transaction; recovery copies the base back
-// over `data.mdb` and replays, in order, every record with a txnid above the base's.
+// (a compacting mdb_env_copyfd2, made by a background checkpoint), plus the journal segments
+// written since. Each journal record carries a sequence number of the journal's own, which the
+// same transaction also stores in the environment (`SequenceMarker`); recovery copies the base
+// back over `data.mdb` and replays, in order, every record with a sequence above the base's.
+// (Not LMDB's txnids: a compacting copy renumbers them from 1.)
 // A clean close syncs `data.mdb` and writes `journal.clean` (its txnid), so the next open skips
 // recovery. (Keeping `data.mdb` itself crash-consistent would need its old pages pinned between
 // checkpoints; an earlier version did that and every commit's copy-on-write pages then had to
@@ -30,12 +32,12 @@ internal import CZlib
 //   journal.lock                                   flock'ed while an Environment has the folder open
 //
 // Segment header (little-endian): "BDGJRNL2", u32 format (2), u64 segment number, u64 the last
-// txnid committed before the segment began, u32 CRC-32 of everything before it.
+// sequence journaled before the segment began, u32 CRC-32 of everything before it.
 // Record: u32 body length, u32 CRC-32 of the body, body.
-// Body: u8 kind, u64 txnid, then for kind 1 (transaction) the mutations:
+// Body: u8 kind, u64 sequence, then for kind 1 (transaction) the mutations:
 //   u8 op (1 put, 2 delete), u8 database name length, name, u32 key length, key,
 //   and for a put u32 value length, value.
-// Kind 2 (cancel) says the transaction with that txnid failed to commit after it was journaled.
+// Kind 2 (cancel) says the transaction with that sequence failed to commit after it was journaled.
 
 /// Encodes the mutations of the running write transaction as a journal record.
 ///
@@ -78,9 +80,9 @@ final class MutationRecorder: @unchecked Sendable {
     }
 
     /// Fills in the record and body headers; returns the finished record.
-    func seal(kind: UInt8 = 1, txnid: UInt64) -> [UInt8] {
+    func seal(kind: UInt8 = 1, sequence: UInt64) -> [UInt8] {
         bytes[Self.recordHeaderSize] = kind
-        storeUInt64(txnid, at: Self.recordHeaderSize + 1)
+        storeUInt64(sequence, at: Self.recordHeaderSize + 1)
         let bodyCount = bytes.count - Self.recordHeaderSize
         storeUInt32(UInt32(bodyCount), at: 0)
         let crc = bytes.withUnsafeBytes { crc32(UnsafeRawBufferPointer(rebasing: $0[Self.recordHeaderSize...])) }
@@ -128,14 +130,14 @@ struct SegmentHeader: Equatable {
     static let size = magic.count + 4 + 8 + 8 + 4
 
     var number: UInt64
-    /// The last txnid committed before this segment began: its records all come after it.
-    var previousTxnid: UInt64
+    /// The last sequence journaled before this segment began: its records all come after it.
+    var previousSequence: UInt64
 
     var encoded: [UInt8] {
         var bytes = Self.magic
         bytes.appendLittleEndian(Self.format)
         bytes.appendLittleEndian(number)
-        bytes.appendLittleEndian(previousTxnid)
+        bytes.appendLittleEndian(previousSequence)
         bytes.appendLittleEndian(bytes.withUnsafeBytes { crc32($0) })
         return bytes
     }
@@ -149,7 +151,7 @@ struct SegmentHeader: Equatable {
         else { return nil }
         return SegmentHeader(
             number: bytes.loadLittleEndian(UInt64.self, at: 12),
-            previousTxnid: bytes.loadLittleEndian(UInt64.self, at: 20))
+            previousSequence: bytes.loadLittleEndian(UInt64.self, at: 20))
     }
 }
 
@@ -161,7 +163,7 @@ struct JournalRecord {
     }
 
     var kind: Kind
-    var txnid: UInt64
+    var sequence: UInt64
     /// The mutations (after the body header), within the segment's bytes.
     var mutations: Range<Int>
 }
@@ -238,6 +240,8 @@ enum JournalFiles {
         let headerSize = MutationRecorder.recordHeaderSize
         while offset < bytes.count {
             guard bytes.count - offset >= headerSize else { return (records, .tornTail) }
+            // A file system may keep the size of an append that never reached the disk, as zeros.
+            if bytes[offset...].allSatisfy({ $0 == 0 }) { return (records, .tornTail) }
             let length = Int(bytes.loadLittleEndian(UInt32.self, at: offset))
             let crc = bytes.loadLittleEndian(UInt32.self, at: offset + 4)
             let bodyStart = offset + headerSize
@@ -255,7 +259,7 @@ enum JournalFiles {
             }
             records.append(
                 JournalRecord(
-                    kind: kind, txnid: bytes.loadLittleEndian(UInt64.self, at: bodyStart + 1),
+                    kind: kind, sequence: bytes.loadLittleEndian(UInt64.self, at: bodyStart + 1),
                     mutations: (bodyStart + MutationRecorder.bodyHeaderSize)..<end))
             offset = end
         }
@@ -333,14 +337,13 @@ extension UnsafeRawBufferPointer {
     }
 }
 
-/// Every journaled (and replayed) transaction also stores its own txnid under one key of a
-/// database of its own. A base copy then knows which journal records it already contains: LMDB's
-/// compacting copy renumbers transactions, so the copy's own txnid cannot tell.
-enum TxnidMarker {
+/// Every journaled (and replayed) transaction also stores its journal sequence under one key of a
+/// database of its own, so a base copy knows which journal records it already contains.
+enum SequenceMarker {
     static let database = "__journal"
-    static let key = Array("last_txnid".utf8)
+    static let key = Array("last_sequence".utf8)
 
-    /// Opens (creating) the marker database; call with the write lock held, once.
+    /// Opens (creating) the marker database; call with the write lock free, once.
     static func open(_ env: OpaquePointer) throws(LMDBError) -> MDB_dbi {
         var txn: OpaquePointer?
         try check(mdb_txn_begin(env, nil, 0, &txn), "mdb_txn_begin(journal marker)")
@@ -354,11 +357,11 @@ enum TxnidMarker {
         return dbi
     }
 
-    /// Stores `txn`'s own id in it (not journaled: replay writes its own).
-    static func write(_ txn: OpaquePointer, _ dbi: MDB_dbi) throws(LMDBError) {
-        var id = UInt64(mdb_txn_id(txn)).littleEndian
+    /// Stores `sequence` in `txn` (not journaled: replay writes its own).
+    static func write(_ txn: OpaquePointer, _ dbi: MDB_dbi, _ sequence: UInt64) throws(LMDBError) {
+        var value = sequence.littleEndian
         try key.withBytes { key throws(LMDBError) in
-            try Swift.withUnsafeBytes(of: &id) { value throws(LMDBError) in
+            try Swift.withUnsafeBytes(of: &value) { value throws(LMDBError) in
                 var k = MDB_val(key)
                 var v = MDB_val(value)
                 try check(mdb_put(txn, dbi, &k, &v, 0), "mdb_put(journal marker)")
@@ -366,7 +369,7 @@ enum TxnidMarker {
         }
     }
 
-    /// The txnid of the last journaled transaction the environment holds; 0 if none.
+    /// The sequence of the last journaled transaction the environment holds; 0 if none.
     static func read(_ env: OpaquePointer) throws(LMDBError) -> UInt64 {
         var txn: OpaquePointer?
         try check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn), "mdb_txn_begin(journal marker)")

@@ -35,51 +35,68 @@ enum JournalRecovery {
             try copy(basePath, to: directory + "/data.mdb", directory: directory)
             return .restoredBase(segments: segments)
         }
-        if let first = segments.first {
-            throw damaged("\(JournalFiles.name(first)) exists but \(JournalFiles.baseName) does not", directory)
-        }
+        // Segments without a base hold nothing data.mdb lacks: the base is the first file written
+        // (before any record) and the last removed (a non-journal open removes it first, once
+        // data.mdb is synced). So a crash during either leaves data.mdb authoritative.
+        try Journal.remove(segments, in: directory)
         return .noJournal
     }
 
     /// After `mdb_env_open` on a restored base: applies every journaled transaction newer than the
-    /// base (per `TxnidMarker`), in order, each in its own transaction. Returns how many were applied.
+    /// base (per `SequenceMarker`), in order, each in its own transaction. Returns how many were applied.
     ///
     /// A partial record may end the newest segment (that write was never acknowledged); anything
     /// else that is not whole is damage, and recovery stops with an error rather than skip
     /// acknowledged writes.
     static func replay(env: OpaquePointer, directory: String, segments: [UInt64]) throws(LMDBError) -> Int {
-        let base = try TxnidMarker.read(env)
-        var applied = 0
-        var marker: MDB_dbi?
-        var last = base
-        var databases: [[UInt8]: MDB_dbi] = [:]
+        let base = try SequenceMarker.read(env)
+        var parsed: [(name: String, bytes: [UInt8], records: [JournalRecord], ending: JournalFiles.Ending)] = []
         for segment in segments {
             let name = JournalFiles.name(segment)
             let bytes = try JournalFiles.read(directory + "/" + name)
-            try bytes.withBytes { raw throws(LMDBError) in
+            let (records, ending) = try bytes.withBytes { raw throws(LMDBError) in
                 guard let header = SegmentHeader.decode(raw), header.number == segment else {
                     throw damaged("the header of \(name) is damaged", directory)
                 }
-                let (records, ending) = JournalFiles.records(raw, from: SegmentHeader.size)
-                switch ending {
-                case .clean: break
-                case .tornTail where segment == segments.last: break
-                case .tornTail:
-                    throw damaged("\(name) ends in a partial record but newer segments follow it", directory)
-                case .damaged(let offset):
-                    throw damaged("\(name) has a damaged record at byte \(offset)", directory)
+                return JournalFiles.records(raw, from: SegmentHeader.size)
+            }
+            parsed.append((name, bytes, records, ending))
+        }
+        for (index, segment) in parsed.enumerated() {
+            switch segment.ending {
+            case .clean: break
+            case .tornTail:
+                // A torn write is the end of the journal; segments after it may exist (a crash in
+                // the next start's checkpoint) but must hold no records.
+                if let later = parsed[(index + 1)...].first(where: { !$0.records.isEmpty }) {
+                    throw damaged("\(segment.name) ends in a partial record but \(later.name) has records", directory)
                 }
-                for (index, record) in records.enumerated() where record.kind == .transaction && record.txnid > base {
+            case .damaged(let offset):
+                throw damaged("\(segment.name) has a damaged record at byte \(offset)", directory)
+            }
+        }
+        var applied = 0
+        var last = base
+        var databases: [[UInt8]: MDB_dbi] = [:]
+        var marker: MDB_dbi?
+        for segment in parsed {
+            try segment.bytes.withBytes { raw throws(LMDBError) in
+                let records = segment.records
+                for (index, record) in records.enumerated() where record.kind == .transaction && record.sequence > base
+                {
                     // A cancel right after a record says that transaction failed to commit.
                     let next = records.index(after: index)
-                    if next < records.endIndex, records[next].kind == .cancel, records[next].txnid == record.txnid {
+                    if next < records.endIndex, records[next].kind == .cancel, records[next].sequence == record.sequence
+                    {
                         continue
                     }
-                    guard record.txnid > last else {
-                        throw damaged("\(name) has transaction \(record.txnid) after \(last)", directory)
+                    guard record.sequence > last else {
+                        throw damaged("\(segment.name) has record \(record.sequence) after \(last)", directory)
                     }
-                    last = record.txnid
-                    try apply(raw[record.mutations], env: env, databases: &databases, marker: &marker, segment: name)
+                    last = record.sequence
+                    try apply(
+                        raw[record.mutations], sequence: record.sequence, env: env, databases: &databases,
+                        marker: &marker, segment: segment.name)
                     applied += 1
                 }
             }
@@ -88,10 +105,10 @@ enum JournalRecovery {
     }
 
     private static func apply(
-        _ mutations: UnsafeRawBufferPointer.SubSequence, env: OpaquePointer, databases: inout [[UInt8]: MDB_dbi],
-        marker: inout MDB_dbi?, segment: String
+        _ mutations: UnsafeRawBufferPointer.SubSequence, sequence: UInt64, env: OpaquePointer,
+        databases: inout [[UInt8]: MDB_dbi], marker: inout MDB_dbi?, segment: String
     ) throws(LMDBError) {
-        if marker == nil { marker = try TxnidMarker.open(env) }
+        if marker == nil { marker = try SequenceMarker.open(env) }
         var txn: OpaquePointer?
         try check(mdb_txn_begin(env, nil, 0, &txn), "mdb_txn_begin(journal replay)")
         do throws(LMDBError) {
@@ -113,7 +130,7 @@ enum JournalRecovery {
                     throw LMDBError(code: EINVAL, operation: "journal replay: unknown operation \(op) in \(segment)")
                 }
             }
-            try TxnidMarker.write(txn!, marker!)
+            try SequenceMarker.write(txn!, marker!, sequence)
         } catch {
             mdb_txn_abort(txn)
             throw error

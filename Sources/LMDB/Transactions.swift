@@ -112,7 +112,7 @@ extension Transaction where Mode == ReadWriteMode {
         } catch {
             // Don't leave uninitialized bytes behind if the caller catches and commits anyway.
             var k = MDB_val(key)
-            _ = mdb_del(txn, db.dbi, &k, nil)
+            if mdb_del(txn, db.dbi, &k, nil) == MDB_SUCCESS { recorder?.delete(db.dbi, key: key) }
             throw error
         }
     }

@@ -186,14 +186,14 @@ import Testing
             "ghost".utf8.withContiguousStorageIfAvailable { key in
                 recorder.put(7, key: UnsafeRawBufferPointer(key), value: UnsafeRawBufferPointer(key))
             }
-            tail += recorder.seal(txnid: 1000)
+            tail += recorder.seal(sequence: 1000)
             recorder.reset()
-            tail += recorder.seal(kind: JournalRecord.Kind.cancel.rawValue, txnid: 1000)
+            tail += recorder.seal(kind: JournalRecord.Kind.cancel.rawValue, sequence: 1000)
             recorder.reset()
             "retried".utf8.withContiguousStorageIfAvailable { key in
                 recorder.put(7, key: UnsafeRawBufferPointer(key), value: UnsafeRawBufferPointer(key))
             }
-            tail += recorder.seal(txnid: 1000)
+            tail += recorder.seal(sequence: 1000)
             let segment = path + "/" + (try Self.segments(path).last!)
             let handle = try FileHandle(forUpdating: URL(fileURLWithPath: segment))
             try handle.seekToEnd()
@@ -250,17 +250,99 @@ import Testing
         }
     }
 
-    @Test func segmentsWithoutTheirBaseAreRefused() throws {
+    @Test func segmentsLeftWithoutABaseMeanTheDataFileIsAuthoritative() throws {
+        // What a crash leaves while a sync-mode open removes the journal (base first), or during
+        // the very first base copy of a folder.
         try withTemporaryDirectory { path in
             do {
                 let env = try Environment(path: path, options: Self.manual)
                 let db = try env.openDatabase("test")
                 try env.write { txn in try txn.put(db, "k", "v") }
+                env.close()
+            }
+            try FileManager.default.removeItem(atPath: path + "/journal.clean")
+            try FileManager.default.removeItem(atPath: path + "/journal-base.mdb")
+            let env = try Environment(path: path, options: Self.manual)
+            defer { env.close() }
+            #expect(env.recoveredTransactions == 0)
+            let db = try env.openDatabase("test")
+            #expect(try env.read { txn in try txn.get(db, "k") } == "v")
+        }
+    }
+
+    /// Two crashes in a row, the first with nothing to replay: the journal's numbering must carry
+    /// on from the base (LMDB's own txnids restart when a compacting copy is restored).
+    @Test func secondCrashAfterARecoveryThatReplayedNothingLosesNothing() throws {
+        try withTemporaryDirectory { path in
+            do {
+                let env = try Environment(path: path, options: Self.manual)
+                let db = try env.openDatabase("test")
+                for index in 0..<30 { try env.write { txn in try txn.put(db, "a\(index)", "1") } }
+                try env.checkpoint()
                 env.closeWithoutCheckpoint()
             }
-            try FileManager.default.removeItem(atPath: path + "/journal-base.mdb")
-            let error = try #require(throws: LMDBError.self) { try Environment(path: path, options: Self.manual) }
-            #expect(error.description.contains("journal-base.mdb does not"))
+            do {
+                let env = try Environment(path: path, options: Self.manual)
+                #expect(env.recoveredTransactions == 0)
+                let db = try env.openDatabase("test")
+                for index in 0..<10 { try env.write { txn in try txn.put(db, "b\(index)", "2") } }
+                env.closeWithoutCheckpoint()
+            }
+            try Data("junk".utf8).write(to: URL(fileURLWithPath: path + "/data.mdb"))
+            let env = try Environment(path: path, options: Self.manual)
+            defer { env.close() }
+            #expect(env.recoveredTransactions == 10)
+            let db = try env.openDatabase("test")
+            let all = try Self.contents(env, db)
+            #expect(all.count == 40)
+            #expect(all["b9"] == "2")
+        }
+    }
+
+    @Test func aTornTailFollowedByAnEmptySegmentStillRecovers() throws {
+        try withTemporaryDirectory { path in
+            do {
+                let env = try Environment(path: path, options: Self.manual)
+                let db = try env.openDatabase("test")
+                try env.write { txn in try txn.put(db, "first", "1") }
+                try env.write { txn in try txn.put(db, "second", "2") }
+                env.closeWithoutCheckpoint()
+            }
+            let last = try Self.segments(path).last!
+            let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path + "/" + last))
+            try handle.truncate(atOffset: try handle.seekToEnd() - 3)
+            try handle.close()
+            // A crash in the next start's checkpoint, right after it began a new segment.
+            let next = String(format: "journal-%016llx.log", UInt64(last.dropFirst(8).prefix(16), radix: 16)! + 1)
+            let header = SegmentHeader(
+                number: UInt64(last.dropFirst(8).prefix(16), radix: 16)! + 1, previousSequence: 0)
+            try Data(header.encoded).write(to: URL(fileURLWithPath: path + "/" + next))
+
+            let env = try Environment(path: path, options: Self.manual)
+            defer { env.close() }
+            let db = try env.openDatabase("test")
+            #expect(env.recoveredTransactions == 1)
+            #expect(try env.read { txn in try txn.get(db, "first") } == "1")
+        }
+    }
+
+    @Test func zerosAfterTheLastRecordAreATornWriteNotDamage() throws {
+        try withTemporaryDirectory { path in
+            do {
+                let env = try Environment(path: path, options: Self.manual)
+                let db = try env.openDatabase("test")
+                try env.write { txn in try txn.put(db, "first", "1") }
+                env.closeWithoutCheckpoint()
+            }
+            let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path + "/" + (try Self.segments(path).last!)))
+            try handle.seekToEnd()
+            try handle.write(contentsOf: Data(repeating: 0, count: 300))
+            try handle.close()
+            let env = try Environment(path: path, options: Self.manual)
+            defer { env.close() }
+            #expect(env.recoveredTransactions == 1)
+            let db = try env.openDatabase("test")
+            #expect(try env.read { txn in try txn.get(db, "first") } == "1")
         }
     }
 

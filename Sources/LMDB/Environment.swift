@@ -201,6 +201,10 @@ public final class Environment: @unchecked Sendable {
     /// Number of journal checkpoints completed since opening (0 without a journal).
     public var completedCheckpoints: Int { journal?.completedCheckpoints ?? 0 }
 
+    /// Why the last background checkpoint failed (nil once one succeeds). Writes go on meanwhile;
+    /// the journal just grows until a checkpoint succeeds.
+    public var checkpointFailure: LMDBError? { journal?.checkpointFailure }
+
     /// Opens (creating if needed) a named database. Call at startup, before concurrent use: LMDB forbids
     /// opening databases from concurrent transactions. Opening the same name again returns an equal handle.
     public func openDatabase(_ name: String) throws -> Database {

@@ -38,6 +38,7 @@ final class Journal: @unchecked Sendable {
     private var stopping = false
     private var threadDone = false
     private var checkpoints = 0
+    private var lastCheckpointFailure: LMDBError?
 
     init(directory: String, env: OpaquePointer, lastSegment: UInt64, checkpointBytes: Int) {
         self.directory = directory
@@ -191,12 +192,17 @@ final class Journal: @unchecked Sendable {
                 return requested
             }
             guard let segment = next else { break }
+            // A failed checkpoint (say, a full disk while copying) leaves the old base and every
+            // segment in place, so the journal stays correct: writes go on, and the next
+            // checkpoint is tried once as much journal has built up again.
+            var failure: LMDBError?
             do throws(LMDBError) {
                 try finishCheckpoint(segment)
             } catch {
-                fail(error)
+                failure = error
             }
             condition.withLock {
+                lastCheckpointFailure = failure
                 inProgress = false
                 condition.broadcast()
             }
@@ -247,6 +253,9 @@ final class Journal: @unchecked Sendable {
 
     /// Number of completed checkpoints (for tests).
     var completedCheckpoints: Int { condition.withLock { checkpoints } }
+
+    /// Why the last background checkpoint failed; nil once one succeeds.
+    var checkpointFailure: LMDBError? { condition.withLock { lastCheckpointFailure } }
 
     private func fail(_ error: LMDBError) {
         condition.withLock {

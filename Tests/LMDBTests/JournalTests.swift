@@ -41,6 +41,19 @@ import Testing
         }
     }
 
+    /// Opens the folder, commits each pair in a transaction of its own, and stops as a crash would.
+    static func crash(_ path: String, afterCommitting pairs: [(String, String)]) throws {
+        let env = try Environment(path: path, options: manual)
+        let db = try env.openDatabase("test")
+        for (key, value) in pairs { try env.write { txn in try txn.put(db, key, value) } }
+        env.closeWithoutCheckpoint()
+    }
+
+    /// The newest journal segment's URL.
+    static func lastSegment(_ path: String) throws -> URL {
+        URL(fileURLWithPath: path + "/" + (try segments(path).last!))
+    }
+
     static func segments(_ path: String) throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: path).filter {
             $0.hasPrefix("journal-") && $0.hasSuffix(".log")
@@ -125,17 +138,9 @@ import Testing
 
     @Test func aPartialLastRecordIsDroppedAndEverythingBeforeItKept() throws {
         try withTemporaryDirectory { path in
-            do {
-                let env = try Environment(path: path, options: Self.manual)
-                let db = try env.openDatabase("test")
-                try env.write { txn in try txn.put(db, "first", "1") }
-                try env.write { txn in try txn.put(db, "second", "2") }
-                env.closeWithoutCheckpoint()
-            }
-            let segment = path + "/" + (try Self.segments(path).last!)
-            let handle = try FileHandle(forUpdating: URL(fileURLWithPath: segment))
-            let size = try handle.seekToEnd()
-            try handle.truncate(atOffset: size - 3)
+            try Self.crash(path, afterCommitting: [("first", "1"), ("second", "2")])
+            let handle = try FileHandle(forUpdating: try Self.lastSegment(path))
+            try handle.truncate(atOffset: try handle.seekToEnd() - 3)
             try handle.close()
 
             let env = try Environment(path: path, options: Self.manual)
@@ -149,13 +154,7 @@ import Testing
 
     @Test func aDamagedRecordBeforeTheEndRefusesToOpenAndNamesTheSegment() throws {
         try withTemporaryDirectory { path in
-            do {
-                let env = try Environment(path: path, options: Self.manual)
-                let db = try env.openDatabase("test")
-                try env.write { txn in try txn.put(db, "first", "1") }
-                try env.write { txn in try txn.put(db, "second", "2") }
-                env.closeWithoutCheckpoint()
-            }
+            try Self.crash(path, afterCommitting: [("first", "1"), ("second", "2")])
             let name = try Self.segments(path).last!
             var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path + "/" + name)))
             let firstRecord = SegmentHeader.size
@@ -172,12 +171,7 @@ import Testing
 
     @Test func aTransactionCancelledAfterJournalingIsNotReplayed() throws {
         try withTemporaryDirectory { path in
-            do {
-                let env = try Environment(path: path, options: Self.manual)
-                let db = try env.openDatabase("test")
-                try env.write { txn in try txn.put(db, "kept", "1") }
-                env.closeWithoutCheckpoint()
-            }
+            try Self.crash(path, afterCommitting: [("kept", "1")])
             // Append by hand what `Journal.commit` writes when a commit fails after journaling,
             // followed by the retry that did commit.
             let recorder = MutationRecorder()
@@ -194,8 +188,7 @@ import Testing
                 recorder.put(7, key: UnsafeRawBufferPointer(key), value: UnsafeRawBufferPointer(key))
             }
             tail += recorder.seal(sequence: 1000)
-            let segment = path + "/" + (try Self.segments(path).last!)
-            let handle = try FileHandle(forUpdating: URL(fileURLWithPath: segment))
+            let handle = try FileHandle(forUpdating: try Self.lastSegment(path))
             try handle.seekToEnd()
             try handle.write(contentsOf: Data(tail))
             try handle.close()
@@ -250,6 +243,27 @@ import Testing
         }
     }
 
+    @Test func aFailedCheckpointKeepsWritesGoingAndTheNextOneSucceeds() throws {
+        try withTemporaryDirectory { path in
+            var model: [String: String] = [:]
+            let env = try Environment(path: path, options: .init(mapSize: 4 << 20, checkpointBytes: 8 << 10))
+            defer { env.close() }
+            let db = try env.openDatabase("test")
+            // A directory where the base copy's temporary file goes makes the copy fail.
+            let blocker = path + "/journal-base.mdb.tmp"
+            try FileManager.default.createDirectory(atPath: blocker, withIntermediateDirectories: false)
+            try Self.churn(env, db, round: 1, model: &model)
+            for _ in 0..<200 where env.checkpointFailure == nil { Thread.sleep(forTimeInterval: 0.01) }
+            #expect(env.checkpointFailure != nil)
+            #expect(env.completedCheckpoints == 1)  // only the one made at open
+            try FileManager.default.removeItem(atPath: blocker)
+            try Self.churn(env, db, round: 2, model: &model)
+            for _ in 0..<200 where env.completedCheckpoints == 1 { Thread.sleep(forTimeInterval: 0.01) }
+            #expect(env.completedCheckpoints > 1)
+            #expect(try Self.contents(env, db) == model)
+        }
+    }
+
     @Test func segmentsLeftWithoutABaseMeanTheDataFileIsAuthoritative() throws {
         // What a crash leaves while a sync-mode open removes the journal (base first), or during
         // the very first base copy of a folder.
@@ -301,15 +315,9 @@ import Testing
 
     @Test func aTornTailFollowedByAnEmptySegmentStillRecovers() throws {
         try withTemporaryDirectory { path in
-            do {
-                let env = try Environment(path: path, options: Self.manual)
-                let db = try env.openDatabase("test")
-                try env.write { txn in try txn.put(db, "first", "1") }
-                try env.write { txn in try txn.put(db, "second", "2") }
-                env.closeWithoutCheckpoint()
-            }
+            try Self.crash(path, afterCommitting: [("first", "1"), ("second", "2")])
             let last = try Self.segments(path).last!
-            let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path + "/" + last))
+            let handle = try FileHandle(forUpdating: try Self.lastSegment(path))
             try handle.truncate(atOffset: try handle.seekToEnd() - 3)
             try handle.close()
             // A crash in the next start's checkpoint, right after it began a new segment.
@@ -328,13 +336,8 @@ import Testing
 
     @Test func zerosAfterTheLastRecordAreATornWriteNotDamage() throws {
         try withTemporaryDirectory { path in
-            do {
-                let env = try Environment(path: path, options: Self.manual)
-                let db = try env.openDatabase("test")
-                try env.write { txn in try txn.put(db, "first", "1") }
-                env.closeWithoutCheckpoint()
-            }
-            let handle = try FileHandle(forUpdating: URL(fileURLWithPath: path + "/" + (try Self.segments(path).last!)))
+            try Self.crash(path, afterCommitting: [("first", "1")])
+            let handle = try FileHandle(forUpdating: try Self.lastSegment(path))
             try handle.seekToEnd()
             try handle.write(contentsOf: Data(repeating: 0, count: 300))
             try handle.close()

@@ -118,7 +118,10 @@ struct Badged: AsyncParsableCommand {
         }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: serverService)], gracefulShutdownSignals: [.sigterm, .sigint],
+                services: [
+                    .init(service: serverService),
+                    .init(service: CheckpointWatch(environment: store.environment, logger: logger)),
+                ], gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
     }

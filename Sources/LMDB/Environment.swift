@@ -110,7 +110,7 @@ public final class Environment: @unchecked Sendable {
         do {
             try check(mdb_env_set_mapsize(env, options.mapSize), "mdb_env_set_mapsize(\(options.mapSize))")
             let state = try JournalRecovery.prepare(directory: path)
-            // One more for the journal's txnid marker when it is used: callers do not count it.
+            // One more for the journal's sequence marker when it is used: callers do not count it.
             var markerUsed = options.durability == .journal
             if case .restoredBase = state { markerUsed = true }
             try check(mdb_env_set_maxdbs(env, options.maxDatabases + (markerUsed ? 1 : 0)), "mdb_env_set_maxdbs")

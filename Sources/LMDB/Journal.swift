@@ -213,7 +213,7 @@ final class Journal: @unchecked Sendable {
         }
     }
 
-    /// Every record in the segments before the new one is at or below the copy's txnid, so once
+    /// Every record in the segments before the new one is at or below the copy's sequence, so once
     /// the base is durably in place they can go.
     private func checkpoint() throws(LMDBError) {
         try finishCheckpoint(try withWriteLock { () throws(LMDBError) in try rotate() })
@@ -229,7 +229,7 @@ final class Journal: @unchecked Sendable {
 
     /// Copies the environment (a compacting copy: one read transaction's snapshot, without blocking
     /// writers) to a temporary file, syncs it and renames it into place. The snapshot holds the
-    /// txnid of its last journaled transaction (`TxnidMarker`): recovery replays what came after.
+    /// sequence of its last journaled transaction (`SequenceMarker`): recovery replays what came after.
     private func makeBase() throws(LMDBError) {
         let path = directory + "/" + JournalFiles.baseName
         let temporary = path + ".tmp"

@@ -209,6 +209,8 @@ public final class Environment: @unchecked Sendable {
     /// opening databases from concurrent transactions. Opening the same name again returns an equal handle.
     public func openDatabase(_ name: String) throws -> Database {
         try withEnv("mdb_dbi_open(\(name))") { env in
+            journal?.writerLock.lock()
+            defer { journal?.writerLock.unlock() }
             var txn: OpaquePointer?
             try check(mdb_txn_begin(env, nil, 0, &txn), "mdb_txn_begin(mdb_dbi_open(\(name)))")
             var dbi: MDB_dbi = 0
@@ -254,6 +256,8 @@ public final class Environment: @unchecked Sendable {
     }
 
     private func writeOnce<T>(_ env: OpaquePointer, _ body: (borrowing WriteTransaction) throws -> T) throws -> T {
+        journal?.writerLock.lock()
+        defer { journal?.writerLock.unlock() }
         var txn: OpaquePointer?
         try check(mdb_txn_begin(env, nil, 0, &txn), "mdb_txn_begin(read-write)")
         guard let txn else { throw LMDBError(code: EINVAL, operation: "mdb_txn_begin(read-write)") }

@@ -15,6 +15,10 @@ import Foundation
 final class Journal: @unchecked Sendable {
     let directory: String
     let recorder = MutationRecorder()
+    /// Held from a write transaction's begin until its record (and any cancel record) is appended.
+    /// LMDB's own write lock is not enough: a failed `mdb_txn_commit` releases it before the cancel
+    /// record is written. Taken before LMDB's lock, always.
+    let writerLock = NSLock()
     private let env: OpaquePointer
     private let checkpointBytes: Int
     private var markerDatabase: MDB_dbi = 0
@@ -293,6 +297,8 @@ final class Journal: @unchecked Sendable {
 
     /// Runs `body` while holding LMDB's write lock, through an empty write transaction.
     private func withWriteLock<T>(_ body: () throws(LMDBError) -> T) throws(LMDBError) -> T {
+        writerLock.lock()
+        defer { writerLock.unlock() }
         var txn: OpaquePointer?
         try check(mdb_txn_begin(env, nil, 0, &txn), "mdb_txn_begin(journal)")
         defer { mdb_txn_abort(txn) }

@@ -62,6 +62,10 @@ enum JournalRecovery {
             }
             parsed.append((name, bytes, records, ending))
         }
+        // Segments are numbered one after another; a gap means a segment went missing.
+        for (earlier, later) in zip(segments, segments.dropFirst()) where later != earlier + 1 {
+            throw damaged("\(JournalFiles.name(earlier + 1)) is missing between two segments", directory)
+        }
         for (index, segment) in parsed.enumerated() {
             switch segment.ending {
             case .clean: break

@@ -187,7 +187,7 @@ import Testing
             "retried".utf8.withContiguousStorageIfAvailable { key in
                 recorder.put(7, key: UnsafeRawBufferPointer(key), value: UnsafeRawBufferPointer(key))
             }
-            tail += recorder.seal(sequence: 1000)
+            tail += recorder.seal(sequence: 1001)
             let handle = try FileHandle(forUpdating: try Self.lastSegment(path))
             try handle.seekToEnd()
             try handle.write(contentsOf: Data(tail))
@@ -261,6 +261,44 @@ import Testing
             for _ in 0..<200 where env.completedCheckpoints == 1 { Thread.sleep(forTimeInterval: 0.01) }
             #expect(env.completedCheckpoints > 1)
             #expect(try Self.contents(env, db) == model)
+        }
+    }
+
+    @Test func writesFromSeveralThreadsAllReplayInCommitOrder() throws {
+        try withTemporaryDirectory { path in
+            do {
+                let env = try Environment(path: path, options: .init(mapSize: 4 << 20, checkpointBytes: 16 << 10))
+                let db = try env.openDatabase("test")
+                DispatchQueue.concurrentPerform(iterations: 4) { thread in
+                    for index in 0..<100 {
+                        // The shared key ends with the last committed value; each thread's own keys must all be there.
+                        try? env.write { txn in
+                            try txn.put(db, "t\(thread)-\(index)", "\(index)")
+                            try txn.put(db, "shared", "t\(thread)-\(index)")
+                        }
+                    }
+                }
+                let expected = try Self.contents(env, db)
+                env.closeWithoutCheckpoint()
+                try Data("junk".utf8).write(to: URL(fileURLWithPath: path + "/data.mdb"))
+                let reopened = try Environment(path: path, options: Self.manual)
+                defer { reopened.close() }
+                #expect(expected.count == 401)
+                #expect(try Self.contents(reopened, try reopened.openDatabase("test")) == expected)
+            }
+        }
+    }
+
+    @Test func aMissingSegmentBetweenOthersRefusesToOpen() throws {
+        try withTemporaryDirectory { path in
+            try Self.crash(path, afterCommitting: [("first", "1")])
+            let last = try Self.segments(path).last!
+            let number = UInt64(last.dropFirst(8).prefix(16), radix: 16)!
+            let skipped = SegmentHeader(number: number + 2, previousSequence: 0)
+            let name = String(format: "journal-%016llx.log", number + 2)
+            try Data(skipped.encoded).write(to: URL(fileURLWithPath: path + "/" + name))
+            let error = try #require(throws: LMDBError.self) { try Environment(path: path, options: Self.manual) }
+            #expect(error.description.contains("is missing between two segments"))
         }
     }
 

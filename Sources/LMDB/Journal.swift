@@ -97,12 +97,13 @@ final class Journal: @unchecked Sendable {
                 condition.broadcast()
             }
         } catch {
-            fail(error)
+            // Nothing changed (the new segment file is whole or absent): keep writing to the
+            // current segment and try again on a later write, as for any failed checkpoint.
             condition.withLock {
+                lastCheckpointFailure = error
                 inProgress = false
                 condition.broadcast()
             }
-            throw error
         }
     }
 

@@ -302,6 +302,28 @@ import Testing
         }
     }
 
+    @Test func aSegmentThatCannotBeCreatedDelaysTheCheckpointButNotTheWrites() throws {
+        try withTemporaryDirectory { path in
+            var model: [String: String] = [:]
+            let env = try Environment(path: path, options: .init(mapSize: 4 << 20, checkpointBytes: 8 << 10))
+            defer { env.close() }
+            let db = try env.openDatabase("test")
+            let current = try Self.segments(path).last!
+            let next = UInt64(current.dropFirst(8).prefix(16), radix: 16)! + 1
+            // A directory where the next segment's temporary file goes makes its creation fail.
+            let blocker = path + "/" + String(format: "journal-%016llx.log.tmp", next)
+            try FileManager.default.createDirectory(atPath: blocker, withIntermediateDirectories: false)
+            try Self.churn(env, db, round: 1, model: &model)
+            #expect(env.checkpointFailure != nil)
+            #expect(try Self.segments(path) == [current])
+            try FileManager.default.removeItem(atPath: blocker)
+            try Self.churn(env, db, round: 2, model: &model)
+            for _ in 0..<200 where env.completedCheckpoints == 1 { Thread.sleep(forTimeInterval: 0.01) }
+            #expect(env.completedCheckpoints > 1)
+            #expect(try Self.contents(env, db) == model)
+        }
+    }
+
     @Test func segmentsLeftWithoutABaseMeanTheDataFileIsAuthoritative() throws {
         // What a crash leaves while a sync-mode open removes the journal (base first), or during
         // the very first base copy of a folder.

@@ -126,7 +126,7 @@ public final class Environment: @unchecked Sendable {
                 var newBase = true
                 if case .clean = state { newBase = false }
                 let journal = Journal(
-                    directory: path, env: env, lastSegment: try JournalFiles.segments(in: path).last ?? 0,
+                    directory: path, env: env, lastSegment: state.segments.last ?? 0,
                     checkpointBytes: options.checkpointBytes)
                 try journal.start(newBase: newBase)
                 self.journal = journal

@@ -237,23 +237,9 @@ final class Journal: @unchecked Sendable {
     /// sequence of its last journaled transaction (`SequenceMarker`): recovery replays what came after.
     private func makeBase() throws(LMDBError) {
         let path = directory + "/" + JournalFiles.baseName
-        let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw LMDBError(code: errno, operation: "open(\(temporary))") }
-        do throws(LMDBError) {
-            try check(mdb_env_copyfd2(env, fd, UInt32(MDB_CP_COMPACT)), "mdb_env_copyfd2(\(temporary))")
-            try JournalFiles.syncData(fd, temporary)
-        } catch {
-            close(fd)
-            unlink(temporary)
-            throw error
+        try JournalFiles.writeDurably(path, directory: directory) { fd throws(LMDBError) in
+            try check(mdb_env_copyfd2(env, fd, UInt32(MDB_CP_COMPACT)), "mdb_env_copyfd2(\(path).tmp)")
         }
-        close(fd)
-        guard rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw LMDBError(code: errno, operation: "rename(\(temporary))")
-        }
-        try JournalFiles.syncDirectory(directory)
     }
 
     /// Number of completed checkpoints (for tests).
@@ -289,11 +275,8 @@ final class Journal: @unchecked Sendable {
         var info = MDB_envinfo()
         guard mdb_env_sync(env, 1) == MDB_SUCCESS, mdb_env_info(env, &info) == MDB_SUCCESS else { return }
         let marker = directory + "/" + JournalFiles.cleanName
-        if let fd = try? JournalFiles.createDurably(
-            marker, directory: directory, contents: Array("\(info.me_last_txnid)\n".utf8))
-        {
-            close(fd)
-        }
+        _ = try? JournalFiles.createDurably(
+            marker, directory: directory, contents: Array("\(info.me_last_txnid)\n".utf8), keepOpen: false)
     }
 
     /// Runs `body` while holding LMDB's write lock, through an empty write transaction.

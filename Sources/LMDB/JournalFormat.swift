@@ -205,10 +205,20 @@ enum JournalFiles {
 
     /// Reads a whole file.
     static func read(_ path: String) throws(LMDBError) -> [UInt8] {
+        var bytes: [UInt8] = []
+        try readChunks(path) { chunk in bytes.append(contentsOf: chunk) }
+        return bytes
+    }
+
+    /// Calls `body` with successive chunks of the file at `path` (each valid only during the call).
+    static func readChunks(
+        _ path: String, _ body: (UnsafeRawBufferPointer) throws(LMDBError) -> Void
+    )
+        throws(LMDBError)
+    {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw LMDBError(code: errno, operation: "open(\(path))") }
         defer { close(fd) }
-        var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
@@ -216,8 +226,8 @@ enum JournalFiles {
                 if errno == EINTR { continue }
                 throw LMDBError(code: errno, operation: "read(\(path))")
             }
-            if count == 0 { return bytes }
-            bytes.append(contentsOf: chunk[..<count])
+            if count == 0 { return }
+            try chunk.withBytes { raw throws(LMDBError) in try body(UnsafeRawBufferPointer(rebasing: raw[..<count])) }
         }
     }
 
@@ -283,14 +293,20 @@ enum JournalFiles {
         }
     }
 
-    /// Writes `contents` to a new file at `path` through a temporary name, syncs it and renames it
-    /// into place (so the file is whole or absent after a crash); returns it open for appending.
-    static func createDurably(_ path: String, directory: String, contents: [UInt8]) throws(LMDBError) -> Int32 {
-        let temporary = path + ".tmp"
+    /// Writes a new file at `path` through `temporary` (default: `path` + ".tmp"): `fill` writes
+    /// the contents, then the file is synced and renamed into place, so that after a crash it is
+    /// whole or absent (a leftover temporary file is removed by `segments(in:)`). Returns the file
+    /// still open for appending with `keepOpen`, else closes it and returns -1.
+    @discardableResult
+    static func writeDurably(
+        _ path: String, temporary: String? = nil, directory: String, keepOpen: Bool = false,
+        _ fill: (Int32) throws(LMDBError) -> Void
+    ) throws(LMDBError) -> Int32 {
+        let temporary = temporary ?? path + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw LMDBError(code: errno, operation: "open(\(temporary))") }
         do throws(LMDBError) {
-            try contents.withBytes { raw throws(LMDBError) in try writeAll(fd, raw, temporary) }
+            try fill(fd)
             try syncData(fd, temporary)
             guard rename(temporary, path) == 0 else { throw LMDBError(code: errno, operation: "rename(\(temporary))") }
             try syncDirectory(directory)
@@ -299,7 +315,19 @@ enum JournalFiles {
             unlink(temporary)
             throw error
         }
-        return fd
+        if keepOpen { return fd }
+        close(fd)
+        return -1
+    }
+
+    /// `writeDurably` with fixed contents (a segment header, the clean marker).
+    @discardableResult
+    static func createDurably(
+        _ path: String, directory: String, contents: [UInt8], keepOpen: Bool = true
+    ) throws(LMDBError) -> Int32 {
+        try writeDurably(path, directory: directory, keepOpen: keepOpen) { fd throws(LMDBError) in
+            try contents.withBytes { raw throws(LMDBError) in try writeAll(fd, raw, path) }
+        }
     }
 
     static func syncData(_ fd: Int32, _ what: @autoclosure () -> String) throws(LMDBError) {

@@ -16,6 +16,14 @@ enum JournalRecovery {
         case clean(txnid: UInt64, segments: [UInt64])
         /// Not closed cleanly: `data.mdb` has been replaced by the base; replay `segments`.
         case restoredBase(segments: [UInt64])
+
+        /// The journal segments still present (none after `.noJournal`, which removes leftovers).
+        var segments: [UInt64] {
+            switch self {
+            case .noJournal: []
+            case .clean(_, let segments), .restoredBase(let segments): segments
+            }
+        }
     }
 
     /// Before `mdb_env_open`: inspects the journal files and, after an unclean stop, copies the base
@@ -154,37 +162,12 @@ enum JournalRecovery {
 
     /// Copies `source` over `target` through a temporary file, synced and renamed into place.
     private static func copy(_ source: String, to target: String, directory: String) throws(LMDBError) {
-        let input = open(source, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw LMDBError(code: errno, operation: "open(\(source))") }
-        defer { close(input) }
-        let partial = directory + "/journal-restore.tmp"
-        let fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw LMDBError(code: errno, operation: "open(\(partial))") }
-        do throws(LMDBError) {
-            var buffer = [UInt8](repeating: 0, count: 1 << 20)
-            while true {
-                let count = buffer.withUnsafeMutableBytes { Glibc.read(input, $0.baseAddress, $0.count) }
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    throw LMDBError(code: errno, operation: "read(\(source))")
-                }
-                if count == 0 { break }
-                try buffer.withBytes { raw throws(LMDBError) in
-                    try JournalFiles.writeAll(fd, UnsafeRawBufferPointer(rebasing: raw[..<count]), partial)
-                }
+        let temporary = directory + "/journal-restore.tmp"
+        try JournalFiles.writeDurably(target, temporary: temporary, directory: directory) { fd throws(LMDBError) in
+            try JournalFiles.readChunks(source) { chunk throws(LMDBError) in
+                try JournalFiles.writeAll(fd, chunk, temporary)
             }
-            try JournalFiles.syncData(fd, partial)
-        } catch {
-            close(fd)
-            unlink(partial)
-            throw error
         }
-        close(fd)
-        guard rename(partial, target) == 0 else {
-            unlink(partial)
-            throw LMDBError(code: errno, operation: "rename(\(partial))")
-        }
-        try JournalFiles.syncDirectory(directory)
     }
 
     static func damaged(_ what: String, _ directory: String) -> LMDBError {

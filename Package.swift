@@ -130,7 +130,7 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: [
                 "BadgeServer", "BadgeClient", "BadgeService", "BadgeStore", "BadgeModel", "BadgeWire", "BadgeCodec",
-                "LMDB",
+                "LMDB", "BadgeTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

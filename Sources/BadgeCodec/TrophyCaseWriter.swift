@@ -4,77 +4,110 @@ import BadgeModel
 /// definitions' bytes (the same for every customer, so cached) and the awards' stored records
 /// (already `badges.v1.Award` bytes). List is the hottest call; building protobuf-c structs for
 /// every badge and award of every trophy case cost more than the rest of the call together.
-public enum TrophyCaseWriter {
-    /// One line of the trophy case, with its badge and awards pre-encoded.
-    public struct Entry {
-        public var badge: [UInt8]
-        public var state: TrophyCaseEntry.State
-        public var awards: [[UInt8]]
-        public var progress: [Progress]
-        public var criteriaText: String
+///
+/// Each entry's size is computed from its parts before it is written, so the reply is built in
+/// one buffer with no nested copies.
+public struct TrophyCaseWriter {
+    public private(set) var bytes: [UInt8] = []
 
-        public init(
-            badge: [UInt8], state: TrophyCaseEntry.State, awards: [[UInt8]], progress: [Progress], criteriaText: String
-        ) {
-            self.badge = badge
-            self.state = state
-            self.awards = awards
-            self.progress = progress
-            self.criteriaText = criteriaText
-        }
+    /// Starts the reply with its customer id; `capacity` is a guess of the whole reply's size.
+    public init(customerId: String, capacity: Int) {
+        bytes.reserveCapacity(capacity)
+        bytes.appendString(field: 1, customerId)
     }
 
-    public static func encode(customerId: String, entries: [Entry]) -> [UInt8] {
-        var out = ProtoWriter(capacity: 64 + entries.reduce(0) { $0 + $1.badge.count + 24 + $1.awards.count * 96 })
-        out.string(1, customerId)
-        var entry = ProtoWriter(capacity: 512)
-        for item in entries {
-            entry.bytes.removeAll(keepingCapacity: true)
-            entry.message(1, item.badge)
-            if item.state == .locked { entry.varintField(2, 1) }
-            for award in item.awards { entry.message(3, award) }
-            for progress in item.progress { entry.message(4, progress.encoded()) }
-            entry.string(5, item.criteriaText)
-            out.message(2, entry.bytes)
+    /// A badge definition's encoding as field 1 of an entry, ready to be spliced in as it is.
+    public static func badgeField(_ encodedBadge: [UInt8]) -> [UInt8] {
+        var field: [UInt8] = []
+        field.appendMessage(field: 1, encodedBadge)
+        return field
+    }
+
+    /// The criteria description as field 5 of an entry; empty when there is no text.
+    public static func criteriaTextField(_ text: String) -> [UInt8] {
+        var field: [UInt8] = []
+        field.appendString(field: 5, text)
+        return field
+    }
+
+    /// Appends one `TrophyCaseEntry`.
+    /// - Parameters:
+    ///   - badgeField: from `badgeField(_:)`.
+    ///   - awards: the awards' `badges.v1.Award` encodings, as ranges of `awardBytes`, in order.
+    ///   - progress: each `badges.v1.Progress` encoded.
+    ///   - criteriaTextField: from `criteriaTextField(_:)`.
+    public mutating func appendEntry(
+        badgeField: [UInt8], locked: Bool, awards: ArraySlice<Range<Int>>, awardBytes: [UInt8],
+        progress: [[UInt8]], criteriaTextField: [UInt8]
+    ) {
+        var size = badgeField.count + (locked ? 2 : 0) + criteriaTextField.count
+        for award in awards { size += 1 + varintSize(UInt64(award.count)) + award.count }
+        for item in progress { size += 1 + varintSize(UInt64(item.count)) + item.count }
+        bytes.appendVarint(2 << 3 | 2)
+        bytes.appendVarint(UInt64(size))
+        bytes.append(contentsOf: badgeField)
+        if locked { bytes.append(contentsOf: [2 << 3, 1] as [UInt8]) }
+        for award in awards {
+            bytes.appendVarint(3 << 3 | 2)
+            bytes.appendVarint(UInt64(award.count))
+            bytes.append(contentsOf: awardBytes[award])
         }
-        return out.bytes
+        for item in progress { bytes.appendMessage(field: 4, item) }
+        bytes.append(contentsOf: criteriaTextField)
+    }
+
+    /// The whole reply for entries already assembled (tests and small callers).
+    public static func encode(customerId: String, entries: [TrophyCaseEntry]) -> [UInt8] {
+        var writer = TrophyCaseWriter(customerId: customerId, capacity: 256)
+        for entry in entries {
+            var awardBytes: [UInt8] = []
+            var ranges: [Range<Int>] = []
+            for award in entry.awards {
+                let start = awardBytes.count
+                awardBytes.append(contentsOf: award.encoded())
+                ranges.append(start..<awardBytes.count)
+            }
+            writer.appendEntry(
+                badgeField: badgeField(entry.badge.encoded()), locked: entry.state == .locked, awards: ranges[...],
+                awardBytes: awardBytes, progress: entry.progress.map { $0.encoded() },
+                criteriaTextField: criteriaTextField(entry.criteriaText))
+        }
+        return writer.bytes
     }
 }
 
-/// The few protobuf encoding rules the writer needs (proto3: default values are not written).
-struct ProtoWriter {
-    var bytes: [UInt8] = []
-
-    init(capacity: Int) {
-        bytes.reserveCapacity(capacity)
+func varintSize(_ value: UInt64) -> Int {
+    var size = 1
+    var value = value >> 7
+    while value != 0 {
+        size += 1
+        value >>= 7
     }
+    return size
+}
 
-    mutating func varint(_ value: UInt64) {
+// The few protobuf encoding rules the writer needs (proto3: default values are not written).
+extension [UInt8] {
+    mutating func appendVarint(_ value: UInt64) {
         var value = value
         while value >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            append(UInt8(truncatingIfNeeded: value) | 0x80)
             value >>= 7
         }
-        bytes.append(UInt8(value))
-    }
-
-    mutating func varintField(_ field: UInt64, _ value: UInt64) {
-        guard value != 0 else { return }
-        varint(field << 3)
-        varint(value)
+        append(UInt8(value))
     }
 
     /// A length-delimited field (wire type 2): nested messages are written even when empty.
-    mutating func message(_ field: UInt64, _ payload: [UInt8]) {
-        varint(field << 3 | 2)
-        varint(UInt64(payload.count))
-        bytes.append(contentsOf: payload)
+    mutating func appendMessage(field: UInt64, _ payload: [UInt8]) {
+        appendVarint(field << 3 | 2)
+        appendVarint(UInt64(payload.count))
+        append(contentsOf: payload)
     }
 
-    mutating func string(_ field: UInt64, _ value: String) {
+    mutating func appendString(field: UInt64, _ value: String) {
         guard !value.isEmpty else { return }
-        varint(field << 3 | 2)
-        varint(UInt64(value.utf8.count))
-        bytes.append(contentsOf: value.utf8)
+        appendVarint(field << 3 | 2)
+        appendVarint(UInt64(value.utf8.count))
+        append(contentsOf: value.utf8)
     }
 }

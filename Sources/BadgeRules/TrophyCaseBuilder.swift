@@ -48,7 +48,7 @@ public enum TrophyCaseBuilder {
 
     /// Active and not past its window: shown as locked rather than hidden. A badge whose window has
     /// not opened yet shows as locked too ("coming soon").
-    static func isEarnable(_ badge: BadgeDefinition, atMs now: Int64) -> Bool {
+    public static func isEarnable(_ badge: BadgeDefinition, atMs now: Int64) -> Bool {
         badge.status == .active && (badge.validUntilMs == 0 || now < badge.validUntilMs)
             && (badge.expiresAtMs == 0 || now < badge.expiresAtMs)
     }

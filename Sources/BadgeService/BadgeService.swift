@@ -68,38 +68,17 @@ public final class BadgeService: Sendable {
 
     /// A customer's trophy case: earned badges in rank order, then locked ones.
     public func trophyCase(customerId: String) throws(BadgeError) -> TrophyCase {
-        try trophyCaseParts(customerId: customerId).trophyCase
-    }
-
-    /// The trophy case already encoded as a `badges.v1.ListResponse`, for the server: badge bytes
-    /// come from the catalogue cache and award bytes straight from their stored records.
-    public func encodedTrophyCase(customerId: String) throws(BadgeError) -> [UInt8] {
-        let parts = try trophyCaseParts(customerId: customerId)
-        let entries = parts.trophyCase.entries.map { entry in
-            TrophyCaseWriter.Entry(
-                badge: parts.catalogue.encoded[entry.badge.id] ?? entry.badge.encoded(), state: entry.state,
-                awards: entry.awards.map { parts.records[$0.awardId] ?? $0.encoded() }, progress: entry.progress,
-                criteriaText: entry.criteriaText)
-        }
-        return TrophyCaseWriter.encode(customerId: customerId, entries: entries)
-    }
-
-    private func trophyCaseParts(
-        customerId: String
-    ) throws(BadgeError) -> (
-        trophyCase: TrophyCase, catalogue: CatalogueCache.Snapshot, records: [UInt64: [UInt8]]
-    ) {
         try Validate.opaqueId(customerId, field: "customer_id")
         let now = clock()
         let generation = catalogueCache.generation
         return try store.read { txn throws(BadgeError) in
             let catalogue = try catalogueCache.snapshot(store, txn, generation: generation)
-            let (awards, records) = try store.awardsWithRecords(txn, customerId: customerId)
-            let trophyCase = TrophyCaseBuilder.build(
-                customerId: customerId, catalogue: catalogue.badges, awards: awards, nowMs: now,
+            return TrophyCaseBuilder.build(
+                customerId: customerId, catalogue: catalogue.badges,
+                awards: try store.awards(txn, customerId: customerId),
+                nowMs: now,
                 states: catalogue.hasCriteria ? try store.allCriterionStates(txn, customerId: customerId) : [:],
                 timeZone: catalogue.hasCriteria ? try store.customerTimeZone(txn, customerId: customerId) : "")
-            return (trophyCase, catalogue, records)
         }
     }
 

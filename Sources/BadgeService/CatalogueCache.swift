@@ -10,11 +10,11 @@ import Synchronization
 /// generation *before* opening its transaction and installs what it loaded only if no badge write
 /// has committed since: a snapshot older than a commit can then never outlive that commit.
 final class CatalogueCache: Sendable {
-    /// The catalogue as List needs it: decoded, and each badge's encoding (the same for every
-    /// customer's trophy case).
+    /// The catalogue as List needs it: decoded, in display order, with what is the same for every
+    /// customer's trophy case already encoded.
     struct Snapshot: Sendable {
         var badges: [BadgeDefinition]
-        var encoded: [String: [UInt8]]
+        var listing: CatalogueListing
         /// Some badge has criteria: only then does a trophy case need the customer's progress.
         var hasCriteria: Bool
     }
@@ -36,8 +36,7 @@ final class CatalogueCache: Sendable {
         if let cached = state.withLock({ $0.generation == generation ? $0.snapshot : nil }) { return cached }
         let badges = try store.allBadges(txn)
         let loaded = Snapshot(
-            badges: badges, encoded: Dictionary(uniqueKeysWithValues: badges.map { ($0.id, $0.encoded()) }),
-            hasCriteria: badges.contains { $0.criteria != nil })
+            badges: badges, listing: CatalogueListing(badges), hasCriteria: badges.contains { $0.criteria != nil })
         state.withLock { if $0.generation == generation { $0.snapshot = loaded } }
         return loaded
     }

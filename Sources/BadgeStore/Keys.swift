@@ -53,6 +53,14 @@ enum Keys {
         return key
     }
 
+    /// An id as it appears inside a composite key: its length in one byte, then its bytes.
+    static func lengthPrefixed(_ id: String) -> [UInt8] {
+        var part: [UInt8] = []
+        part.reserveCapacity(id.utf8.count + 1)
+        appendString(id, to: &part)
+        return part
+    }
+
     static func customerBadgePrefix(_ customerId: String, _ badgeId: String) -> [UInt8] {
         var key = customerPrefix(customerId)
         appendString(badgeId, to: &key)

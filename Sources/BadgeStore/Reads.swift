@@ -99,20 +99,36 @@ extension BadgeStore {
         try lmdb { (try txn.count(badges), try txn.count(awardIds)) }
     }
 
-    /// A customer's awards, and each one's stored record (its `badges.v1.Award` bytes) by award id,
-    /// so a reply can carry the record as it is instead of encoding the award again.
-    public func awardsWithRecords<M>(
-        _ txn: borrowing Transaction<M>, customerId: String
-    ) throws(BadgeError)
-        -> ([Award], [UInt64: [UInt8]])
-    {
-        var awards: [Award] = []
-        var records: [UInt64: [UInt8]] = [:]
-        try scanAwards(txn, prefix: Keys.customerPrefix(customerId)) { award, record in
-            awards.append(award)
-            records[award.awardId] = Array(record)
+    /// The part of an award's key that names its badge, as `forEachAwardRecord` passes it.
+    public static func awardKeyBadgePart(_ badgeId: String) -> [UInt8] {
+        Keys.lengthPrefixed(badgeId)
+    }
+
+    /// Calls `body` with each of a customer's stored award records, in key order (badge, then award
+    /// id), without decoding them: the badge part of the key (the length-prefixed badge id, which
+    /// sorts as the keys do) and the record's `badges.v1.Award` bytes. Both are valid only during
+    /// the call.
+    public func forEachAwardRecord<M>(
+        _ txn: borrowing Transaction<M>, customerId: String,
+        _ body: (_ badgeKey: UnsafeRawBufferPointer, _ record: UnsafeRawBufferPointer) throws(BadgeError) -> Void
+    ) throws(BadgeError) {
+        let prefix = Keys.customerPrefix(customerId)
+        try lmdb {
+            try txn.withCursor(awards) { cursor in
+                try prefix.withUnsafeBytes { prefix in
+                    try cursor.forEach(prefix: prefix) { key, value in
+                        let badgeLength = key.count > prefix.count ? Int(key[prefix.count]) : -1
+                        guard badgeLength >= 0, key.count == prefix.count + 1 + badgeLength + 8 else {
+                            throw BadgeError(
+                                .dataLoss, "an award key of customer \(customerId) has the wrong shape",
+                                reason: "record_corrupt")
+                        }
+                        try body(UnsafeRawBufferPointer(rebasing: key[prefix.count..<(key.count - 8)]), value)
+                        return true
+                    }
+                }
+            }
         }
-        return (awards, records)
     }
 
     func scanAwards<M>(_ txn: borrowing Transaction<M>, prefix: [UInt8]) throws(BadgeError) -> [Award] {

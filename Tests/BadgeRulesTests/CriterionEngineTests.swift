@@ -1,18 +1,7 @@
 import BadgeModel
 import BadgeRules
+import BadgeTestSupport
 import Testing
-
-/// A small deterministic generator, so property tests are reproducible from their seed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Feeds events through `BadgeEvaluator` the way the service does (states persisted between
 /// events, repeatable badges starting a new round after each award), counting awards.

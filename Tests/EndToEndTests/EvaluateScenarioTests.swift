@@ -1,5 +1,6 @@
 import BadgeClient
 import BadgeModel
+import BadgeTestSupport
 import Foundation
 import Testing
 
@@ -310,7 +311,7 @@ struct EvaluateScenarioTests {
                 id: "streaker", name: "Streaker",
                 criteria: Criteria(criteria: [Criterion(key: "v", eventType: "visit", aggregate: .streak, target: 3)])),
         ]
-        var generator = SplitMix64Local(state: 42)
+        var generator = SplitMix64(state: 42)
         var events: [ActivityEvent] = []
         for customer in 0..<20 {
             for index in 0..<12 {
@@ -352,17 +353,6 @@ struct EvaluateScenarioTests {
         }
         #expect(!sequential.isEmpty)
         #expect(concurrent == sequential)
-    }
-}
-
-struct SplitMix64Local: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

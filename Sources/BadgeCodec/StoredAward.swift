@@ -1,0 +1,60 @@
+/// Reads the two fields of a stored `badges.v1.Award` that decide whether it is held now, without
+/// decoding the rest: a trophy case splices the stored bytes into its reply as they are.
+public enum StoredAward {
+    /// `expires_at_ms` (field 5) and `revoked_at_ms` (field 10); nil when the bytes are not a
+    /// well-formed protobuf message.
+    public static func liveness(_ bytes: UnsafeRawBufferPointer) -> (expiresAtMs: Int64, revokedAtMs: Int64)? {
+        var reader = FieldReader(bytes)
+        var expiresAtMs: Int64 = 0
+        var revokedAtMs: Int64 = 0
+        while !reader.atEnd {
+            guard let tag = reader.varint() else { return nil }
+            switch tag & 7 {
+            case 0:
+                guard let value = reader.varint() else { return nil }
+                // Last one wins, as in any protobuf decoder.
+                if tag >> 3 == 5 { expiresAtMs = Int64(bitPattern: value) }
+                if tag >> 3 == 10 { revokedAtMs = Int64(bitPattern: value) }
+            case 1: guard reader.skip(8) else { return nil }
+            case 2:
+                guard let length = reader.varint(), length <= UInt64(Int.max), reader.skip(Int(length)) else {
+                    return nil
+                }
+            case 5: guard reader.skip(4) else { return nil }
+            default: return nil
+            }
+        }
+        return (expiresAtMs, revokedAtMs)
+    }
+}
+
+/// Walks protobuf wire format without copying.
+struct FieldReader {
+    let bytes: UnsafeRawBufferPointer
+    var offset = 0
+
+    init(_ bytes: UnsafeRawBufferPointer) {
+        self.bytes = bytes
+    }
+
+    var atEnd: Bool { offset >= bytes.count }
+
+    mutating func varint() -> UInt64? {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while offset < bytes.count, shift < 64 {
+            let byte = bytes[offset]
+            offset += 1
+            value |= UInt64(byte & 0x7F) << shift
+            if byte < 0x80 { return value }
+            shift += 7
+        }
+        return nil
+    }
+
+    mutating func skip(_ count: Int) -> Bool {
+        guard count <= bytes.count - offset else { return false }
+        offset += count
+        return true
+    }
+}

@@ -1,0 +1,134 @@
+import BadgeCodec
+import BadgeModel
+import BadgeRules
+import BadgeStore
+import LMDB
+
+/// The catalogue prepared for List: in display order, with what every customer's trophy case
+/// shares (each badge's encoding, its criteria text, its place in award-key order) worked out once.
+struct CatalogueListing: Sendable {
+    struct Badge: Sendable {
+        let definition: BadgeDefinition
+        /// The badge's part of an award key: awards are matched to badges by comparing bytes.
+        let awardKey: [UInt8]
+        let badgeField: [UInt8]
+        let criteriaTextField: [UInt8]
+    }
+
+    /// In display order (rank, then id).
+    let badges: [Badge]
+    /// Indices into `badges`, in the order the customer's award records come from the store.
+    let keyOrder: [Int]
+
+    init(_ definitions: [BadgeDefinition]) {
+        let badges = definitions.sorted(by: BadgeDefinition.displayOrder).map { badge in
+            Badge(
+                definition: badge, awardKey: BadgeStore.awardKeyBadgePart(badge.id),
+                badgeField: TrophyCaseWriter.badgeField(badge.encoded()),
+                criteriaTextField: TrophyCaseWriter.criteriaTextField(
+                    badge.criteria.map(BadgeEvaluator.describe) ?? ""))
+        }
+        self.badges = badges
+        keyOrder = badges.indices.sorted { badges[$0].awardKey.lexicographicallyPrecedes(badges[$1].awardKey) }
+    }
+}
+
+extension BadgeService {
+    /// The trophy case already encoded as a `badges.v1.ListResponse`, for the server. It holds
+    /// what `trophyCase(customerId:)` returns, but is written straight from the cached catalogue
+    /// and the stored award records: awards are not decoded (only their expiry and revocation are
+    /// read), and no per-badge structs are built.
+    public func encodedTrophyCase(customerId: String) throws(BadgeError) -> [UInt8] {
+        try Validate.opaqueId(customerId, field: "customer_id")
+        let now = clock()
+        let generation = catalogueCache.generation
+        return try store.read { txn throws(BadgeError) in
+            let catalogue = try catalogueCache.snapshot(store, txn, generation: generation)
+            let listing = catalogue.listing
+            let held = try heldAwards(txn, customerId: customerId, listing: listing, nowMs: now)
+            var states: [String: [String: CriterionState]] = [:]
+            var timeZone = ""
+            if catalogue.hasCriteria {
+                states = try store.allCriterionStates(txn, customerId: customerId)
+                timeZone = try store.customerTimeZone(txn, customerId: customerId)
+            }
+            func progress(_ badge: BadgeDefinition, held: Bool) -> [[UInt8]] {
+                // A held non-repeatable badge has nothing left to make progress toward.
+                guard let criteria = badge.criteria, !held || badge.repeatable else { return [] }
+                return BadgeEvaluator.progress(
+                    criteria, states: states[badge.id] ?? [:], nowMs: now,
+                    timeZone: timeZone.isEmpty ? criteria.timeZone : timeZone
+                ).map { $0.encoded() }
+            }
+
+            var writer = TrophyCaseWriter(
+                customerId: customerId, capacity: 64 + held.recordBytes.count + listing.badges.count * 160)
+            // Earned badges first, in display order, each with its current awards oldest first.
+            for group in held.groups {
+                let badge = listing.badges[group.badge]
+                writer.appendEntry(
+                    badgeField: badge.badgeField, locked: false, awards: held.records[group.records],
+                    awardBytes: held.recordBytes, progress: progress(badge.definition, held: true),
+                    criteriaTextField: badge.criteriaTextField)
+            }
+            // Then every badge still to be earned, in display order.
+            var nextHeld = 0
+            for (index, badge) in listing.badges.enumerated() {
+                if nextHeld < held.groups.count, held.groups[nextHeld].badge == index {
+                    nextHeld += 1
+                    continue
+                }
+                guard TrophyCaseBuilder.isEarnable(badge.definition, atMs: now) else { continue }
+                writer.appendEntry(
+                    badgeField: badge.badgeField, locked: true, awards: [], awardBytes: [],
+                    progress: progress(badge.definition, held: false), criteriaTextField: badge.criteriaTextField)
+            }
+            return writer.bytes
+        }
+    }
+
+    /// A customer's awards held at `nowMs`, copied out of the map as stored records.
+    private struct HeldAwards {
+        var recordBytes: [UInt8] = []
+        /// Each award's record, as a range of `recordBytes`, grouped by badge and oldest first.
+        var records: [Range<Int>] = []
+        /// One per badge held, in display order: its index in the listing and its awards' range of `records`.
+        var groups: [(badge: Int, records: Range<Int>)] = []
+    }
+
+    private func heldAwards(
+        _ txn: borrowing ReadTransaction, customerId: String, listing: CatalogueListing, nowMs: Int64
+    ) throws(BadgeError) -> HeldAwards {
+        var held = HeldAwards()
+        held.recordBytes.reserveCapacity(2048)
+        // Award records come grouped by badge, in the same order as `keyOrder`: one merge pass.
+        var position = 0
+        try store.forEachAwardRecord(txn, customerId: customerId) { badgeKey, record throws(BadgeError) in
+            guard let (expiresAtMs, revokedAtMs) = StoredAward.liveness(record) else {
+                throw BadgeError(
+                    .dataLoss, "a stored award of customer \(customerId) does not decode", reason: "record_corrupt")
+            }
+            guard revokedAtMs == 0, expiresAtMs == 0 || nowMs < expiresAtMs else { return }
+            while position < listing.keyOrder.count,
+                listing.badges[listing.keyOrder[position]].awardKey.lexicographicallyPrecedes(badgeKey)
+            {
+                position += 1
+            }
+            // An award of a badge the catalogue does not have is not shown (as TrophyCaseBuilder does).
+            guard position < listing.keyOrder.count,
+                listing.badges[listing.keyOrder[position]].awardKey.elementsEqual(badgeKey)
+            else { return }
+            let badge = listing.keyOrder[position]
+            let start = held.recordBytes.count
+            held.recordBytes.append(contentsOf: record)
+            held.records.append(start..<held.recordBytes.count)
+            if let last = held.groups.last, last.badge == badge {
+                held.groups[held.groups.count - 1].records = last.records.lowerBound..<held.records.count
+            } else {
+                held.groups.append((badge, (held.records.count - 1)..<held.records.count))
+            }
+        }
+        held.groups.sort { $0.badge < $1.badge }
+        return held
+    }
+}

@@ -28,22 +28,25 @@ public enum StoredAward {
     }
 }
 
-/// Walks protobuf wire format without copying.
+/// Walks protobuf wire format without copying (bounds are checked by hand, once per byte).
 struct FieldReader {
-    let bytes: UnsafeRawBufferPointer
+    let start: UnsafePointer<UInt8>?
+    let count: Int
     var offset = 0
 
     init(_ bytes: UnsafeRawBufferPointer) {
-        self.bytes = bytes
+        start = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        count = bytes.count
     }
 
-    var atEnd: Bool { offset >= bytes.count }
+    var atEnd: Bool { offset >= count }
 
     mutating func varint() -> UInt64? {
+        guard let start else { return nil }
         var value: UInt64 = 0
         var shift: UInt64 = 0
-        while offset < bytes.count, shift < 64 {
-            let byte = bytes[offset]
+        while offset < count, shift < 64 {
+            let byte = start[offset]
             offset += 1
             value |= UInt64(byte & 0x7F) << shift
             if byte < 0x80 { return value }
@@ -52,9 +55,9 @@ struct FieldReader {
         return nil
     }
 
-    mutating func skip(_ count: Int) -> Bool {
-        guard count <= bytes.count - offset else { return false }
-        offset += count
+    mutating func skip(_ length: Int) -> Bool {
+        guard length <= count - offset else { return false }
+        offset += length
         return true
     }
 }

@@ -2,17 +2,35 @@ import BadgeCodec
 import BadgeModel
 import BadgeRules
 import BadgeStore
+import Glibc
 import LMDB
 
 /// The catalogue prepared for List: in display order, with what every customer's trophy case
 /// shares (each badge's encoding, its criteria text, its place in award-key order) worked out once.
 struct CatalogueListing: Sendable {
-    struct Badge: Sendable {
+    /// A class, so looking one up retains one reference rather than copying four.
+    final class Badge: Sendable {
         let definition: BadgeDefinition
         /// The badge's part of an award key: awards are matched to badges by comparing bytes.
         let awardKey: [UInt8]
         let badgeField: [UInt8]
         let criteriaTextField: [UInt8]
+
+        init(definition: BadgeDefinition, awardKey: [UInt8], badgeField: [UInt8], criteriaTextField: [UInt8]) {
+            self.definition = definition
+            self.awardKey = awardKey
+            self.badgeField = badgeField
+            self.criteriaTextField = criteriaTextField
+        }
+
+        /// Compares `awardKey` with the badge part of a stored award's key: <0, 0 or >0.
+        func compareAwardKey(_ other: UnsafeRawBufferPointer) -> Int32 {
+            awardKey.withUnsafeBytes { mine in
+                let common = min(mine.count, other.count)
+                let order = common == 0 ? 0 : memcmp(mine.baseAddress!, other.baseAddress!, common)
+                return order != 0 ? order : Int32(mine.count - other.count)
+            }
+        }
     }
 
     /// In display order (rank, then id).
@@ -109,15 +127,14 @@ extension BadgeService {
                     .dataLoss, "a stored award of customer \(customerId) does not decode", reason: "record_corrupt")
             }
             guard revokedAtMs == 0, expiresAtMs == 0 || nowMs < expiresAtMs else { return }
-            while position < listing.keyOrder.count,
-                listing.badges[listing.keyOrder[position]].awardKey.lexicographicallyPrecedes(badgeKey)
-            {
+            var order: Int32 = 1
+            while position < listing.keyOrder.count {
+                order = listing.badges[listing.keyOrder[position]].compareAwardKey(badgeKey)
+                if order >= 0 { break }
                 position += 1
             }
             // An award of a badge the catalogue does not have is not shown (as TrophyCaseBuilder does).
-            guard position < listing.keyOrder.count,
-                listing.badges[listing.keyOrder[position]].awardKey.elementsEqual(badgeKey)
-            else { return }
+            guard order == 0 else { return }
             let badge = listing.keyOrder[position]
             let start = held.recordBytes.count
             held.recordBytes.append(contentsOf: record)

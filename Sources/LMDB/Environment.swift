@@ -79,6 +79,14 @@ public final class Environment: @unchecked Sendable {
     // Set once in init and only freed by `close`, guarded by `state`, hence `@unchecked Sendable`.
     private let env: OpaquePointer
     private let state = Mutex(State())
+    /// Ended read transactions kept for reuse (`mdb_txn_reset`): renewing one skips the allocation
+    /// and the reader-table search of a new one, which List pays on every call. A reset transaction
+    /// keeps its reader slot but pins no pages.
+    private let idleReaders = Mutex(IdleReaders())
+    private struct IdleReaders: @unchecked Sendable {
+        var transactions: [OpaquePointer] = []
+    }
+    private static let idleReaderLimit = 32
     /// The write-ahead journal, with `.journal` durability.
     let journal: Journal?
     /// `journal.lock`, flock'ed for as long as the environment is open.
@@ -181,6 +189,10 @@ public final class Environment: @unchecked Sendable {
     }
 
     private func finishClose() {
+        // No transaction is running now (finishClose waits for the last user); reset ones must be
+        // freed before the environment.
+        for txn in idleReaders.withLock({ $0.transactions }) { mdb_txn_abort(txn) }
+        idleReaders.withLock { $0.transactions.removeAll() }
         journal?.shutdown(clean: state.withLock { $0.closeCleanly })
         mdb_env_close(env)
         Glibc.close(folderLock)
@@ -234,14 +246,33 @@ public final class Environment: @unchecked Sendable {
     /// Keep `body` short: an open read transaction stops LMDB from reusing freed pages.
     public func read<T>(_ body: (borrowing ReadTransaction) throws -> T) throws -> T {
         try withEnv("mdb_txn_begin(read-only)") { env in
-            var txn: OpaquePointer?
-            try check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn), "mdb_txn_begin(read-only)")
-            guard let txn else { throw LMDBError(code: EINVAL, operation: "mdb_txn_begin(read-only)") }
-            // Aborting is the normal way to end a read transaction; nothing is lost.
-            defer { mdb_txn_abort(txn) }
+            let txn = try beginRead(env)
+            // Ending a read transaction loses nothing; it goes back to the pool.
+            defer { endRead(txn) }
             let transaction = ReadTransaction(txn: txn, recorder: nil)
             return try body(transaction)
         }
+    }
+
+    private func beginRead(_ env: OpaquePointer) throws -> OpaquePointer {
+        if let idle = idleReaders.withLock({ $0.transactions.popLast() }) {
+            if mdb_txn_renew(idle) == MDB_SUCCESS { return idle }
+            mdb_txn_abort(idle)
+        }
+        var txn: OpaquePointer?
+        try check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn), "mdb_txn_begin(read-only)")
+        guard let txn else { throw LMDBError(code: EINVAL, operation: "mdb_txn_begin(read-only)") }
+        return txn
+    }
+
+    private func endRead(_ txn: OpaquePointer) {
+        mdb_txn_reset(txn)
+        let kept = idleReaders.withLock { idle in
+            guard idle.transactions.count < Self.idleReaderLimit else { return false }
+            idle.transactions.append(txn)
+            return true
+        }
+        if !kept { mdb_txn_abort(txn) }
     }
 
     /// Runs `body` in a write transaction; commits if `body` returns, aborts if it throws.

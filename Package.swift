@@ -112,7 +112,8 @@ let package = Package(
         // Tests.
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
         .target(name: "BadgeTestSupport", dependencies: ["BadgeModel"], path: "Tests/BadgeTestSupport"),
-        .testTarget(name: "BadgeCodecTests", dependencies: ["BadgeCodec", "BadgeModel", "BadgeTestSupport"]),
+        .testTarget(
+            name: "BadgeCodecTests", dependencies: ["BadgeCodec", "BadgeModel", "BadgeTestSupport", "BadgeWireC"]),
         .testTarget(name: "BadgeRulesTests", dependencies: ["BadgeRules", "BadgeModel", "BadgeTestSupport"]),
         .testTarget(name: "BadgeStoreTests", dependencies: ["BadgeStore", "BadgeModel", "LMDB", "BadgeTestSupport"]),
         .testTarget(

@@ -27,37 +27,3 @@ public enum StoredAward {
         return (expiresAtMs, revokedAtMs)
     }
 }
-
-/// Walks protobuf wire format without copying (bounds are checked by hand, once per byte).
-struct FieldReader {
-    let start: UnsafePointer<UInt8>?
-    let count: Int
-    var offset = 0
-
-    init(_ bytes: UnsafeRawBufferPointer) {
-        start = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        count = bytes.count
-    }
-
-    var atEnd: Bool { offset >= count }
-
-    mutating func varint() -> UInt64? {
-        guard let start else { return nil }
-        var value: UInt64 = 0
-        var shift: UInt64 = 0
-        while offset < count, shift < 64 {
-            let byte = start[offset]
-            offset += 1
-            value |= UInt64(byte & 0x7F) << shift
-            if byte < 0x80 { return value }
-            shift += 7
-        }
-        return nil
-    }
-
-    mutating func skip(_ length: Int) -> Bool {
-        guard length <= count - offset else { return false }
-        offset += length
-        return true
-    }
-}

@@ -75,39 +75,3 @@ public struct TrophyCaseWriter {
         return writer.bytes
     }
 }
-
-func varintSize(_ value: UInt64) -> Int {
-    var size = 1
-    var value = value >> 7
-    while value != 0 {
-        size += 1
-        value >>= 7
-    }
-    return size
-}
-
-// The few protobuf encoding rules the writer needs (proto3: default values are not written).
-extension [UInt8] {
-    mutating func appendVarint(_ value: UInt64) {
-        var value = value
-        while value >= 0x80 {
-            append(UInt8(truncatingIfNeeded: value) | 0x80)
-            value >>= 7
-        }
-        append(UInt8(value))
-    }
-
-    /// A length-delimited field (wire type 2): nested messages are written even when empty.
-    mutating func appendMessage(field: UInt64, _ payload: [UInt8]) {
-        appendVarint(field << 3 | 2)
-        appendVarint(UInt64(payload.count))
-        append(contentsOf: payload)
-    }
-
-    mutating func appendString(field: UInt64, _ value: String) {
-        guard !value.isEmpty else { return }
-        appendVarint(field << 3 | 2)
-        appendVarint(UInt64(value.utf8.count))
-        append(contentsOf: value.utf8)
-    }
-}

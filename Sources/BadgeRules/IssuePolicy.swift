@@ -6,17 +6,32 @@ public enum IssuePolicy {
     /// What the store knows about a badge and one customer at the moment of issuing.
     public struct Context: Sendable {
         public var badge: BadgeDefinition
-        /// This customer's awards of this badge, revoked ones included.
-        public var customerAwards: [Award]
+        public var customerId: String
+        /// This customer's awards of this badge: how many are unrevoked, and the oldest held now.
+        public var tally: AwardTally
         /// Unrevoked awards of this badge across all customers.
         public var globalCount: UInt64
         public var nowMs: Int64
 
-        public init(badge: BadgeDefinition, customerAwards: [Award], globalCount: UInt64, nowMs: Int64) {
+        public init(badge: BadgeDefinition, customerId: String, tally: AwardTally, globalCount: UInt64, nowMs: Int64) {
             self.badge = badge
-            self.customerAwards = customerAwards
+            self.customerId = customerId
+            self.tally = tally
             self.globalCount = globalCount
             self.nowMs = nowMs
+        }
+
+        /// From the customer's awards of this badge, revoked ones included (all of one customer).
+        public init(badge: BadgeDefinition, customerAwards: [Award], globalCount: UInt64, nowMs: Int64) {
+            var tally = AwardTally()
+            for award in customerAwards.sorted(by: { $0.awardId < $1.awardId }) {
+                tally.count(
+                    awardId: award.awardId, expiresAtMs: award.expiresAtMs, revokedAtMs: award.revokedAtMs, nowMs: nowMs
+                )
+            }
+            self.init(
+                badge: badge, customerId: customerAwards.first?.customerId ?? "", tally: tally,
+                globalCount: globalCount, nowMs: nowMs)
         }
     }
 
@@ -50,17 +65,17 @@ public enum IssuePolicy {
                 reason: "award_would_be_expired")
         }
         if badge.repeatable {
-            let held = context.customerAwards.count { !$0.isRevoked }
+            let held = context.tally.unrevoked
             if badge.maxPerCustomer != 0, held >= Int(badge.maxPerCustomer) {
                 throw BadgeError(
                     .resourceExhausted,
-                    "customer \(context.customerAwards[0].customerId) already holds badge \(badge.id) \(held) times; the maximum is \(badge.maxPerCustomer)",
+                    "customer \(context.customerId) already holds badge \(badge.id) \(held) times; the maximum is \(badge.maxPerCustomer)",
                     reason: "customer_limit_reached")
             }
-        } else if let current = context.customerAwards.first(where: { $0.isCurrent(atMs: now) }) {
+        } else if let current = context.tally.currentAwardId {
             throw BadgeError(
                 .alreadyExists,
-                "customer \(current.customerId) already holds badge \(badge.id) (award \(current.awardId)), which is not repeatable",
+                "customer \(context.customerId) already holds badge \(badge.id) (award \(current)), which is not repeatable",
                 reason: "already_held")
         }
         if badge.globalCap != 0, context.globalCount >= badge.globalCap {

@@ -235,7 +235,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
                 completion: completer(callId, sequence) { DeactivateBadgeReply(badge: $0) })
         case .issue:
             let request = try IssueRequest(decoding: payload)
-            service.issue(request, deadline: deadline, completion: completer(callId, sequence) { $0 })
+            service.issueEncoded(request, deadline: deadline, completion: encodedCompleter(callId, sequence) { $0 })
         case .revoke:
             let request = try RevokeRequest(decoding: payload)
             service.revoke(
@@ -253,12 +253,19 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func completer<Value: Sendable, Reply: WireMessage>(
         _ callId: UInt64, _ sequence: UInt64, _ makeReply: @escaping @Sendable (Value) -> Reply
     ) -> @Sendable (Result<Value, BadgeError>) -> Void {
+        encodedCompleter(callId, sequence) { makeReply($0).encoded() }
+    }
+
+    /// `completer` for a reply given (or made) already encoded.
+    private func encodedCompleter<Value: Sendable>(
+        _ callId: UInt64, _ sequence: UInt64, _ encode: @escaping @Sendable (Value) -> [UInt8]
+    ) -> @Sendable (Result<Value, BadgeError>) -> Void {
         let eventLoop = context!.eventLoop
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
         return { result in
             eventLoop.execute {
                 switch result {
-                case .success(let value): bound.value.respond(callId, sequence: sequence, makeReply(value))
+                case .success(let value): bound.value.respond(callId, sequence: sequence, encoded: encode(value))
                 case .failure(let error): bound.value.respondError(callId, sequence: sequence, error)
                 }
             }

@@ -7,8 +7,9 @@ import LMDB
 // everything before its first write, so a refusal leaves the batch untouched.
 extension BadgeService {
     static func applyIssue(
-        _ request: IssueRequest, store: BadgeStore, txn: borrowing WriteTransaction, now: Int64
-    ) throws(BadgeError) -> IssueResult {
+        _ request: IssueRequest, catalogue: WriterCatalogue, store: BadgeStore, txn: borrowing WriteTransaction,
+        now: Int64
+    ) throws(BadgeError) -> (result: IssueResult, record: [UInt8]) {
         if let awardId = try store.awardId(txn, forRequest: request.requestId) {
             guard let original = try store.award(txn, id: awardId) else {
                 throw BadgeError(
@@ -21,19 +22,22 @@ extension BadgeService {
                     "request_id \(request.requestId) was already used to award badge \(original.badgeId) to customer \(original.customerId)",
                     reason: "request_id_reused")
             }
-            return IssueResult(award: original, replayed: true)
+            return (IssueResult(award: original, replayed: true), original.encoded())
         }
-        guard let badge = try store.badge(txn, id: request.badgeId) else { throw badgeNotFound(request.badgeId) }
+        guard let badge = try catalogue.badge(id: request.badgeId, store: store, txn: txn) else {
+            throw badgeNotFound(request.badgeId)
+        }
         try IssuePolicy.check(
             IssuePolicy.Context(
-                badge: badge,
-                customerAwards: try store.awards(txn, customerId: request.customerId, badgeId: request.badgeId),
+                badge: badge, customerId: request.customerId,
+                tally: try store.awardTally(txn, customerId: request.customerId, badgeId: request.badgeId, nowMs: now),
                 globalCount: try store.unrevokedCount(txn, badgeId: request.badgeId), nowMs: now))
         let award = Award(
             awardId: 0, customerId: request.customerId, badgeId: request.badgeId, earnedAtMs: now,
             expiresAtMs: IssuePolicy.expiry(of: badge, earnedAtMs: now), source: request.source,
             evidence: request.evidence, evidenceFields: request.evidenceFields, requestId: request.requestId)
-        return IssueResult(award: try store.insertAward(txn, award), replayed: false)
+        let (inserted, record) = try store.insertAwardRecord(txn, award)
+        return (IssueResult(award: inserted, replayed: false), record)
     }
 
     static func applyRevoke(

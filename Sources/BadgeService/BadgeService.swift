@@ -19,7 +19,8 @@ public final class BadgeService: Sendable {
     let clock: @Sendable () -> Int64
     let startedAtMs: Int64
     let logger: Logger
-    let ruleIndex = RuleIndex()
+    /// The writer's decoded catalogue (Issue and Evaluate look badges up in it).
+    let writerCatalogue = WriterCatalogue()
     let catalogueCache = CatalogueCache()
 
     /// Wall-clock Unix milliseconds.
@@ -38,9 +39,10 @@ public final class BadgeService: Sendable {
         self.clock = clock
         self.startedAtMs = clock()
         self.logger = logger
-        let ruleIndex = self.ruleIndex
+        let writerCatalogue = self.writerCatalogue
         self.writer = WriteQueue(
-            store: store, clock: clock, maxBatch: maxBatch, logger: logger, onRollback: { ruleIndex.invalidate() })
+            store: store, clock: clock, maxBatch: maxBatch, logger: logger,
+            onRollback: { writerCatalogue.invalidate() })
     }
 
     /// Commits everything already queued and stops the writer. Later writes fail with UNAVAILABLE.
@@ -107,7 +109,7 @@ public final class BadgeService: Sendable {
         } catch {
             return completion(.failure(error))
         }
-        let index = ruleIndex
+        let index = writerCatalogue
         enqueue(deadline: deadline, completion: invalidatingCatalogue(completion)) {
             store, txn, now throws(BadgeError) in
             var badge = request.badge
@@ -135,7 +137,7 @@ public final class BadgeService: Sendable {
         } catch {
             return completion(.failure(error))
         }
-        let index = ruleIndex
+        let index = writerCatalogue
         enqueue(deadline: deadline, completion: invalidatingCatalogue(completion)) {
             store, txn, now throws(BadgeError) in
             guard var badge = try store.badge(txn, id: id) else { throw Self.badgeNotFound(id) }
@@ -154,6 +156,25 @@ public final class BadgeService: Sendable {
         _ request: IssueRequest, deadline: ContinuousClock.Instant? = nil,
         completion: @escaping @Sendable (Result<IssueResult, BadgeError>) -> Void
     ) {
+        submitIssue(request, deadline: deadline, completion: completion) { result, _ in result }
+    }
+
+    /// `issue`, answering with the reply already encoded as a `badges.v1.IssueResponse` (for the
+    /// server): the award's bytes are the record just stored, not a second encoding.
+    public func issueEncoded(
+        _ request: IssueRequest, deadline: ContinuousClock.Instant? = nil,
+        completion: @escaping @Sendable (Result<[UInt8], BadgeError>) -> Void
+    ) {
+        submitIssue(request, deadline: deadline, completion: completion) { result, record in
+            IssueReplyWriter.encode(awardRecord: record, replayed: result.replayed)
+        }
+    }
+
+    private func submitIssue<R: Sendable>(
+        _ request: IssueRequest, deadline: ContinuousClock.Instant?,
+        completion: @escaping @Sendable (Result<R, BadgeError>) -> Void,
+        reply: @escaping @Sendable (IssueResult, [UInt8]) -> R
+    ) {
         do throws(BadgeError) {
             try Validate.opaqueId(request.customerId, field: "customer_id")
             try Validate.badgeId(request.badgeId)
@@ -168,8 +189,10 @@ public final class BadgeService: Sendable {
         } catch {
             return completion(.failure(error))
         }
+        let catalogue = writerCatalogue
         enqueue(deadline: deadline, completion: completion) { store, txn, now throws(BadgeError) in
-            try Self.applyIssue(request, store: store, txn: txn, now: now)
+            let (result, record) = try Self.applyIssue(request, catalogue: catalogue, store: store, txn: txn, now: now)
+            return reply(result, record)
         }
     }
 

@@ -5,22 +5,40 @@ import BadgeStore
 import Foundation
 import LMDB
 
-/// The badges whose criteria listen to each event type. Built from the catalogue inside the
-/// writer's transaction and used only on the writer thread; any badge write or rolled-back batch
-/// drops it.
-final class RuleIndex: @unchecked Sendable {
-    private var byType: [String: [RuleBadge]]?
+/// The catalogue as the writer uses it: each badge decoded, and the badges whose criteria listen to
+/// each event type. Built from the catalogue inside the writer's transaction and used only on the
+/// writer thread; any badge write or rolled-back batch drops it.
+final class WriterCatalogue: @unchecked Sendable {
+    private struct Loaded {
+        var byId: [String: BadgeDefinition]
+        var rulesByType: [String: [RuleBadge]]
+    }
+    private var loaded: Loaded?
 
+    private func load<M>(_ store: BadgeStore, _ txn: borrowing Transaction<M>) throws(BadgeError) -> Loaded {
+        if let loaded { return loaded }
+        let badges = try store.allBadges(txn)
+        let fresh = Loaded(
+            byId: Dictionary(uniqueKeysWithValues: badges.map { ($0.id, $0) }), rulesByType: Self.build(badges))
+        loaded = fresh
+        return fresh
+    }
+
+    /// A badge as the writer's transaction sees it.
+    func badge<M>(id: String, store: BadgeStore, txn: borrowing Transaction<M>) throws(BadgeError) -> BadgeDefinition? {
+        try load(store, txn).byId[id]
+    }
+
+    /// The active badges with criteria listening to `type`, in display order.
     func badges<M>(
         for type: String, store: BadgeStore, txn: borrowing Transaction<M>
     ) throws(BadgeError)
         -> [RuleBadge]
     {
-        if byType == nil { byType = Self.build(try store.allBadges(txn)) }
-        return byType?[type] ?? []
+        try load(store, txn).rulesByType[type] ?? []
     }
 
-    func invalidate() { byType = nil }
+    func invalidate() { loaded = nil }
 
     static func build(_ catalogue: [BadgeDefinition]) -> [String: [RuleBadge]] {
         var index: [String: [RuleBadge]] = [:]
@@ -70,12 +88,12 @@ extension BadgeService {
                 Result { () throws(BadgeError) in
                     try store.read { txn throws(BadgeError) in
                         if let replay = try Self.replay(event, store: store, txn: txn) { return replay }
-                        let badges = RuleIndex.build(try store.allBadges(txn))[event.type] ?? []
+                        let badges = WriterCatalogue.build(try store.allBadges(txn))[event.type] ?? []
                         return try Self.plan(event, badges: badges, store: store, txn: txn, now: now).result
                     }
                 })
         }
-        let index = ruleIndex
+        let index = writerCatalogue
         enqueue(deadline: deadline, completion: completion) { store, txn, now throws(BadgeError) in
             if let replay = try Self.replay(event, store: store, txn: txn) { return replay }
             let badges = try index.badges(for: event.type, store: store, txn: txn)
@@ -120,19 +138,19 @@ extension BadgeService {
         if !event.timeZone.isEmpty, event.timeZone != customerZone { plan.newTimeZone = event.timeZone }
         guard !badges.isEmpty else { return plan }
 
-        // The customer's awards are read per badge and only when needed (a prerequisite to check, a
-        // badge completed): a loyal customer's whole award history is not decoded for every event.
-        var awardsByBadge: [String: [Award]] = [:]
+        // The customer's awards are tallied per badge and only when needed (a prerequisite to check,
+        // a badge completed): a loyal customer's whole award history is not read for every event.
+        var tallies: [String: AwardTally] = [:]
         var awardedNow: Set<String> = []
-        func awards(_ badgeId: String) throws(BadgeError) -> [Award] {
-            if let known = awardsByBadge[badgeId] { return known }
-            let loaded = try store.awards(txn, customerId: event.customerId, badgeId: badgeId)
-            awardsByBadge[badgeId] = loaded
+        func tally(_ badgeId: String) throws(BadgeError) -> AwardTally {
+            if let known = tallies[badgeId] { return known }
+            let loaded = try store.awardTally(txn, customerId: event.customerId, badgeId: badgeId, nowMs: now)
+            tallies[badgeId] = loaded
             return loaded
         }
         func holdsAll(_ badgeIds: [String]) throws(BadgeError) -> Bool {
             for badgeId in badgeIds where !awardedNow.contains(badgeId) {
-                if !(try awards(badgeId)).contains(where: { $0.isCurrent(atMs: now) }) { return false }
+                if !(try tally(badgeId)).holds { return false }
             }
             return true
         }
@@ -156,7 +174,7 @@ extension BadgeService {
                 states: try store.criterionStates(txn, customerId: event.customerId, badgeId: badge.id),
                 event: event, timeZone: zone, prerequisitesHeld: try holdsAll(criteria.prerequisites), local: local)
             plan.result.progress += outcome.progress.map { ProgressChange(badgeId: badge.id, progress: $0) }
-            if outcome.complete, let award = try award(badge, outcome, event, try awards(badge.id), store, txn, now) {
+            if outcome.complete, let award = try award(badge, outcome, event, try tally(badge.id), store, txn, now) {
                 plan.awards.append(award)
                 awardedNow.insert(badge.id)
                 if badge.repeatable { BadgeEvaluator.startNewRound(&outcome) }
@@ -173,10 +191,10 @@ extension BadgeService {
     /// reached, outside the window): criteria met is not a right to a badge the rules forbid.
     private static func award<M>(
         _ badge: BadgeDefinition, _ outcome: BadgeEvaluator.Outcome, _ event: ActivityEvent,
-        _ customerAwards: [Award], _ store: BadgeStore, _ txn: borrowing Transaction<M>, _ now: Int64
+        _ tally: AwardTally, _ store: BadgeStore, _ txn: borrowing Transaction<M>, _ now: Int64
     ) throws(BadgeError) -> Award? {
         let context = IssuePolicy.Context(
-            badge: badge, customerAwards: customerAwards,
+            badge: badge, customerId: event.customerId, tally: tally,
             globalCount: try store.unrevokedCount(txn, badgeId: badge.id), nowMs: now)
         do throws(BadgeError) {
             try IssuePolicy.check(context)

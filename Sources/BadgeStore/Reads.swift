@@ -99,6 +99,28 @@ extension BadgeStore {
         try lmdb { (try txn.count(badges), try txn.count(awardIds)) }
     }
 
+    /// Tallies a customer's awards of one badge from their stored records, without decoding them.
+    public func awardTally<M>(
+        _ txn: borrowing Transaction<M>, customerId: String, badgeId: String, nowMs: Int64
+    ) throws(BadgeError) -> AwardTally {
+        var tally = AwardTally()
+        try lmdb {
+            try txn.withCursor(awards) { cursor in
+                try cursor.forEach(prefix: Keys.customerBadgePrefix(customerId, badgeId)) { key, value in
+                    guard key.count >= 8, let (expiresAtMs, revokedAtMs) = StoredAward.liveness(value) else {
+                        throw BadgeError(
+                            .dataLoss, "a stored award of customer \(customerId), badge \(badgeId) does not decode",
+                            reason: "record_corrupt")
+                    }
+                    let awardId = Keys.readUInt64(UnsafeRawBufferPointer(rebasing: key[(key.count - 8)...])) ?? 0
+                    tally.count(awardId: awardId, expiresAtMs: expiresAtMs, revokedAtMs: revokedAtMs, nowMs: nowMs)
+                    return true
+                }
+            }
+        }
+        return tally
+    }
+
     /// The part of an award's key that names its badge, as `forEachAwardRecord` passes it.
     public static func awardKeyBadgePart(_ badgeId: String) -> [UInt8] {
         Keys.lengthPrefixed(badgeId)

@@ -12,6 +12,14 @@ extension BadgeStore {
 
     /// Stores a new award under the next award id, records its request id, counts it, and returns it.
     public func insertAward(_ txn: borrowing WriteTransaction, _ award: Award) throws(BadgeError) -> Award {
+        try insertAwardRecord(txn, award).award
+    }
+
+    /// `insertAward`, also returning the stored record (the award's `badges.v1.Award` bytes), so a
+    /// reply can carry it without encoding the award again.
+    public func insertAwardRecord(
+        _ txn: borrowing WriteTransaction, _ award: Award
+    ) throws(BadgeError) -> (award: Award, record: [UInt8]) {
         var award = award
         award.awardId = try takeNextAwardId(txn)
         let key = Keys.award(customerId: award.customerId, badgeId: award.badgeId, awardId: award.awardId)
@@ -24,7 +32,7 @@ extension BadgeStore {
             }
         }
         try adjustCount(txn, badgeId: award.badgeId, by: 1)
-        return award
+        return (award, record)
     }
 
     /// Rewrites an existing award as revoked (the record is kept) and frees its place in the global count.

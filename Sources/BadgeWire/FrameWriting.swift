@@ -5,7 +5,8 @@ import NIOCore
 extension ByteBuffer {
     /// Appends one server frame: length prefix, then the envelope packed in place.
     public mutating func writeResponseFrame(_ header: ResponseHeader, payload: UnsafeRawBufferPointer) {
-        Envelope.encodeResponse(header, payload: payload) { size, pack in writeFrame(size: size, pack: pack) }
+        let size = Envelope.responseSize(header, payloadCount: payload.count)
+        writeFrame(size: size) { Envelope.encodeResponse(header, payload: payload, into: $0) }
     }
 
     /// Appends a server frame carrying `message` as its payload.
@@ -21,13 +22,16 @@ extension ByteBuffer {
 
     /// Appends one client frame.
     public mutating func writeRequestFrame(_ header: RequestHeader, payload: UnsafeRawBufferPointer) {
-        Envelope.encodeRequest(header, payload: payload) { size, pack in writeFrame(size: size, pack: pack) }
+        let size = Envelope.requestSize(header, payloadCount: payload.count)
+        writeFrame(size: size) { Envelope.encodeRequest(header, payload: payload, into: $0) }
     }
 
-    private mutating func writeFrame(size: Int, pack: (UnsafeMutableRawPointer) -> Int) {
+    /// The u32 length prefix, then `size` bytes written in place by `encode`.
+    private mutating func writeFrame(size: Int, _ encode: (UnsafeMutableRawBufferPointer) -> Void) {
         writeInteger(UInt32(size))
         writeWithUnsafeMutableBytes(minimumWritableBytes: size) { buffer in
-            size == 0 ? 0 : pack(buffer.baseAddress!)
+            encode(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<size]))
+            return size
         }
     }
 }

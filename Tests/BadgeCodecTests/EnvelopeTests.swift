@@ -3,30 +3,29 @@ import BadgeModel
 import BadgeTestSupport
 import Testing
 
-/// Packs a request frame into a new array, checking the size `encodeRequest` announced.
+/// Encodes a request frame into a new array of the size `requestSize` announced.
 private func packRequest(_ header: RequestHeader, payload: [UInt8]) -> [UInt8] {
     payload.withUnsafeBytes { payload in
-        Envelope.encodeRequest(header, payload: payload) { size, pack in
-            packFrame(size: size, pack)
+        packFrame(size: Envelope.requestSize(header, payloadCount: payload.count)) {
+            Envelope.encodeRequest(header, payload: payload, into: $0)
         }
     }
 }
 
 private func packResponse(_ header: ResponseHeader, payload: [UInt8]) -> [UInt8] {
     payload.withUnsafeBytes { payload in
-        Envelope.encodeResponse(header, payload: payload) { size, pack in
-            packFrame(size: size, pack)
+        packFrame(size: Envelope.responseSize(header, payloadCount: payload.count)) {
+            Envelope.encodeResponse(header, payload: payload, into: $0)
         }
     }
 }
 
-private func packFrame(size: Int, _ pack: (UnsafeMutableRawPointer) -> Int) -> [UInt8] {
+private func packFrame(size: Int, _ pack: (UnsafeMutableRawBufferPointer) -> Void) -> [UInt8] {
     // One spare byte so the buffer is never empty and an overrun past `size` would be visible.
     var buffer = [UInt8](repeating: 0xAA, count: size + 1)
-    let written = buffer.withUnsafeMutableBytes { pack($0.baseAddress!) }
-    #expect(written == size, "pack wrote \(written) bytes; packedSize said \(size)")
+    buffer.withUnsafeMutableBytes { pack(UnsafeMutableRawBufferPointer(rebasing: $0[0..<size])) }
     #expect(buffer[size] == 0xAA, "pack wrote past the announced size")
-    return Array(buffer.prefix(written))
+    return Array(buffer.prefix(size))
 }
 
 private func unpackRequest(_ frame: [UInt8]) throws -> (RequestHeader, [UInt8]) {

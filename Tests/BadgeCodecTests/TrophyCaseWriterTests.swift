@@ -36,4 +36,16 @@ struct TrophyCaseWriterTests {
         let long = String(repeating: "x", count: 200)
         #expect(try TrophyCase(decoding: TrophyCaseWriter.encode(customerId: long, entries: [])).customerId == long)
     }
+
+    @Test("hand-written IssueResponse around a stored award record decodes to the same result")
+    func issueReply() throws {
+        let award = Award(
+            awardId: 42, customerId: "c-9", badgeId: "gold", earnedAtMs: 1_780_000_000_000,
+            expiresAtMs: 1_790_000_000_000,
+            evidence: "spend 1,240.00 >= 1,000.00", evidenceFields: ["k": "v"], requestId: "r-1")
+        for replayed in [false, true] {
+            let written = IssueReplyWriter.encode(awardRecord: award.encoded(), replayed: replayed)
+            #expect(try IssueResult(decoding: written) == IssueResult(award: award, replayed: replayed))
+        }
+    }
 }

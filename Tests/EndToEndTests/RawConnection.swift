@@ -111,15 +111,17 @@ final class RawConnection {
 
     static func frame(_ header: RequestHeader, payload: [UInt8]) -> [UInt8] {
         payload.withUnsafeBytes { payload in
-            Envelope.encodeRequest(header, payload: payload) { size, pack in
-                var bytes = [
-                    UInt8(size >> 24 & 0xFF), UInt8(size >> 16 & 0xFF), UInt8(size >> 8 & 0xFF), UInt8(size & 0xFF),
-                ]
-                bytes += [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-                    count = size == 0 ? 0 : pack(buffer.baseAddress!)
-                }
-                return bytes
+            let size = Envelope.requestSize(header, payloadCount: payload.count)
+            var bytes = [
+                UInt8(size >> 24 & 0xFF), UInt8(size >> 16 & 0xFF), UInt8(size >> 8 & 0xFF), UInt8(size & 0xFF),
+            ]
+            bytes += [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+                Envelope.encodeRequest(
+                    header, payload: payload,
+                    into: UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[0..<size])))
+                count = size
             }
+            return bytes
         }
     }
 }

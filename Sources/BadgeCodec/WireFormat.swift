@@ -1,0 +1,150 @@
+import BadgeModel
+
+// Hand-written protobuf wire format for the hot path (envelopes, List and Issue replies, stored
+// award liveness): read in place and written into memory sized beforehand or into byte arrays,
+// splicing in bytes that are already encoded instead of building protobuf-c structs.
+
+/// Walks protobuf wire format without copying (bounds are checked by hand, once per byte).
+struct FieldReader {
+    let start: UnsafePointer<UInt8>?
+    let count: Int
+    var offset = 0
+
+    init(_ bytes: UnsafeRawBufferPointer) {
+        start = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        count = bytes.count
+    }
+
+    var atEnd: Bool { offset >= count }
+
+    mutating func varint() -> UInt64? {
+        guard let start else { return nil }
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while offset < count, shift < 64 {
+            let byte = start[offset]
+            offset += 1
+            value |= UInt64(byte & 0x7F) << shift
+            if byte < 0x80 { return value }
+            shift += 7
+        }
+        return nil
+    }
+
+    mutating func skip(_ length: Int) -> Bool {
+        guard length <= count - offset else { return false }
+        offset += length
+        return true
+    }
+}
+
+/// One field read by `FieldReader.field`.
+enum FieldValue {
+    case varint(UInt64)
+    case bytes(UnsafeRawBufferPointer)
+    case fixed
+}
+
+extension FieldReader {
+    /// Reads one field's number and value; malformed bytes throw `malformed_message` naming `what`.
+    mutating func field(in what: String, _ frameSize: Int) throws(BadgeError) -> (UInt64, FieldValue) {
+        guard let tag = varint(), tag >> 3 != 0 else { throw Envelope.malformed(what, frameSize) }
+        switch tag & 7 {
+        case 0:
+            guard let value = varint() else { throw Envelope.malformed(what, frameSize) }
+            return (tag >> 3, .varint(value))
+        case 1, 5:
+            guard skip(tag & 7 == 1 ? 8 : 4) else { throw Envelope.malformed(what, frameSize) }
+            return (tag >> 3, .fixed)
+        case 2:
+            guard let length = varint(), length <= UInt64(count - offset), let start else {
+                throw Envelope.malformed(what, frameSize)
+            }
+            let value = UnsafeRawBufferPointer(start: start + offset, count: Int(length))
+            offset += Int(length)
+            return (tag >> 3, .bytes(value))
+        default: throw Envelope.malformed(what, frameSize)
+        }
+    }
+}
+
+/// Writes protobuf wire format into memory sized beforehand.
+struct FieldWriter {
+    let out: UnsafeMutableRawBufferPointer
+    var offset = 0
+
+    init(_ out: UnsafeMutableRawBufferPointer) {
+        self.out = out
+    }
+
+    mutating func varint(_ value: UInt64) {
+        var value = value
+        while value >= 0x80 {
+            out[offset] = UInt8(truncatingIfNeeded: value) | 0x80
+            offset += 1
+            value >>= 7
+        }
+        out[offset] = UInt8(value)
+        offset += 1
+    }
+
+    mutating func tag(_ field: UInt64, wireType: UInt64) {
+        varint(field << 3 | wireType)
+    }
+
+    /// proto3: a zero is not written.
+    mutating func varintField(_ field: UInt64, _ value: UInt64) {
+        guard value != 0 else { return }
+        tag(field, wireType: 0)
+        varint(value)
+    }
+
+    mutating func bytesField(_ field: UInt64, _ bytes: UnsafeRawBufferPointer) {
+        guard !bytes.isEmpty else { return }
+        tag(field, wireType: 2)
+        varint(UInt64(bytes.count))
+        UnsafeMutableRawBufferPointer(rebasing: out[offset..<(offset + bytes.count)]).copyMemory(from: bytes)
+        offset += bytes.count
+    }
+
+    mutating func stringField(_ field: UInt64, _ value: String) {
+        var value = value
+        value.withUTF8 { bytesField(field, UnsafeRawBufferPointer($0)) }
+    }
+}
+
+func varintSize(_ value: UInt64) -> Int {
+    var size = 1
+    var value = value >> 7
+    while value != 0 {
+        size += 1
+        value >>= 7
+    }
+    return size
+}
+
+// The few protobuf encoding rules the writer needs (proto3: default values are not written).
+extension [UInt8] {
+    mutating func appendVarint(_ value: UInt64) {
+        var value = value
+        while value >= 0x80 {
+            append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        append(UInt8(value))
+    }
+
+    /// A length-delimited field (wire type 2): nested messages are written even when empty.
+    mutating func appendMessage(field: UInt64, _ payload: [UInt8]) {
+        appendVarint(field << 3 | 2)
+        appendVarint(UInt64(payload.count))
+        append(contentsOf: payload)
+    }
+
+    mutating func appendString(field: UInt64, _ value: String) {
+        guard !value.isEmpty else { return }
+        appendVarint(field << 3 | 2)
+        appendVarint(UInt64(value.utf8.count))
+        append(contentsOf: value.utf8)
+    }
+}

@@ -21,6 +21,8 @@ public final class BadgeStore: Sendable {
     let events: Database
     let history: Database
     let customers: Database
+    /// Writer thread only; see `PendingCounters`.
+    let pendingCounters = PendingCounters()
 
     /// Opens (creating if needed) the store in the directory `path`.
     public init(path: String, options: Environment.Options = .init()) throws(BadgeError) {
@@ -55,7 +57,15 @@ public final class BadgeStore: Sendable {
 
     /// Runs `body` in a write transaction, committed when it returns. Writer thread only.
     public func write<T>(_ body: (borrowing WriteTransaction) throws(BadgeError) -> T) throws(BadgeError) -> T {
-        try lmdb { try environment.write { txn in try body(txn) } }
+        pendingCounters.reset()
+        defer { pendingCounters.reset() }
+        return try lmdb {
+            try environment.write { txn in
+                let result = try body(txn)
+                try flushPendingCounters(txn)
+                return result
+            }
+        }
     }
 
     private func checkSchema(path: String) throws(BadgeError) {

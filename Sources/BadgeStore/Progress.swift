@@ -71,10 +71,9 @@ extension BadgeStore {
         throws(BadgeError)
     {
         let bytes = record.encoded()
-        let sequence = try value(txn, meta, key: Keys.nextHistorySequence) { Keys.readUInt64($0) ?? 1 } ?? 1
+        let sequence = try takeNextHistorySequence(txn)
         try lmdb {
             try txn.put(events, key: Keys.string(eventId), value: bytes)
-            try txn.put(meta, key: Keys.nextHistorySequence, value: Keys.uint64(sequence + 1))
             try txn.put(
                 history, key: Keys.history(customerId: record.customerId, sequence: sequence),
                 value: Keys.string(eventId))

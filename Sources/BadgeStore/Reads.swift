@@ -59,7 +59,9 @@ extension BadgeStore {
 
     /// Unrevoked awards of a badge across all customers.
     public func unrevokedCount<M>(_ txn: borrowing Transaction<M>, badgeId: String) throws(BadgeError) -> UInt64 {
-        try value(txn, badgeCounts, key: Keys.string(badgeId)) { Keys.readUInt64($0) ?? 0 } ?? 0
+        // Inside the writer's transaction, a count it changed is not in LMDB yet.
+        if M.self == ReadWriteMode.self, let pending = pendingCounters.badgeCounts[badgeId] { return pending }
+        return try value(txn, badgeCounts, key: Keys.string(badgeId)) { Keys.readUInt64($0) ?? 0 } ?? 0
     }
 
     /// Up to `limit` awards with ids greater than `afterAwardId`, in id order.

@@ -43,16 +43,4 @@ extension BadgeStore {
         try lmdb { try txn.put(awards, key: key, value: record) }
         try adjustCount(txn, badgeId: award.badgeId, by: -1)
     }
-
-    private func takeNextAwardId(_ txn: borrowing WriteTransaction) throws(BadgeError) -> UInt64 {
-        let next = try value(txn, meta, key: Keys.nextAwardId) { Keys.readUInt64($0) ?? 1 } ?? 1
-        try lmdb { try txn.put(meta, key: Keys.nextAwardId, value: Keys.uint64(next + 1)) }
-        return next
-    }
-
-    private func adjustCount(_ txn: borrowing WriteTransaction, badgeId: String, by delta: Int64) throws(BadgeError) {
-        let current = try unrevokedCount(txn, badgeId: badgeId)
-        let updated = delta < 0 ? current - min(current, UInt64(-delta)) : current + UInt64(delta)
-        try lmdb { try txn.put(badgeCounts, key: Keys.string(badgeId), value: Keys.uint64(updated)) }
-    }
 }

@@ -268,6 +268,51 @@ struct IssueServiceTests {
         }
     }
 
+    /// Counters (next award id, global counts) live in memory for the length of a batch: a cap must
+    /// hold among the awards of one batch, and what they count must reach the disk.
+    @Test func countersHoldWithinABatchAndAcrossARestart() async throws {
+        let h = try ServiceHarness()
+        defer { h.close() }
+        try await h.putBadge(BadgeDefinition(id: "capped", name: "Capped", globalCap: 5))
+        try await h.putBadge(BadgeDefinition(id: "open", name: "Open", repeatable: true))
+        // Submitted together, so the writer takes them in few batches.
+        let service = h.service
+        let results = await withTaskGroup(of: Result<Award, BadgeError>.self) { group in
+            for index in 0..<40 {
+                group.addTask {
+                    do {
+                        let badge = index % 2 == 0 ? "capped" : "open"
+                        let request = IssueRequest(customerId: "c\(index)", badgeId: badge, requestId: "r\(index)")
+                        return .success(try await service.issue(request).award)
+                    } catch let error as BadgeError {
+                        return .failure(error)
+                    } catch {
+                        return .failure(BadgeError(.internal, "\(error)"))
+                    }
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        let awards = results.compactMap { try? $0.get() }
+        #expect(awards.count { $0.badgeId == "capped" } == 5)
+        #expect(awards.count { $0.badgeId == "open" } == 20)
+        #expect(results.count { (try? $0.get()) == nil } == 15)
+        #expect(Set(awards.map(\.awardId)).count == 25, "award ids are unique")
+        #expect(try h.unrevokedCount("capped") == 5)
+        #expect(try h.unrevokedCount("open") == 20)
+
+        try h.reopen()
+        #expect(try h.unrevokedCount("capped") == 5)
+        await expectAsyncBadgeError(.resourceExhausted, reason: "global_cap_reached") {
+            try await h.issue("late", "capped")
+        }
+        let first = try #require(awards.first { $0.badgeId == "capped" })
+        _ = try await h.service.revoke(RevokeRequest(customerId: first.customerId, awardId: first.awardId, reason: "t"))
+        let again = try await h.issue("late", "capped").award
+        #expect(again.awardId > awards.map(\.awardId).max()!, "ids keep growing after a restart")
+        #expect(try h.unrevokedCount("capped") == 5)
+    }
+
     @Test func trophyCaseOrdering() async throws {
         try await withHarness { h throws in
             try await h.putBadge(BadgeDefinition(id: "c", name: "C", rank: 3))

@@ -111,6 +111,28 @@ public final class BadgeClient: Sendable {
         return promise.futureResult
     }
 
+    /// Starts a unary call whose reply header (status, message) is handed to `onReply` on this
+    /// connection's event loop, with no futures and no copy of the reply in between: for load tools
+    /// that keep many calls in flight. Status is not checked. Called on `eventLoop`, a call on a
+    /// closed connection fails at once; from elsewhere it fails when the connection's end is seen.
+    public func sendCall(
+        method: String, payload: [UInt8], timeout: Duration? = nil,
+        onReply: @escaping @Sendable (Result<ResponseHeader, BadgeError>) -> Void
+    ) {
+        let call = OutgoingCall(
+            method: method, timeoutMicros: Self.micros(timeout ?? defaultTimeout), metadata: metadata,
+            payload: payload, receiver: .callback(onReply))
+        if channel.eventLoop.inEventLoop {
+            // On the loop, an active channel still has its handler: the write reaches it now.
+            guard channel.isActive else { return onReply(.failure(Self.connectionClosed)) }
+            channel.write(call, promise: nil)
+        } else {
+            let written = channel.eventLoop.makePromise(of: Void.self)
+            written.futureResult.whenFailure { _ in onReply(.failure(Self.connectionClosed)) }
+            channel.write(call, promise: written)
+        }
+    }
+
     /// One unary call: sends `request`, checks the status, decodes the reply.
     public func call<Reply: WireMessage>(
         _ method: Method, _ request: some WireMessage, replyType: Reply.Type = Reply.self, timeout: Duration? = nil

@@ -14,6 +14,8 @@ struct OutgoingCall {
     enum Receiver {
         case unary(EventLoopPromise<ReplyFrame>)
         case stream(AsyncThrowingStream<ReplyFrame, any Error>.Continuation)
+        /// Gets the reply's header on the event loop; the payload is not kept.
+        case callback(@Sendable (Result<ResponseHeader, BadgeError>) -> Void)
     }
     var method: String
     var timeoutMicros: UInt64
@@ -123,11 +125,17 @@ final class ClientHandler: ChannelDuplexHandler {
         case .frame(let frame):
             do throws(BadgeError) {
                 let reply = try frame.withUnsafeReadableBytes { bytes throws(BadgeError) in
-                    try Envelope.decodeResponse(bytes) { header, payload in
-                        ReplyFrame(header: header, payload: Array(payload))
+                    try Envelope.decodeResponse(bytes) { header, payload -> ReplyFrame? in
+                        // A callback receiver needs no copy of the payload.
+                        if case .callback(let callback) = pending[header.callId], header.callId != 0 {
+                            pending[header.callId] = nil
+                            callback(.success(header))
+                            return nil
+                        }
+                        return ReplyFrame(header: header, payload: Array(payload))
                     }
                 }
-                deliver(reply)
+                if let reply { deliver(reply) }
             } catch {
                 failAll(
                     BadgeError(
@@ -157,6 +165,9 @@ final class ClientHandler: ChannelDuplexHandler {
         case .unary(let promise):
             pending[callId] = nil
             promise.succeed(reply)
+        case .callback(let callback):
+            pending[callId] = nil
+            callback(.success(reply.header))
         case .stream(let continuation):
             if reply.header.endOfCall {
                 pending[callId] = nil
@@ -200,6 +211,7 @@ final class ClientHandler: ChannelDuplexHandler {
         switch receiver {
         case .unary(let promise): promise.fail(error)
         case .stream(let continuation): continuation.finish(throwing: error)
+        case .callback(let callback): callback(.failure(error))
         }
     }
 }

@@ -47,7 +47,7 @@ final class CallBook: @unchecked Sendable {
     func send(from: UInt64, measured: Bool, then: @escaping @Sendable (Bool) -> Void) {
         let (operation, payload) = source.next()
         inFlight += 1
-        client.startCall(method: operation.method, payload: payload, timeout: timeout).whenComplete { result in
+        client.sendCall(method: operation.method, payload: payload, timeout: timeout) { result in
             guard !self.finished else { return }
             self.inFlight -= 1
             let end = nowNanos()

@@ -1,4 +1,5 @@
 import BadgeClient
+import BadgeCodec
 import BadgeModel
 import Histogram
 import NIOCore
@@ -66,6 +67,13 @@ struct Recorder: Sendable {
         switch result {
         case .success(let frame): frame.header.status == .ok ? nil : frame.header.status.description
         case .failure(let error): (error as? BadgeError)?.code.description ?? "CLIENT_ERROR"
+        }
+    }
+
+    static func status(of result: Result<ResponseHeader, BadgeError>) -> String? {
+        switch result {
+        case .success(let header): header.status == .ok ? nil : header.status.description
+        case .failure(let error): error.code.description
         }
     }
 }

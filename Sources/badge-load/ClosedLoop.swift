@@ -33,9 +33,12 @@ final class CallBook: @unchecked Sendable {
     private(set) var inFlight = 0
     private(set) var finished = false
     let promise: EventLoopPromise<Void>
+    /// Calls are sent on a schedule: `from` is their planned time, and lateness is recorded.
+    let isOpenLoop: Bool
 
-    init(client: BadgeClient, eventLoop: any EventLoop, source: RequestSource, timeout: Duration?) {
+    init(client: BadgeClient, eventLoop: any EventLoop, source: RequestSource, timeout: Duration?, isOpenLoop: Bool) {
         self.client = client
+        self.isOpenLoop = isOpenLoop
         self.source = source
         self.timeout = timeout
         self.promise = eventLoop.makePromise()
@@ -46,6 +49,7 @@ final class CallBook: @unchecked Sendable {
     /// the driver stops rather than fail every later call at once). Nothing runs after `finish()`.
     func send(from: UInt64, measured: Bool, then: @escaping @Sendable (Bool) -> Void) {
         let (operation, payload) = source.next()
+        if measured, isOpenLoop { recorder.recordSendLag(nowNanos() &- from) }
         inFlight += 1
         client.sendCall(method: operation.method, payload: payload, timeout: timeout) { result in
             guard !self.finished else { return }
@@ -98,7 +102,7 @@ final class ClosedLoopDriver: LoadDriver, @unchecked Sendable {
         self.window = window
         self.depth = depth
         self.quota = quota
-        self.calls = CallBook(client: client, eventLoop: eventLoop, source: source, timeout: timeout)
+        self.calls = CallBook(client: client, eventLoop: eventLoop, source: source, timeout: timeout, isOpenLoop: false)
     }
 
     func start() {

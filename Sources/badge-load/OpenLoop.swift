@@ -35,7 +35,7 @@ final class OpenLoopDriver: LoadDriver, @unchecked Sendable {
         self.maxOutstanding = maxOutstanding
         self.intervalNanos = intervalNanos
         self.firstPlanned = firstPlanned
-        self.calls = CallBook(client: client, eventLoop: eventLoop, source: source, timeout: timeout)
+        self.calls = CallBook(client: client, eventLoop: eventLoop, source: source, timeout: timeout, isOpenLoop: true)
     }
 
     func start() {

@@ -29,6 +29,14 @@ struct Recorder: Sendable {
     /// Every completed call, warm-up included, for the progress line.
     var completedAll: UInt64 = 0
     var errorsAll: UInt64 = 0
+    /// Open loop: how late measured calls left the client against their plan (ns), so a tail that
+    /// comes from the load generator itself can be told apart from the server's.
+    var sendLag: Histogram<UInt64>?
+
+    mutating func recordSendLag(_ nanos: UInt64) {
+        if sendLag == nil { sendLag = Self.makeHistogram() }
+        _ = sendLag!.record(min(nanos, Self.highestNanos))
+    }
 
     mutating func record(_ operation: Operation, nanos: UInt64, end: UInt64, status: String?, measured isMeasured: Bool)
     {
@@ -59,6 +67,10 @@ struct Recorder: Sendable {
         lastCompletion = max(lastCompletion, other.lastCompletion)
         completedAll += other.completedAll
         errorsAll += other.errorsAll
+        if let theirs = other.sendLag {
+            if sendLag == nil { sendLag = Self.makeHistogram() }
+            sendLag!.add(theirs)
+        }
     }
 
     /// The status name of a finished call, nil for OK. Local failures (the connection broke) carry the

@@ -55,6 +55,9 @@ struct LoadResult: Codable, Sendable {
     var errors: [String: UInt64]
     var latency: Latency?
     var byOperation: [String: Latency]
+    /// Open loop only: how late calls left the client against their planned time. A high tail here
+    /// means the load generator, not the server, is behind.
+    var sendLag: Latency?
 
     init(config: Config, recorder: Recorder, measureFrom: UInt64) {
         self.config = config
@@ -75,6 +78,7 @@ struct LoadResult: Codable, Sendable {
         }
         latency = all.map(Latency.init)
         self.byOperation = byOperation
+        sendLag = recorder.sendLag.map(Latency.init)
     }
 
     func json() -> String {
@@ -109,6 +113,7 @@ struct LoadResult: Codable, Sendable {
             for name in byOperation.keys.sorted() { rows.append(row(name, byOperation[name]!)) }
         }
         if let latency { rows.append(row("all", latency)) }
+        if let sendLag { rows.append(row("client send lag", sendLag)) }
         let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
         for cells in rows {
             let padded = cells.enumerated().map { column, cell in

@@ -22,13 +22,14 @@ let package = Package(
         // C libraries and generated code.
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CFileSync"),
         .target(
             name: "BadgeWireC",
             linkerSettings: [.linkedLibrary("protobuf-c")]
         ),
 
         // Storage and domain.
-        .target(name: "LMDB", dependencies: ["CLMDB", "CZlib"]),
+        .target(name: "LMDB", dependencies: ["CLMDB", "CZlib", "CFileSync"]),
         .target(name: "BadgeModel"),
         .target(name: "BadgeCodec", dependencies: ["BadgeModel", "BadgeWireC"]),
         .target(name: "BadgeRules", dependencies: ["BadgeModel"]),

@@ -296,10 +296,15 @@ final class Journal: @unchecked Sendable {
     /// Unlinks `names` (missing ones are fine) and syncs the directory.
     static func removeFiles(_ names: [String], in directory: String) throws(LMDBError) {
         guard !names.isEmpty else { return }
+        var parked: [String] = []
         for name in names {
             let path = directory + "/" + name
+            // A large file is linked aside first, so this unlink frees nothing and cannot stall
+            // the disk; it is freed in steps once the directory is synced.
+            if let trash = JournalFiles.parkIfLarge(path, directory: directory) { parked.append(trash) }
             if unlink(path) != 0 && errno != ENOENT { throw LMDBError(code: errno, operation: "unlink(\(path))") }
         }
         try JournalFiles.syncDirectory(directory)
+        for trash in parked { JournalFiles.shrinkAndUnlink(trash) }
     }
 }

@@ -1,3 +1,4 @@
+internal import CFileSync
 internal import CLMDB
 internal import CZlib
 
@@ -305,16 +306,21 @@ enum JournalFiles {
         let temporary = temporary ?? path + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw LMDBError(code: errno, operation: "open(\(temporary))") }
+        var parked: String?
         do throws(LMDBError) {
             try fill(fd)
+            flushInSteps(fd)
             try syncData(fd, temporary)
+            parked = parkIfLarge(path, directory: directory)
             guard rename(temporary, path) == 0 else { throw LMDBError(code: errno, operation: "rename(\(temporary))") }
             try syncDirectory(directory)
         } catch {
             close(fd)
             unlink(temporary)
+            if let parked { unlink(parked) }
             throw error
         }
+        if let parked { shrinkAndUnlink(parked) }
         if keepOpen { return fd }
         close(fd)
         return -1
@@ -328,6 +334,56 @@ enum JournalFiles {
         try writeDurably(path, directory: directory, keepOpen: keepOpen) { fd throws(LMDBError) in
             try contents.withBytes { raw throws(LMDBError) in try writeAll(fd, raw, path) }
         }
+    }
+
+    // Large files (a base copy: the whole store; old segments) must reach or leave the disk in
+    // steps. Measured here (ext4, virtio): while 400 MB are written back in one go, a concurrent
+    // 4 KiB append + fdatasync (a journal commit) waited up to 450 ms, and unlinking a 400 MB file
+    // stalled it ~220 ms; written back 4 MiB at a time, or truncated 8 MiB at a time, ~20-30 ms.
+    static let flushStep = 4 << 20
+    static let shrinkStep = 8 << 20
+
+    /// Writes the file's dirty pages back a step at a time, each waited for, so the final
+    /// fdatasync has little left and journal commits never queue behind the whole file.
+    static func flushInSteps(_ fd: Int32) {
+        var status = stat()
+        guard fstat(fd, &status) == 0, status.st_size > flushStep else { return }
+        let flags = UInt32(CFILESYNC_WAIT_BEFORE | CFILESYNC_WRITE | CFILESYNC_WAIT_AFTER)
+        // A failure here shows up again, and is reported, at the fdatasync that follows.
+        for offset in stride(from: 0, to: status.st_size, by: flushStep) {
+            _ = sync_file_range(fd, Int64(offset), Int64(flushStep), flags)
+        }
+    }
+
+    /// Links a large file at `path` to a trash name, so that replacing or unlinking `path` frees
+    /// nothing; `shrinkAndUnlink` frees it later in steps. Trash left by a crash starts with the
+    /// journal prefix and ends in `.tmp`, so `segments(in:)` removes it at the next start.
+    static func parkIfLarge(_ path: String, directory: String) -> String? {
+        var status = stat()
+        guard stat(path, &status) == 0, status.st_size > shrinkStep else { return nil }
+        let name = path.split(separator: "/").last.map(String.init) ?? "file"
+        let trash = directory + "/" + prefix + "trash-" + name + ".tmp"
+        unlink(trash)
+        return link(path, trash) == 0 ? trash : nil
+    }
+
+    /// Frees a parked file a step at a time, then unlinks it. Best effort: what is left is
+    /// removed at the next start.
+    static func shrinkAndUnlink(_ path: String) {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        if fd >= 0 {
+            var status = stat()
+            if fstat(fd, &status) == 0 {
+                var size = status.st_size
+                while size > shrinkStep {
+                    size -= shrinkStep
+                    guard ftruncate(fd, size) == 0 else { break }
+                    usleep(1000)
+                }
+            }
+            close(fd)
+        }
+        unlink(path)
     }
 
     static func syncData(_ fd: Int32, _ what: @autoclosure () -> String) throws(LMDBError) {

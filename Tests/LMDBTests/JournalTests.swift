@@ -324,6 +324,67 @@ import Testing
         }
     }
 
+    /// A base larger than the shrink step replaces the old one, and segments that large are
+    /// dropped, through trash links freed in steps; none is left behind, and a crash's leftover
+    /// trash goes at the next open.
+    @Test func largeFilesAreFreedInStepsAndLeaveNoTrash() throws {
+        try withTemporaryDirectory { path in
+            let large = Environment.Options(mapSize: 64 << 20, checkpointBytes: 1 << 40)
+            var expected: [String: String] = [:]
+            do {
+                let env = try Environment(path: path, options: large)
+                let db = try env.openDatabase("test")
+                // ~12 MiB of values: a base and a segment past the 8 MiB step.
+                let value = String(repeating: "x", count: 3000)
+                for batch in 0..<40 {
+                    try env.write { txn in
+                        for index in 0..<100 {
+                            let key = "k\(batch)-\(index)"
+                            try txn.put(db, key, value + key)
+                            expected[key] = value + key
+                        }
+                    }
+                }
+                try env.checkpoint()
+                try env.write { txn in try txn.put(db, "after", "first checkpoint") }
+                expected["after"] = "first checkpoint"
+                try env.checkpoint()
+                let names = try FileManager.default.contentsOfDirectory(atPath: path)
+                #expect(!names.contains { $0.contains("trash") }, "\(names)")
+                #expect(try Self.contents(env, db) == expected)
+                env.close()
+            }
+            // Trash a crash left behind is removed at the next open.
+            #expect(
+                FileManager.default.createFile(
+                    atPath: path + "/journal-trash-journal-base.mdb.tmp", contents: Data([1, 2])))
+            let env = try Environment(path: path, options: large)
+            defer { env.close() }
+            let db = try env.openDatabase("test")
+            #expect(try Self.contents(env, db) == expected)
+            #expect(!FileManager.default.fileExists(atPath: path + "/journal-trash-journal-base.mdb.tmp"))
+        }
+    }
+
+    @Test func parkingKeepsTheFileUntilItIsShrunkAndUnlinked() throws {
+        try withTemporaryDirectory { path in
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            let big = path + "/journal-0000000000000009.log"
+            #expect(FileManager.default.createFile(atPath: big, contents: Data(count: 20 << 20)))
+            let small = path + "/journal.clean"
+            #expect(FileManager.default.createFile(atPath: small, contents: Data(count: 10)))
+            #expect(JournalFiles.parkIfLarge(small, directory: path) == nil)
+            let trash = try #require(JournalFiles.parkIfLarge(big, directory: path))
+            #expect(trash.hasSuffix(".tmp") && trash.contains("/journal-trash-"))
+            // The same file under two names: unlinking the original frees nothing.
+            #expect(unlink(big) == 0)
+            let size = try FileManager.default.attributesOfItem(atPath: trash)[.size] as? Int
+            #expect(size == 20 << 20)
+            JournalFiles.shrinkAndUnlink(trash)
+            #expect(!FileManager.default.fileExists(atPath: trash))
+        }
+    }
+
     @Test func segmentsLeftWithoutABaseMeanTheDataFileIsAuthoritative() throws {
         // What a crash leaves while a sync-mode open removes the journal (base first), or during
         // the very first base copy of a folder.

@@ -31,6 +31,9 @@ internal import CZlib
 //   journal-base.mdb                               the base copy
 //   journal.clean                                  present only after a clean close
 //   journal.lock                                   flock'ed while an Environment has the folder open
+//   journal-*.tmp                                  work in progress: a file being written before
+//                                                  its rename, or a large old file (trash-*) being
+//                                                  freed in steps; any left at open is deleted
 //
 // Segment header (little-endian): "BDGJRNL2", u32 format (2), u64 segment number, u64 the last
 // sequence journaled before the segment began, u32 CRC-32 of everything before it.

@@ -3,6 +3,7 @@ import BadgeModel
 import BadgeWire
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// An async client for the badge service: one connection, many calls in flight on it, replies
 /// matched by call id. Safe to share between tasks.
@@ -127,8 +128,16 @@ public final class BadgeClient: Sendable {
             guard channel.isActive else { return onReply(.failure(Self.connectionClosed)) }
             channel.write(call, promise: nil)
         } else {
+            // The handler may fail the call itself and then the write too: answer once.
+            let answered = Atomic<Bool>(false)
+            let once: @Sendable (Result<ResponseHeader, BadgeError>) -> Void = { result in
+                if !answered.exchange(true, ordering: .relaxed) { onReply(result) }
+            }
+            let call = OutgoingCall(
+                method: call.method, timeoutMicros: call.timeoutMicros, metadata: call.metadata, payload: call.payload,
+                receiver: .callback(once))
             let written = channel.eventLoop.makePromise(of: Void.self)
-            written.futureResult.whenFailure { _ in onReply(.failure(Self.connectionClosed)) }
+            written.futureResult.whenFailure { _ in once(.failure(Self.connectionClosed)) }
             channel.write(call, promise: written)
         }
     }

@@ -56,11 +56,15 @@ public final class BadgeStore: Sendable {
     }
 
     /// Runs `body` in a write transaction, committed when it returns. Writer thread only.
+    ///
+    /// Store writes (`insertAward`, `putEventRecord`, ...) must run inside this, not inside
+    /// `environment.write`: the counters they change are written back here, just before the commit.
     public func write<T>(_ body: (borrowing WriteTransaction) throws(BadgeError) -> T) throws(BadgeError) -> T {
-        pendingCounters.reset()
-        defer { pendingCounters.reset() }
-        return try lmdb {
+        try lmdb {
             try environment.write { txn in
+                // Inside LMDB's write lock, so no other writer's transaction can see or clear them.
+                pendingCounters.reset()
+                defer { pendingCounters.reset() }
                 let result = try body(txn)
                 try flushPendingCounters(txn)
                 return result

@@ -86,7 +86,9 @@ public final class Environment: @unchecked Sendable {
     private struct IdleReaders: @unchecked Sendable {
         var transactions: [OpaquePointer] = []
     }
-    private static let idleReaderLimit = 32
+    /// At most a quarter of the reader slots stay idle in the pool, so a checkpoint's copy (which
+    /// needs a slot of its own) and other readers always find one.
+    private let idleReaderLimit: Int
     /// The write-ahead journal, with `.journal` durability.
     let journal: Journal?
     /// `journal.lock`, flock'ed for as long as the environment is open.
@@ -101,6 +103,7 @@ public final class Environment: @unchecked Sendable {
     /// one, is refused with `EBUSY`), replays the journal if the last run left one, and runs
     /// `mdb_reader_check` to clear stale reader slots left by dead processes.
     public init(path: String, options: Options = .init()) throws {
+        idleReaderLimit = Int(options.maxReaders / 4)
         try Self.makeDirectories(path)
         let folderLock = try Self.lockFolder(path)
 
@@ -268,7 +271,7 @@ public final class Environment: @unchecked Sendable {
     private func endRead(_ txn: OpaquePointer) {
         mdb_txn_reset(txn)
         let kept = idleReaders.withLock { idle in
-            guard idle.transactions.count < Self.idleReaderLimit else { return false }
+            guard idle.transactions.count < idleReaderLimit else { return false }
             idle.transactions.append(txn)
             return true
         }

@@ -312,7 +312,7 @@ enum JournalFiles {
         var parked: String?
         do throws(LMDBError) {
             try fill(fd)
-            flushInSteps(fd)
+            try flushInSteps(fd, temporary)
             try syncData(fd, temporary)
             parked = parkIfLarge(path, directory: directory)
             guard rename(temporary, path) == 0 else { throw LMDBError(code: errno, operation: "rename(\(temporary))") }
@@ -348,35 +348,47 @@ enum JournalFiles {
 
     /// Writes the file's dirty pages back a step at a time, each waited for, so the final
     /// fdatasync has little left and journal commits never queue behind the whole file.
-    static func flushInSteps(_ fd: Int32) {
-        var status = stat()
-        guard fstat(fd, &status) == 0, status.st_size > flushStep else { return }
-        let flags = UInt32(CFILESYNC_WAIT_BEFORE | CFILESYNC_WRITE | CFILESYNC_WAIT_AFTER)
-        // A failure here shows up again, and is reported, at the fdatasync that follows.
-        for offset in stride(from: 0, to: status.st_size, by: flushStep) {
-            _ = sync_file_range(fd, Int64(offset), Int64(flushStep), flags)
-        }
+    ///
+    /// An error must be reported here: the kernel reports a write-back error once per open file,
+    /// so after `sync_file_range` has seen it the following fdatasync would return success.
+    static func flushInSteps(_ fd: Int32, _ what: @autoclosure () -> String) throws(LMDBError) {
+        #if os(Linux)
+            var status = stat()
+            guard fstat(fd, &status) == 0, status.st_size > flushStep else { return }
+            let flags = UInt32(CFILESYNC_WAIT_BEFORE | CFILESYNC_WRITE | CFILESYNC_WAIT_AFTER)
+            for offset in stride(from: 0, to: status.st_size, by: flushStep) {
+                while sync_file_range(fd, Int64(offset), Int64(flushStep), flags) != 0 {
+                    switch errno {
+                    case EINTR: continue
+                    // Not supported for this file: the fdatasync that follows does all the work.
+                    case EINVAL, ENOSYS, ESPIPE: return
+                    default: throw LMDBError(code: errno, operation: "sync_file_range(\(what()))")
+                    }
+                }
+            }
+        #endif
     }
 
-    /// Links a large file at `path` to a trash name, so that replacing or unlinking `path` frees
-    /// nothing; `shrinkAndUnlink` frees it later in steps. Trash left by a crash starts with the
-    /// journal prefix and ends in `.tmp`, so `segments(in:)` removes it at the next start.
+    /// Links a large file at `path` to a trash name of its own (its inode number in the name), so
+    /// that replacing or unlinking `path` frees nothing; `shrinkAndUnlink` frees it later in steps.
+    /// Trash left by a crash starts with the journal prefix and ends in `.tmp`, so `segments(in:)`
+    /// removes it at the next start.
     static func parkIfLarge(_ path: String, directory: String) -> String? {
         var status = stat()
         guard stat(path, &status) == 0, status.st_size > shrinkStep else { return nil }
         let name = path.split(separator: "/").last.map(String.init) ?? "file"
-        let trash = directory + "/" + prefix + "trash-" + name + ".tmp"
-        unlink(trash)
+        let trash = directory + "/" + prefix + "trash-\(status.st_ino)-" + name + ".tmp"
         return link(path, trash) == 0 ? trash : nil
     }
 
     /// Frees a parked file a step at a time, then unlinks it. Best effort: what is left is
-    /// removed at the next start.
+    /// removed at the next start. A file that still has another name (someone else's hard link,
+    /// say a backup) is only unlinked, never truncated.
     static func shrinkAndUnlink(_ path: String) {
         let fd = open(path, O_WRONLY | O_CLOEXEC)
         if fd >= 0 {
             var status = stat()
-            if fstat(fd, &status) == 0 {
+            if fstat(fd, &status) == 0, status.st_nlink == 1 {
                 var size = status.st_size
                 while size > shrinkStep {
                     size -= shrinkStep

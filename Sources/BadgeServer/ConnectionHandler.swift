@@ -245,7 +245,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
             startExport(callId, request)
         case .evaluate:
             let event = try ActivityEvent(decoding: payload)
-            service.evaluate(event, deadline: deadline, completion: completer(callId, sequence) { $0 })
+            service.evaluateEncoded(event, deadline: deadline, completion: encodedCompleter(callId, sequence) { $0 })
         }
     }
 

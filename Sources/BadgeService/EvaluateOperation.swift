@@ -75,6 +75,26 @@ extension BadgeService {
         _ event: ActivityEvent, deadline: ContinuousClock.Instant? = nil,
         completion: @escaping @Sendable (Result<EvaluateResult, BadgeError>) -> Void
     ) {
+        submitEvaluate(event, deadline: deadline, completion: completion) { result, _ in result }
+    }
+
+    /// `evaluate`, answering with the reply already encoded as a `badges.v1.EvaluateResponse` (for
+    /// the server): a new event's reply is the encoding just stored in its event record.
+    public func evaluateEncoded(
+        _ event: ActivityEvent, deadline: ContinuousClock.Instant? = nil,
+        completion: @escaping @Sendable (Result<[UInt8], BadgeError>) -> Void
+    ) {
+        submitEvaluate(event, deadline: deadline, completion: completion) { result, encoded in
+            encoded ?? result.encoded()
+        }
+    }
+
+    /// `reply` gets the result and, when the transaction stored it, its encoding.
+    private func submitEvaluate<R: Sendable>(
+        _ event: ActivityEvent, deadline: ContinuousClock.Instant?,
+        completion: @escaping @Sendable (Result<R, BadgeError>) -> Void,
+        reply: @escaping @Sendable (EvaluateResult, [UInt8]?) -> R
+    ) {
         do throws(BadgeError) {
             try Self.validate(event)
         } catch {
@@ -87,18 +107,19 @@ extension BadgeService {
             return completion(
                 Result { () throws(BadgeError) in
                     try store.read { txn throws(BadgeError) in
-                        if let replay = try Self.replay(event, store: store, txn: txn) { return replay }
+                        if let replay = try Self.replay(event, store: store, txn: txn) { return reply(replay, nil) }
                         let badges = WriterCatalogue.build(try store.allBadges(txn))[event.type] ?? []
-                        return try Self.plan(event, badges: badges, store: store, txn: txn, now: now).result
+                        return reply(try Self.plan(event, badges: badges, store: store, txn: txn, now: now).result, nil)
                     }
                 })
         }
         let index = writerCatalogue
         enqueue(deadline: deadline, completion: completion) { store, txn, now throws(BadgeError) in
-            if let replay = try Self.replay(event, store: store, txn: txn) { return replay }
+            if let replay = try Self.replay(event, store: store, txn: txn) { return reply(replay, nil) }
             let badges = try index.badges(for: event.type, store: store, txn: txn)
             let plan = try Self.plan(event, badges: badges, store: store, txn: txn, now: now)
-            return try Self.commit(plan, event: event, store: store, txn: txn, now: now)
+            let (result, encoded) = try Self.commit(plan, event: event, store: store, txn: txn, now: now)
+            return reply(result, encoded)
         }
     }
 
@@ -210,7 +231,7 @@ extension BadgeService {
 
     static func commit(
         _ plan: EvaluatePlan, event: ActivityEvent, store: BadgeStore, txn: borrowing WriteTransaction, now: Int64
-    ) throws(BadgeError) -> EvaluateResult {
+    ) throws(BadgeError) -> (result: EvaluateResult, encoded: [UInt8]) {
         var result = plan.result
         result.awarded = []
         for award in plan.awards { result.awarded.append(try store.insertAward(txn, award)) }
@@ -219,11 +240,12 @@ extension BadgeService {
                 txn, customerId: event.customerId, badgeId: entry.badgeId, key: entry.key, entry.state)
         }
         if let zone = plan.newTimeZone { try store.setCustomerTimeZone(txn, customerId: event.customerId, zone) }
+        let encoded = result.encoded()
         let record = EventRecord(
             customerId: event.customerId, type: event.type, occurredAtMs: event.occurredAtMs, recordedAtMs: now,
-            awardedIds: result.awarded.map(\.awardId), response: result.encoded())
+            awardedIds: result.awarded.map(\.awardId), response: encoded)
         try store.putEventRecord(txn, eventId: event.eventId, record)
-        return result
+        return (result, encoded)
     }
 }
 

@@ -111,7 +111,7 @@ let package = Package(
         ),
 
         // Tests.
-        .testTarget(name: "LMDBTests", dependencies: ["LMDB"]),
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB", "BadgeTestSupport"]),
         .target(name: "BadgeTestSupport", dependencies: ["BadgeModel"], path: "Tests/BadgeTestSupport"),
         .testTarget(
             name: "BadgeCodecTests", dependencies: ["BadgeCodec", "BadgeModel", "BadgeTestSupport", "BadgeWireC"]),

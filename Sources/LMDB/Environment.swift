@@ -226,18 +226,9 @@ public final class Environment: @unchecked Sendable {
         try withEnv("mdb_dbi_open(\(name))") { env in
             journal?.writerLock.lock()
             defer { journal?.writerLock.unlock() }
-            var txn: OpaquePointer?
-            try check(mdb_txn_begin(env, nil, 0, &txn), "mdb_txn_begin(mdb_dbi_open(\(name)))")
-            var dbi: MDB_dbi = 0
-            let rc = mdb_dbi_open(txn, name, UInt32(MDB_CREATE), &dbi)
-            guard rc == MDB_SUCCESS else {
-                mdb_txn_abort(txn)
-                throw LMDBError(code: rc, operation: "mdb_dbi_open(\(name))")
-            }
+            let dbi = try openNamedDatabase(env, name)
             // Registered while holding the write lock, like every use of the recorder.
             journal?.recorder.register(dbi: dbi, name: name)
-            // mdb_txn_commit frees the transaction even when it fails.
-            try check(mdb_txn_commit(txn), "mdb_txn_commit(mdb_dbi_open(\(name)))")
             return Database(dbi: dbi)
         }
     }

@@ -444,16 +444,7 @@ enum SequenceMarker {
 
     /// Opens (creating) the marker database; call with the write lock free, once.
     static func open(_ env: OpaquePointer) throws(LMDBError) -> MDB_dbi {
-        var txn: OpaquePointer?
-        try check(mdb_txn_begin(env, nil, 0, &txn), "mdb_txn_begin(journal marker)")
-        var dbi: MDB_dbi = 0
-        let rc = mdb_dbi_open(txn, database, UInt32(MDB_CREATE), &dbi)
-        guard rc == MDB_SUCCESS else {
-            mdb_txn_abort(txn)
-            throw LMDBError(code: rc, operation: "mdb_dbi_open(\(database))")
-        }
-        try check(mdb_txn_commit(txn), "mdb_txn_commit(journal marker)")
-        return dbi
+        try openNamedDatabase(env, database)
     }
 
     /// Stores `sequence` in `txn` (not journaled: replay writes its own).

@@ -134,3 +134,19 @@ extension Transaction where Mode == ReadWriteMode {
         try key.withUnsafeBytes { key in try delete(db, key: key) }
     }
 }
+
+/// Opens (creating if needed) a named database in a write transaction of its own. The caller makes
+/// sure no other write transaction of this process is running.
+func openNamedDatabase(_ env: OpaquePointer, _ name: String) throws(LMDBError) -> MDB_dbi {
+    var txn: OpaquePointer?
+    try check(mdb_txn_begin(env, nil, 0, &txn), "mdb_txn_begin(mdb_dbi_open(\(name)))")
+    var dbi: MDB_dbi = 0
+    let rc = mdb_dbi_open(txn, name, UInt32(MDB_CREATE), &dbi)
+    guard rc == MDB_SUCCESS else {
+        mdb_txn_abort(txn)
+        throw LMDBError(code: rc, operation: "mdb_dbi_open(\(name))")
+    }
+    // mdb_txn_commit frees the transaction even when it fails.
+    try check(mdb_txn_commit(txn), "mdb_txn_commit(mdb_dbi_open(\(name)))")
+    return dbi
+}

@@ -1,3 +1,4 @@
+import BadgeTestSupport
 import Foundation
 import Testing
 
@@ -112,7 +113,7 @@ import Testing
                 env.closeWithoutCheckpoint()
                 newest = Array(try Data(contentsOf: dataURL))
             }
-            var random = SeededRandom(seed: 7)
+            var random = SplitMix64(state: 7)
             let crashed: [UInt8]
             switch image {
             case "garbage": crashed = (0..<newest.count).map { _ in UInt8.random(in: 0...255, using: &random) }
@@ -497,17 +498,4 @@ import Testing
         }
     }
 
-}
-
-/// SplitMix64: reproducible randomness for the crash images.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

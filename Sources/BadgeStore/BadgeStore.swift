@@ -63,8 +63,8 @@ public final class BadgeStore: Sendable {
         try lmdb {
             try environment.write { txn in
                 // Inside LMDB's write lock, so no other writer's transaction can see or clear them.
-                pendingCounters.reset()
-                defer { pendingCounters.reset() }
+                pendingCounters.reset(active: true)
+                defer { pendingCounters.reset(active: false) }
                 let result = try body(txn)
                 try flushPendingCounters(txn)
                 return result

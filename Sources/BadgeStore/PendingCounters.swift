@@ -12,11 +12,20 @@ final class PendingCounters: @unchecked Sendable {
     var nextAwardId: UInt64?
     var nextHistorySequence: UInt64?
     var badgeCounts: [String: UInt64] = [:]
+    /// Inside `BadgeStore.write`: only there are the counters written back before the commit.
+    var active = false
 
-    func reset() {
+    func reset(active: Bool) {
         nextAwardId = nil
         nextHistorySequence = nil
         badgeCounts.removeAll(keepingCapacity: true)
+        self.active = active
+    }
+
+    /// A store write outside `BadgeStore.write` (say, in `environment.write`) would take ids and
+    /// counts that are never written back: the next batch would reuse them. Stop rather than do that.
+    func requireActive() {
+        precondition(active, "store writes must run inside BadgeStore.write, which writes their counters back")
     }
 }
 
@@ -36,6 +45,7 @@ extension BadgeStore {
     }
 
     func takeNextAwardId(_ txn: borrowing WriteTransaction) throws(BadgeError) -> UInt64 {
+        pendingCounters.requireActive()
         var next = pendingCounters.nextAwardId ?? 0
         if next == 0 { next = try value(txn, meta, key: Keys.nextAwardId) { Keys.readUInt64($0) ?? 1 } ?? 1 }
         pendingCounters.nextAwardId = next + 1
@@ -43,6 +53,7 @@ extension BadgeStore {
     }
 
     func takeNextHistorySequence(_ txn: borrowing WriteTransaction) throws(BadgeError) -> UInt64 {
+        pendingCounters.requireActive()
         var next = pendingCounters.nextHistorySequence ?? 0
         if next == 0 { next = try value(txn, meta, key: Keys.nextHistorySequence) { Keys.readUInt64($0) ?? 1 } ?? 1 }
         pendingCounters.nextHistorySequence = next + 1
@@ -50,6 +61,7 @@ extension BadgeStore {
     }
 
     func adjustCount(_ txn: borrowing WriteTransaction, badgeId: String, by delta: Int64) throws(BadgeError) {
+        pendingCounters.requireActive()
         let current = try unrevokedCount(txn, badgeId: badgeId)
         pendingCounters.badgeCounts[badgeId] =
             delta < 0 ? current - min(current, UInt64(-delta)) : current + UInt64(delta)

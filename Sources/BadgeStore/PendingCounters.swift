@@ -45,18 +45,22 @@ extension BadgeStore {
     }
 
     func takeNextAwardId(_ txn: borrowing WriteTransaction) throws(BadgeError) -> UInt64 {
-        pendingCounters.requireActive()
-        var next = pendingCounters.nextAwardId ?? 0
-        if next == 0 { next = try value(txn, meta, key: Keys.nextAwardId) { Keys.readUInt64($0) ?? 1 } ?? 1 }
-        pendingCounters.nextAwardId = next + 1
-        return next
+        try takeNext(\.nextAwardId, stored: Keys.nextAwardId, txn)
     }
 
     func takeNextHistorySequence(_ txn: borrowing WriteTransaction) throws(BadgeError) -> UInt64 {
+        try takeNext(\.nextHistorySequence, stored: Keys.nextHistorySequence, txn)
+    }
+
+    /// The next value of a `meta` counter: the pending one, else the stored one (1 when absent).
+    private func takeNext(
+        _ pending: ReferenceWritableKeyPath<PendingCounters, UInt64?>, stored key: [UInt8],
+        _ txn: borrowing WriteTransaction
+    ) throws(BadgeError) -> UInt64 {
         pendingCounters.requireActive()
-        var next = pendingCounters.nextHistorySequence ?? 0
-        if next == 0 { next = try value(txn, meta, key: Keys.nextHistorySequence) { Keys.readUInt64($0) ?? 1 } ?? 1 }
-        pendingCounters.nextHistorySequence = next + 1
+        var next = pendingCounters[keyPath: pending] ?? 0
+        if next == 0 { next = try value(txn, meta, key: key) { Keys.readUInt64($0) ?? 1 } ?? 1 }
+        pendingCounters[keyPath: pending] = next + 1
         return next
     }
 

@@ -23,6 +23,7 @@ let package = Package(
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CFileSync"),
+        .systemLibrary(name: "CEventPoll"),
         .target(
             name: "BadgeWireC",
             linkerSettings: [.linkedLibrary("protobuf-c")]
@@ -94,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "badge-load",
             dependencies: [
-                "BadgeClient", "BadgeWire", "BadgeCodec", "BadgeModel",
+                "BadgeClient", "BadgeWire", "BadgeCodec", "BadgeModel", "CEventPoll",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -43,46 +43,99 @@ struct RunCommand: AsyncParsableCommand {
     var quiet = false
 
     func run() async throws {
+        let result: LoadResult
+        do {
+            if seedFirst {
+                let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+                let clients = try await connectAll(target: target, count: min(4, load.connections), group: group)
+                do {
+                    let summary = try await Seeder.seed(clients: clients, data: data)
+                    if !quiet { printError(summary.text) }
+                } catch {
+                    await closeAll(clients, group)
+                    throw error
+                }
+                await closeAll(clients, group)
+            }
+            result = try await load.engine == .direct ? runDirect() : runWithNIO()
+        } catch {
+            printError("badge-load: \(error)")
+            throw ExitCode(69)
+        }
+        print(json ? result.json() : result.table())
+        if result.requests > 0 && result.ok == 0 && load.workload != .evaluate { throw ExitCode(1) }
+    }
+
+    /// The run's time line: starts a little ahead so every connection is set up before the first send.
+    private func makeWindow() -> (start: UInt64, window: Window) {
+        let start = nowNanos() + 20_000_000
+        let measureFrom = start + UInt64(load.warmup * 1e9)
+        let stopAt = measureFrom + UInt64(load.effectiveDuration * 1e9)
+        let grace = UInt64(max(5, Double(load.timeoutMs) / 1_000 + 1) * 1e9)
+        return (start, Window(measureFrom: measureFrom, stopAt: stopAt, giveUpAt: stopAt + grace))
+    }
+
+    private func makePlan() throws -> WorkloadPlan {
+        let runId = load.runId ?? "ld\(UInt64(Date().timeIntervalSince1970 * 1_000_000))"
+        return WorkloadPlan(
+            mix: try load.weights, customers: data.customers, badges: data.badges,
+            issueCustomers: load.issueCustomers, seed: data.seed, runId: runId)
+    }
+
+    private func makeResult(_ plan: WorkloadPlan, _ recorder: Recorder, _ window: Window) -> LoadResult {
+        let config = LoadResult.Config(
+            workload: load.workload.rawValue, mix: plan.mix.description, mode: load.rate == nil ? "closed" : "open",
+            engine: load.engine.rawValue, target: (try? target.target.description) ?? "",
+            connections: load.connections, depth: load.rate == nil ? load.depth : nil, rate: load.rate,
+            threads: target.threads, durationSeconds: load.effectiveDuration, warmupSeconds: load.warmup,
+            requests: load.requests, timeoutMs: load.timeoutMs, seed: data.seed, customers: data.customers,
+            badges: data.badges)
+        return LoadResult(config: config, recorder: recorder, measureFrom: window.measureFrom)
+    }
+
+    /// Plain sockets on threads of their own (see `DirectWorker`).
+    private func runDirect() async throws -> LoadResult {
+        let plan = try makePlan()
+        let (start, window) = makeWindow()
+        let mode: DirectPacing.Mode =
+            load.rate.map {
+                .open(intervalNanos: Double(load.connections) * 1e9 / $0, maxOutstanding: load.maxOutstanding)
+            }
+            ?? .closed(depth: load.depth)
+        let pacing = DirectPacing(
+            mode: mode, window: window, timeoutMicros: UInt64(load.timeoutMs) * 1_000, metadata: target.metadata)
+        let recorder = try await DirectEngine.run(
+            DirectEngine.Setup(
+                target: try target.target, connections: load.connections, threads: target.threads, plan: plan,
+                pacing: pacing, start: start, requests: load.requests, quiet: quiet))
+        return makeResult(plan, recorder, window)
+    }
+
+    /// Through `BadgeClient` on NIO event loops: slower per call, but exercises the client library.
+    private func runWithNIO() async throws -> LoadResult {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: target.threads)
         let clients: [BadgeClient]
         do {
             clients = try await connectAll(target: target, count: load.connections, group: group)
         } catch {
             try? await group.shutdownGracefully()
-            printError("badge-load: \(error)")
-            throw ExitCode(69)
+            throw error
         }
-        let result: LoadResult
         do {
-            if seedFirst {
-                let summary = try await Seeder.seed(clients: Array(clients.prefix(4)), data: data)
-                if !quiet { printError(summary.text) }
-            }
-            result = try await runLoad(clients: clients)
+            let result = try await runLoad(clients: clients)
+            await closeAll(clients, group)
+            return result
         } catch {
             await closeAll(clients, group)
-            printError("badge-load: \(error)")
-            throw ExitCode(69)
+            throw error
         }
-        await closeAll(clients, group)
-        print(json ? result.json() : result.table())
-        if result.requests > 0 && result.ok == 0 && load.workload != .evaluate { throw ExitCode(1) }
     }
 
     private func runLoad(clients: [BadgeClient]) async throws -> LoadResult {
-        let runId = load.runId ?? "ld\(UInt64(Date().timeIntervalSince1970 * 1_000_000))"
-        let plan = WorkloadPlan(
-            mix: try load.weights, customers: data.customers, badges: data.badges,
-            issueCustomers: load.issueCustomers, seed: data.seed, runId: runId)
+        let plan = try makePlan()
         var loops: [any EventLoop] = []
         for client in clients { loops.append(try await client.eventLoop()) }
-
-        // Start a little ahead so every driver is set up before the first planned send.
-        let start = nowNanos() + 20_000_000
-        let measureFrom = start + UInt64(load.warmup * 1e9)
-        let stopAt = measureFrom + UInt64(load.effectiveDuration * 1e9)
-        let grace = UInt64(max(5, Double(load.timeoutMs) / 1_000 + 1) * 1e9)
-        let window = Window(measureFrom: measureFrom, stopAt: stopAt, giveUpAt: stopAt + grace)
+        let (start, window) = makeWindow()
         let timeout: Duration? = load.timeoutMs > 0 ? .milliseconds(load.timeoutMs) : nil
 
         var drivers: [any LoadDriver] = []
@@ -108,20 +161,29 @@ struct RunCommand: AsyncParsableCommand {
         }
         for driver in drivers { driver.eventLoop.execute { driver.start() } }
 
-        let progress = quiet ? nil : Task { await Progress.run(drivers: drivers, start: start, window: window) }
+        let sampled = drivers
+        let progress =
+            quiet
+            ? nil
+            : Task {
+                await Progress.run(start: start, window: window) {
+                    var sample = ProgressSample()
+                    for driver in sampled {
+                        guard let one = try? await driver.eventLoop.submit({ driver.sample() }).get() else { continue }
+                        sample.completed += one.completed
+                        sample.errors += one.errors
+                        sample.inFlight += one.inFlight
+                    }
+                    return sample
+                }
+            }
         for driver in drivers { try await driver.done.get() }
         progress?.cancel()
         await progress?.value
 
         var total = Recorder()
         for driver in drivers { total.merge(try await driver.eventLoop.submit { driver.recorder }.get()) }
-        let config = LoadResult.Config(
-            workload: load.workload.rawValue, mix: plan.mix.description, mode: load.rate == nil ? "closed" : "open",
-            target: (try? target.target.description) ?? "", connections: count,
-            depth: load.rate == nil ? load.depth : nil, rate: load.rate, threads: target.threads,
-            durationSeconds: load.effectiveDuration, warmupSeconds: load.warmup, requests: load.requests,
-            timeoutMs: load.timeoutMs, seed: data.seed, customers: data.customers, badges: data.badges)
-        return LoadResult(config: config, recorder: total, measureFrom: measureFrom)
+        return makeResult(plan, total, window)
     }
 }
 

@@ -63,6 +63,17 @@ struct LoadOptions: ParsableArguments {
     @Option(help: "list, issue, evaluate, or mix (see --mix).")
     var workload: Operation.WorkloadName = .list
 
+    @Option(
+        help: """
+            direct: plain sockets on threads driven by epoll (the default: the tool's own cost per call \
+            stays small); nio: through the BadgeClient library on NIO event loops.
+            """)
+    var engine: Engine = .direct
+
+    enum Engine: String, CaseIterable, Sendable, ExpressibleByArgument {
+        case direct, nio
+    }
+
     @Option(help: "Weights for --workload mix, e.g. list=90,evaluate=8,issue=2.")
     var mix: String = "list=90,evaluate=8,issue=2"
 

@@ -2,9 +2,9 @@ import Foundation
 import NIOCore
 
 /// The live progress line on stderr: once a second, the rate over the last second, totals and calls
-/// in flight. Sampling asks each connection's event loop, so the hot path shares no counters.
+/// in flight, from `sample` (which the engine answers without slowing its hot path).
 enum Progress {
-    static func run(drivers: [any LoadDriver], start: UInt64, window: Window) async {
+    static func run(start: UInt64, window: Window, sample: @Sendable () async -> ProgressSample) async {
         let interactive = isatty(2) == 1
         var previous = ProgressSample()
         var previousAt = nowNanos()
@@ -16,13 +16,7 @@ enum Progress {
             } catch {
                 break
             }
-            var sample = ProgressSample()
-            for driver in drivers {
-                guard let one = try? await driver.eventLoop.submit({ driver.sample() }).get() else { continue }
-                sample.completed += one.completed
-                sample.errors += one.errors
-                sample.inFlight += one.inFlight
-            }
+            let sample = await sample()
             let now = nowNanos()
             let rate = Double(sample.completed - previous.completed) / (Double(now - previousAt) / 1e9)
             let elapsed = Double(now &- start) / 1e9

@@ -8,6 +8,8 @@ struct LoadResult: Codable, Sendable {
         var mix: String
         /// "closed" (depth in flight per connection) or "open" (fixed rate).
         var mode: String
+        /// "direct" (plain sockets) or "nio" (the BadgeClient library).
+        var engine: String
         var target: String
         var connections: Int
         var depth: Int?

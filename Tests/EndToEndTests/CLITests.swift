@@ -5,35 +5,8 @@ import Testing
 /// Runs the real `badgectl` binary (built beside the test bundle) against a real server.
 @Suite("badgectl")
 struct CLITests {
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    static var binary: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("badgectl")
-    }
-
-    func badgectl(_ arguments: [String]) throws -> Run {
-        let binary = Self.binary
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-            throw BadgeError(.failedPrecondition, "\(binary.path) is missing: build with `swift build --build-tests`")
-        }
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(
-            status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self))
+    func badgectl(_ arguments: [String]) throws -> ToolProcess.Run {
+        try ToolProcess.run("badgectl", arguments)
     }
 
     @Test("the tour: put, issue, list, revoke, with tables, JSON and exit codes")

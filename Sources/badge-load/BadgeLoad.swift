@@ -72,7 +72,7 @@ struct RunCommand: AsyncParsableCommand {
         let measureFrom = start + UInt64(load.warmup * 1e9)
         let stopAt = measureFrom + UInt64(load.effectiveDuration * 1e9)
         let grace = UInt64(max(5, Double(load.timeoutMs) / 1_000 + 1) * 1e9)
-        return (start, Window(measureFrom: measureFrom, stopAt: stopAt, giveUpAt: stopAt + grace))
+        return (start, Window(startAt: start, measureFrom: measureFrom, stopAt: stopAt, giveUpAt: stopAt + grace))
     }
 
     private func makePlan() throws -> WorkloadPlan {

@@ -3,6 +3,9 @@ import NIOCore
 
 /// The run's time line, shared by every connection (all in `nowNanos()` time).
 struct Window: Sendable {
+    /// No call starts before this, so every connection is set up first (and a run with no warm-up
+    /// sends only measured calls).
+    var startAt: UInt64
     /// Calls started (closed loop) or planned (open loop) before this are warm-up: not recorded.
     var measureFrom: UInt64
     /// No call starts or is planned at or after this.
@@ -107,8 +110,10 @@ final class ClosedLoopDriver: LoadDriver, @unchecked Sendable {
 
     func start() {
         eventLoop.scheduleTask(deadline: .uptimeNanoseconds(window.giveUpAt)) { self.finish() }
-        for _ in 0..<depth where sending { sendNext() }
-        finishIfIdle()
+        eventLoop.scheduleTask(deadline: .uptimeNanoseconds(window.startAt)) {
+            for _ in 0..<self.depth where self.sending { self.sendNext() }
+            self.finishIfIdle()
+        }
     }
 
     func sample() -> ProgressSample { calls.sample() }

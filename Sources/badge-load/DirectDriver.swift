@@ -263,6 +263,9 @@ final class DirectWorker: @unchecked Sendable {
     /// Runs until every connection is done or the run's give-up time; returns the merged measurements.
     func run() -> Recorder {
         var events = [epoll_event](repeating: epoll_event(), count: 64)
+        var startAt = timespec(
+            tv_sec: Int(pacing.window.startAt / 1_000_000_000), tv_nsec: Int(pacing.window.startAt % 1_000_000_000))
+        while clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &startAt, nil) == EINTR {}
         while true {
             let now = nowNanos()
             if now >= pacing.window.giveUpAt { break }

@@ -57,8 +57,10 @@ struct LoadToolTests {
         }
     }
 
-    @Test("Issue load creates exactly the awards it reports, spread over the given customers")
-    func issueCreatesAwards() async throws {
+    @Test(
+        "Issue load creates exactly the awards it reports, spread over the given customers",
+        arguments: ["direct", "nio"])
+    func issueCreatesAwards(engine: String) async throws {
         try await TestServer.with { server in
             _ = try ToolProcess.run("badge-load", ["seed", "--socket", server.socketPath] + Self.smallData)
             let result = try load(

@@ -52,8 +52,6 @@ public final class BadgeServer: Sendable {
                     var connectionLogger = logger
                     connectionLogger[metadataKey: "peer"] = "\(channel.remoteAddress?.description ?? "unix")"
                     try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(WireFrameDecoder(maxFrameSize: configuration.maxFrameSize)))
-                    try channel.pipeline.syncOperations.addHandler(
                         ConnectionHandler(
                             service: service, configuration: configuration, registry: registry,
                             logger: connectionLogger))

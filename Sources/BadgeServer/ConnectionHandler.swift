@@ -5,13 +5,18 @@ import BadgeWire
 import Logging
 import NIOCore
 
-/// One connection: checks the preface, decodes envelopes, dispatches calls (many in flight, replies
-/// in any order), enforces the per-connection bounds and deadlines, and flushes once per read burst.
+/// One connection: checks the preface, splits frames, decodes envelopes, dispatches calls (many in
+/// flight, replies in any order), enforces the per-connection bounds and deadlines, and writes and
+/// flushes once per read burst.
+///
+/// Frames are read in place from the bytes the channel delivers (no slice per frame, no decoder
+/// stage in the pipeline), and replies go into one outbound buffer per burst rather than one
+/// `ByteBuffer` each: both are per-call costs on the List path.
 ///
 /// Everything here runs on the channel's event loop. Writes complete on the service's writer thread
 /// and hop back here through `NIOLoopBound`.
 final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = WireInbound
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     struct Call {
@@ -39,6 +44,11 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var inReadBurst = false
     private var flushPending = false
     private var flushScheduled = false
+    private var parser: WireFrameParser
+    /// The start of a frame whose rest has not arrived yet.
+    private var partialFrame: ByteBuffer?
+    /// Replies not yet handed to the channel (written and flushed at the end of the burst).
+    private var outbound: ByteBuffer?
 
     init(service: BadgeService, configuration: ServerConfiguration, registry: ConnectionRegistry, logger: Logger) {
         self.service = service
@@ -46,6 +56,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         self.registry = registry
         self.logger = logger
         self.expectedAuthorization = configuration.authToken.map { "Bearer \($0)" }
+        self.parser = WireFrameParser(maxFrameSize: configuration.maxFrameSize)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -72,6 +83,11 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         for (_, call) in calls { call.deadlineTimer?.cancel() }
         if !calls.isEmpty { logger.debug("connection closed with \(calls.count) calls in flight") }
+        if let partialFrame, partialFrame.readableBytes > 0 {
+            logger.debug("connection closed inside a frame (\(partialFrame.readableBytes) bytes pending)")
+        }
+        partialFrame = nil
+        outbound = nil
         calls.removeAll()
         if admitted { registry.remove(context.channel) }
         context.fireChannelInactive()
@@ -80,20 +96,32 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard admitted, !closing else { return }
         inReadBurst = true
-        switch unwrapInboundIn(data) {
-        case .preface(let version):
-            guard version == WireProtocol.version else {
-                logger.info("refusing protocol version \(version)")
-                closeWithError(WireError.unsupportedVersion(version).badgeError)
-                return
-            }
-            handshakeDone = true
-            var buffer = context.channel.allocator.buffer(capacity: WireProtocol.prefaceLength)
-            buffer.writeBytes(WireProtocol.preface())
-            write(buffer)
-        case .frame(let frame):
-            handleFrame(frame)
+        var bytes = unwrapInboundIn(data)
+        if var partial = partialFrame {
+            partialFrame = nil  // so `partial` is the only reference and grows in place
+            partial.writeBuffer(&bytes)
+            bytes = partial
         }
+        do throws(WireError) {
+            frames: while !closing {
+                switch try parser.next(&bytes) {
+                case .needMoreData:
+                    break frames
+                case .preface(let version):
+                    guard version == WireProtocol.version else { throw WireError.unsupportedVersion(version) }
+                    handshakeDone = true
+                    appendOutbound(capacity: WireProtocol.prefaceLength) { $0.writeBytes(WireProtocol.preface()) }
+                case .frame(let length):
+                    bytes.withUnsafeReadableBytes { handleFrame(UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
+                    bytes.moveReaderIndex(forwardBy: length)
+                }
+            }
+        } catch {
+            logger.info("closing connection: \(error.badgeError)")
+            closeWithError(error.badgeError)
+            return
+        }
+        if bytes.readableBytes > 0, !closing { partialFrame = bytes }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -103,15 +131,8 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if let wireError = error as? WireError {
-            logger.info("closing connection: \(wireError.badgeError)")
-            closeWithError(wireError.badgeError)
-        } else if error is ByteToMessageDecoderError {
-            closeWithError(BadgeError(.invalidArgument, "undecodable input: \(error)", reason: "malformed_frame"))
-        } else {
-            logger.debug("connection error: \(error)")
-            context.close(promise: nil)
-        }
+        logger.debug("connection error: \(error)")
+        context.close(promise: nil)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -130,12 +151,10 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     // MARK: - Calls
 
-    private func handleFrame(_ frame: ByteBuffer) {
+    private func handleFrame(_ frame: UnsafeRawBufferPointer) {
         do throws(BadgeError) {
-            try frame.withUnsafeReadableBytes { bytes throws(BadgeError) in
-                try Envelope.decodeRequest(bytes) { header, payload throws(BadgeError) in
-                    try self.handleCall(header, payload: payload)
-                }
+            try Envelope.decodeRequest(frame) { header, payload throws(BadgeError) in
+                try self.handleCall(header, payload: payload)
             }
         } catch {
             if error.reason == "malformed_message" {
@@ -281,10 +300,10 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Sends the final reply of `callId` from an already encoded reply message.
     func respond(_ callId: UInt64, sequence: UInt64, encoded reply: [UInt8]) {
-        guard finish(callId, sequence: sequence) != nil, let context else { return }
-        var buffer = context.channel.allocator.buffer(capacity: reply.count + 32)
-        reply.withUnsafeBytes { buffer.writeResponseFrame(ResponseHeader(callId: callId), payload: $0) }
-        write(buffer)
+        guard finish(callId, sequence: sequence) != nil else { return }
+        appendOutbound(capacity: reply.count + 32) { buffer in
+            reply.withUnsafeBytes { buffer.writeResponseFrame(ResponseHeader(callId: callId), payload: $0) }
+        }
         closeIfDrained()
     }
 
@@ -297,10 +316,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func writeError(_ callId: UInt64, _ error: BadgeError) {
-        guard let context else { return }
-        var buffer = context.channel.allocator.buffer(capacity: 64 + error.message.utf8.count)
-        buffer.writeErrorFrame(callId: callId, error)
-        write(buffer)
+        appendOutbound(capacity: 64 + error.message.utf8.count) { $0.writeErrorFrame(callId: callId, error) }
     }
 
     /// Forgets a call; nil if it had already ended.
@@ -318,10 +334,12 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func writeStreamMessage(_ callId: UInt64, _ message: some WireMessage) {
-        guard let context, calls[callId] != nil else { return }
-        var buffer = context.channel.allocator.buffer(capacity: 256)
-        buffer.writeResponseFrame(ResponseHeader(callId: callId, endOfCall: false), message: message)
-        write(buffer)
+        guard calls[callId] != nil else { return }
+        appendOutbound(capacity: 256) {
+            $0.writeResponseFrame(ResponseHeader(callId: callId, endOfCall: false), message: message)
+        }
+        // Handed over at once, so the channel's writability (which the stream obeys) counts it.
+        handOverOutbound()
     }
 
     private func cancel(_ callId: UInt64) {
@@ -331,9 +349,11 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     // MARK: - Writing and flushing
 
-    private func write(_ buffer: ByteBuffer) {
+    /// Appends to the burst's outbound buffer (allocated on first use, handed to the channel at flush).
+    private func appendOutbound(capacity: Int, _ append: (inout ByteBuffer) -> Void) {
         guard let context, context.channel.isActive else { return }
-        context.write(wrapOutboundOut(buffer), promise: nil)
+        if outbound == nil { outbound = context.channel.allocator.buffer(capacity: max(capacity, 8 * 1024)) }
+        append(&outbound!)
         flushPending = true
         // Inside a read burst, channelReadComplete flushes; otherwise coalesce the replies that
         // arrive together (a committed batch) into one flush on the next loop tick.
@@ -350,13 +370,22 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func flushIfNeeded(force: Bool = false) {
         guard flushPending || force, let context else { return }
         flushPending = false
+        handOverOutbound()
         context.flush()
+    }
+
+    /// Writes (without flushing) what the outbound buffer holds; the next reply starts a new one.
+    private func handOverOutbound() {
+        guard let buffer = outbound, let context else { return }
+        outbound = nil
+        context.write(wrapOutboundOut(buffer), promise: nil)
     }
 
     /// Sends a connection-level error on call id 0 (after our preface, so any client can read it), then closes.
     private func closeWithError(_ error: BadgeError) {
         guard let context, !closing else { return }
         closing = true
+        handOverOutbound()
         var buffer = context.channel.allocator.buffer(capacity: 128)
         if !handshakeDone { buffer.writeBytes(WireProtocol.preface()) }
         buffer.writeErrorFrame(callId: 0, error)
@@ -399,10 +428,10 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             if awards.isEmpty {
                 guard finish(callId, sequence: sequence) != nil else { return }
-                var buffer = context.channel.allocator.buffer(capacity: 32)
-                buffer.writeResponseFrame(
-                    ResponseHeader(callId: callId), payload: UnsafeRawBufferPointer(start: nil, count: 0))
-                write(buffer)
+                appendOutbound(capacity: 32) {
+                    $0.writeResponseFrame(
+                        ResponseHeader(callId: callId), payload: UnsafeRawBufferPointer(start: nil, count: 0))
+                }
                 flushIfNeeded(force: true)
                 closeIfDrained()
                 return

@@ -6,19 +6,28 @@ public enum WireInbound: Sendable {
     case frame(ByteBuffer)
 }
 
-/// Reads the connection preface, then length-prefixed frames (u32 big-endian length, then that many
-/// bytes), refusing any frame larger than `maxFrameSize` before buffering it.
-public struct WireFrameDecoder: ByteToMessageDecoder {
-    public typealias InboundOut = WireInbound
+/// The framing rules, without a channel pipeline: the connection preface first, then
+/// length-prefixed frames (u32 big-endian length, then that many bytes). A frame larger than
+/// `maxFrameSize` is refused from its length alone, before any of it is buffered.
+public struct WireFrameParser: Sendable {
+    /// What starts at the buffer's reader index.
+    public enum Next: Sendable, Equatable {
+        case needMoreData
+        /// The preface (already consumed).
+        case preface(version: UInt16)
+        /// A whole frame: its length prefix is consumed and its envelope is the next `length`
+        /// readable bytes, which the caller consumes.
+        case frame(length: Int)
+    }
 
-    private let maxFrameSize: Int
+    public let maxFrameSize: Int
     private var sawPreface = false
 
     public init(maxFrameSize: Int = WireProtocol.defaultMaxFrameSize) {
         self.maxFrameSize = maxFrameSize
     }
 
-    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+    public mutating func next(_ buffer: inout ByteBuffer) throws(WireError) -> Next {
         if !sawPreface {
             // Reject garbage as soon as the bytes seen so far cannot be the magic.
             let available = min(buffer.readableBytes, WireProtocol.magic.count)
@@ -29,16 +38,35 @@ public struct WireFrameDecoder: ByteToMessageDecoder {
             }
             guard let bytes = buffer.readBytes(length: WireProtocol.prefaceLength) else { return .needMoreData }
             sawPreface = true
-            let version = UInt16(bytes[6]) << 8 | UInt16(bytes[7])
-            context.fireChannelRead(wrapInboundOut(.preface(version: version)))
-            return .continue
+            return .preface(version: UInt16(bytes[6]) << 8 | UInt16(bytes[7]))
         }
         guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return .needMoreData }
         if Int(length) > maxFrameSize { throw WireError.frameTooLarge(size: Int(length), limit: maxFrameSize) }
         guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
         buffer.moveReaderIndex(forwardBy: 4)
-        let frame = buffer.readSlice(length: Int(length))!
-        context.fireChannelRead(wrapInboundOut(.frame(frame)))
+        return .frame(length: Int(length))
+    }
+}
+
+/// `WireFrameParser` as a pipeline decoder (the client's), handing each frame on as a slice.
+public struct WireFrameDecoder: ByteToMessageDecoder {
+    public typealias InboundOut = WireInbound
+
+    private var parser: WireFrameParser
+
+    public init(maxFrameSize: Int = WireProtocol.defaultMaxFrameSize) {
+        parser = WireFrameParser(maxFrameSize: maxFrameSize)
+    }
+
+    public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        switch try parser.next(&buffer) {
+        case .needMoreData:
+            return .needMoreData
+        case .preface(let version):
+            context.fireChannelRead(wrapInboundOut(.preface(version: version)))
+        case .frame(let length):
+            context.fireChannelRead(wrapInboundOut(.frame(buffer.readSlice(length: length)!)))
+        }
         return .continue
     }
 

@@ -61,7 +61,8 @@ final class ServerMetrics: Sendable {
         calls[Self.slot(method) * Self.codeCount + Int(code.rawValue)].increment()
     }
 
-    /// Records a sampled call's time from its request being decoded to its reply being written.
+    /// Records a sampled call's time from its envelope being decoded to its final reply (or error)
+    /// being ready to write: the service's work, plus the writer's queue and commit for writes.
     @inline(__always)
     func recordDuration(_ method: Method, nanoseconds: Int64) {
         durations[Self.slot(method)].recordNanoseconds(nanoseconds)

@@ -3,6 +3,7 @@ import BadgeService
 import BadgeWire
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import Synchronization
 
@@ -10,7 +11,8 @@ import Synchronization
     import Glibc
 #endif
 
-/// The badge server: listeners on a Unix socket and/or TCP, one `ConnectionHandler` per connection.
+/// The badge server: listeners on a Unix socket and/or TCP, one `ConnectionHandler` per connection,
+/// and optionally an HTTP listener for metrics.
 public final class BadgeServer: Sendable {
     /// Reported by Health.
     public static let version = "0.1.0"
@@ -25,6 +27,8 @@ public final class BadgeServer: Sendable {
 
     /// The bound TCP port (useful with port 0), if listening on TCP.
     public let tcpPort: Int?
+    /// The bound port of the metrics listener, if there is one.
+    public let metricsPort: Int?
     public var unixSocketPath: String? { configuration.unixSocketPath }
 
     /// Binds the listeners and starts serving. Throws if nothing can be bound.
@@ -42,6 +46,7 @@ public final class BadgeServer: Sendable {
         self.group = group
         let registry = ConnectionRegistry(limit: configuration.maxConnections)
         self.registry = registry
+        let metrics = ServerMetrics(factory: configuration.metricsFactory)
 
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -54,12 +59,13 @@ public final class BadgeServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(
                         ConnectionHandler(
                             service: service, configuration: configuration, registry: registry,
-                            logger: connectionLogger))
+                            metrics: metrics, logger: connectionLogger))
                 }
             }
 
         var listeners: [any Channel] = []
         var tcpPort: Int?
+        var metricsPort: Int?
         do {
             if let path = configuration.unixSocketPath {
                 let channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true)
@@ -73,6 +79,12 @@ public final class BadgeServer: Sendable {
                 tcpPort = channel.localAddress?.port
                 logger.info("listening", metadata: ["tcp": "\(host):\(tcpPort ?? 0)"])
             }
+            if let endpoint = configuration.metricsEndpoint {
+                let channel = try await Self.bindMetrics(endpoint, service: service, group: group)
+                listeners.append(channel)
+                metricsPort = channel.localAddress?.port
+                logger.info("serving metrics", metadata: ["http": "\(endpoint.host):\(metricsPort ?? 0)/metrics"])
+            }
         } catch {
             for listener in listeners { try? await listener.close() }
             try? await group.shutdownGracefully()
@@ -80,6 +92,24 @@ public final class BadgeServer: Sendable {
         }
         self.listeners = listeners
         self.tcpPort = tcpPort
+        self.metricsPort = metricsPort
+    }
+
+    /// The metrics listener: plain HTTP/1.1 (a scrape is one small request), on the same event loops.
+    /// Its connections are not counted against `maxConnections` and are closed with the event loops.
+    private static func bindMetrics(
+        _ endpoint: MetricsEndpoint, service: BadgeService, group: MultiThreadedEventLoopGroup
+    ) async throws -> any Channel {
+        try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(
+                        MetricsHTTPHandler(endpoint: endpoint, beforeScrape: { service.refreshStoreMetrics() }))
+                }
+            }
+            .bind(host: endpoint.host, port: endpoint.port).get()
     }
 
     /// Open connections right now.

@@ -23,6 +23,9 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         /// Distinguishes this call from a later one that reuses its id after it ended (deadline,
         /// cancel), so a late write completion can never answer the newer call.
         let sequence: UInt64
+        let method: Method
+        /// `NIODeadline` uptime when a sampled call was received (for its duration); 0 when not sampled.
+        let startedNanos: UInt64
         var deadlineTimer: Scheduled<Void>?
         var export: ExportStream?
     }
@@ -30,6 +33,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     let service: BadgeService
     let configuration: ServerConfiguration
     let registry: ConnectionRegistry
+    let metrics: ServerMetrics
     var logger: Logger
     /// "Bearer <token>" when the server requires a token, built once rather than per call.
     let expectedAuthorization: String?
@@ -49,11 +53,20 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var partialFrame: ByteBuffer?
     /// Replies not yet handed to the channel (written and flushed at the end of the burst).
     private var outbound: ByteBuffer?
+    /// Calls until the next one whose duration is recorded (see `callDurationSampling`).
+    private var callsUntilSample = 1
+    /// This connection's share of `badges_rpc_calls_in_flight`, brought up to `calls.count` once
+    /// per read burst and per reply flush rather than on every call.
+    private var reportedInFlight = 0
 
-    init(service: BadgeService, configuration: ServerConfiguration, registry: ConnectionRegistry, logger: Logger) {
+    init(
+        service: BadgeService, configuration: ServerConfiguration, registry: ConnectionRegistry,
+        metrics: ServerMetrics, logger: Logger
+    ) {
         self.service = service
         self.configuration = configuration
         self.registry = registry
+        self.metrics = metrics
         self.logger = logger
         self.expectedAuthorization = configuration.authToken.map { "Bearer \($0)" }
         self.parser = WireFrameParser(maxFrameSize: configuration.maxFrameSize)
@@ -70,6 +83,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelActive(context: ChannelHandlerContext) {
         admitted = registry.admit(context.channel)
         if !admitted {
+            metrics.connectionsRefused.increment()
             logger.warning("refusing connection: \(registry.limit) connections open")
             closeWithError(
                 BadgeError(
@@ -77,6 +91,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
                     reason: "too_many_connections"))
             return
         }
+        metrics.connectionsOpen.increment()
         context.fireChannelActive()
     }
 
@@ -89,7 +104,11 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         partialFrame = nil
         outbound = nil
         calls.removeAll()
-        if admitted { registry.remove(context.channel) }
+        reportInFlight()
+        if admitted {
+            registry.remove(context.channel)
+            metrics.connectionsOpen.decrement()
+        }
         context.fireChannelInactive()
     }
 
@@ -126,6 +145,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         inReadBurst = false
+        reportInFlight()
         flushIfNeeded()
         context.fireChannelReadComplete()
     }
@@ -177,33 +197,42 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         if calls[callId] != nil {
             throw BadgeError.invalidArgument("call_id \(callId) is already in flight", reason: "duplicate_call_id")
         }
+        // Recognised first only so that refusals are counted under their method.
+        let method = Method(rawValue: header.method)
         if draining {
-            return writeError(
-                callId, BadgeError(.unavailable, "the server is shutting down", reason: "shutting_down"))
+            return refuse(
+                callId, method, BadgeError(.unavailable, "the server is shutting down", reason: "shutting_down"))
         }
         if calls.count >= configuration.maxInFlightPerConnection {
-            return writeError(
-                callId,
+            return refuse(
+                callId, method,
                 BadgeError(
                     .resourceExhausted,
                     "\(calls.count) calls already in flight on this connection; the limit is \(configuration.maxInFlightPerConnection)",
                     reason: "too_many_calls"))
         }
         if let expectedAuthorization, header.metadata["authorization"] != expectedAuthorization {
-            return writeError(
-                callId,
+            return refuse(
+                callId, method,
                 BadgeError(
                     .unauthenticated, "metadata \"authorization: Bearer <token>\" is missing or wrong",
                     reason: "unauthenticated"))
         }
-        guard let method = Method(rawValue: header.method) else {
-            return writeError(
-                callId, BadgeError(.unimplemented, "unknown method \"\(header.method)\"", reason: "unknown_method"))
+        guard let method else {
+            return refuse(
+                callId, nil,
+                BadgeError(.unimplemented, "unknown method \"\(header.method)\"", reason: "unknown_method"))
         }
         var deadline: ContinuousClock.Instant?
         nextSequence += 1
         let sequence = nextSequence
-        var call = Call(sequence: sequence)
+        var startedNanos: UInt64 = 0
+        callsUntilSample -= 1
+        if callsUntilSample == 0 {
+            callsUntilSample = configuration.callDurationSampling
+            startedNanos = NIODeadline.now().uptimeNanoseconds
+        }
+        var call = Call(sequence: sequence, method: method, startedNanos: startedNanos)
         if header.timeoutMicros > 0 {
             let timeout = min(header.timeoutMicros, UInt64(Int64.max / 1000))
             deadline = .now + .microseconds(Int64(timeout))
@@ -300,7 +329,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Sends the final reply of `callId` from an already encoded reply message.
     func respond(_ callId: UInt64, sequence: UInt64, encoded reply: [UInt8]) {
-        guard finish(callId, sequence: sequence) != nil else { return }
+        guard finish(callId, sequence: sequence, .ok) != nil else { return }
         appendOutbound(capacity: reply.count + 32) { buffer in
             reply.withUnsafeBytes { buffer.writeResponseFrame(ResponseHeader(callId: callId), payload: $0) }
         }
@@ -309,21 +338,46 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Sends the final error of `callId`, unless the call already ended.
     func respondError(_ callId: UInt64, sequence: UInt64, _ error: BadgeError) {
-        guard let call = finish(callId, sequence: sequence) else { return }
+        guard let call = finish(callId, sequence: sequence, error.code) else { return }
         call.export?.cancelled = true
         writeError(callId, error)
         closeIfDrained()
+    }
+
+    /// Answers a call refused before it was registered.
+    private func refuse(_ callId: UInt64, _ method: Method?, _ error: BadgeError) {
+        metrics.countCall(method, error.code)
+        writeError(callId, error)
     }
 
     private func writeError(_ callId: UInt64, _ error: BadgeError) {
         appendOutbound(capacity: 64 + error.message.utf8.count) { $0.writeErrorFrame(callId: callId, error) }
     }
 
-    /// Forgets a call; nil if it had already ended.
-    private func finish(_ callId: UInt64, sequence: UInt64) -> Call? {
+    /// Forgets a call that ends with `code`, and counts it; nil if it had already ended.
+    private func finish(_ callId: UInt64, sequence: UInt64, _ code: BadgeError.Code) -> Call? {
         guard calls[callId]?.sequence == sequence, let call = calls.removeValue(forKey: callId) else { return nil }
         call.deadlineTimer?.cancel()
+        metrics.countCall(call.method, code)
+        if call.startedNanos != 0 {
+            metrics.recordDuration(
+                call.method, nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds &- call.startedNanos))
+        }
         return call
+    }
+
+    /// Brings this connection's share of the in-flight gauge up to date (a no-op when unchanged,
+    /// as after a burst of reads answered at once).
+    private func reportInFlight() {
+        let delta = calls.count - reportedInFlight
+        guard delta != 0 else { return }
+        reportedInFlight = calls.count
+        // Backends may expect non-negative amounts, as for counters.
+        if delta > 0 {
+            metrics.inFlight.increment(by: Double(delta))
+        } else {
+            metrics.inFlight.decrement(by: Double(-delta))
+        }
     }
 
     /// During a graceful shutdown, closes once the last call's reply has been written.
@@ -362,6 +416,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
             context.eventLoop.execute {
                 bound.value.flushScheduled = false
+                bound.value.reportInFlight()
                 bound.value.flushIfNeeded()
             }
         }
@@ -427,7 +482,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return
             }
             if awards.isEmpty {
-                guard finish(callId, sequence: sequence) != nil else { return }
+                guard finish(callId, sequence: sequence, .ok) != nil else { return }
                 appendOutbound(capacity: 32) {
                     $0.writeResponseFrame(
                         ResponseHeader(callId: callId), payload: UnsafeRawBufferPointer(start: nil, count: 0))

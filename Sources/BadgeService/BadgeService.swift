@@ -2,6 +2,7 @@ import BadgeCodec
 import BadgeModel
 import BadgeRules
 import BadgeStore
+import CoreMetrics
 import Foundation
 import LMDB
 import Logging
@@ -22,6 +23,7 @@ public final class BadgeService: Sendable {
     /// The writer's decoded catalogue (Issue and Evaluate look badges up in it).
     let writerCatalogue = WriterCatalogue()
     let catalogueCache = CatalogueCache()
+    let storeMetrics: StoreMetrics
 
     /// Wall-clock Unix milliseconds.
     public static let systemClock: @Sendable () -> Int64 = {
@@ -31,17 +33,21 @@ public final class BadgeService: Sendable {
     /// - Parameters:
     ///   - clock: Unix milliseconds; injectable so tests can move time.
     ///   - maxBatch: most writes committed in one transaction.
+    ///   - metricsFactory: where the writer's and the store's metrics go; passed explicitly so that
+    ///     tests need not bootstrap the process-wide `MetricsSystem`.
     public init(
         store: BadgeStore, clock: @escaping @Sendable () -> Int64 = BadgeService.systemClock, maxBatch: Int = 4096,
-        logger: Logger = Logger(label: "badges.service")
+        logger: Logger = Logger(label: "badges.service"), metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         self.store = store
         self.clock = clock
         self.startedAtMs = clock()
         self.logger = logger
+        self.storeMetrics = StoreMetrics(environment: store.environment, factory: metricsFactory)
         let writerCatalogue = self.writerCatalogue
         self.writer = WriteQueue(
             store: store, clock: clock, maxBatch: maxBatch, logger: logger,
+            metrics: WriterMetrics(factory: metricsFactory),
             onRollback: { writerCatalogue.invalidate() })
     }
 
@@ -51,6 +57,12 @@ public final class BadgeService: Sendable {
     }
 
     public var writerStatistics: WriterStatistics { writer.stats }
+
+    /// Samples the store's slowly changing metrics (journal checkpoints, map usage); call it right
+    /// before the metrics are read, e.g. on each scrape.
+    public func refreshStoreMetrics() {
+        storeMetrics.refresh()
+    }
 
     // MARK: - Reads
 

@@ -30,13 +30,15 @@ final class WriteQueue: @unchecked Sendable {
     private let clock: @Sendable () -> Int64
     private let maxBatch: Int
     private let logger: Logger
+    private let metrics: WriterMetrics
     /// Runs on the writer thread when a batch transaction is abandoned, so caches built inside it go.
     private let onRollback: @Sendable () -> Void
 
     init(
         store: BadgeStore, clock: @escaping @Sendable () -> Int64, maxBatch: Int, logger: Logger,
-        onRollback: @escaping @Sendable () -> Void = {}
+        metrics: WriterMetrics, onRollback: @escaping @Sendable () -> Void = {}
     ) {
+        self.metrics = metrics
         self.onRollback = onRollback
         self.store = store
         self.clock = clock
@@ -144,12 +146,21 @@ final class WriteQueue: @unchecked Sendable {
             }
         } catch {
             onRollback()
+            metrics.batchFailures.increment()
             logger.warning("batch of \(live.count) writes failed (\(error)); retrying one by one")
             return applyOneByOne(live, now: now)
         }
+        // Durable now: what callers wait for, completions excluded.
+        metrics.commitDuration.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - start))
+        metrics.batchSize.record(live.count)
         for completion in completions { completion() }
         for (write, error) in refusals { write.fail(error) }
         return 1
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
     private func applyOneByOne(_ writes: [PendingWrite], now: Int64) -> Int {

@@ -33,6 +33,13 @@ struct Badged: AsyncParsableCommand {
     @Flag(help: "Do not listen on TCP.")
     var noTcp = false
 
+    @Option(
+        help: """
+            Serve Prometheus metrics at http://HOST:PORT/metrics (env BADGED_METRICS_ADDRESS); off when \
+            not given. Keep it on loopback (127.0.0.1) unless the scraper's network is trusted.
+            """)
+    var metricsAddress: String = env("BADGED_METRICS_ADDRESS") ?? ""
+
     @Option(help: "LMDB map size in MiB: the most data the store can hold (env BADGED_MAP_SIZE_MB).")
     var mapSizeMb: Int = Int(env("BADGED_MAP_SIZE_MB") ?? "") ?? 1024
 
@@ -69,6 +76,7 @@ struct Badged: AsyncParsableCommand {
     func validate() throws {
         if noSocket && noTcp { throw ValidationError("--no-socket and --no-tcp together leave nothing to listen on") }
         if !noTcp { _ = try Self.parseAddress(tcp) }
+        if !metricsAddress.isEmpty { _ = try Self.parseAddress(metricsAddress, what: "metrics") }
         if mapSizeMb < 1 { throw ValidationError("--map-size-mb must be at least 1") }
         if eventLoopThreads < 0 { throw ValidationError("--event-loop-threads must be 0 or more") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level \(logLevel) is not a level") }
@@ -83,6 +91,12 @@ struct Badged: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "badged")
+        // Before anything makes a metric: handles made earlier would stay with the no-op backend.
+        var metricsEndpoint: MetricsEndpoint?
+        if !metricsAddress.isEmpty {
+            let (host, port) = try Self.parseAddress(metricsAddress, what: "metrics")
+            metricsEndpoint = PrometheusSetup.bootstrap(host: host, port: port)
+        }
 
         let store = try BadgeStore(
             path: dataDir,
@@ -100,7 +114,8 @@ struct Badged: AsyncParsableCommand {
 
         var configuration = ServerConfiguration(
             maxFrameSize: maxFrameBytes, maxInFlightPerConnection: maxInFlight, maxConnections: maxConnections,
-            authToken: authToken.isEmpty ? nil : authToken, eventLoopThreads: eventLoopThreads)
+            authToken: authToken.isEmpty ? nil : authToken, eventLoopThreads: eventLoopThreads,
+            metricsEndpoint: metricsEndpoint)
         if !noSocket { configuration.unixSocketPath = socket }
         if !noTcp {
             let (host, port) = try Self.parseAddress(tcp)
@@ -108,12 +123,14 @@ struct Badged: AsyncParsableCommand {
             configuration.tcpPort = port
         }
         let tcpHost = configuration.tcpHost ?? ""
+        let metricsHost = configuration.metricsEndpoint?.host ?? ""
         let serverService = BadgeServerService(service: service, configuration: configuration, logger: logger) {
             server in
             let elapsed = ContinuousClock.now - started
             var metadata: Logger.Metadata = ["data": "\(dataDir)", "startup": "\(elapsed)"]
             if let path = server.unixSocketPath { metadata["unix"] = "\(path)" }
             if let port = server.tcpPort { metadata["tcp"] = "\(tcpHost):\(port)" }
+            if let port = server.metricsPort { metadata["metrics"] = "http://\(metricsHost):\(port)/metrics" }
             logger.info("badged ready", metadata: metadata)
         }
         let group = ServiceGroup(
@@ -139,12 +156,12 @@ struct Badged: AsyncParsableCommand {
             "catalogue loaded", metadata: ["file": "\(path)", "created": "\(created)", "badges": "\(badges.count)"])
     }
 
-    static func parseAddress(_ text: String) throws -> (String, Int) {
+    static func parseAddress(_ text: String, what: String = "TCP") throws -> (String, Int) {
         do {
             let address = try HostPort(parsing: text, allowPortZero: true)
             return (address.host, address.port)
         } catch {
-            throw ValidationError("TCP address \"\(text)\" is not HOST:PORT")
+            throw ValidationError("\(what) address \"\(text)\" is not HOST:PORT")
         }
     }
 }

@@ -149,6 +149,60 @@ struct BadgedProcessTests {
         let count = Atomic<Int>(0)
     }
 
+    @Test("--metrics-address serves the Prometheus exposition of the calls made")
+    func metricsEndpoint() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "badged-\(UUID().uuidString.prefix(8))"
+        ).path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let socket = "/tmp/bdp-\(UUID().uuidString.prefix(8)).sock"
+        let log = directory + "/badged.log"
+        #expect(FileManager.default.createFile(atPath: log, contents: nil))
+
+        let process = Process()
+        process.executableURL = Self.binary
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.arguments = [
+            "--socket", socket, "--no-tcp", "--data-dir", "data", "--map-size-mb", "64",
+            "--metrics-address", "127.0.0.1:0",
+        ]
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        try process.run()
+        defer {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
+        // The bound port (0 picks one) is in the ready line.
+        var port: Int?
+        for _ in 0..<100 where port == nil {
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            if let range = text.range(of: "metrics=http://127.0.0.1:") {
+                port = Int(text[range.upperBound...].prefix { $0.isNumber })
+            } else {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        let metricsPort = try #require(port)
+
+        let client = try await BadgeClient.connect(to: .unix(path: socket))
+        _ = try await client.health()
+        _ = try await client.health()
+        await client.close()
+
+        let response = try MetricsTests.get("/metrics", port: metricsPort)
+        #expect(response.status == 200)
+        let samples = MetricsTests.samples(response.body)
+        #expect(samples["badges_rpc_calls_total{method=\"Health\",code=\"OK\"}"] == 2)
+        // badged's buckets start at 10 µs; the first call on a connection is always timed.
+        #expect(samples["badges_rpc_call_duration_seconds_count{method=\"Health\"}"] == 1)
+        #expect(
+            samples.keys.contains {
+                $0.hasPrefix("badges_rpc_call_duration_seconds_bucket{method=\"Health\",le=\"0.00001\"")
+            })
+        #expect(try MetricsTests.get("/", port: metricsPort).status == 404)
+    }
+
     @Test("bad flags exit 64 with a message")
     func badFlags() throws {
         let process = Process()

@@ -3,6 +3,7 @@ import BadgeModel
 import BadgeServer
 import BadgeService
 import BadgeStore
+import CoreMetrics
 import Foundation
 import LMDB
 import Logging
@@ -24,10 +25,12 @@ final class TestServer: @unchecked Sendable {
     private(set) var service: BadgeService
     private(set) var server: BadgeServer
     private let ownsDirectory: Bool
+    private let metricsFactory: any MetricsFactory
 
+    /// - Parameter metricsFactory: for the service's metrics; the server's come from `configure`.
     static func start(
         configure: (inout ServerConfiguration) -> Void = { _ in }, dataDirectory: String? = nil,
-        mapSize: Int = 64 << 20
+        mapSize: Int = 64 << 20, metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) async throws -> TestServer {
         let id = UUID().uuidString.prefix(8)
         let directory =
@@ -38,17 +41,18 @@ final class TestServer: @unchecked Sendable {
             eventLoopThreads: 2)
         configure(&configuration)
         let store = try BadgeStore(path: directory, options: Environment.Options(mapSize: mapSize))
-        let service = BadgeService(store: store)
+        let service = BadgeService(store: store, metricsFactory: metricsFactory)
         let server = try await BadgeServer(service: service, configuration: configuration, logger: Self.logger)
         return TestServer(
             dataDirectory: directory, configuration: configuration, service: service, server: server,
-            ownsDirectory: dataDirectory == nil)
+            ownsDirectory: dataDirectory == nil, metricsFactory: metricsFactory)
     }
 
     private init(
         dataDirectory: String, configuration: ServerConfiguration, service: BadgeService, server: BadgeServer,
-        ownsDirectory: Bool
+        ownsDirectory: Bool, metricsFactory: any MetricsFactory
     ) {
+        self.metricsFactory = metricsFactory
         self.dataDirectory = dataDirectory
         self.socketPath = configuration.unixSocketPath!
         self.configuration = configuration
@@ -91,7 +95,7 @@ final class TestServer: @unchecked Sendable {
     func restart() async throws {
         await stop()
         let store = try BadgeStore(path: dataDirectory, options: Environment.Options(mapSize: 64 << 20))
-        service = BadgeService(store: store)
+        service = BadgeService(store: store, metricsFactory: metricsFactory)
         server = try await BadgeServer(service: service, configuration: configuration, logger: Self.logger)
         running = true
     }

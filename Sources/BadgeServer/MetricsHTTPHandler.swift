@@ -1,0 +1,66 @@
+import NIOCore
+import NIOHTTP1
+
+/// Answers the metrics listener's HTTP requests: `GET` (or `HEAD`) `/metrics` with the rendered
+/// metrics, 405 for other methods on that path, 404 anywhere else. Runs on the channel's event loop.
+final class MetricsHTTPHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let endpoint: MetricsEndpoint
+    /// Runs before each scrape, to sample what nothing updates as it changes.
+    let beforeScrape: @Sendable () -> Void
+    private var request: HTTPRequestHead?
+
+    init(endpoint: MetricsEndpoint, beforeScrape: @escaping @Sendable () -> Void) {
+        self.endpoint = endpoint
+        self.beforeScrape = beforeScrape
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): request = head
+        case .body: break  // A scrape has no body; whatever comes is ignored.
+        case .end:
+            guard let head = request else { return }
+            request = nil
+            respond(context, to: head)
+        }
+    }
+
+    private func respond(_ context: ChannelHandlerContext, to request: HTTPRequestHead) {
+        let path = request.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        var headers = HTTPHeaders()
+        let status: HTTPResponseStatus
+        let body: [UInt8]
+        if path != "/metrics" {
+            status = .notFound
+            headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+            body = Array("not found: the metrics are at /metrics\n".utf8)
+        } else if request.method != .GET && request.method != .HEAD {
+            status = .methodNotAllowed
+            headers.add(name: "Allow", value: "GET, HEAD")
+            body = []
+        } else {
+            status = .ok
+            headers.add(name: "Content-Type", value: endpoint.contentType)
+            beforeScrape()
+            body = endpoint.render()
+        }
+        headers.add(name: "Content-Length", value: "\(body.count)")
+        let keepAlive = request.isKeepAlive
+        headers.add(name: "Connection", value: keepAlive ? "keep-alive" : "close")
+
+        let head = HTTPResponseHead(version: request.version, status: status, headers: headers)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if request.method != .HEAD, !body.isEmpty {
+            var buffer = context.channel.allocator.buffer(capacity: body.count)
+            buffer.writeBytes(body)
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        }
+        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive {
+            written.whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
+        }
+    }
+}

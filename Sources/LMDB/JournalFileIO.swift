@@ -55,10 +55,27 @@ extension JournalFiles {
         }
     }
 
+    /// Writes all of `bytes` at `offset` of `fd`, over what is there (a prepared segment's zeros).
+    static func writeAll(
+        _ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, _ what: @autoclosure () -> String
+    )
+        throws(LMDBError)
+    {
+        var done = 0
+        while done < bytes.count {
+            let written = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw LMDBError(code: errno, operation: "pwrite(\(what()))")
+            }
+            done += written
+        }
+    }
+
     /// Writes a new file at `path` through `temporary` (default: `path` + ".tmp"): `fill` writes
     /// the contents, then the file is synced and renamed into place, so that after a crash it is
-    /// whole or absent (a leftover temporary file is removed by `segments(in:)`). Returns the file
-    /// still open for appending with `keepOpen`, else closes it and returns -1.
+    /// whole or absent (a leftover temporary file is removed by `removeLeftovers(in:)` at the next
+    /// open). Returns the file still open for appending with `keepOpen`, else closes it and returns -1.
     @discardableResult
     static func writeDurably(
         _ path: String, temporary: String? = nil, directory: String, keepOpen: Bool = false,
@@ -129,8 +146,8 @@ extension JournalFiles {
 
     /// Links a large file at `path` to a trash name of its own (its inode number in the name), so
     /// that replacing or unlinking `path` frees nothing; `shrinkAndUnlink` frees it later in steps.
-    /// Trash left by a crash starts with the journal prefix and ends in `.tmp`, so `segments(in:)`
-    /// removes it at the next start.
+    /// Trash left by a crash starts with the journal prefix and ends in `.tmp`, so
+    /// `removeLeftovers(in:)` removes it at the next start.
     static func parkIfLarge(_ path: String, directory: String) -> String? {
         var status = stat()
         guard stat(path, &status) == 0, status.st_size > shrinkStep else { return nil }

@@ -28,6 +28,15 @@ final class Journal: @unchecked Sendable {
     // Under LMDB's write lock.
     private var segmentFD: Int32 = -1
     private var segmentNumber: UInt64
+    /// The current segment's size, fixed when it was made, and where its next record goes.
+    private var segmentSize = 0
+    private var writeOffset = 0
+    /// The sequence of the last record journaled: the next segment's header names it, so recovery
+    /// can tell that an older segment holds every record it should.
+    private var lastJournaled: UInt64 = 0
+    /// The preparer was asked for a spare while this segment is current.
+    private var spareAsked = false
+    private let preparer: SegmentPreparer
     /// Journal bytes the current base does not cover (all segments since it): what a crash would
     /// replay, and what triggers the next checkpoint.
     private var bytesSinceBase = 0
@@ -44,11 +53,19 @@ final class Journal: @unchecked Sendable {
     private var checkpoints = 0
     private var lastCheckpointFailure: LMDBError?
 
-    init(directory: String, env: OpaquePointer, lastSegment: UInt64, checkpointBytes: Int) {
+    /// A segment the writer has to make itself (none ready) is at most this large, so that wait stays
+    /// short (~6 ms for 1 MiB here, against ~100 ms for 32 MiB).
+    static let fallbackSegmentBytes = 1 << 20
+    /// Room kept after every record for the cancel record a failed commit appends, so that a record
+    /// and its cancel are always in the same segment.
+    static let cancelSize = MutationRecorder.recordHeaderSize + MutationRecorder.bodyHeaderSize
+
+    init(directory: String, env: OpaquePointer, lastSegment: UInt64, checkpointBytes: Int, segmentBytes: Int) {
         self.directory = directory
         self.env = env
         self.segmentNumber = lastSegment
         self.checkpointBytes = checkpointBytes
+        self.preparer = SegmentPreparer(directory: directory, size: segmentBytes)
     }
 
     /// Starts a new segment and the checkpoint thread. With `newBase` (a fresh folder, or right
@@ -56,18 +73,22 @@ final class Journal: @unchecked Sendable {
     /// never mixes records from before and after a replay.
     func start(newBase: Bool) throws(LMDBError) {
         markerDatabase = try SequenceMarker.open(env)
-        nextSequence = try SequenceMarker.read(env) + 1
+        lastJournaled = try SequenceMarker.read(env)
+        nextSequence = lastJournaled + 1
+        // Never into an old segment: after a recovery its tail may hold an unsynced write.
         if newBase {
             try checkpoint()
         } else {
-            // The existing segments still count towards the next checkpoint.
+            // The existing segments still count towards the next checkpoint. A clean close
+            // truncated each to its records, so their sizes are what they hold.
             let existing = try JournalFiles.segments(in: directory).reduce(0) { total, segment in
                 var info = stat()
                 return total + (stat(directory + "/" + JournalFiles.name(segment), &info) == 0 ? Int(info.st_size) : 0)
             }
-            _ = try withWriteLock { () throws(LMDBError) in try rotate() }
+            _ = try withWriteLock { () throws(LMDBError) in try rotate(fitting: 0) }
             bytesSinceBase += existing
         }
+        preparer.start()
         let thread = Thread { [self] in runCheckpoints() }
         thread.name = "lmdb-checkpoint"
         thread.start()
@@ -91,7 +112,7 @@ final class Journal: @unchecked Sendable {
         // Rotating here, while this thread holds the write lock anyway: a checkpoint thread
         // waiting for that lock could starve behind a busy writer.
         do throws(LMDBError) {
-            let segment = try rotate()
+            let segment = try rotateForCheckpoint()
             condition.withLock {
                 requested = segment
                 condition.broadcast()
@@ -114,14 +135,33 @@ final class Journal: @unchecked Sendable {
             try check(mdb_txn_commit(txn), "mdb_txn_commit")
             return
         }
+        // A record that does not fit goes into the next segment, with room for a cancel after it.
+        let needed = recorder.bytes.count + Self.cancelSize
+        if writeOffset + needed > segmentSize {
+            do throws(LMDBError) {
+                try rotate(fitting: needed)
+            } catch {
+                // Nothing was written: the current segment stays, and later writes may still fit.
+                mdb_txn_abort(txn)
+                throw error
+            }
+            // Writes are filling segments: the next one will be needed soon, so ask now rather than
+            // a quarter in (when the spare was not ready, this segment is a small one).
+            if !spareAsked {
+                spareAsked = true
+                preparer.want()
+            }
+        }
         let sequence = nextSequence
-        nextSequence += 1
         do throws(LMDBError) {
             try SequenceMarker.write(txn, markerDatabase, sequence)
         } catch {
             mdb_txn_abort(txn)
             throw error
         }
+        // Taken only now: a sequence is never skipped, so a segment's header names a record that exists.
+        nextSequence += 1
+        lastJournaled = sequence
         let record = recorder.seal(sequence: sequence)
         do throws(LMDBError) {
             try append(record)
@@ -144,26 +184,53 @@ final class Journal: @unchecked Sendable {
         }
     }
 
+    /// Writes `record` over the zeros at the current offset and syncs it: the file's size never
+    /// changes, so the fdatasync writes no inode.
     private func append(_ record: [UInt8]) throws(LMDBError) {
         try record.withBytes { raw throws(LMDBError) in
-            try JournalFiles.writeAll(segmentFD, raw, JournalFiles.name(segmentNumber))
+            try JournalFiles.writeAll(segmentFD, raw, at: writeOffset, JournalFiles.name(segmentNumber))
         }
+        writeOffset += record.count
         bytesSinceBase += record.count
         try JournalFiles.syncData(segmentFD, JournalFiles.name(segmentNumber))
+        // A quarter in, a spare is made in the background, long before this segment is full.
+        if !spareAsked && writeOffset >= segmentSize / 4 {
+            spareAsked = true
+            preparer.want()
+        }
     }
 
-    /// Starts segment `segmentNumber + 1`; returns its number. Written under a temporary name and
-    /// renamed, so a segment file always has a whole header.
+    /// Starts segment `segmentNumber + 1`, with room for `needed` bytes of records; returns its
+    /// number. Uses the prepared spare when it is ready and large enough, else makes a segment
+    /// here: a small one, or one sized for a record larger than a segment.
     @discardableResult
-    private func rotate() throws(LMDBError) -> UInt64 {
-        let header = SegmentHeader(number: segmentNumber + 1, previousSequence: nextSequence - 1)
+    private func rotate(fitting needed: Int) throws(LMDBError) -> UInt64 {
+        let header = SegmentHeader(number: segmentNumber + 1, previousSequence: lastJournaled)
         let path = directory + "/" + JournalFiles.name(header.number)
-        let fd = try JournalFiles.createDurably(path, directory: directory, contents: header.encoded)
+        let minimum = SegmentHeader.size + needed
+        var ready = preparer.take(minimumSize: minimum)
+        if ready == nil {
+            let small = min(preparer.size, Self.fallbackSegmentBytes)
+            ready = try PreparedSegment.create(path + ".tmp", size: max(small, (minimum + 4095) / 4096 * 4096))
+        }
+        guard let segment = ready else { preconditionFailure("a segment was prepared") }
+        try segment.install(header, at: path, directory: directory)
         if segmentFD >= 0 { close(segmentFD) }
-        segmentFD = fd
+        segmentFD = segment.fd
         segmentNumber = header.number
-        bytesSinceBase = SegmentHeader.size
+        segmentSize = segment.size
+        writeOffset = SegmentHeader.size
+        bytesSinceBase += SegmentHeader.size
+        spareAsked = false
         return segmentNumber
+    }
+
+    /// Starts the segment a checkpoint's base will be followed by: the journal since the base
+    /// starts there.
+    private func rotateForCheckpoint() throws(LMDBError) -> UInt64 {
+        let segment = try rotate(fitting: 0)
+        bytesSinceBase = writeOffset
+        return segment
     }
 
     // MARK: - Checkpoints
@@ -221,7 +288,7 @@ final class Journal: @unchecked Sendable {
     /// Every record in the segments before the new one is at or below the copy's sequence, so once
     /// the base is durably in place they can go.
     private func checkpoint() throws(LMDBError) {
-        try finishCheckpoint(try withWriteLock { () throws(LMDBError) in try rotate() })
+        try finishCheckpoint(try withWriteLock { () throws(LMDBError) in try rotateForCheckpoint() })
     }
 
     /// The part of a checkpoint after `segment` was started: no lock needed.
@@ -267,11 +334,18 @@ final class Journal: @unchecked Sendable {
             condition.broadcast()
             while !threadDone { condition.wait() }
         }
+        preparer.stop()
+        let usable = condition.withLock { failure == nil }
         if segmentFD >= 0 {
+            // Cut to its records: the next clean start counts what the segments left hold by
+            // their sizes, and a folder restarted often does not keep megabytes of zeros per run.
+            if clean && usable && ftruncate(segmentFD, off_t(writeOffset)) == 0 {
+                try? JournalFiles.syncData(segmentFD, JournalFiles.name(segmentNumber))
+            }
             close(segmentFD)
             segmentFD = -1
         }
-        guard clean, condition.withLock({ failure == nil }) else { return }
+        guard clean, usable else { return }
         var info = MDB_envinfo()
         guard mdb_env_sync(env, 1) == MDB_SUCCESS, mdb_env_info(env, &info) == MDB_SUCCESS else { return }
         let marker = directory + "/" + JournalFiles.cleanName

@@ -1,4 +1,3 @@
-internal import CFileSync
 internal import CLMDB
 internal import CZlib
 
@@ -32,8 +31,9 @@ internal import CZlib
 //   journal.clean                                  present only after a clean close
 //   journal.lock                                   flock'ed while an Environment has the folder open
 //   journal-*.tmp                                  work in progress: a file being written before
-//                                                  its rename, or a large old file (trash-*) being
-//                                                  freed in steps; any left at open is deleted
+//                                                  its rename, a prepared segment waiting to be
+//                                                  used, or a large old file (trash-*) being freed
+//                                                  in steps; any left at open is deleted
 //
 // Segment header (little-endian): "BDGJRNL2", u32 format (2), u64 segment number, u64 the last
 // sequence journaled before the segment began, u32 CRC-32 of everything before it.
@@ -42,6 +42,50 @@ internal import CZlib
 //   u8 op (1 put, 2 delete), u8 database name length, name, u32 key length, key,
 //   and for a put u32 value length, value.
 // Kind 2 (cancel) says the transaction with that sequence failed to commit after it was journaled.
+//
+// Segments are written in place, never grown. A segment file is created at its final size filled
+// with real zeros (written and fdatasync'ed: fallocate alone would leave unwritten extents, whose
+// first write is a metadata update again), then its header is written and synced and it is renamed
+// into place (and the directory synced) when the writer rotates to it (`SegmentPreparer`). Records
+// are pwrite'n one after another from the header on, each followed by fdatasync before its commit
+// is acknowledged. As the size never changes, that fdatasync writes the data only, not the inode
+// (ext4 without a journal writes the inode, a second I/O, whenever the size changed). A record
+// that does not fit (with room for a cancel after it) goes into the next segment; one larger than a
+// segment gets a segment sized for it. A clean close truncates the current segment to its records,
+// so the files a clean run leaves behind measure what they hold. Files are never reused: a segment
+// holds only bytes written for it, so no stale record from an earlier use can be read as current.
+// (Older versions appended to growing files; those read back the same way.)
+//
+// Where a segment's records end, after a crash. Writes are serial: a record is appended and synced
+// before the next is written, and the writer rotates only after every record of the old segment is
+// synced (a failed write or sync stops the journal until a restart recovers it). So at any crash at
+// most one record is unsynced: the last one written, in the newest segment; everything after it is
+// still the zeros the file was made with, and everything before it is synced. Its pages may reach
+// the disk in any order, so its bytes may be anything: a whole record, part of one, zeros followed
+// by some of its later pages. Hence, reading a segment (`JournalFiles.records`):
+//   - Whole, CRC-valid records are read from the header on. Only zeros (or nothing) after the last
+//     one is a clean end: every segment ends that way once its writer moved on, and a segment with
+//     a header and no records (a crash right after a rotation) is clean and empty. A zero body
+//     length never starts a record, so zeros are never mistaken for one.
+//   - A record that fails (length, CRC, kind) followed right after its extent by a whole, valid
+//     record is damage wherever it is: the record after it was written later, so the failed one had
+//     been synced and acknowledged.
+//   - Anything else after the last valid record is "unfinished": the unsynced last write if this
+//     is the newest segment, and then ignored (it was never acknowledged), including non-zero bytes
+//     after zeros.
+// Across segments (`JournalRecovery.replay`), an older segment (one with a successor) was fully
+// synced before its successor began, and that successor's header holds the last sequence journaled
+// before it (`previousSequence`). So:
+//   - The records of the segments up to an older one must reach that sequence; if they do not, a
+//     record the writer had synced is missing or damaged (even when only zeros follow: a write that
+//     was lost), and recovery stops with an error naming the segment rather than skip it.
+//   - An older segment may end "unfinished" only in one case: a recovery ignored the unsynced tail
+//     of what was then the newest segment, started a new segment (whose header says the journal
+//     ended at the last valid record) and crashed before its first checkpoint removed the old one.
+//     Then no later segment holds records; if one does, the old segment is damaged.
+// What this cannot see: a damaged *cancel* record at the very end of an older segment (its
+// transaction's sequence is still reached), which would replay a transaction whose commit had
+// reported failure. Cancels are rare (a failed mdb_txn_commit) and the caller was told of the error.
 
 /// Encodes the mutations of the running write transaction as a journal record.
 ///
@@ -185,237 +229,108 @@ enum JournalFiles {
         return prefix + String(repeating: "0", count: max(0, 16 - hex.count)) + hex + suffix
     }
 
-    /// Segment numbers present in `directory`, oldest first. Leftover temporary files (a segment or
-    /// base copy interrupted by a crash) are removed.
+    /// Segment numbers present in `directory`, oldest first.
     static func segments(in directory: String) throws(LMDBError) -> [UInt64] {
-        guard let dir = opendir(directory) else { throw LMDBError(code: errno, operation: "opendir(\(directory))") }
-        defer { closedir(dir) }
         var numbers: [UInt64] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            guard name.hasPrefix(prefix) else { continue }
-            if name.hasSuffix(".tmp") {
-                unlink(directory + "/" + name)
-                continue
-            }
-            guard name.hasSuffix(suffix) else { continue }
+        try forEachJournalFile(in: directory) { name in
+            guard name.hasSuffix(suffix) else { return }
             let digits = name.dropFirst(prefix.count).dropLast(suffix.count)
             if digits.count == 16, let number = UInt64(digits, radix: 16) { numbers.append(number) }
         }
         return numbers.sorted()
     }
 
-    /// Reads a whole file.
-    static func read(_ path: String) throws(LMDBError) -> [UInt8] {
-        var bytes: [UInt8] = []
-        try readChunks(path) { chunk in bytes.append(contentsOf: chunk) }
-        return bytes
-    }
-
-    /// Calls `body` with successive chunks of the file at `path` (each valid only during the call).
-    static func readChunks(
-        _ path: String, _ body: (UnsafeRawBufferPointer) throws(LMDBError) -> Void
-    )
-        throws(LMDBError)
-    {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw LMDBError(code: errno, operation: "open(\(path))") }
-        defer { close(fd) }
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw LMDBError(code: errno, operation: "read(\(path))")
-            }
-            if count == 0 { return }
-            try chunk.withBytes { raw throws(LMDBError) in try body(UnsafeRawBufferPointer(rebasing: raw[..<count])) }
+    /// Removes temporary files a crash left behind (`journal-*.tmp`). Only at open: while the
+    /// journal runs, such files are work in progress (a prepared segment, a base copy).
+    static func removeLeftovers(in directory: String) throws(LMDBError) {
+        try forEachJournalFile(in: directory) { name in
+            if name.hasSuffix(".tmp") { unlink(directory + "/" + name) }
         }
     }
 
-    /// How a segment's records end.
+    private static func forEachJournalFile(in directory: String, _ body: (String) -> Void) throws(LMDBError) {
+        guard let dir = opendir(directory) else { throw LMDBError(code: errno, operation: "opendir(\(directory))") }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name.hasPrefix(prefix) { body(name) }
+        }
+    }
+
+    /// How a segment's records end (the rules: the top of this file).
     enum Ending: Equatable {
-        /// At the end of the file.
+        /// Only zeros, or nothing, after the last record.
         case clean
-        /// With a record cut short by the end of the file: a write that never completed (harmless at
-        /// the end of the newest segment, where it was never acknowledged).
-        case tornTail
-        /// With a record that fails its CRC or is malformed while more bytes follow it: damage.
+        /// Something else after the last record, at `offset`: the unsynced last write if this is
+        /// the newest segment.
+        case unfinished(offset: Int)
+        /// A record that fails, followed right after it by a whole one: damage.
         case damaged(offset: Int)
     }
 
-    /// Parses the records of a segment, stopping at the first one that is incomplete or damaged.
-    static func records(_ bytes: UnsafeRawBufferPointer, from start: Int) -> (records: [JournalRecord], ending: Ending)
-    {
+    /// Parses the records of a segment, stopping at the first one that is not whole and valid.
+    static func records(
+        _ bytes: UnsafeRawBufferPointer, from start: Int
+    ) -> (records: [JournalRecord], end: Int, ending: Ending) {
         var records: [JournalRecord] = []
         var offset = start
+        while offset < bytes.count {
+            if let record = record(bytes, at: offset) {
+                records.append(record)
+                offset = record.mutations.upperBound
+                continue
+            }
+            if isZero(UnsafeRawBufferPointer(rebasing: bytes[offset...])) { break }
+            // Where the failed record would end if its length is right; a whole record there
+            // proves it was written before another, so it had been synced.
+            let headerSize = MutationRecorder.recordHeaderSize
+            if bytes.count - offset >= headerSize {
+                let next = offset + headerSize + Int(bytes.loadLittleEndian(UInt32.self, at: offset))
+                if next < bytes.count, record(bytes, at: next) != nil {
+                    return (records, offset, .damaged(offset: offset))
+                }
+            }
+            return (records, offset, .unfinished(offset: offset))
+        }
+        return (records, offset, .clean)
+    }
+
+    /// The whole, CRC-valid record at `offset`, if there is one.
+    static func record(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> JournalRecord? {
         let headerSize = MutationRecorder.recordHeaderSize
-        while offset < bytes.count {
-            guard bytes.count - offset >= headerSize else { return (records, .tornTail) }
-            // A file system may keep the size of an append that never reached the disk, as zeros.
-            if bytes[offset...].allSatisfy({ $0 == 0 }) { return (records, .tornTail) }
-            let length = Int(bytes.loadLittleEndian(UInt32.self, at: offset))
-            let crc = bytes.loadLittleEndian(UInt32.self, at: offset + 4)
-            let bodyStart = offset + headerSize
-            guard bytes.count - bodyStart >= length else {
-                // A length that runs past the end is a torn write, unless it is implausibly short.
-                return (records, length >= MutationRecorder.bodyHeaderSize ? .tornTail : .damaged(offset: offset))
+        guard bytes.count - offset >= headerSize else { return nil }
+        let length = Int(bytes.loadLittleEndian(UInt32.self, at: offset))
+        let bodyStart = offset + headerSize
+        // A zero length (as in never-written space) is never a record.
+        guard length >= MutationRecorder.bodyHeaderSize, bytes.count - bodyStart >= length else { return nil }
+        let end = bodyStart + length
+        guard
+            crc32(UnsafeRawBufferPointer(rebasing: bytes[bodyStart..<end]))
+                == bytes.loadLittleEndian(UInt32.self, at: offset + 4),
+            let kind = JournalRecord.Kind(rawValue: bytes[bodyStart])
+        else { return nil }
+        return JournalRecord(
+            kind: kind, sequence: bytes.loadLittleEndian(UInt64.self, at: bodyStart + 1),
+            mutations: (bodyStart + MutationRecorder.bodyHeaderSize)..<end)
+    }
+
+    /// Whether every byte is zero (compared a page at a time: a segment's tail can be tens of MiB).
+    static func isZero(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let page = 4096
+        return withUnsafeTemporaryAllocation(byteCount: page, alignment: 16) { zeros in
+            zeros.initializeMemory(as: UInt8.self, repeating: 0)
+            var offset = 0
+            while offset < bytes.count {
+                let count = min(page, bytes.count - offset)
+                if memcmp(bytes.baseAddress! + offset, zeros.baseAddress!, count) != 0 { return false }
+                offset += count
             }
-            let end = bodyStart + length
-            guard length >= MutationRecorder.bodyHeaderSize,
-                crc32(UnsafeRawBufferPointer(rebasing: bytes[bodyStart..<end])) == crc,
-                let kind = JournalRecord.Kind(rawValue: bytes[bodyStart])
-            else {
-                // The last record's bytes may be partly written even though its length is in place.
-                return (records, end == bytes.count ? .tornTail : .damaged(offset: offset))
-            }
-            records.append(
-                JournalRecord(
-                    kind: kind, sequence: bytes.loadLittleEndian(UInt64.self, at: bodyStart + 1),
-                    mutations: (bodyStart + MutationRecorder.bodyHeaderSize)..<end))
-            offset = end
-        }
-        return (records, .clean)
-    }
-
-    /// Writes all of `bytes` at the end of `fd`.
-    static func writeAll(
-        _ fd: Int32, _ bytes: UnsafeRawBufferPointer, _ what: @autoclosure () -> String
-    )
-        throws(LMDBError)
-    {
-        var offset = 0
-        while offset < bytes.count {
-            let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw LMDBError(code: errno, operation: "write(\(what()))")
-            }
-            offset += written
+            return true
         }
     }
 
-    /// Writes a new file at `path` through `temporary` (default: `path` + ".tmp"): `fill` writes
-    /// the contents, then the file is synced and renamed into place, so that after a crash it is
-    /// whole or absent (a leftover temporary file is removed by `segments(in:)`). Returns the file
-    /// still open for appending with `keepOpen`, else closes it and returns -1.
-    @discardableResult
-    static func writeDurably(
-        _ path: String, temporary: String? = nil, directory: String, keepOpen: Bool = false,
-        _ fill: (Int32) throws(LMDBError) -> Void
-    ) throws(LMDBError) -> Int32 {
-        let temporary = temporary ?? path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw LMDBError(code: errno, operation: "open(\(temporary))") }
-        var parked: String?
-        do throws(LMDBError) {
-            try fill(fd)
-            try flushInSteps(fd, temporary)
-            try syncData(fd, temporary)
-            parked = parkIfLarge(path, directory: directory)
-            guard rename(temporary, path) == 0 else { throw LMDBError(code: errno, operation: "rename(\(temporary))") }
-            try syncDirectory(directory)
-        } catch {
-            close(fd)
-            unlink(temporary)
-            if let parked { unlink(parked) }
-            throw error
-        }
-        if let parked { shrinkAndUnlink(parked) }
-        if keepOpen { return fd }
-        close(fd)
-        return -1
-    }
-
-    /// `writeDurably` with fixed contents (a segment header, the clean marker).
-    @discardableResult
-    static func createDurably(
-        _ path: String, directory: String, contents: [UInt8], keepOpen: Bool = true
-    ) throws(LMDBError) -> Int32 {
-        try writeDurably(path, directory: directory, keepOpen: keepOpen) { fd throws(LMDBError) in
-            try contents.withBytes { raw throws(LMDBError) in try writeAll(fd, raw, path) }
-        }
-    }
-
-    // Large files (a base copy: the whole store; old segments) must reach or leave the disk in
-    // steps. Measured here (ext4, virtio): while 400 MB are written back in one go, a concurrent
-    // 4 KiB append + fdatasync (a journal commit) waited up to 450 ms, and unlinking a 400 MB file
-    // stalled it ~220 ms; written back 4 MiB at a time, or truncated 8 MiB at a time, ~20-30 ms.
-    static let flushStep = 4 << 20
-    static let shrinkStep = 8 << 20
-
-    /// Writes the file's dirty pages back a step at a time, each waited for, so the final
-    /// fdatasync has little left and journal commits never queue behind the whole file.
-    ///
-    /// An error must be reported here: the kernel reports a write-back error once per open file,
-    /// so after `sync_file_range` has seen it the following fdatasync would return success.
-    static func flushInSteps(_ fd: Int32, _ what: @autoclosure () -> String) throws(LMDBError) {
-        #if os(Linux)
-            var status = stat()
-            guard fstat(fd, &status) == 0, status.st_size > flushStep else { return }
-            let flags = UInt32(CFILESYNC_WAIT_BEFORE | CFILESYNC_WRITE | CFILESYNC_WAIT_AFTER)
-            for offset in stride(from: 0, to: status.st_size, by: flushStep) {
-                while sync_file_range(fd, Int64(offset), Int64(flushStep), flags) != 0 {
-                    switch errno {
-                    case EINTR: continue
-                    // Not supported for this file: the fdatasync that follows does all the work.
-                    case EINVAL, ENOSYS, ESPIPE: return
-                    default: throw LMDBError(code: errno, operation: "sync_file_range(\(what()))")
-                    }
-                }
-            }
-        #endif
-    }
-
-    /// Links a large file at `path` to a trash name of its own (its inode number in the name), so
-    /// that replacing or unlinking `path` frees nothing; `shrinkAndUnlink` frees it later in steps.
-    /// Trash left by a crash starts with the journal prefix and ends in `.tmp`, so `segments(in:)`
-    /// removes it at the next start.
-    static func parkIfLarge(_ path: String, directory: String) -> String? {
-        var status = stat()
-        guard stat(path, &status) == 0, status.st_size > shrinkStep else { return nil }
-        let name = path.split(separator: "/").last.map(String.init) ?? "file"
-        let trash = directory + "/" + prefix + "trash-\(status.st_ino)-" + name + ".tmp"
-        return link(path, trash) == 0 ? trash : nil
-    }
-
-    /// Frees a parked file a step at a time, then unlinks it. Best effort: what is left is
-    /// removed at the next start. A file that still has another name (someone else's hard link,
-    /// say a backup) is only unlinked, never truncated.
-    static func shrinkAndUnlink(_ path: String) {
-        let fd = open(path, O_WRONLY | O_CLOEXEC)
-        if fd >= 0 {
-            var status = stat()
-            if fstat(fd, &status) == 0, status.st_nlink == 1 {
-                var size = status.st_size
-                while size > shrinkStep {
-                    size -= shrinkStep
-                    guard ftruncate(fd, size) == 0 else { break }
-                    usleep(1000)
-                }
-            }
-            close(fd)
-        }
-        unlink(path)
-    }
-
-    static func syncData(_ fd: Int32, _ what: @autoclosure () -> String) throws(LMDBError) {
-        while fdatasync(fd) != 0 {
-            if errno != EINTR { throw LMDBError(code: errno, operation: "fdatasync(\(what()))") }
-        }
-    }
-
-    /// Makes renames and unlinks in `directory` durable.
-    static func syncDirectory(_ directory: String) throws(LMDBError) {
-        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw LMDBError(code: errno, operation: "open(\(directory))") }
-        defer { close(fd) }
-        while fsync(fd) != 0 {
-            if errno != EINTR { throw LMDBError(code: errno, operation: "fsync(\(directory))") }
-        }
-    }
 }
 
 extension [UInt8] {

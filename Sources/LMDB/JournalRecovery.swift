@@ -29,6 +29,7 @@ enum JournalRecovery {
     /// Before `mdb_env_open`: inspects the journal files and, after an unclean stop, copies the base
     /// back over `data.mdb` (whatever the crash left in it).
     static func prepare(directory: String) throws(LMDBError) -> State {
+        try JournalFiles.removeLeftovers(in: directory)
         let segments = try JournalFiles.segments(in: directory)
         let cleanPath = directory + "/" + JournalFiles.cleanName
         let basePath = directory + "/" + JournalFiles.baseName
@@ -53,40 +54,29 @@ enum JournalRecovery {
     /// After `mdb_env_open` on a restored base: applies every journaled transaction newer than the
     /// base (per `SequenceMarker`), in order, each in its own transaction. Returns how many were applied.
     ///
-    /// A partial record may end the newest segment (that write was never acknowledged); anything
-    /// else that is not whole is damage, and recovery stops with an error rather than skip
-    /// acknowledged writes.
+    /// What may end each segment, and what is damage: the top of `JournalFormat.swift`. On damage
+    /// recovery stops with an error rather than skip acknowledged writes.
     static func replay(env: OpaquePointer, directory: String, segments: [UInt64]) throws(LMDBError) -> Int {
         let base = try SequenceMarker.read(env)
-        var parsed: [(name: String, bytes: [UInt8], records: [JournalRecord], ending: JournalFiles.Ending)] = []
+        var parsed: [ParsedSegment] = []
         for segment in segments {
             let name = JournalFiles.name(segment)
             let bytes = try JournalFiles.read(directory + "/" + name)
-            let (records, ending) = try bytes.withBytes { raw throws(LMDBError) in
+            let (header, records, end, ending) = try bytes.withBytes { raw throws(LMDBError) in
                 guard let header = SegmentHeader.decode(raw), header.number == segment else {
                     throw damaged("the header of \(name) is damaged", directory)
                 }
-                return JournalFiles.records(raw, from: SegmentHeader.size)
+                let (records, end, ending) = JournalFiles.records(raw, from: SegmentHeader.size)
+                return (header, records, end, ending)
             }
-            parsed.append((name, bytes, records, ending))
+            parsed.append(
+                ParsedSegment(name: name, header: header, bytes: bytes, records: records, end: end, ending: ending))
         }
         // Segments are numbered one after another; a gap means a segment went missing.
         for (earlier, later) in zip(segments, segments.dropFirst()) where later != earlier + 1 {
             throw damaged("\(JournalFiles.name(earlier + 1)) is missing between two segments", directory)
         }
-        for (index, segment) in parsed.enumerated() {
-            switch segment.ending {
-            case .clean: break
-            case .tornTail:
-                // A torn write is the end of the journal; segments after it may exist (a crash in
-                // the next start's checkpoint) but must hold no records.
-                if let later = parsed[(index + 1)...].first(where: { !$0.records.isEmpty }) {
-                    throw damaged("\(segment.name) ends in a partial record but \(later.name) has records", directory)
-                }
-            case .damaged(let offset):
-                throw damaged("\(segment.name) has a damaged record at byte \(offset)", directory)
-            }
-        }
+        try checkEndings(parsed, directory)
         var applied = 0
         var last = base
         var databases: [[UInt8]: MDB_dbi] = [:]
@@ -114,6 +104,46 @@ enum JournalRecovery {
             }
         }
         return applied
+    }
+
+    /// A segment as read back.
+    struct ParsedSegment {
+        var name: String
+        var header: SegmentHeader
+        var bytes: [UInt8]
+        var records: [JournalRecord]
+        /// Where its valid records end.
+        var end: Int
+        var ending: JournalFiles.Ending
+    }
+
+    /// Refuses segments whose endings are not what a crash can leave (see `JournalFormat.swift`):
+    /// the newest may end in anything but proven damage; an older one must hold every record up
+    /// to the sequence its successor's header names, and may end unfinished only if no later
+    /// segment holds records.
+    static func checkEndings(_ segments: [ParsedSegment], _ directory: String) throws(LMDBError) {
+        var reached = segments.first?.header.previousSequence ?? 0
+        for (index, segment) in segments.enumerated() {
+            if case .damaged(let offset) = segment.ending {
+                throw damaged("\(segment.name) has a damaged record at byte \(offset)", directory)
+            }
+            if let last = segment.records.last { reached = max(reached, last.sequence) }
+            guard index + 1 < segments.count else { break }
+            let next = segments[index + 1]
+            if next.header.previousSequence > reached {
+                throw damaged(
+                    "\(segment.name) has a damaged record at byte \(segment.end): its records end at sequence "
+                        + "\(reached) but \(next.name) begins after sequence \(next.header.previousSequence)",
+                    directory)
+            }
+            if case .unfinished(let offset) = segment.ending,
+                let later = segments[(index + 1)...].first(where: { !$0.records.isEmpty })
+            {
+                throw damaged(
+                    "\(segment.name) has a damaged record at byte \(offset) (not at its end: \(later.name) has records)",
+                    directory)
+            }
+        }
     }
 
     private static func apply(

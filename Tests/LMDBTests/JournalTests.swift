@@ -55,6 +55,25 @@ import Testing
         URL(fileURLWithPath: path + "/" + (try segments(path).last!))
     }
 
+    /// The byte ranges of a segment's whole records. Segments are made full of zeros and written in
+    /// place, so a torn write is imitated by overwriting bytes, not by cutting the file.
+    static func recordRanges(_ url: URL) throws -> [Range<Int>] {
+        let bytes = Array(try Data(contentsOf: url))
+        return bytes.withUnsafeBytes { raw in
+            JournalFiles.records(raw, from: SegmentHeader.size).records.map {
+                ($0.mutations.lowerBound - MutationRecorder.recordHeaderSize - MutationRecorder.bodyHeaderSize)..<$0
+                    .mutations.upperBound
+            }
+        }
+    }
+
+    static func overwrite(_ url: URL, at offset: Int, with bytes: [UInt8]) throws {
+        let handle = try FileHandle(forUpdating: url)
+        try handle.seek(toOffset: UInt64(offset))
+        try handle.write(contentsOf: Data(bytes))
+        try handle.close()
+    }
+
     static func segments(_ path: String) throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: path).filter {
             $0.hasPrefix("journal-") && $0.hasSuffix(".log")
@@ -140,9 +159,8 @@ import Testing
     @Test func aPartialLastRecordIsDroppedAndEverythingBeforeItKept() throws {
         try withTemporaryDirectory { path in
             try Self.crash(path, afterCommitting: [("first", "1"), ("second", "2")])
-            let handle = try FileHandle(forUpdating: try Self.lastSegment(path))
-            try handle.truncate(atOffset: try handle.seekToEnd() - 3)
-            try handle.close()
+            let segment = try Self.lastSegment(path)
+            try Self.overwrite(segment, at: try Self.recordRanges(segment).last!.upperBound - 3, with: [0, 0, 0])
 
             let env = try Environment(path: path, options: Self.manual)
             defer { env.close() }
@@ -189,10 +207,8 @@ import Testing
                 recorder.put(7, key: UnsafeRawBufferPointer(key), value: UnsafeRawBufferPointer(key))
             }
             tail += recorder.seal(sequence: 1001)
-            let handle = try FileHandle(forUpdating: try Self.lastSegment(path))
-            try handle.seekToEnd()
-            try handle.write(contentsOf: Data(tail))
-            try handle.close()
+            let segment = try Self.lastSegment(path)
+            try Self.overwrite(segment, at: try Self.recordRanges(segment).last!.upperBound, with: tail)
 
             let env = try Environment(path: path, options: Self.manual)
             defer { env.close() }
@@ -439,8 +455,10 @@ import Testing
         try withTemporaryDirectory { path in
             try Self.crash(path, afterCommitting: [("first", "1"), ("second", "2")])
             let last = try Self.segments(path).last!
+            // Cut short as a growing segment (an older version's) would be.
             let handle = try FileHandle(forUpdating: try Self.lastSegment(path))
-            try handle.truncate(atOffset: try handle.seekToEnd() - 3)
+            try handle.truncate(
+                atOffset: UInt64(try Self.recordRanges(try Self.lastSegment(path)).last!.upperBound - 3))
             try handle.close()
             // A crash in the next start's checkpoint, right after it began a new segment.
             let next = String(format: "journal-%016llx.log", UInt64(last.dropFirst(8).prefix(16), radix: 16)! + 1)

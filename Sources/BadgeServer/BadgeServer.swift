@@ -96,14 +96,21 @@ public final class BadgeServer: Sendable {
     }
 
     /// The metrics listener: plain HTTP/1.1 (a scrape is one small request), on the same event loops.
-    /// Its connections are not counted against `maxConnections` and are closed with the event loops.
+    /// Its connections are not counted against `maxConnections` and are closed with the event loops;
+    /// instead at most `MetricsHTTPHandler.connectionLimit` are open at once, and one idle for
+    /// `MetricsHTTPHandler.idleTimeout` is closed, so scrapers cannot use up the process's files.
     private static func bindMetrics(
         _ endpoint: MetricsEndpoint, service: BadgeService, group: MultiThreadedEventLoopGroup
     ) async throws -> any Channel {
-        try await ServerBootstrap(group: group)
+        let open = MetricsConnectionCount()
+        return try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                guard open.admit() else { return channel.close() }
+                channel.closeFuture.whenComplete { _ in open.release() }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        IdleStateHandler(allTimeout: MetricsHTTPHandler.idleTimeout))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(
                         MetricsHTTPHandler(endpoint: endpoint, beforeScrape: { service.refreshStoreMetrics() }))

@@ -53,6 +53,8 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var partialFrame: ByteBuffer?
     /// Replies not yet handed to the channel (written and flushed at the end of the burst).
     private var outbound: ByteBuffer?
+    /// Reading is off until the channel is writable again (see `channelReadComplete`).
+    private var readingPaused = false
     /// Calls until the next one whose duration is recorded (see `callDurationSampling`).
     private var callsUntilSample = 1
     /// This connection's share of `badges_rpc_calls_in_flight`, brought up to `calls.count` once
@@ -140,13 +142,32 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
             closeWithError(error.badgeError)
             return
         }
-        if bytes.readableBytes > 0, !closing { partialFrame = bytes }
+        if bytes.readableBytes > 0, !closing { keepPartialFrame(&bytes, context) }
+    }
+
+    /// Keeps the unread start of a frame in a buffer of its own, sized for the whole frame when its
+    /// length is known: the channel's receive buffer (and the frames already handled in it) is
+    /// not held on to, and the rest of the frame is appended in place.
+    private func keepPartialFrame(_ bytes: inout ByteBuffer, _ context: ChannelHandlerContext) {
+        var size = bytes.readableBytes
+        if handshakeDone, let length = bytes.getInteger(at: bytes.readerIndex, as: UInt32.self) {
+            size = max(size, 4 + Int(length))  // the parser already refused lengths over the limit
+        }
+        var tail = context.channel.allocator.buffer(capacity: size)
+        tail.writeBuffer(&bytes)
+        partialFrame = tail
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
         inReadBurst = false
         reportInFlight()
         flushIfNeeded()
+        // A client that sends calls but does not read the replies must not make the server buffer
+        // them without bound: stop reading until the socket drains.
+        if !context.channel.isWritable, readingPaused == false {
+            readingPaused = true
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        }
         context.fireChannelReadComplete()
     }
 
@@ -158,14 +179,20 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is DrainConnectionEvent {
             draining = true
-            if calls.isEmpty { context.close(promise: nil) }
+            closeIfDrained()
             return
         }
         context.fireUserInboundEventTriggered(event)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { resumeStreams() }
+        if context.channel.isWritable {
+            resumeStreams()
+            if readingPaused {
+                readingPaused = false
+                context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+            }
+        }
         context.fireChannelWritabilityChanged()
     }
 

@@ -1,11 +1,17 @@
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// Answers the metrics listener's HTTP requests: `GET` (or `HEAD`) `/metrics` with the rendered
 /// metrics, 405 for other methods on that path, 404 anywhere else. Runs on the channel's event loop.
 final class MetricsHTTPHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
+
+    /// Most metrics connections open at once (a scraper needs one).
+    static let connectionLimit = 16
+    /// A metrics connection with no traffic for this long is closed.
+    static let idleTimeout = TimeAmount.seconds(30)
 
     let endpoint: MetricsEndpoint
     /// Runs before each scrape, to sample what nothing updates as it changes.
@@ -15,6 +21,14 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
     init(endpoint: MetricsEndpoint, beforeScrape: @escaping @Sendable () -> Void) {
         self.endpoint = endpoint
         self.beforeScrape = beforeScrape
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -62,5 +76,21 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
         if !keepAlive {
             written.whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
         }
+    }
+}
+
+/// Open metrics connections, bounded by `MetricsHTTPHandler.connectionLimit`.
+final class MetricsConnectionCount: Sendable {
+    private let open = Atomic<Int>(0)
+
+    /// Counts a new connection; false (and not counted) when the limit is reached.
+    func admit() -> Bool {
+        if open.wrappingAdd(1, ordering: .relaxed).newValue <= MetricsHTTPHandler.connectionLimit { return true }
+        open.wrappingSubtract(1, ordering: .relaxed)
+        return false
+    }
+
+    func release() {
+        open.wrappingSubtract(1, ordering: .relaxed)
     }
 }

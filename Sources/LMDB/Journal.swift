@@ -72,6 +72,23 @@ final class Journal: @unchecked Sendable {
     /// after a recovery) first copies a base and drops every older segment, so that the journal
     /// never mixes records from before and after a replay.
     func start(newBase: Bool) throws(LMDBError) {
+        do throws(LMDBError) {
+            try startSegments(newBase: newBase)
+        } catch {
+            // The environment fails to open: the segment this got as far as starting is not leaked.
+            if segmentFD >= 0 {
+                close(segmentFD)
+                segmentFD = -1
+            }
+            throw error
+        }
+        preparer.start()
+        let thread = Thread { [self] in runCheckpoints() }
+        thread.name = "lmdb-checkpoint"
+        thread.start()
+    }
+
+    private func startSegments(newBase: Bool) throws(LMDBError) {
         markerDatabase = try SequenceMarker.open(env)
         lastJournaled = try SequenceMarker.read(env)
         nextSequence = lastJournaled + 1
@@ -79,8 +96,9 @@ final class Journal: @unchecked Sendable {
         if newBase {
             try checkpoint()
         } else {
-            // The existing segments still count towards the next checkpoint. A clean close
-            // truncated each to its records, so their sizes are what they hold.
+            // The existing segments still count towards the next checkpoint, by their sizes. A
+            // clean close cut the last one to its records; older ones may still end in zeros, which
+            // only brings the next checkpoint forward.
             let existing = try JournalFiles.segments(in: directory).reduce(0) { total, segment in
                 var info = stat()
                 return total + (stat(directory + "/" + JournalFiles.name(segment), &info) == 0 ? Int(info.st_size) : 0)
@@ -88,10 +106,6 @@ final class Journal: @unchecked Sendable {
             _ = try withWriteLock { () throws(LMDBError) in try rotate(fitting: 0) }
             bytesSinceBase += existing
         }
-        preparer.start()
-        let thread = Thread { [self] in runCheckpoints() }
-        thread.name = "lmdb-checkpoint"
-        thread.start()
     }
 
     // MARK: - Writes (under LMDB's write lock)

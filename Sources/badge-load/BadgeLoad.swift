@@ -96,18 +96,17 @@ struct RunCommand: AsyncParsableCommand {
     /// Plain sockets on threads of their own (see `DirectWorker`).
     private func runDirect() async throws -> LoadResult {
         let plan = try makePlan()
-        let (start, window) = makeWindow()
         let mode: DirectPacing.Mode =
             load.rate.map {
                 .open(intervalNanos: Double(load.connections) * 1e9 / $0, maxOutstanding: load.maxOutstanding)
             }
             ?? .closed(depth: load.depth)
-        let pacing = DirectPacing(
-            mode: mode, window: window, timeoutMicros: UInt64(load.timeoutMs) * 1_000, metadata: target.metadata)
-        let recorder = try await DirectEngine.run(
+        let (recorder, window) = try await DirectEngine.run(
             DirectEngine.Setup(
                 target: try target.target, connections: load.connections, threads: target.threads, plan: plan,
-                pacing: pacing, start: start, requests: load.requests, quiet: quiet))
+                mode: mode, timeoutMicros: UInt64(load.timeoutMs) * 1_000, metadata: target.metadata,
+                requests: load.requests, quiet: quiet),
+            makeWindow: makeWindow)
         return makeResult(plan, recorder, window)
     }
 

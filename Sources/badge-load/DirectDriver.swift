@@ -138,6 +138,8 @@ final class DirectConnection {
                 wantsWritable = true
                 return
             }
+            // The server may have said why it closed (on call 0) before it did: that status wins.
+            readReplies(maxFrameSize: WireProtocol.defaultMaxFrameSize)
             fail("UNAVAILABLE")
             return
         }
@@ -210,6 +212,10 @@ final class DirectConnection {
         guard isOpen else { return }
         isOpen = false
         sending = false
+        // Calls queued but not sent are already counted as failed: they must not reach the server.
+        outbound.clear()
+        wantsWritable = false
+        shutdown(fd, Int32(SHUT_RDWR))
         failInFlight(status)
     }
 
@@ -270,7 +276,7 @@ final class DirectWorker: @unchecked Sendable {
             let now = nowNanos()
             if now >= pacing.window.giveUpAt { break }
             let nextPlanned = queueDueCalls(now: now)
-            for (index, connection) in connections.enumerated() where connection.hasOutbound {
+            for (index, connection) in connections.enumerated() where connection.isOpen && connection.hasOutbound {
                 let wanted = connection.wantsWritable
                 connection.flush()
                 if connection.wantsWritable != wanted {
@@ -296,6 +302,8 @@ final class DirectWorker: @unchecked Sendable {
                 if event.events & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 {
                     connection.readReplies(maxFrameSize: maxFrameSize)
                 }
+                // A dead socket stays readable (EOF) and would wake every turn: stop watching it.
+                if !connection.isOpen { poller.unwatch(connection.fd) }
             }
         }
         var total = Recorder()

@@ -10,21 +10,35 @@ enum DirectEngine {
         var connections: Int
         var threads: Int
         var plan: WorkloadPlan
-        var pacing: DirectPacing
-        var start: UInt64
+        var mode: DirectPacing.Mode
+        var timeoutMicros: UInt64
+        var metadata: [String: String]
         var requests: Int?
         var quiet: Bool
     }
 
-    static func run(_ setup: Setup) async throws -> Recorder {
+    /// Connects every connection first, then asks `makeWindow` for the run's time line (so setting
+    /// up many connections does not eat into it), runs, and returns the measurements and the window.
+    static func run(
+        _ setup: Setup, makeWindow: () -> (start: UInt64, window: Window)
+    ) async throws -> (Recorder, Window) {
+        var sockets: [Int32] = []
+        do {
+            for _ in 0..<setup.connections { sockets.append(try DirectSocket.connect(to: setup.target)) }
+        } catch {
+            for fd in sockets { close(fd) }
+            throw error
+        }
+        let (start, window) = makeWindow()
+        let pacing = DirectPacing(
+            mode: setup.mode, window: window, timeoutMicros: setup.timeoutMicros, metadata: setup.metadata)
         let count = setup.connections
         var perThread: [[DirectConnection]] = Array(repeating: [], count: min(setup.threads, count))
-        for index in 0..<count {
-            let fd = try DirectSocket.connect(to: setup.target)
+        for (index, fd) in sockets.enumerated() {
             let quota: UInt64 = setup.requests.map { UInt64($0 / count + (index < $0 % count ? 1 : 0)) } ?? .max
-            var firstPlanned = setup.start
+            var firstPlanned = start
             var slots = 1
-            switch setup.pacing.mode {
+            switch pacing.mode {
             case .closed(let depth): slots = depth
             case .open(let interval, let maxOutstanding):
                 slots = maxOutstanding
@@ -42,14 +56,14 @@ enum DirectEngine {
         for connections in perThread {
             workers.append(
                 try DirectWorker(
-                    connections: connections, pacing: setup.pacing, maxFrameSize: WireProtocol.defaultMaxFrameSize * 4))
+                    connections: connections, pacing: pacing, maxFrameSize: WireProtocol.defaultMaxFrameSize * 4))
         }
         let sampled = workers
         let progress =
             setup.quiet
             ? nil
             : Task {
-                await Progress.run(start: setup.start, window: setup.pacing.window) {
+                await Progress.run(start: start, window: window) {
                     var sample = ProgressSample()
                     for worker in sampled {
                         sample.completed += worker.progress.completed.load(ordering: .relaxed)
@@ -67,7 +81,7 @@ enum DirectEngine {
         }
         progress?.cancel()
         await progress?.value
-        return total
+        return (total, window)
     }
 
     /// Runs `worker` on a thread of its own: its loop blocks in `epoll_wait`, which must not hold

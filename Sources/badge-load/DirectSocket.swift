@@ -1,4 +1,5 @@
 import BadgeClient
+import BadgeCodec
 import BadgeWire
 import CEventPoll
 
@@ -20,10 +21,13 @@ enum DirectSocket {
             var timeout = timeval(tv_sec: 5, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             try writeAll(fd, WireProtocol.preface())
-            let preface = try readExactly(fd, WireProtocol.prefaceLength)
+            let preface = try readAtLeast(fd, WireProtocol.prefaceLength)
             guard Array(preface.prefix(WireProtocol.magic.count)) == WireProtocol.magic else {
                 throw LoadError("\(target): the server did not answer with the BADGES preface")
             }
+            // A server that refuses the connection (limit, version) sends the refusal right after
+            // its preface, on call 0, and closes: report it as the client library does.
+            if let refusal = refusal(after: preface) { throw LoadError("\(target): \(refusal)") }
             guard fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == 0 else { throw errnoError("fcntl") }
         } catch {
             close(fd)
@@ -93,8 +97,9 @@ enum DirectSocket {
         }
     }
 
-    private static func readExactly(_ fd: Int32, _ count: Int) throws(LoadError) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
+    /// Reads at least `count` bytes, and whatever else arrived with them (up to 4 KiB).
+    private static func readAtLeast(_ fd: Int32, _ count: Int) throws(LoadError) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 4096)
         var offset = 0
         while offset < count {
             let got = bytes[offset...].withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
@@ -104,7 +109,20 @@ enum DirectSocket {
             }
             offset += got
         }
-        return bytes
+        return Array(bytes[0..<offset])
+    }
+
+    /// The status and message of a call-0 frame right after the preface, if one came with it.
+    private static func refusal(after preface: [UInt8]) -> String? {
+        let rest = preface.dropFirst(WireProtocol.prefaceLength)
+        guard rest.count >= 4 else { return nil }
+        let length = rest.prefix(4).reduce(0) { $0 << 8 | Int($1) }
+        guard rest.count >= 4 + length else { return nil }
+        let header = Array(rest.dropFirst(4).prefix(length)).withUnsafeBytes { bytes in
+            try? Envelope.decodeResponse(bytes) { header, _ in header }
+        }
+        guard let header, header.callId == 0 else { return nil }
+        return "\(header.status.description): \(header.message)"
     }
 
     static func errnoError(_ what: String) -> LoadError {
@@ -143,6 +161,11 @@ final class DirectPoller {
         event.events = EPOLLIN.rawValue | (writable ? EPOLLOUT.rawValue : 0)
         event.data.u64 = tag
         epoll_ctl(epoll, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &event)
+    }
+
+    /// Stops watching `fd` (a connection that failed).
+    func unwatch(_ fd: Int32) {
+        epoll_ctl(epoll, EPOLL_CTL_DEL, fd, nil)
     }
 
     /// Wakes the loop at `deadline` (CLOCK_MONOTONIC ns, the clock of `nowNanos()`); 0 disarms.

@@ -1,9 +1,14 @@
 import BadgeClient
 import BadgeCodec
 import BadgeModel
+import BadgeTestSupport
 import BadgeWire
 import Foundation
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 @Suite("End to end: malformed input gets a clear status and the server survives")
 struct BadInputTests {
@@ -118,6 +123,80 @@ struct BadInputTests {
             #expect(okHeader.status == .ok)
             let trophyCase = try TrophyCase(decoding: payload)
             #expect(trophyCase.entries.first?.state == .earned)
+        }
+    }
+
+    @Test("calls split across reads at every boundary are all answered, in any chunking", arguments: Transport.allCases)
+    func framesSplitAcrossReads(transport: Transport) async throws {
+        try await TestServer.with { server in
+            let raw = try RawConnection(server, transport)
+            var stream = WireProtocol.preface()
+            for callId in 1...200 {
+                stream += RawConnection.frame(
+                    RequestHeader(callId: UInt64(callId), method: Method.list.rawValue),
+                    payload: ListRequest(customerId: "c-\(callId)").encoded())
+            }
+            // Chunks of 1 to 40 bytes, each its own write; the odd pause lets the server read a chunk alone.
+            var random = SplitMix64(state: 7)
+            var offset = 0
+            while offset < stream.count {
+                let size = min(stream.count - offset, 1 + Int(random.next() % 40))
+                raw.send(Array(stream[offset..<offset + size]))
+                offset += size
+                if random.next() % 8 == 0 { usleep(200) }
+            }
+            #expect(raw.readPreface() != nil)
+            var answered = Set<UInt64>()
+            for _ in 1...200 {
+                let (header, payload) = try #require(raw.readFrame())
+                #expect(header.status == .ok)
+                let trophyCase = try TrophyCase(decoding: payload)
+                #expect(trophyCase.customerId == "c-\(header.callId)")
+                answered.insert(header.callId)
+            }
+            #expect(answered == Set(1...200))
+        }
+    }
+
+    @Test("a client that sends without reading is paused, not buffered without bound, and gets every reply")
+    func clientThatDoesNotRead() async throws {
+        try await TestServer.with { server in
+            // Four locked badges per trophy case: ~20,000 replies of a few hundred bytes each.
+            let client = try await server.client(.unix)
+            try await Fixtures.define(
+                client, [Fixtures.newMember, Fixtures.goldElite, Fixtures.nightOwl, Fixtures.milestone])
+            await client.close()
+            let raw = try RawConnection(server, .unix)
+            raw.sendPreface()
+            // Far more replies than the socket buffers hold, sent before reading any of them. The
+            // sends happen on a thread of their own: once the server pauses reading, they block.
+            let calls = 20_000
+            let frames = (1...calls).map {
+                RawConnection.frame(
+                    RequestHeader(callId: UInt64($0), method: Method.list.rawValue),
+                    payload: ListRequest(customerId: "c-\($0 % 50)").encoded())
+            }
+            let fd = raw.fd
+            let bytes = frames.flatMap { $0 }
+            let sender = Thread {
+                var offset = 0
+                while offset < bytes.count {
+                    let sent = bytes[offset...].withUnsafeBytes {
+                        send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                    }
+                    if sent <= 0 { return }
+                    offset += sent
+                }
+            }
+            sender.start()
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(raw.readPreface() != nil)
+            var answered = 0
+            while answered < calls, let (header, _) = raw.readFrame() {
+                #expect(header.status == .ok)
+                answered += 1
+            }
+            #expect(answered == calls)
         }
     }
 

@@ -114,6 +114,22 @@ struct LoadToolTests {
         }
     }
 
+    @Test(
+        "a connection the server refuses ends the run with its status, with both engines", arguments: ["direct", "nio"])
+    func refusedConnection(engine: String) async throws {
+        try await TestServer.with(configure: { $0.maxConnections = 1 }) { server in
+            let run = try ToolProcess.run(
+                "badge-load",
+                [
+                    "run", "--workload", "list", "--engine", engine, "--socket", server.socketPath, "--connections",
+                    "2",
+                    "--duration", "1", "--warmup", "0", "--json", "--quiet",
+                ] + Self.smallData)
+            #expect(run.status == 69, "\(run.stderr)")
+            #expect(run.stderr.contains("RESOURCE_EXHAUSTED"), "\(run.stderr)")
+        }
+    }
+
     @Test("a server that goes away ends the run with UNAVAILABLE instead of hanging")
     func serverGoesAway() async throws {
         let server = try await TestServer.start()
@@ -128,7 +144,9 @@ struct LoadToolTests {
                     "--duration", "30", "--warmup", "0", "--json", "--quiet",
                 ] + Self.smallData)
         }
-        try await Task.sleep(for: .milliseconds(700))
+        // Stop the server once the tool is connected and calls are flowing.
+        for _ in 0..<200 where server.server.connectionCount < 2 { try await Task.sleep(for: .milliseconds(50)) }
+        try await Task.sleep(for: .milliseconds(300))
         await server.finish()
         let run = try await running.value
         #expect(ContinuousClock.now - started < .seconds(15), "the run should end when its connections do")

@@ -99,6 +99,25 @@ struct MetricsTests {
         }
     }
 
+    @Test("at most 16 metrics connections are open at once; a closed one makes room")
+    func connectionLimit() async throws {
+        try await Self.withMetricsServer { server, _ in
+            let port = server.server.metricsPort!
+            var held: [RawConnection] = []
+            for _ in 0..<16 { held.append(try RawConnection(tcpPort: port)) }
+            // Make sure all 16 were admitted before trying the 17th.
+            for connection in held {
+                connection.send(Array("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+                #expect(connection.read(12).map { String(decoding: $0, as: UTF8.self) } == "HTTP/1.1 200")
+            }
+            let refused = try RawConnection(tcpPort: port)
+            #expect(refused.readsEOF(), "the 17th connection is closed at once")
+            held.removeLast()  // closes it
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(try Self.get("/metrics", port: port).status == 200)
+        }
+    }
+
     @Test("the metrics listener closes with the server")
     func closesOnShutdown() async throws {
         let server = try await TestServer.start(configure: {

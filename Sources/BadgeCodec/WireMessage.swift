@@ -31,14 +31,22 @@ protocol CBacked: WireMessage {
 }
 
 extension CBacked {
-    public func encoded() -> [UInt8] {
+    public func encoded() -> [UInt8] { protobufCEncoded() }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(BadgeError) {
+        try self.init(protobufC: bytes)
+    }
+
+    /// The encoding by protobuf-c (also the reference for the messages encoded by hand).
+    func protobufCEncoded() -> [UInt8] {
         let arena = EncodeArena()
         let message = arena.message(CType.self)
         fill(message, arena)
         return withExtendedLifetime(arena) { CType.packToArray(message) }
     }
 
-    public init(decoding bytes: UnsafeRawBufferPointer) throws(BadgeError) {
+    /// Decodes with protobuf-c (also the reference for the messages decoded by hand).
+    init(protobufC bytes: UnsafeRawBufferPointer) throws(BadgeError) {
         self = try CType.withUnpacked(bytes, what: Self.protoName) { c throws(BadgeError) in try Self(c: c) }
     }
 

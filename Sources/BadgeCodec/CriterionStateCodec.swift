@@ -1,0 +1,181 @@
+import BadgeModel
+
+// `badges.v1.CriterionState` by hand: every Evaluate reads and rewrites about ten of them, and
+// going through protobuf-c's structs and arena cost ~13% of the writer's time per event. Same
+// wire format (proto3, repeated scalars packed); `CriterionStateCodecTests` checks it both ways
+// against protobuf-c.
+extension CriterionState {
+    public func encoded() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(
+            32 + stateValue.utf8.count + distinct.count * 24 + buckets.count * 28 + runs.count * 12 + recent.count * 24)
+        if fingerprint != 0 {
+            out.appendVarint(1 << 3)
+            out.appendVarint(fingerprint)
+        }
+        out.appendDouble(field: 2, count)
+        out.appendDouble(field: 3, sum)
+        // Sorted, so the same state always encodes to the same bytes.
+        let sortedDistinct = distinct.sorted { $0.key < $1.key }
+        for (value, _) in sortedDistinct {
+            out.appendVarint(4 << 3 | 2)
+            out.appendVarint(UInt64(value.utf8.count))
+            out.append(contentsOf: value.utf8)
+        }
+        out.appendPacked(field: 5, sortedDistinct) { $0.appendVarint(UInt64(bitPattern: $1.value)) }
+        out.appendPacked(field: 6, buckets) { $0.appendVarint(UInt64(bitPattern: $1.period)) }
+        out.appendPacked(field: 7, buckets) { $0.appendFixed64($1.count.bitPattern) }
+        out.appendPacked(field: 8, buckets) { $0.appendFixed64($1.sum.bitPattern) }
+        out.appendPacked(field: 9, runs) { $0.appendVarint(UInt64(bitPattern: $1.start)) }
+        out.appendPacked(field: 10, runs) { $0.appendVarint(UInt64(bitPattern: $1.end)) }
+        out.appendString(field: 11, stateValue)
+        if stateTimeMs != 0 {
+            out.appendVarint(12 << 3)
+            out.appendVarint(UInt64(bitPattern: stateTimeMs))
+        }
+        for id in recent {
+            out.appendVarint(13 << 3 | 2)
+            out.appendVarint(UInt64(id.utf8.count))
+            out.append(contentsOf: id.utf8)
+        }
+        if rounds != 0 {
+            out.appendVarint(14 << 3)
+            out.appendVarint(UInt64(rounds))
+        }
+        return out
+    }
+
+    public init(decoding bytes: UnsafeRawBufferPointer) throws(BadgeError) {
+        self.init(fingerprint: 0)
+        var values: [String] = []
+        var days: [Int64] = []
+        var periods: [Int64] = []
+        var counts: [Double] = []
+        var sums: [Double] = []
+        var starts: [Int64] = []
+        var ends: [Int64] = []
+        var reader = FieldReader(bytes)
+        let malformed = Envelope.malformed(Self.protoName, bytes.count)
+        while !reader.atEnd {
+            guard let tag = reader.varint(), tag >> 3 != 0 else { throw malformed }
+            let field = tag >> 3
+            let wireType = tag & 7
+            switch (field, wireType) {
+            case (1, 0): fingerprint = try present(reader.varint(), malformed)
+            case (2, 1): count = Double(bitPattern: try present(reader.fixed64(), malformed))
+            case (3, 1): sum = Double(bitPattern: try present(reader.fixed64(), malformed))
+            case (4, 2):
+                values.append(String(decoding: try present(reader.lengthDelimited(), malformed), as: UTF8.self))
+            case (5, _): try reader.int64s(wireType, into: &days, malformed)
+            case (6, _): try reader.int64s(wireType, into: &periods, malformed)
+            case (7, _): try reader.doubles(wireType, into: &counts, malformed)
+            case (8, _): try reader.doubles(wireType, into: &sums, malformed)
+            case (9, _): try reader.int64s(wireType, into: &starts, malformed)
+            case (10, _): try reader.int64s(wireType, into: &ends, malformed)
+            case (11, 2): stateValue = String(decoding: try present(reader.lengthDelimited(), malformed), as: UTF8.self)
+            case (12, 0): stateTimeMs = Int64(bitPattern: try present(reader.varint(), malformed))
+            case (13, 2):
+                recent.append(String(decoding: try present(reader.lengthDelimited(), malformed), as: UTF8.self))
+            case (14, 0): rounds = UInt32(truncatingIfNeeded: try present(reader.varint(), malformed))
+            case (1...14, _): throw malformed
+            default: guard reader.skipField(wireType) else { throw malformed }  // unknown: skipped
+            }
+        }
+        // The same pairing as the protobuf-c path: missing partners read as zero.
+        for (index, value) in values.enumerated() { distinct[value] = index < days.count ? days[index] : 0 }
+        buckets = periods.indices.map { index in
+            Bucket(
+                period: periods[index], count: index < counts.count ? counts[index] : 0,
+                sum: index < sums.count ? sums[index] : 0)
+        }
+        runs = zip(starts, ends).map { Run(start: $0, end: $1) }
+    }
+}
+
+/// `value`, or `error` when it is missing (a read that ran past the end).
+private func present<T>(_ value: T?, _ error: BadgeError) throws(BadgeError) -> T {
+    guard let value else { throw error }
+    return value
+}
+
+extension FieldReader {
+    mutating func fixed64() -> UInt64? {
+        guard let start, count - offset >= 8 else { return nil }
+        var value: UInt64 = 0
+        for index in 0..<8 { value |= UInt64(start[offset + index]) << (8 * UInt64(index)) }
+        offset += 8
+        return value
+    }
+
+    mutating func lengthDelimited() -> UnsafeRawBufferPointer? {
+        guard let length = varint(), length <= UInt64(count - offset), let start else { return nil }
+        defer { offset += Int(length) }
+        return UnsafeRawBufferPointer(start: start + offset, count: Int(length))
+    }
+
+    /// Skips one field's value of `wireType`; false if the bytes end first or the type is unknown.
+    mutating func skipField(_ wireType: UInt64) -> Bool {
+        switch wireType {
+        case 0: return varint() != nil
+        case 1: return skip(8)
+        case 2: return lengthDelimited() != nil
+        case 5: return skip(4)
+        default: return false
+        }
+    }
+
+    /// A repeated int64: packed (wire type 2) or one value (wire type 0), as protobuf accepts both.
+    mutating func int64s(_ wireType: UInt64, into values: inout [Int64], _ malformed: BadgeError) throws(BadgeError) {
+        switch wireType {
+        case 0:
+            guard let value = varint() else { throw malformed }
+            values.append(Int64(bitPattern: value))
+        case 2:
+            guard let packed = lengthDelimited() else { throw malformed }
+            var inner = FieldReader(packed)
+            while !inner.atEnd {
+                guard let value = inner.varint() else { throw malformed }
+                values.append(Int64(bitPattern: value))
+            }
+        default: throw malformed
+        }
+    }
+
+    /// A repeated double: packed (wire type 2) or one value (wire type 1).
+    mutating func doubles(_ wireType: UInt64, into values: inout [Double], _ malformed: BadgeError) throws(BadgeError) {
+        switch wireType {
+        case 1:
+            guard let bits = fixed64() else { throw malformed }
+            values.append(Double(bitPattern: bits))
+        case 2:
+            guard let packed = lengthDelimited(), packed.count % 8 == 0 else { throw malformed }
+            var inner = FieldReader(packed)
+            while !inner.atEnd { values.append(Double(bitPattern: inner.fixed64()!)) }
+        default: throw malformed
+        }
+    }
+}
+
+extension [UInt8] {
+    mutating func appendFixed64(_ bits: UInt64) {
+        for index in 0..<8 { append(UInt8(truncatingIfNeeded: bits >> (8 * UInt64(index)))) }
+    }
+
+    /// proto3: zero (and negative zero) is not written.
+    mutating func appendDouble(field: UInt64, _ value: Double) {
+        guard value != 0 else { return }
+        appendVarint(field << 3 | 1)
+        appendFixed64(value.bitPattern)
+    }
+
+    /// A packed repeated scalar field, written by `element` into a scratch buffer to learn its size.
+    mutating func appendPacked<Item>(field: UInt64, _ items: [Item], _ element: (inout [UInt8], Item) -> Void) {
+        guard !items.isEmpty else { return }
+        var body: [UInt8] = []
+        body.reserveCapacity(items.count * 10)
+        for item in items { element(&body, item) }
+        appendVarint(field << 3 | 2)
+        appendVarint(UInt64(body.count))
+        append(contentsOf: body)
+    }
+}

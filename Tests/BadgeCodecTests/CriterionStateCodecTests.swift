@@ -1,0 +1,81 @@
+import BadgeModel
+import BadgeTestSupport
+import Testing
+
+@testable import BadgeCodec
+
+/// `CriterionState` is encoded and decoded by hand; protobuf-c (generated from storage.proto) is the
+/// reference. Random states go both ways, and the bytes must match exactly (stored records are
+/// compared and replayed byte for byte).
+@Suite("CriterionState codec conformance with protobuf-c")
+struct CriterionStateCodecTests {
+    static let texts = ["", "store-7", "r-11", "é/ü — ok", String(repeating: "long ", count: 30)]
+    static let int64s: [Int64] = [0, 1, -1, 127, 128, 20_000, -20_000, Int64.max, Int64.min, 1_700_000_000_000]
+    static let doubles: [Double] = [0, 1, -1, 0.5, 1_240.75, -3.25e-9, 1e300, Double.greatestFiniteMagnitude]
+
+    func randomState(_ random: inout SplitMix64) -> CriterionState {
+        func pick<T>(_ values: [T]) -> T { values.randomElement(using: &random)! }
+        var state = CriterionState(fingerprint: pick([0, 1, 300, UInt64.max, 0x9E37_79B9_7F4A_7C15]))
+        state.count = pick(Self.doubles)
+        state.sum = pick(Self.doubles)
+        for index in 0..<Int.random(in: 0...4, using: &random) {
+            state.distinct["\(pick(Self.texts))\(index)"] = pick(Self.int64s)
+        }
+        state.buckets = (0..<Int.random(in: 0...5, using: &random)).map { _ in
+            CriterionState.Bucket(period: pick(Self.int64s), count: pick(Self.doubles), sum: pick(Self.doubles))
+        }
+        state.runs = (0..<Int.random(in: 0...4, using: &random)).map { _ in
+            CriterionState.Run(start: pick(Self.int64s), end: pick(Self.int64s))
+        }
+        state.stateValue = pick(Self.texts)
+        state.stateTimeMs = pick(Self.int64s)
+        state.recent = (0..<Int.random(in: 0...3, using: &random)).map { _ in pick(Self.texts) }
+        state.rounds = pick([0, 1, 2, UInt32.max])
+        return state
+    }
+
+    @Test("ours and protobuf-c's: the same bytes, and each decodes the other's", arguments: 1...4)
+    func bothWays(seed: UInt64) throws {
+        var random = SplitMix64(state: seed)
+        for _ in 0..<300 {
+            let state = randomState(&random)
+            let ours = state.encoded()
+            let theirs = state.protobufCEncoded()
+            #expect(ours == theirs, "\(state)")
+            #expect(try ours.withUnsafeBytes { try CriterionState(protobufC: $0) } == state)
+            #expect(try theirs.withUnsafeBytes { try CriterionState(decoding: $0) } == state)
+        }
+    }
+
+    @Test("cut anywhere, ours refuses exactly what protobuf-c refuses, and reads the same otherwise")
+    func truncated() throws {
+        var random = SplitMix64(state: 99)
+        for _ in 0..<40 {
+            let full = randomState(&random).encoded()
+            for cut in 0..<full.count {
+                let prefix = Array(full.prefix(cut))
+                let ours = try? prefix.withUnsafeBytes { try CriterionState(decoding: $0) }
+                let theirs = try? prefix.withUnsafeBytes { try CriterionState(protobufC: $0) }
+                #expect(ours == theirs, "cut at \(cut) of \(full.count)")
+            }
+        }
+    }
+
+    @Test("repeated scalars written unpacked (as older writers may) and unknown fields are read as protobuf does")
+    func unpackedAndUnknown() throws {
+        var bytes: [UInt8] = []
+        bytes += [5 << 3 | 0, 0x05]  // distinct_days 5, unpacked
+        bytes += [4 << 3 | 2, 0x01, 0x61]  // distinct_values "a"
+        bytes += [6 << 3 | 0, 0x07]  // bucket_periods 7, unpacked
+        bytes += [7 << 3 | 1] + [0, 0, 0, 0, 0, 0, 0xF0, 0x3F]  // bucket_counts 1.0, unpacked
+        bytes += [0x98, 0x06, 0x01]  // unknown field 99 (tag 99 << 3 as a varint), skipped
+        let decoded = try bytes.withUnsafeBytes { try CriterionState(decoding: $0) }
+        #expect(decoded == (try bytes.withUnsafeBytes { try CriterionState(protobufC: $0) }))
+        // A known field with the wrong wire type (sum, field 3, as fixed32) is refused by both.
+        let mistyped = bytes + [3 << 3 | 5, 1, 2, 3, 4]
+        #expect((try? mistyped.withUnsafeBytes { try CriterionState(decoding: $0) }) == nil)
+        #expect((try? mistyped.withUnsafeBytes { try CriterionState(protobufC: $0) }) == nil)
+        #expect(decoded.distinct == ["a": 5])
+        #expect(decoded.buckets == [CriterionState.Bucket(period: 7, count: 1, sum: 0)])
+    }
+}

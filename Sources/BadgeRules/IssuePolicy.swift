@@ -85,6 +85,12 @@ public enum IssuePolicy {
         }
     }
 
+    /// Whether `check` looks at the customer's awards of `badge` at all: not for a repeatable badge
+    /// without a per-customer maximum, so the writer need not read them (a B-tree seek per Issue).
+    public static func needsTally(_ badge: BadgeDefinition) -> Bool {
+        !badge.repeatable || badge.maxPerCustomer != 0
+    }
+
     /// When an award of `badge` earned at `earnedAtMs` expires (0 = never).
     public static func expiry(of badge: BadgeDefinition, earnedAtMs: Int64) -> Int64 {
         if badge.expiresAtMs != 0 { return badge.expiresAtMs }

@@ -30,7 +30,9 @@ extension BadgeService {
         try IssuePolicy.check(
             IssuePolicy.Context(
                 badge: badge, customerId: request.customerId,
-                tally: try store.awardTally(txn, customerId: request.customerId, badgeId: request.badgeId, nowMs: now),
+                tally: IssuePolicy.needsTally(badge)
+                    ? try store.awardTally(txn, customerId: request.customerId, badgeId: request.badgeId, nowMs: now)
+                    : AwardTally(),
                 globalCount: try store.unrevokedCount(txn, badgeId: request.badgeId), nowMs: now))
         let award = Award(
             awardId: 0, customerId: request.customerId, badgeId: request.badgeId, earnedAtMs: now,

@@ -195,7 +195,11 @@ extension BadgeService {
                 states: try store.criterionStates(txn, customerId: event.customerId, badgeId: badge.id),
                 event: event, timeZone: zone, prerequisitesHeld: try holdsAll(criteria.prerequisites), local: local)
             plan.result.progress += outcome.progress.map { ProgressChange(badgeId: badge.id, progress: $0) }
-            if outcome.complete, let award = try award(badge, outcome, event, try tally(badge.id), store, txn, now) {
+            if outcome.complete,
+                let award = try award(
+                    badge, outcome, event, IssuePolicy.needsTally(badge) ? try tally(badge.id) : AwardTally(), store,
+                    txn, now)
+            {
                 plan.awards.append(award)
                 awardedNow.insert(badge.id)
                 if badge.repeatable { BadgeEvaluator.startNewRound(&outcome) }

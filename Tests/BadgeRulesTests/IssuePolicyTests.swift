@@ -165,3 +165,49 @@ struct IssuePolicyExpiryTests {
         #expect(IssuePolicy.expiry(of: BadgeDefinition(id: "b"), earnedAtMs: now) == 0)
     }
 }
+
+@Suite("IssuePolicy.needsTally")
+struct IssuePolicyNeedsTallyTests {
+    /// The writer skips reading a customer's awards when `needsTally` says so: that is only sound if
+    /// `check` then decides the same whatever those awards are.
+    @Test("when the tally is not needed, no tally changes the decision; when it is, one does", arguments: 1...3)
+    func skippingTheTallyNeverChangesADecision(seed: UInt64) {
+        var random = SplitMix64(state: seed)
+        var sawSkipped = false
+        var sawNeeded = false
+        for _ in 0..<400 {
+            let badge = BadgeDefinition(
+                id: "b", repeatable: Bool.random(using: &random),
+                maxPerCustomer: [0, 0, 1, 3].randomElement(using: &random)!,
+                globalCap: [0, 0, 5].randomElement(using: &random)!)
+            var tally = AwardTally()
+            for index in 0..<Int.random(in: 0...4, using: &random) {
+                tally.count(
+                    awardId: UInt64(index + 1), expiresAtMs: 0, revokedAtMs: Bool.random(using: &random) ? now - 1 : 0,
+                    nowMs: now)
+            }
+            let globalCount = UInt64.random(in: 0...6, using: &random)
+            func allowed(_ tally: AwardTally) -> Bool {
+                (try? IssuePolicy.check(
+                    IssuePolicy.Context(
+                        badge: badge, customerId: "c", tally: tally, globalCount: globalCount, nowMs: now)
+                )) != nil
+            }
+            if IssuePolicy.needsTally(badge) {
+                sawNeeded = true
+            } else {
+                sawSkipped = true
+                #expect(allowed(tally) == allowed(AwardTally()), "\(badge) \(tally)")
+            }
+        }
+        #expect(sawSkipped && sawNeeded)
+        // And the tally does matter for the badges that need it.
+        var held = AwardTally()
+        held.count(awardId: 1, expiresAtMs: 0, revokedAtMs: 0, nowMs: now)
+        for badge in [BadgeDefinition(id: "once"), BadgeDefinition(id: "capped", repeatable: true, maxPerCustomer: 1)] {
+            #expect(IssuePolicy.needsTally(badge))
+            let context = IssuePolicy.Context(badge: badge, customerId: "c", tally: held, globalCount: 0, nowMs: now)
+            #expect(throws: BadgeError.self) { try IssuePolicy.check(context) }
+        }
+    }
+}

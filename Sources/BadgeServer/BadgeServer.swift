@@ -23,6 +23,7 @@ public final class BadgeServer: Sendable {
     let registry: ConnectionRegistry
     let logger: Logger
     let listeners: [any Channel]
+    let replyHops: ReplyHops
     let shutdownStarted = Mutex(false)
 
     /// The bound TCP port (useful with port 0), if listening on TCP.
@@ -47,6 +48,8 @@ public final class BadgeServer: Sendable {
         let registry = ConnectionRegistry(limit: configuration.maxConnections)
         self.registry = registry
         let metrics = ServerMetrics(factory: configuration.metricsFactory)
+        let replyHops = ReplyHops(group: group, service: service)
+        self.replyHops = replyHops
 
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -59,7 +62,7 @@ public final class BadgeServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(
                         ConnectionHandler(
                             service: service, configuration: configuration, registry: registry,
-                            metrics: metrics, logger: connectionLogger))
+                            metrics: metrics, replyHops: replyHops, logger: connectionLogger))
                 }
             }
 
@@ -88,6 +91,7 @@ public final class BadgeServer: Sendable {
         } catch {
             for listener in listeners { try? await listener.close() }
             try? await group.shutdownGracefully()
+            replyHops.stop()
             throw error
         }
         self.listeners = listeners
@@ -143,6 +147,7 @@ public final class BadgeServer: Sendable {
         // loops: let them finish before the loops go away.
         await service.flush()
         try? await group.shutdownGracefully()
+        replyHops.stop()
         logger.info("server stopped")
     }
 }

@@ -34,6 +34,8 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     let configuration: ServerConfiguration
     let registry: ConnectionRegistry
     let metrics: ServerMetrics
+    /// How write replies get from the writer thread back to this connection's event loop.
+    let replyHops: ReplyHops
     var logger: Logger
     /// "Bearer <token>" when the server requires a token, built once rather than per call.
     let expectedAuthorization: String?
@@ -63,9 +65,10 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     init(
         service: BadgeService, configuration: ServerConfiguration, registry: ConnectionRegistry,
-        metrics: ServerMetrics, logger: Logger
+        metrics: ServerMetrics, replyHops: ReplyHops, logger: Logger
     ) {
         self.service = service
+        self.replyHops = replyHops
         self.configuration = configuration
         self.registry = registry
         self.metrics = metrics
@@ -337,8 +340,8 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     ) -> @Sendable (Result<Value, BadgeError>) -> Void {
         let eventLoop = context!.eventLoop
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        return { result in
-            eventLoop.execute {
+        return { [replyHops] result in
+            replyHops.send(on: eventLoop) {
                 switch result {
                 case .success(let value): bound.value.respond(callId, sequence: sequence, encoded: encode(value))
                 case .failure(let error): bound.value.respondError(callId, sequence: sequence, error)

@@ -56,6 +56,23 @@ public final class BadgeService: Sendable {
         writer.stop()
     }
 
+    /// True on the writer thread. Every completion of a write that reached the writer runs there,
+    /// one committed batch at a time; completions can also run elsewhere (a write refused before it
+    /// was queued, or during shutdown).
+    public var isWriterThread: Bool { writer.isWriterThread }
+
+    /// Runs `observer` on the writer thread after each batch, once all of that batch's completions
+    /// have run. A front end that hands replies to other threads can gather them during the batch
+    /// and hand them over together (one wake-up per batch instead of one per reply). Returns a
+    /// token for `removeBatchObserver`.
+    public func addBatchObserver(_ observer: @escaping @Sendable () -> Void) -> UInt64 {
+        writer.addBatchObserver(observer)
+    }
+
+    public func removeBatchObserver(_ token: UInt64) {
+        writer.removeBatchObserver(token)
+    }
+
     public var writerStatistics: WriterStatistics { writer.stats }
 
     /// Samples the store's slowly changing metrics (journal checkpoints, map usage); call it right

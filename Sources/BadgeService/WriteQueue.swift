@@ -3,6 +3,11 @@ import BadgeStore
 import Foundation
 import LMDB
 import Logging
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A write waiting for the writer thread: `apply` runs inside the batch's transaction and returns
 /// what to do once the batch has committed; `fail` reports a refusal or a failed commit.
@@ -33,6 +38,11 @@ final class WriteQueue: @unchecked Sendable {
     private let metrics: WriterMetrics
     /// Runs on the writer thread when a batch transaction is abandoned, so caches built inside it go.
     private let onRollback: @Sendable () -> Void
+    /// Run on the writer thread after each batch's completions (see `BadgeService.addBatchObserver`).
+    private let batchObservers = Mutex<[UInt64: @Sendable () -> Void]>([:])
+    private let nextObserver = Atomic<UInt64>(0)
+    /// The writer thread's id, set before it takes any work.
+    private let writerThread = Atomic<UInt>(0)
 
     init(
         store: BadgeStore, clock: @escaping @Sendable () -> Int64, maxBatch: Int, logger: Logger,
@@ -79,9 +89,24 @@ final class WriteQueue: @unchecked Sendable {
         return statistics
     }
 
+    /// True on the writer thread, where every completion of an applied write runs.
+    var isWriterThread: Bool { writerThread.load(ordering: .relaxed) == UInt(pthread_self()) }
+
+    func addBatchObserver(_ observer: @escaping @Sendable () -> Void) -> UInt64 {
+        let id = nextObserver.wrappingAdd(1, ordering: .relaxed).newValue
+        batchObservers.withLock { $0[id] = observer }
+        return id
+    }
+
+    func removeBatchObserver(_ id: UInt64) {
+        _ = batchObservers.withLock { $0.removeValue(forKey: id) }
+    }
+
     private func run() {
+        writerThread.store(UInt(pthread_self()), ordering: .relaxed)
         while let batch = nextBatch() {
             let commits = apply(batch)
+            for observer in batchObservers.withLock({ Array($0.values) }) { observer() }
             condition.lock()
             statistics.writes += batch.count
             statistics.commits += commits

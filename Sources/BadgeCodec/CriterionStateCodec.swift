@@ -55,30 +55,32 @@ extension CriterionState {
         var starts: [Int64] = []
         var ends: [Int64] = []
         var reader = FieldReader(bytes)
-        let malformed = Envelope.malformed(Self.protoName, bytes.count)
+        // Built only when needed: about ten states are decoded per Evaluate.
+        func malformed() -> BadgeError { Envelope.malformed(Self.protoName, bytes.count) }
         while !reader.atEnd {
-            guard let tag = reader.varint(), tag >> 3 != 0 else { throw malformed }
+            guard let tag = reader.varint(), tag >> 3 != 0 else { throw malformed() }
             let field = tag >> 3
             let wireType = tag & 7
             switch (field, wireType) {
-            case (1, 0): fingerprint = try present(reader.varint(), malformed)
-            case (2, 1): count = Double(bitPattern: try present(reader.fixed64(), malformed))
-            case (3, 1): sum = Double(bitPattern: try present(reader.fixed64(), malformed))
+            case (1, 0): fingerprint = try present(reader.varint(), malformed())
+            case (2, 1): count = Double(bitPattern: try present(reader.fixed64(), malformed()))
+            case (3, 1): sum = Double(bitPattern: try present(reader.fixed64(), malformed()))
             case (4, 2):
-                values.append(String(decoding: try present(reader.lengthDelimited(), malformed), as: UTF8.self))
-            case (5, _): try reader.int64s(wireType, into: &days, malformed)
-            case (6, _): try reader.int64s(wireType, into: &periods, malformed)
-            case (7, _): try reader.doubles(wireType, into: &counts, malformed)
-            case (8, _): try reader.doubles(wireType, into: &sums, malformed)
-            case (9, _): try reader.int64s(wireType, into: &starts, malformed)
-            case (10, _): try reader.int64s(wireType, into: &ends, malformed)
-            case (11, 2): stateValue = String(decoding: try present(reader.lengthDelimited(), malformed), as: UTF8.self)
-            case (12, 0): stateTimeMs = Int64(bitPattern: try present(reader.varint(), malformed))
+                values.append(String(decoding: try present(reader.lengthDelimited(), malformed()), as: UTF8.self))
+            case (5, _): try reader.int64s(wireType, into: &days, malformed())
+            case (6, _): try reader.int64s(wireType, into: &periods, malformed())
+            case (7, _): try reader.doubles(wireType, into: &counts, malformed())
+            case (8, _): try reader.doubles(wireType, into: &sums, malformed())
+            case (9, _): try reader.int64s(wireType, into: &starts, malformed())
+            case (10, _): try reader.int64s(wireType, into: &ends, malformed())
+            case (11, 2):
+                stateValue = String(decoding: try present(reader.lengthDelimited(), malformed()), as: UTF8.self)
+            case (12, 0): stateTimeMs = Int64(bitPattern: try present(reader.varint(), malformed()))
             case (13, 2):
-                recent.append(String(decoding: try present(reader.lengthDelimited(), malformed), as: UTF8.self))
-            case (14, 0): rounds = UInt32(truncatingIfNeeded: try present(reader.varint(), malformed))
-            case (1...14, _): throw malformed
-            default: guard reader.skipField(wireType) else { throw malformed }  // unknown: skipped
+                recent.append(String(decoding: try present(reader.lengthDelimited(), malformed()), as: UTF8.self))
+            case (14, 0): rounds = UInt32(truncatingIfNeeded: try present(reader.varint(), malformed()))
+            case (1...14, _): throw malformed()
+            default: guard reader.skipField(wireType) else { throw malformed() }  // unknown: skipped
             }
         }
         // The same pairing as the protobuf-c path: missing partners read as zero.
@@ -93,8 +95,8 @@ extension CriterionState {
 }
 
 /// `value`, or `error` when it is missing (a read that ran past the end).
-private func present<T>(_ value: T?, _ error: BadgeError) throws(BadgeError) -> T {
-    guard let value else { throw error }
+private func present<T>(_ value: T?, _ error: @autoclosure () -> BadgeError) throws(BadgeError) -> T {
+    guard let value else { throw error() }
     return value
 }
 
@@ -125,33 +127,37 @@ extension FieldReader {
     }
 
     /// A repeated int64: packed (wire type 2) or one value (wire type 0), as protobuf accepts both.
-    mutating func int64s(_ wireType: UInt64, into values: inout [Int64], _ malformed: BadgeError) throws(BadgeError) {
+    mutating func int64s(
+        _ wireType: UInt64, into values: inout [Int64], _ malformed: @autoclosure () -> BadgeError
+    ) throws(BadgeError) {
         switch wireType {
         case 0:
-            guard let value = varint() else { throw malformed }
+            guard let value = varint() else { throw malformed() }
             values.append(Int64(bitPattern: value))
         case 2:
-            guard let packed = lengthDelimited() else { throw malformed }
+            guard let packed = lengthDelimited() else { throw malformed() }
             var inner = FieldReader(packed)
             while !inner.atEnd {
-                guard let value = inner.varint() else { throw malformed }
+                guard let value = inner.varint() else { throw malformed() }
                 values.append(Int64(bitPattern: value))
             }
-        default: throw malformed
+        default: throw malformed()
         }
     }
 
     /// A repeated double: packed (wire type 2) or one value (wire type 1).
-    mutating func doubles(_ wireType: UInt64, into values: inout [Double], _ malformed: BadgeError) throws(BadgeError) {
+    mutating func doubles(
+        _ wireType: UInt64, into values: inout [Double], _ malformed: @autoclosure () -> BadgeError
+    ) throws(BadgeError) {
         switch wireType {
         case 1:
-            guard let bits = fixed64() else { throw malformed }
+            guard let bits = fixed64() else { throw malformed() }
             values.append(Double(bitPattern: bits))
         case 2:
-            guard let packed = lengthDelimited(), packed.count % 8 == 0 else { throw malformed }
+            guard let packed = lengthDelimited(), packed.count % 8 == 0 else { throw malformed() }
             var inner = FieldReader(packed)
             while !inner.atEnd { values.append(Double(bitPattern: inner.fixed64()!)) }
-        default: throw malformed
+        default: throw malformed()
         }
     }
 }

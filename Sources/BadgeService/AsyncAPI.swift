@@ -34,12 +34,19 @@ extension BadgeService {
         }.get()
     }
 
-    /// Returns once every write queued before the call has committed and run its completion.
+    /// Returns once every write queued before the call has committed and run its completion, and
+    /// the batch observers have run for those batches (so replies gathered by an observer have
+    /// been handed on).
     public func flush() async {
-        await withCheckedContinuation { continuation in
-            writer.submit(
-                PendingWrite(
-                    deadline: nil, apply: { _, _ in { continuation.resume() } }, fail: { _ in continuation.resume() }))
+        // The first marker completes inside its batch, before that batch's observers run; the
+        // second is only taken after them.
+        for _ in 0..<2 {
+            await withCheckedContinuation { continuation in
+                writer.submit(
+                    PendingWrite(
+                        deadline: nil, apply: { _, _ in { continuation.resume() } },
+                        fail: { _ in continuation.resume() }))
+            }
         }
     }
 }

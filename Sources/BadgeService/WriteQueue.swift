@@ -90,7 +90,16 @@ final class WriteQueue: @unchecked Sendable {
     }
 
     /// True on the writer thread, where every completion of an applied write runs.
-    var isWriterThread: Bool { writerThread.load(ordering: .relaxed) == UInt(pthread_self()) }
+    var isWriterThread: Bool { writerThread.load(ordering: .relaxed) == Self.currentThreadID }
+
+    /// `pthread_self()` as a number (0 is never a live thread's).
+    private static var currentThreadID: UInt {
+        #if canImport(Glibc)
+            UInt(pthread_self())
+        #else
+            UInt(bitPattern: pthread_self())
+        #endif
+    }
 
     func addBatchObserver(_ observer: @escaping @Sendable () -> Void) -> UInt64 {
         let id = nextObserver.wrappingAdd(1, ordering: .relaxed).newValue
@@ -103,16 +112,18 @@ final class WriteQueue: @unchecked Sendable {
     }
 
     private func run() {
-        writerThread.store(UInt(pthread_self()), ordering: .relaxed)
+        writerThread.store(Self.currentThreadID, ordering: .relaxed)
         while let batch = nextBatch() {
             let commits = apply(batch)
-            for observer in batchObservers.withLock({ Array($0.values) }) { observer() }
+            notifyObservers()
             condition.lock()
             statistics.writes += batch.count
             statistics.commits += commits
             statistics.largestBatch = max(statistics.largestBatch, batch.count)
             condition.unlock()
         }
+        // A later thread may be given the same id: it must not pass for the writer.
+        writerThread.store(0, ordering: .relaxed)
         condition.lock()
         finished = true
         condition.broadcast()
@@ -197,8 +208,15 @@ final class WriteQueue: @unchecked Sendable {
                 onRollback()
                 write.fail(error)
             }
+            // Each of these commits is durable on its own: its reply need not wait for the rest.
+            notifyObservers()
         }
         return writes.count
+    }
+
+    /// Tells the batch observers that the completions run so far are all the batch has.
+    private func notifyObservers() {
+        for observer in batchObservers.withLock({ Array($0.values) }) { observer() }
     }
 }
 

@@ -61,6 +61,22 @@ struct CriterionStateCodecTests {
         }
     }
 
+    /// The store decodes through the `WireMessage` requirement: the hand codec must be what that
+    /// finds. A NUL inside a string tells them apart (protobuf-c's C strings stop at it).
+    @Test("the generic WireMessage path uses the hand codec")
+    func genericPathUsesTheHandCodec() throws {
+        func decode<T: WireMessage>(_ type: T.Type, _ bytes: [UInt8]) throws -> T {
+            try bytes.withUnsafeBytes { try T(decoding: $0) }
+        }
+        func encode<T: WireMessage>(_ value: T) -> [UInt8] { value.encoded() }
+        let bytes: [UInt8] = [11 << 3 | 2, 3, 0x61, 0x00, 0x62]  // state_value "a\0b"
+        #expect(try decode(CriterionState.self, bytes).stateValue == "a\u{0}b")
+        #expect(try bytes.withUnsafeBytes { try CriterionState(protobufC: $0) }.stateValue == "a")
+        var state = CriterionState(fingerprint: 1)
+        state.stateValue = "a\u{0}b"
+        #expect(encode(state) == [1 << 3, 1] + bytes)
+    }
+
     @Test("repeated scalars written unpacked (as older writers may) and unknown fields are read as protobuf does")
     func unpackedAndUnknown() throws {
         var bytes: [UInt8] = []

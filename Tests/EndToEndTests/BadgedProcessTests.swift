@@ -22,6 +22,14 @@ struct BadgedProcessTests {
         ).standardizedFileURL.path
     }
 
+    /// A fresh data folder (the caller removes it) and a socket path short enough for sun_path.
+    static func scratch() throws -> (directory: String, socket: String) {
+        let id = UUID().uuidString.prefix(8)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("badged-\(id)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        return (directory, "/tmp/bdp-\(id).sock")
+    }
+
     /// Starts badged in `directory` and waits until its socket accepts a client.
     func start(in directory: String, socket: String) async throws -> (Process, BadgeClient) {
         let process = Process()
@@ -42,12 +50,8 @@ struct BadgedProcessTests {
 
     @Test("SIGTERM stops badged cleanly (exit 0) and a new process finds every award")
     func sigtermAndRestart() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "badged-\(UUID().uuidString.prefix(8))"
-        ).path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let (directory, socket) = try Self.scratch()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let socket = "/tmp/bdp-\(UUID().uuidString.prefix(8)).sock"
 
         var (process, client) = try await start(in: directory, socket: socket)
         #expect(try await client.badges().map(\.id).first == "new-member")
@@ -81,12 +85,8 @@ struct BadgedProcessTests {
 
     @Test("SIGKILL mid-load loses no acknowledged award: the next start replays the journal")
     func sigkillAndRecover() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "badged-\(UUID().uuidString.prefix(8))"
-        ).path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let (directory, socket) = try Self.scratch()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let socket = "/tmp/bdk-\(UUID().uuidString.prefix(8)).sock"
 
         var (process, client) = try await start(in: directory, socket: socket)
         let loadClient = client
@@ -151,12 +151,8 @@ struct BadgedProcessTests {
 
     @Test("--metrics-address serves the Prometheus exposition of the calls made")
     func metricsEndpoint() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "badged-\(UUID().uuidString.prefix(8))"
-        ).path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let (directory, socket) = try Self.scratch()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let socket = "/tmp/bdp-\(UUID().uuidString.prefix(8)).sock"
         let log = directory + "/badged.log"
         #expect(FileManager.default.createFile(atPath: log, contents: nil))
 

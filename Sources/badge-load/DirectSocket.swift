@@ -20,7 +20,16 @@ enum DirectSocket {
         do throws(LoadError) {
             var timeout = timeval(tv_sec: 5, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            try writeAll(fd, WireProtocol.preface())
+            do throws(LoadError) {
+                try writeAll(fd, WireProtocol.preface())
+            } catch {
+                // A server that refuses at once may close before our preface is written: its
+                // refusal can still be waiting to be read, and says more than "broken pipe".
+                if let answer = try? readAtLeast(fd, WireProtocol.prefaceLength), let refusal = refusal(after: answer) {
+                    throw LoadError("\(target): \(refusal)")
+                }
+                throw error
+            }
             let preface = try readAtLeast(fd, WireProtocol.prefaceLength)
             guard Array(preface.prefix(WireProtocol.magic.count)) == WireProtocol.magic else {
                 throw LoadError("\(target): the server did not answer with the BADGES preface")

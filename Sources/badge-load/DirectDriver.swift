@@ -25,7 +25,6 @@ struct DirectPacing: Sendable {
 /// Owned by one `DirectWorker` thread.
 final class DirectConnection {
     let fd: Int32
-    let tag: UInt64
     private var source: RequestSource
     private(set) var recorder = Recorder()
     /// Encoded calls not yet written; flushed once per loop turn, so a burst of replies is answered
@@ -51,9 +50,8 @@ final class DirectConnection {
     private var nextIndex: UInt64 = 0
     private let firstPlanned: UInt64
 
-    init(fd: Int32, tag: UInt64, source: RequestSource, quota: UInt64, firstPlanned: UInt64, slots: Int) {
+    init(fd: Int32, source: RequestSource, quota: UInt64, firstPlanned: UInt64, slots: Int) {
         self.fd = fd
-        self.tag = tag
         self.source = source
         self.quota = quota
         self.firstPlanned = firstPlanned

@@ -48,8 +48,7 @@ enum DirectEngine {
             let worker = index % perThread.count
             perThread[worker].append(
                 DirectConnection(
-                    fd: fd, tag: UInt64(perThread[worker].count),
-                    source: RequestSource(plan: setup.plan, connection: index),
+                    fd: fd, source: RequestSource(plan: setup.plan, connection: index),
                     quota: quota, firstPlanned: firstPlanned, slots: slots))
         }
         var workers: [DirectWorker] = []

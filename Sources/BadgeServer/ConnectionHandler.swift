@@ -154,7 +154,9 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func keepPartialFrame(_ bytes: inout ByteBuffer, _ context: ChannelHandlerContext) {
         var size = bytes.readableBytes
         if handshakeDone, let length = bytes.getInteger(at: bytes.readerIndex, as: UInt32.self) {
-            size = max(size, 4 + Int(length))  // the parser already refused lengths over the limit
+            // Room for the whole frame, but a length alone (say 4 MiB, the limit) reserves at most
+            // 64 KiB: larger frames grow as their bytes arrive.
+            size = max(size, min(4 + Int(length), 64 * 1024))
         }
         var tail = context.channel.allocator.buffer(capacity: size)
         tail.writeBuffer(&bytes)

@@ -158,6 +158,27 @@ struct BadInputTests {
         }
     }
 
+    @Test("a frame larger than a read, arriving in pieces, is read whole", arguments: Transport.allCases)
+    func largeFrameInPieces(transport: Transport) async throws {
+        try await TestServer.with { server in
+            let raw = try RawConnection(server, transport)
+            raw.sendPreface()
+            // 300 KB of metadata the server does not use: far more than one read, below the limit.
+            let header = RequestHeader(
+                callId: 7, method: Method.health.rawValue,
+                metadata: ["x-padding": String(repeating: "p", count: 300_000)])
+            let frame = RawConnection.frame(header, payload: [])
+            for start in stride(from: 0, to: frame.count, by: 50_000) {
+                raw.send(Array(frame[start..<min(start + 50_000, frame.count)]))
+                usleep(2_000)
+            }
+            #expect(raw.readPreface() != nil)
+            let (reply, _) = try #require(raw.readFrame())
+            #expect(reply.callId == 7)
+            #expect(reply.status == .ok)
+        }
+    }
+
     @Test("a client that sends without reading is paused, not buffered without bound, and gets every reply")
     func clientThatDoesNotRead() async throws {
         try await TestServer.with { server in

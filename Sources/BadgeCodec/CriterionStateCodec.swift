@@ -9,19 +9,12 @@ extension CriterionState {
         var out: [UInt8] = []
         out.reserveCapacity(
             32 + stateValue.utf8.count + distinct.count * 24 + buckets.count * 28 + runs.count * 12 + recent.count * 24)
-        if fingerprint != 0 {
-            out.appendVarint(1 << 3)
-            out.appendVarint(fingerprint)
-        }
+        out.appendVarint(field: 1, fingerprint)
         out.appendDouble(field: 2, count)
         out.appendDouble(field: 3, sum)
         // Sorted, so the same state always encodes to the same bytes.
         let sortedDistinct = distinct.sorted { $0.key < $1.key }
-        for (value, _) in sortedDistinct {
-            out.appendVarint(4 << 3 | 2)
-            out.appendVarint(UInt64(value.utf8.count))
-            out.append(contentsOf: value.utf8)
-        }
+        for (value, _) in sortedDistinct { out.appendString(field: 4, value, keepEmpty: true) }
         out.appendPacked(field: 5, sortedDistinct) { $0.appendVarint(UInt64(bitPattern: $1.value)) }
         out.appendPacked(field: 6, buckets) { $0.appendVarint(UInt64(bitPattern: $1.period)) }
         out.appendPacked(field: 7, buckets) { $0.appendFixed64($1.count.bitPattern) }
@@ -29,19 +22,9 @@ extension CriterionState {
         out.appendPacked(field: 9, runs) { $0.appendVarint(UInt64(bitPattern: $1.start)) }
         out.appendPacked(field: 10, runs) { $0.appendVarint(UInt64(bitPattern: $1.end)) }
         out.appendString(field: 11, stateValue)
-        if stateTimeMs != 0 {
-            out.appendVarint(12 << 3)
-            out.appendVarint(UInt64(bitPattern: stateTimeMs))
-        }
-        for id in recent {
-            out.appendVarint(13 << 3 | 2)
-            out.appendVarint(UInt64(id.utf8.count))
-            out.append(contentsOf: id.utf8)
-        }
-        if rounds != 0 {
-            out.appendVarint(14 << 3)
-            out.appendVarint(UInt64(rounds))
-        }
+        out.appendVarint(field: 12, UInt64(bitPattern: stateTimeMs))
+        for id in recent { out.appendString(field: 13, id, keepEmpty: true) }
+        out.appendVarint(field: 14, UInt64(rounds))
         return out
     }
 
@@ -101,31 +84,6 @@ private func present<T>(_ value: T?, _ error: @autoclosure () -> BadgeError) thr
 }
 
 extension FieldReader {
-    mutating func fixed64() -> UInt64? {
-        guard let start, count - offset >= 8 else { return nil }
-        var value: UInt64 = 0
-        for index in 0..<8 { value |= UInt64(start[offset + index]) << (8 * UInt64(index)) }
-        offset += 8
-        return value
-    }
-
-    mutating func lengthDelimited() -> UnsafeRawBufferPointer? {
-        guard let length = varint(), length <= UInt64(count - offset), let start else { return nil }
-        defer { offset += Int(length) }
-        return UnsafeRawBufferPointer(start: start + offset, count: Int(length))
-    }
-
-    /// Skips one field's value of `wireType`; false if the bytes end first or the type is unknown.
-    mutating func skipField(_ wireType: UInt64) -> Bool {
-        switch wireType {
-        case 0: return varint() != nil
-        case 1: return skip(8)
-        case 2: return lengthDelimited() != nil
-        case 5: return skip(4)
-        default: return false
-        }
-    }
-
     /// A repeated int64: packed (wire type 2) or one value (wire type 0), as protobuf accepts both.
     mutating func int64s(
         _ wireType: UInt64, into values: inout [Int64], _ malformed: @autoclosure () -> BadgeError

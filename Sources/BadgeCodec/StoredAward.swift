@@ -15,13 +15,7 @@ public enum StoredAward {
                 // Last one wins, as in any protobuf decoder.
                 if tag >> 3 == 5 { expiresAtMs = Int64(bitPattern: value) }
                 if tag >> 3 == 10 { revokedAtMs = Int64(bitPattern: value) }
-            case 1: guard reader.skip(8) else { return nil }
-            case 2:
-                guard let length = reader.varint(), length <= UInt64(Int.max), reader.skip(Int(length)) else {
-                    return nil
-                }
-            case 5: guard reader.skip(4) else { return nil }
-            default: return nil
+            default: guard reader.skipField(tag & 7) else { return nil }
             }
         }
         return (expiresAtMs, revokedAtMs)

@@ -38,6 +38,33 @@ struct FieldReader {
     }
 }
 
+extension FieldReader {
+    mutating func fixed64() -> UInt64? {
+        guard let start, count - offset >= 8 else { return nil }
+        var value: UInt64 = 0
+        for index in 0..<8 { value |= UInt64(start[offset + index]) << (8 * UInt64(index)) }
+        offset += 8
+        return value
+    }
+
+    mutating func lengthDelimited() -> UnsafeRawBufferPointer? {
+        guard let length = varint(), length <= UInt64(count - offset), let start else { return nil }
+        defer { offset += Int(length) }
+        return UnsafeRawBufferPointer(start: start + offset, count: Int(length))
+    }
+
+    /// Skips one field's value of `wireType`; false if the bytes end first or the type is unknown.
+    mutating func skipField(_ wireType: UInt64) -> Bool {
+        switch wireType {
+        case 0: return varint() != nil
+        case 1: return skip(8)
+        case 2: return lengthDelimited() != nil
+        case 5: return skip(4)
+        default: return false
+        }
+    }
+}
+
 /// One field read by `FieldReader.field`.
 enum FieldValue {
     case varint(UInt64)
@@ -54,14 +81,10 @@ extension FieldReader {
             guard let value = varint() else { throw Envelope.malformed(what, frameSize) }
             return (tag >> 3, .varint(value))
         case 1, 5:
-            guard skip(tag & 7 == 1 ? 8 : 4) else { throw Envelope.malformed(what, frameSize) }
+            guard skipField(tag & 7) else { throw Envelope.malformed(what, frameSize) }
             return (tag >> 3, .fixed)
         case 2:
-            guard let length = varint(), length <= UInt64(count - offset), let start else {
-                throw Envelope.malformed(what, frameSize)
-            }
-            let value = UnsafeRawBufferPointer(start: start + offset, count: Int(length))
-            offset += Int(length)
+            guard let value = lengthDelimited() else { throw Envelope.malformed(what, frameSize) }
             return (tag >> 3, .bytes(value))
         default: throw Envelope.malformed(what, frameSize)
         }
@@ -141,10 +164,18 @@ extension [UInt8] {
         append(contentsOf: payload)
     }
 
-    mutating func appendString(field: UInt64, _ value: String) {
-        guard !value.isEmpty else { return }
+    /// A string field; `keepEmpty` for an element of a repeated field, where "" is a value.
+    mutating func appendString(field: UInt64, _ value: String, keepEmpty: Bool = false) {
+        guard keepEmpty || !value.isEmpty else { return }
         appendVarint(field << 3 | 2)
         appendVarint(UInt64(value.utf8.count))
         append(contentsOf: value.utf8)
+    }
+
+    /// A varint field (wire type 0); zero is not written.
+    mutating func appendVarint(field: UInt64, _ value: UInt64) {
+        guard value != 0 else { return }
+        appendVarint(field << 3)
+        appendVarint(value)
     }
 }

@@ -23,6 +23,22 @@ public struct LocalTime: Sendable, Hashable {
         self.init(localMs: utcMs + Int64(offsetSeconds) * 1000)
     }
 
+    /// The first instant after `utcMs` at which the local calendar day in `timeZone` may change:
+    /// the next local midnight, moved earlier when the zone's offset grows before it (a daylight
+    /// saving start), so it is never later than the real change. Throws for an unknown zone.
+    public static func nextDayStartMs(after utcMs: Int64, timeZone: String) throws(BadgeError) -> Int64 {
+        let zone = try ZoneCache.zone(timeZone)
+        func offsetMs(_ instant: Int64) -> Int64 {
+            Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(instant) / 1000))) * 1000
+        }
+        let offsetNow = offsetMs(utcMs)
+        let msOfDay = floorDivide(utcMs + offsetNow, 86_400_000).1
+        var midnight = utcMs + 86_400_000 - msOfDay
+        let offsetThen = offsetMs(midnight)
+        if offsetThen > offsetNow { midnight -= offsetThen - offsetNow }
+        return max(midnight, utcMs + 1)
+    }
+
     init(localMs: Int64) {
         let (day, msOfDay) = Self.floorDivide(localMs, 86_400_000)
         self.day = day

@@ -52,4 +52,13 @@ public enum TrophyCaseBuilder {
         badge.status == .active && (badge.validUntilMs == 0 || now < badge.validUntilMs)
             && (badge.expiresAtMs == 0 || now < badge.expiresAtMs)
     }
+
+    /// The first instant after `now` at which `isEarnable` may answer differently for `badge`
+    /// (`Int64.max`: never, unless the badge itself is rewritten).
+    public static func earnableChangesAfter(_ badge: BadgeDefinition, atMs now: Int64) -> Int64 {
+        guard badge.status == .active else { return .max }
+        var next = Int64.max
+        for end in [badge.validUntilMs, badge.expiresAtMs] where end > now { next = min(next, end) }
+        return next
+    }
 }

@@ -23,6 +23,8 @@ public final class BadgeService: Sendable {
     /// The writer's decoded catalogue (Issue and Evaluate look badges up in it).
     let writerCatalogue = WriterCatalogue()
     let catalogueCache = CatalogueCache()
+    /// Encoded List replies of customers nothing has changed for since.
+    let trophyCases: TrophyCaseCache
     let storeMetrics: StoreMetrics
 
     /// Wall-clock Unix milliseconds.
@@ -33,13 +35,19 @@ public final class BadgeService: Sendable {
     /// - Parameters:
     ///   - clock: Unix milliseconds; injectable so tests can move time.
     ///   - maxBatch: most writes committed in one transaction.
+    ///   - listCacheBytes: the most memory kept encoded List replies may use (0: none kept). A write
+    ///     drops the replies it makes stale before its caller is answered.
     ///   - metricsFactory: where the writer's and the store's metrics go; passed explicitly so that
     ///     tests need not bootstrap the process-wide `MetricsSystem`.
     public init(
         store: BadgeStore, clock: @escaping @Sendable () -> Int64 = BadgeService.systemClock, maxBatch: Int = 4096,
+        listCacheBytes: Int = BadgeService.defaultListCacheBytes,
         logger: Logger = Logger(label: "badges.service"), metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         self.store = store
+        let catalogueCache = self.catalogueCache
+        let trophyCases = TrophyCaseCache(capacityBytes: listCacheBytes)
+        self.trophyCases = trophyCases
         self.clock = clock
         self.startedAtMs = clock()
         self.logger = logger
@@ -48,8 +56,17 @@ public final class BadgeService: Sendable {
         self.writer = WriteQueue(
             store: store, clock: clock, maxBatch: maxBatch, logger: logger,
             metrics: WriterMetrics(factory: metricsFactory),
-            onRollback: { writerCatalogue.invalidate() })
+            onRollback: { writerCatalogue.invalidate() },
+            afterCommit: { changes in
+                // The catalogue first: a List that sees the new trophy-case generation must also see
+                // the new catalogue generation, or it could cache a reply built from the old badges.
+                if changes.catalogue { catalogueCache.invalidate() }
+                trophyCases.committed(changes)
+            })
     }
+
+    /// 32 MiB: the trophy cases of ~20,000 customers with ten awards each.
+    public static let defaultListCacheBytes = 32 << 20
 
     /// Commits everything already queued and stops the writer. Later writes fail with UNAVAILABLE.
     public func shutdown() {
@@ -139,7 +156,7 @@ public final class BadgeService: Sendable {
             return completion(.failure(error))
         }
         let index = writerCatalogue
-        enqueue(deadline: deadline, completion: invalidatingCatalogue(completion)) {
+        enqueue(deadline: deadline, completion: completion) {
             store, txn, now throws(BadgeError) in
             var badge = request.badge
             let existing = try store.badge(txn, id: badge.id)
@@ -167,7 +184,7 @@ public final class BadgeService: Sendable {
             return completion(.failure(error))
         }
         let index = writerCatalogue
-        enqueue(deadline: deadline, completion: invalidatingCatalogue(completion)) {
+        enqueue(deadline: deadline, completion: completion) {
             store, txn, now throws(BadgeError) in
             guard var badge = try store.badge(txn, id: id) else { throw Self.badgeNotFound(id) }
             if badge.status != .inactive {
@@ -248,20 +265,6 @@ public final class BadgeService: Sendable {
         }
         enqueue(deadline: deadline, completion: completion) { store, txn, now throws(BadgeError) in
             try Self.applyRevoke(request, store: store, txn: txn, now: now)
-        }
-    }
-
-    /// Wraps a badge write's completion: once committed, readers' cached catalogue goes before the
-    /// caller hears of the change.
-    private func invalidatingCatalogue<R>(
-        _ completion: @escaping @Sendable (Result<R, BadgeError>) -> Void
-    )
-        -> @Sendable (Result<R, BadgeError>) -> Void
-    {
-        let cache = catalogueCache
-        return { result in
-            if case .success = result { cache.invalidate() }
-            completion(result)
         }
     }
 

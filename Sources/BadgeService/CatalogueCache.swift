@@ -6,7 +6,7 @@ import Synchronization
 
 /// The decoded catalogue, shared by readers so a List does not decode every badge again.
 ///
-/// Badge writes call `invalidate()` after their commit and before answering. A reader takes the
+/// The writer calls `invalidate()` after a commit that wrote a badge, before answering. A reader takes the
 /// generation *before* opening its transaction and installs what it loaded only if no badge write
 /// has committed since: a snapshot older than a commit can then never outlive that commit.
 final class CatalogueCache: Sendable {

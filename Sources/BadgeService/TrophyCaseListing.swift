@@ -55,28 +55,55 @@ extension BadgeService {
     /// The trophy case already encoded as a `badges.v1.ListResponse`, for the server. It holds
     /// what `trophyCase(customerId:)` returns, but is written straight from the cached catalogue
     /// and the stored award records: awards are not decoded (only their expiry and revocation are
-    /// read), and no per-badge structs are built.
+    /// read), and no per-badge structs are built. Replies are kept (`TrophyCaseCache`) until a write
+    /// or the passing of time changes them.
     public func encodedTrophyCase(customerId: String) throws(BadgeError) -> [UInt8] {
         try Validate.opaqueId(customerId, field: "customer_id")
         let now = clock()
+        if let cached = trophyCases.lookup(customerId, nowMs: now) { return cached }
+        // Both before the read transaction opens (see TrophyCaseCache and CatalogueCache).
+        let ticket = trophyCases.ticket()
         let generation = catalogueCache.generation
-        return try store.read { txn throws(BadgeError) in
+        let (bytes, validUntilMs) = try buildTrophyCase(
+            customerId: customerId, nowMs: now, catalogueGeneration: generation)
+        trophyCases.install(customerId, bytes, validUntilMs: validUntilMs, ticket: ticket)
+        return bytes
+    }
+
+    /// What the List reply cache holds and how it has been used.
+    public var listCacheStatistics: ListCacheStatistics { trophyCases.statistics }
+
+    /// The encoded trophy case at `now`, and the first instant it may read differently without a
+    /// write: an award expiring, a badge's window ending, or the local day turning (progress).
+    private func buildTrophyCase(
+        customerId: String, nowMs now: Int64, catalogueGeneration generation: UInt64
+    ) throws(BadgeError) -> (bytes: [UInt8], validUntilMs: Int64) {
+        try store.read { txn throws(BadgeError) in
             let catalogue = try catalogueCache.snapshot(store, txn, generation: generation)
             let listing = catalogue.listing
             let held = try heldAwards(txn, customerId: customerId, listing: listing, nowMs: now)
+            var validUntilMs = held.firstExpiryMs
             var states: [String: [String: CriterionState]] = [:]
             var timeZone = ""
             if catalogue.hasCriteria {
                 states = try store.allCriterionStates(txn, customerId: customerId)
                 timeZone = try store.customerTimeZone(txn, customerId: customerId)
             }
+            var dayTurnsAt: [String: Int64] = [:]
             func progress(_ badge: BadgeDefinition, held: Bool) -> [[UInt8]] {
                 // A held non-repeatable badge has nothing left to make progress toward.
                 guard let criteria = badge.criteria, !held || badge.repeatable else { return [] }
-                return BadgeEvaluator.progress(
-                    criteria, states: states[badge.id] ?? [:], nowMs: now,
-                    timeZone: timeZone.isEmpty ? criteria.timeZone : timeZone
-                ).map { $0.encoded() }
+                let zone = timeZone.isEmpty ? criteria.timeZone : timeZone
+                let shown = BadgeEvaluator.progress(
+                    criteria, states: states[badge.id] ?? [:], nowMs: now, timeZone: zone)
+                // Progress reads the local day (windows, streaks): it holds until the day turns.
+                if !shown.isEmpty {
+                    if dayTurnsAt[zone] == nil {
+                        dayTurnsAt[zone] = (try? LocalTime.nextDayStartMs(after: now, timeZone: zone)) ?? now + 1
+                    }
+                    validUntilMs = min(validUntilMs, dayTurnsAt[zone]!)
+                }
+                return shown.map { $0.encoded() }
             }
 
             var writer = TrophyCaseWriter(
@@ -96,12 +123,13 @@ extension BadgeService {
                     nextHeld += 1
                     continue
                 }
+                validUntilMs = min(validUntilMs, TrophyCaseBuilder.earnableChangesAfter(badge.definition, atMs: now))
                 guard TrophyCaseBuilder.isEarnable(badge.definition, atMs: now) else { continue }
                 writer.appendEntry(
                     badgeField: badge.badgeField, locked: true, awards: [], awardBytes: [],
                     progress: progress(badge.definition, held: false), criteriaTextField: badge.criteriaTextField)
             }
-            return writer.bytes
+            return (writer.bytes, validUntilMs)
         }
     }
 
@@ -112,6 +140,8 @@ extension BadgeService {
         var records: [Range<Int>] = []
         /// One per badge held, in display order: its index in the listing and its awards' range of `records`.
         var groups: [(badge: Int, records: Range<Int>)] = []
+        /// When the first of the awards shown expires (`Int64.max`: none does).
+        var firstExpiryMs = Int64.max
     }
 
     private func heldAwards(
@@ -135,6 +165,7 @@ extension BadgeService {
             }
             // An award of a badge the catalogue does not have is not shown (as TrophyCaseBuilder does).
             guard order == 0 else { return }
+            if expiresAtMs != 0 { held.firstExpiryMs = min(held.firstExpiryMs, expiresAtMs) }
             let badge = listing.keyOrder[position]
             let start = held.recordBytes.count
             held.recordBytes.append(contentsOf: record)

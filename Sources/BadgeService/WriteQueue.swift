@@ -38,6 +38,9 @@ final class WriteQueue: @unchecked Sendable {
     private let metrics: WriterMetrics
     /// Runs on the writer thread when a batch transaction is abandoned, so caches built inside it go.
     private let onRollback: @Sendable () -> Void
+    /// Runs on the writer thread after each commit, before any of its completions: readers' caches
+    /// drop what it changed before a caller can hear of the change.
+    private let afterCommit: @Sendable (TrophyCaseChanges) -> Void
     /// Run on the writer thread after each batch's completions (see `BadgeService.addBatchObserver`).
     private let batchObservers = Mutex<[UInt64: @Sendable () -> Void]>([:])
     private let nextObserver = Atomic<UInt64>(0)
@@ -46,10 +49,12 @@ final class WriteQueue: @unchecked Sendable {
 
     init(
         store: BadgeStore, clock: @escaping @Sendable () -> Int64, maxBatch: Int, logger: Logger,
-        metrics: WriterMetrics, onRollback: @escaping @Sendable () -> Void = {}
+        metrics: WriterMetrics, onRollback: @escaping @Sendable () -> Void = {},
+        afterCommit: @escaping @Sendable (TrophyCaseChanges) -> Void = { _ in }
     ) {
         self.metrics = metrics
         self.onRollback = onRollback
+        self.afterCommit = afterCommit
         self.store = store
         self.clock = clock
         self.maxBatch = maxBatch
@@ -170,7 +175,7 @@ final class WriteQueue: @unchecked Sendable {
         var completions: [@Sendable () -> Void] = []
         var refusals: [(PendingWrite, BadgeError)] = []
         do throws(BadgeError) {
-            try store.write { txn throws(BadgeError) in
+            let changes = try store.writeNotingChanges { txn throws(BadgeError) in
                 for write in live {
                     do throws(BadgeError) {
                         completions.append(try write.apply(txn, now))
@@ -179,7 +184,8 @@ final class WriteQueue: @unchecked Sendable {
                         refusals.append((write, error))
                     }
                 }
-            }
+            }.changes
+            afterCommit(changes)
         } catch {
             onRollback()
             metrics.batchFailures.increment()
@@ -202,7 +208,10 @@ final class WriteQueue: @unchecked Sendable {
     private func applyOneByOne(_ writes: [PendingWrite], now: Int64) -> Int {
         for write in writes {
             do throws(BadgeError) {
-                let completion = try store.write { txn throws(BadgeError) in try write.apply(txn, now) }
+                let (completion, changes) = try store.writeNotingChanges { txn throws(BadgeError) in
+                    try write.apply(txn, now)
+                }
+                afterCommit(changes)
                 completion()
             } catch {
                 onRollback()

@@ -23,6 +23,8 @@ public final class BadgeStore: Sendable {
     let customers: Database
     /// Writer thread only; see `PendingCounters`.
     let pendingCounters = PendingCounters()
+    /// Writer thread only; see `PendingChanges`.
+    let pendingChanges = PendingChanges()
 
     /// Opens (creating if needed) the store in the directory `path`.
     public init(path: String, options: Environment.Options = .init()) throws(BadgeError) {
@@ -60,14 +62,22 @@ public final class BadgeStore: Sendable {
     /// Store writes (`insertAward`, `putEventRecord`, ...) must run inside this, not inside
     /// `environment.write`: the counters they change are written back here, just before the commit.
     public func write<T>(_ body: (borrowing WriteTransaction) throws(BadgeError) -> T) throws(BadgeError) -> T {
+        try writeNotingChanges(body).result
+    }
+
+    /// `write`, also returning what the committed transaction changed that a trophy case shows.
+    public func writeNotingChanges<T>(
+        _ body: (borrowing WriteTransaction) throws(BadgeError) -> T
+    ) throws(BadgeError) -> (result: T, changes: TrophyCaseChanges) {
         try lmdb {
             try environment.write { txn in
                 // Inside LMDB's write lock, so no other writer's transaction can see or clear them.
                 pendingCounters.reset(active: true)
+                pendingChanges.changes = TrophyCaseChanges()
                 defer { pendingCounters.reset(active: false) }
                 let result = try body(txn)
                 try flushPendingCounters(txn)
-                return result
+                return (result, pendingChanges.changes)
             }
         }
     }

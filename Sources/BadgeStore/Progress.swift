@@ -56,6 +56,7 @@ extension BadgeStore {
             try txn.put(
                 progress, key: Keys.progress(customerId: customerId, badgeId: badgeId, criterionKey: key), value: bytes)
         }
+        pendingChanges.customer(customerId)
     }
 
     public func eventRecord<M>(_ txn: borrowing Transaction<M>, eventId: String) throws(BadgeError) -> EventRecord? {
@@ -107,5 +108,6 @@ extension BadgeStore {
         throws(BadgeError)
     {
         try lmdb { try txn.put(customers, key: Keys.string(customerId), value: Array(zone.utf8)) }
+        pendingChanges.customer(customerId)
     }
 }

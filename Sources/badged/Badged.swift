@@ -43,6 +43,13 @@ struct Badged: AsyncParsableCommand {
     @Option(help: "LMDB map size in MiB: the most data the store can hold (env BADGED_MAP_SIZE_MB).")
     var mapSizeMb: Int = Int(env("BADGED_MAP_SIZE_MB") ?? "") ?? 1024
 
+    @Option(
+        help: """
+            Memory in MiB for encoded List replies of customers nothing has changed for since; 0 keeps \
+            none. A write drops the replies it changes before it is acknowledged.
+            """)
+    var listCacheMb: Int = BadgeService.defaultListCacheBytes >> 20
+
     @Option(help: "Largest accepted frame in bytes.")
     var maxFrameBytes: Int = 4 << 20
 
@@ -78,6 +85,7 @@ struct Badged: AsyncParsableCommand {
         if !noTcp { _ = try Self.parseAddress(tcp) }
         if !metricsAddress.isEmpty { _ = try Self.parseAddress(metricsAddress, what: "metrics") }
         if mapSizeMb < 1 { throw ValidationError("--map-size-mb must be at least 1") }
+        if listCacheMb < 0 { throw ValidationError("--list-cache-mb must be 0 or more") }
         if eventLoopThreads < 0 { throw ValidationError("--event-loop-threads must be 0 or more") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level \(logLevel) is not a level") }
     }
@@ -107,7 +115,7 @@ struct Badged: AsyncParsableCommand {
                 "the last run did not stop cleanly: replayed its journal",
                 metadata: ["transactions": "\(recovered)", "data": "\(dataDir)"])
         }
-        let service = BadgeService(store: store, logger: logger)
+        let service = BadgeService(store: store, listCacheBytes: listCacheMb << 20, logger: logger)
         if let loadCatalogue {
             try await Self.seed(service: service, path: loadCatalogue, logger: logger)
         }

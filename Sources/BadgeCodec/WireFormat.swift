@@ -31,6 +31,14 @@ struct FieldReader {
         return nil
     }
 
+    /// A field's tag. protobuf-c reads a tag as at most five bytes holding a 32-bit value and
+    /// refuses anything longer, so this does too: the hand decoders accept what it accepts.
+    mutating func tag() -> UInt64? {
+        let begin = offset
+        guard let value = varint(), offset - begin <= 5, value <= UInt64(UInt32.max) else { return nil }
+        return value
+    }
+
     mutating func skip(_ length: Int) -> Bool {
         guard length <= count - offset else { return false }
         offset += length
@@ -75,7 +83,7 @@ enum FieldValue {
 extension FieldReader {
     /// Reads one field's number and value; malformed bytes throw `malformed_message` naming `what`.
     mutating func field(in what: String, _ frameSize: Int) throws(BadgeError) -> (UInt64, FieldValue) {
-        guard let tag = varint(), tag >> 3 != 0 else { throw Envelope.malformed(what, frameSize) }
+        guard let tag = tag(), tag >> 3 != 0 else { throw Envelope.malformed(what, frameSize) }
         switch tag & 7 {
         case 0:
             guard let value = varint() else { throw Envelope.malformed(what, frameSize) }

@@ -94,4 +94,16 @@ struct CriterionStateCodecTests {
         #expect(decoded.distinct == ["a": 5])
         #expect(decoded.buckets == [CriterionState.Bucket(period: 7, count: 1, sum: 0)])
     }
+
+    @Test("tags padded with extra varint bytes are read as protobuf-c reads them", arguments: 1...8)
+    func paddedTags(bytesInTag: Int) throws {
+        // fingerprint = 1 (field 1, varint), its tag written in `bytesInTag` bytes (0x80 pads).
+        let tag: [UInt8] =
+            bytesInTag == 1 ? [1 << 3] : [1 << 3 | 0x80] + Array(repeating: 0x80, count: bytesInTag - 2) + [0]
+        let bytes = tag + [1]
+        let ours = try? bytes.withUnsafeBytes { try CriterionState(decoding: $0) }
+        let theirs = try? bytes.withUnsafeBytes { try CriterionState(protobufC: $0) }
+        #expect(ours == theirs, "a tag of \(bytesInTag) bytes")
+        if bytesInTag > 5 { #expect(ours == nil, "protobuf-c reads at most five tag bytes") }
+    }
 }

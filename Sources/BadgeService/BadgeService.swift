@@ -26,6 +26,8 @@ public final class BadgeService: Sendable {
     /// Encoded List replies of customers nothing has changed for since.
     let trophyCases: TrophyCaseCache
     let storeMetrics: StoreMetrics
+    /// How long evaluated events are kept for idempotency (0: forever); see `pruneExpiredEvents`.
+    public let eventRetentionMs: Int64
 
     /// Wall-clock Unix milliseconds.
     public static let systemClock: @Sendable () -> Int64 = {
@@ -37,17 +39,23 @@ public final class BadgeService: Sendable {
     ///   - maxBatch: most writes committed in one transaction.
     ///   - listCacheBytes: the most memory kept encoded List replies may use (0: none kept). A write
     ///     drops the replies it makes stale before its caller is answered.
+    ///   - eventRetentionMs: how long evaluated events are kept so that a retry returns the original
+    ///     outcome; older ones are deleted once a minute, and a retry of one counts as new. 0 keeps
+    ///     them forever.
+    ///   - pruneInterval: how often the writer looks for events past the retention.
     ///   - metricsFactory: where the writer's and the store's metrics go; passed explicitly so that
     ///     tests need not bootstrap the process-wide `MetricsSystem`.
     public init(
         store: BadgeStore, clock: @escaping @Sendable () -> Int64 = BadgeService.systemClock, maxBatch: Int = 4096,
-        listCacheBytes: Int = BadgeService.defaultListCacheBytes,
+        listCacheBytes: Int = BadgeService.defaultListCacheBytes, eventRetentionMs: Int64 = 0,
+        pruneInterval: Duration = .seconds(60),
         logger: Logger = Logger(label: "badges.service"), metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         self.store = store
         let catalogueCache = self.catalogueCache
         let trophyCases = TrophyCaseCache(capacityBytes: listCacheBytes)
         self.trophyCases = trophyCases
+        self.eventRetentionMs = max(eventRetentionMs, 0)
         self.clock = clock
         self.startedAtMs = clock()
         self.logger = logger
@@ -62,7 +70,10 @@ public final class BadgeService: Sendable {
                 // the new catalogue generation, or it could cache a reply built from the old badges.
                 if changes.catalogue { catalogueCache.invalidate() }
                 trophyCases.committed(changes)
-            })
+            },
+            maintenance: eventRetentionMs > 0
+                ? Self.pruneMaintenance(
+                    store: store, retentionMs: eventRetentionMs, interval: pruneInterval, logger: logger) : nil)
     }
 
     /// 32 MiB: the trophy cases of ~20,000 customers with ten awards each.

@@ -46,13 +46,24 @@ final class WriteQueue: @unchecked Sendable {
     private let nextObserver = Atomic<UInt64>(0)
     /// The writer thread's id, set before it takes any work.
     private let writerThread = Atomic<UInt>(0)
+    /// Housekeeping run on the writer thread between batches (see `Maintenance`).
+    private let maintenance: Maintenance?
+
+    /// Work the writer does by itself every `interval`, between batches, in transactions of its
+    /// own: `run` returns true when it stopped with more left, and then runs again after the next
+    /// batch rather than waiting (so a backlog is worked off without holding up callers' writes).
+    struct Maintenance: Sendable {
+        var interval: Duration
+        var run: @Sendable (_ nowMs: Int64) -> Bool
+    }
 
     init(
         store: BadgeStore, clock: @escaping @Sendable () -> Int64, maxBatch: Int, logger: Logger,
         metrics: WriterMetrics, onRollback: @escaping @Sendable () -> Void = {},
-        afterCommit: @escaping @Sendable (TrophyCaseChanges) -> Void = { _ in }
+        afterCommit: @escaping @Sendable (TrophyCaseChanges) -> Void = { _ in }, maintenance: Maintenance? = nil
     ) {
         self.metrics = metrics
+        self.maintenance = maintenance
         self.onRollback = onRollback
         self.afterCommit = afterCommit
         self.store = store
@@ -118,7 +129,14 @@ final class WriteQueue: @unchecked Sendable {
 
     private func run() {
         writerThread.store(Self.currentThreadID, ordering: .relaxed)
-        while let batch = nextBatch() {
+        var maintenanceDue = maintenance.map { ContinuousClock.now + $0.interval }
+        while true {
+            if let maintenance, let due = maintenanceDue, due <= ContinuousClock.now {
+                let more = maintenance.run(clock())
+                maintenanceDue = more ? ContinuousClock.now : ContinuousClock.now + maintenance.interval
+            }
+            guard let batch = nextBatch(waitingUntil: maintenanceDue) else { break }
+            if batch.isEmpty { continue }  // woken for maintenance
             let commits = apply(batch)
             notifyObservers()
             condition.lock()
@@ -135,13 +153,20 @@ final class WriteQueue: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Waits for work; nil once stopping and drained.
-    private func nextBatch() -> [PendingWrite]? {
+    /// Waits for work; nil once stopping and drained; empty when `due` came first.
+    private func nextBatch(waitingUntil due: ContinuousClock.Instant?) -> [PendingWrite]? {
         condition.lock()
         defer { condition.unlock() }
         while pending.isEmpty {
             if stopping { return nil }
-            condition.wait()
+            if let due {
+                let left = ContinuousClock.now.duration(to: due)
+                if left <= .zero { return [] }
+                let (seconds, attoseconds) = left.components
+                _ = condition.wait(until: Date(timeIntervalSinceNow: Double(seconds) + Double(attoseconds) / 1e18))
+            } else {
+                condition.wait()
+            }
         }
         if pending.count <= maxBatch {
             defer { pending.removeAll(keepingCapacity: true) }

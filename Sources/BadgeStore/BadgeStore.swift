@@ -8,7 +8,10 @@ import LMDB
 /// Reads may run on any thread; writes must all come from one thread (the service's writer).
 public final class BadgeStore: Sendable {
     /// The schema this code writes. A data folder from a newer schema is refused rather than misread.
-    public static let schemaVersion: UInt32 = 1
+    ///
+    /// 2: evaluated events are also indexed by the time they were recorded (`event_times`), so old
+    /// ones can be pruned. A version-1 folder is brought up to 2 when opened (`indexEventTimes`).
+    public static let schemaVersion: UInt32 = 2
 
     public let environment: Environment
     let meta: Database
@@ -21,6 +24,7 @@ public final class BadgeStore: Sendable {
     let events: Database
     let history: Database
     let customers: Database
+    let eventTimes: Database
     /// Writer thread only; see `PendingCounters`.
     let pendingCounters = PendingCounters()
     /// Writer thread only; see `PendingChanges`.
@@ -40,6 +44,7 @@ public final class BadgeStore: Sendable {
             events = try environment.openDatabase("events")
             history = try environment.openDatabase("history")
             customers = try environment.openDatabase("customers")
+            eventTimes = try environment.openDatabase("event_times")
         } catch let error as LMDBError {
             throw BadgeError(
                 .unavailable, "cannot open the data folder \(path): \(error)", reason: "storage_open_failed")
@@ -92,7 +97,9 @@ public final class BadgeStore: Sendable {
                         "data folder \(path) has schema version \(version); this build reads up to \(Self.schemaVersion)",
                         reason: "schema_too_new")
                 }
-            } else {
+                if version < 2 { try indexEventTimes(txn) }
+            }
+            if stored != Self.schemaVersion {
                 try lmdb { try txn.put(meta, key: Keys.schemaVersion, value: Keys.uint32(Self.schemaVersion)) }
             }
         }

@@ -73,11 +73,61 @@ extension BadgeStore {
     {
         let bytes = record.encoded()
         let sequence = try takeNextHistorySequence(txn)
+        let historyKey = Keys.history(customerId: record.customerId, sequence: sequence)
         try lmdb {
             try txn.put(events, key: Keys.string(eventId), value: bytes)
+            try txn.put(history, key: historyKey, value: Keys.string(eventId))
             try txn.put(
-                history, key: Keys.history(customerId: record.customerId, sequence: sequence),
-                value: Keys.string(eventId))
+                eventTimes, key: Keys.eventTime(recordedAtMs: record.recordedAtMs, eventId: eventId), value: historyKey)
+        }
+    }
+
+    /// Deletes up to `limit` of the oldest evaluated events recorded before `cutoffMs`: their
+    /// records (so a retry of one counts as a new event) and their history entries. Criteria
+    /// progress and awards are kept. Returns how many were deleted.
+    public func pruneEvents(
+        _ txn: borrowing WriteTransaction, recordedBefore cutoffMs: Int64, limit: Int
+    ) throws(BadgeError) -> Int {
+        var doomed: [(timeKey: [UInt8], historyKey: [UInt8])] = []
+        try lmdb {
+            try txn.withCursor(eventTimes) { cursor in
+                var entry = try cursor.first()
+                while let (key, value) = entry, doomed.count < limit, key.count >= 8,
+                    let recordedAt = Keys.readUInt64(UnsafeRawBufferPointer(rebasing: key[0..<8])),
+                    recordedAt < UInt64(max(cutoffMs, 0))
+                {
+                    doomed.append((Array(key), Array(value)))
+                    entry = try cursor.next()
+                }
+            }
+            for (timeKey, historyKey) in doomed {
+                try txn.delete(events, key: Array(timeKey[8...]))
+                try txn.delete(history, key: historyKey)
+                try txn.delete(eventTimes, key: timeKey)
+            }
+        }
+        return doomed.count
+    }
+
+    /// Builds `event_times` for a folder written before it existed (schema 1): the history says
+    /// which event ids each customer has, and each event record when it was recorded.
+    func indexEventTimes(_ txn: borrowing WriteTransaction) throws(BadgeError) {
+        var entries: [(eventId: String, historyKey: [UInt8])] = []
+        try lmdb {
+            try txn.withCursor(history) { cursor in
+                try cursor.forEach(prefix: []) { key, value in
+                    entries.append((String(decoding: value, as: UTF8.self), Array(key)))
+                    return true
+                }
+            }
+        }
+        for (eventId, historyKey) in entries {
+            guard let record = try eventRecord(txn, eventId: eventId) else { continue }
+            try lmdb {
+                try txn.put(
+                    eventTimes, key: Keys.eventTime(recordedAtMs: record.recordedAtMs, eventId: eventId),
+                    value: historyKey)
+            }
         }
     }
 

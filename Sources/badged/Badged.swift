@@ -50,6 +50,13 @@ struct Badged: AsyncParsableCommand {
             """)
     var listCacheMb: Int = BadgeService.defaultListCacheBytes >> 20
 
+    @Option(
+        help: ArgumentHelp(
+            "Days evaluated events are kept so a retried event returns its first outcome; 0 keeps them forever.",
+            discussion:
+                "Older events are deleted once a minute (progress and awards stay); a retry after that counts again."))
+    var eventRetentionDays: Int = Int(env("BADGED_EVENT_RETENTION_DAYS") ?? "") ?? 0
+
     @Option(help: "Largest accepted frame in bytes.")
     var maxFrameBytes: Int = 4 << 20
 
@@ -86,6 +93,9 @@ struct Badged: AsyncParsableCommand {
         if !metricsAddress.isEmpty { _ = try Self.parseAddress(metricsAddress, what: "metrics") }
         if mapSizeMb < 1 { throw ValidationError("--map-size-mb must be at least 1") }
         if listCacheMb < 0 { throw ValidationError("--list-cache-mb must be 0 or more") }
+        if eventRetentionDays < 0 || eventRetentionDays > 36_500 {
+            throw ValidationError("--event-retention-days must be between 0 (keep forever) and 36500")
+        }
         if eventLoopThreads < 0 { throw ValidationError("--event-loop-threads must be 0 or more") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level \(logLevel) is not a level") }
     }
@@ -115,7 +125,9 @@ struct Badged: AsyncParsableCommand {
                 "the last run did not stop cleanly: replayed its journal",
                 metadata: ["transactions": "\(recovered)", "data": "\(dataDir)"])
         }
-        let service = BadgeService(store: store, listCacheBytes: listCacheMb << 20, logger: logger)
+        let service = BadgeService(
+            store: store, listCacheBytes: listCacheMb << 20, eventRetentionMs: Int64(eventRetentionDays) * 86_400_000,
+            logger: logger)
         if let loadCatalogue {
             try await Self.seed(service: service, path: loadCatalogue, logger: logger)
         }

@@ -32,13 +32,22 @@ final class ServiceHarness {
     private(set) var service: BadgeService
     private var closed = false
 
-    init(clockMs: Int64 = ServiceHarness.startMs, options: Environment.Options = .init(mapSize: 64 << 20)) throws {
+    let eventRetentionMs: Int64
+    let pruneInterval: Duration
+
+    init(
+        clockMs: Int64 = ServiceHarness.startMs, options: Environment.Options = .init(mapSize: 64 << 20),
+        eventRetentionMs: Int64 = 0, pruneInterval: Duration = .seconds(60)
+    ) throws {
+        self.eventRetentionMs = eventRetentionMs
+        self.pruneInterval = pruneInterval
         let name = "badge-service-tests-\(UUID().uuidString)"
         path = FileManager.default.temporaryDirectory.appendingPathComponent(name).path
         clock = TestClock(clockMs)
         self.options = options
         store = try BadgeStore(path: path, options: options)
-        service = BadgeService(store: store, clock: clock.function)
+        service = BadgeService(
+            store: store, clock: clock.function, eventRetentionMs: eventRetentionMs, pruneInterval: pruneInterval)
     }
 
     /// Shuts the service down, closes the store, and opens both again on the same folder.
@@ -46,7 +55,8 @@ final class ServiceHarness {
         service.shutdown()
         store.close()
         store = try BadgeStore(path: path, options: options)
-        service = BadgeService(store: store, clock: clock.function)
+        service = BadgeService(
+            store: store, clock: clock.function, eventRetentionMs: eventRetentionMs, pruneInterval: pruneInterval)
     }
 
     func close() {

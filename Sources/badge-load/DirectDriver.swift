@@ -149,7 +149,9 @@ final class DirectConnection {
     func readReplies(maxFrameSize: Int) {
         while isOpen {
             var got = 0
+            var room = 0
             inbound.writeWithUnsafeMutableBytes(minimumWritableBytes: 64 * 1024) { buffer in
+                room = buffer.count
                 got = recv(fd, buffer.baseAddress, buffer.count, 0)
                 return max(got, 0)
             }
@@ -163,6 +165,9 @@ final class DirectConnection {
                 break
             }
             parseFrames(end: nowNanos(), maxFrameSize: maxFrameSize)
+            // A short read took everything there was: epoll (level-triggered) says when more comes,
+            // so the recv that would only return EAGAIN is skipped (half of all recvs at high rates).
+            if got < room { break }
         }
     }
 

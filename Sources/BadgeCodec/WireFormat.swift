@@ -31,11 +31,12 @@ struct FieldReader {
         return nil
     }
 
-    /// A field's tag. protobuf-c reads a tag as at most five bytes holding a 32-bit value and
-    /// refuses anything longer, so this does too: the hand decoders accept what it accepts.
+    /// A field's tag. protobuf-c reads at most five tag bytes (a 32-bit field number) and refuses
+    /// a longer tag, so this does too. (Callers also refuse field number 0 however it is written;
+    /// protobuf-c lets a padded zero through as an unknown field.)
     mutating func tag() -> UInt64? {
         let begin = offset
-        guard let value = varint(), offset - begin <= 5, value <= UInt64(UInt32.max) else { return nil }
+        guard let value = varint(), offset - begin <= 5 else { return nil }
         return value
     }
 

@@ -106,4 +106,16 @@ struct CriterionStateCodecTests {
         #expect(ours == theirs, "a tag of \(bytesInTag) bytes")
         if bytesInTag > 5 { #expect(ours == nil, "protobuf-c reads at most five tag bytes") }
     }
+
+    @Test("a five-byte tag with a field number past 2^29 is an unknown field to both")
+    func largeFieldNumber() throws {
+        // Field number 2^32 - 1, wire type 0 (varint 0x7FFFFFFFF8), value 1; then fingerprint = 7.
+        let bytes: [UInt8] = [0xF8, 0xFF, 0xFF, 0xFF, 0x7F, 0x01, 1 << 3, 7]
+        let ours = try bytes.withUnsafeBytes { try CriterionState(decoding: $0) }
+        let theirs = try bytes.withUnsafeBytes { try CriterionState(protobufC: $0) }
+        #expect(ours == theirs)
+        #expect(ours.fingerprint == 7)
+        // Field number 0 is refused in any encoding (protobuf-c passes a padded one as unknown).
+        #expect((try? ([0x80, 0x00, 0x01] as [UInt8]).withUnsafeBytes { try CriterionState(decoding: $0) }) == nil)
+    }
 }

@@ -73,7 +73,8 @@ public final class BadgeService: Sendable {
             },
             maintenance: eventRetentionMs > 0
                 ? Self.pruneMaintenance(
-                    store: store, retentionMs: eventRetentionMs, interval: pruneInterval, logger: logger) : nil)
+                    store: store, retentionMs: eventRetentionMs, interval: max(pruneInterval, .milliseconds(10)),
+                    logger: logger) : nil)
     }
 
     /// 32 MiB: the trophy cases of ~20,000 customers with ten awards each.

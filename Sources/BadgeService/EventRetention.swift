@@ -16,6 +16,7 @@ extension BadgeService {
     public func pruneExpiredEvents(chunk: Int = BadgeService.pruneChunk) async throws(BadgeError) -> Int {
         guard eventRetentionMs > 0 else { return 0 }
         let retention = eventRetentionMs
+        let chunk = max(chunk, 1)
         var total = 0
         while true {
             let deleted = try await withCheckedContinuation { continuation in

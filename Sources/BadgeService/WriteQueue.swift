@@ -50,10 +50,11 @@ final class WriteQueue: @unchecked Sendable {
     private let maintenance: Maintenance?
 
     /// Work the writer does by itself every `interval`, between batches, in transactions of its
-    /// own: `run` returns true when it stopped with more left, and then runs again after the next
-    /// batch rather than waiting (so a backlog is worked off without holding up callers' writes).
+    /// own: `run` returns true when it stopped with more left, and then runs again after
+    /// `backlogPause` (so a backlog is worked off in steps, between callers' batches).
     struct Maintenance: Sendable {
         var interval: Duration
+        var backlogPause: Duration = .milliseconds(50)
         var run: @Sendable (_ nowMs: Int64) -> Bool
     }
 
@@ -133,7 +134,7 @@ final class WriteQueue: @unchecked Sendable {
         while true {
             if let maintenance, let due = maintenanceDue, due <= ContinuousClock.now {
                 let more = maintenance.run(clock())
-                maintenanceDue = more ? ContinuousClock.now : ContinuousClock.now + maintenance.interval
+                maintenanceDue = ContinuousClock.now + (more ? maintenance.backlogPause : maintenance.interval)
             }
             guard let batch = nextBatch(waitingUntil: maintenanceDue) else { break }
             if batch.isEmpty { continue }  // woken for maintenance

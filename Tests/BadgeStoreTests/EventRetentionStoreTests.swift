@@ -97,6 +97,15 @@ struct EventRetentionStoreTests {
             }
             #expect(pruned == 3)
             #expect(try Self.remaining(store) == [4, 5, 6, 7, 8, 9, 10])
+            // The rebuilt index named the right history entries: exactly the pruned ones went.
+            let history = try store.read { txn throws(BadgeError) in
+                (
+                    try store.history(txn, customerId: "even", limit: 100),
+                    try store.history(txn, customerId: "odd", limit: 100)
+                )
+            }
+            #expect(Set(history.0) == ["ev-4", "ev-6", "ev-8", "ev-10"])
+            #expect(Set(history.1) == ["ev-5", "ev-7", "ev-9"])
         }
         let environment = try Environment(path: path, options: .init(mapSize: 32 << 20))
         defer { environment.close() }

@@ -93,8 +93,15 @@ public enum BadgeEvaluator {
         _ criteria: Criteria, states: [String: CriterionState], nowMs: Int64, timeZone: String
     ) -> [Progress] {
         guard let local = try? LocalTime(utcMs: nowMs, timeZone: timeZone) else { return [] }
-        return criteria.criteria.map { criterion in
-            let fingerprint = CriterionEngine.fingerprint(criterion, timeZone: criteria.timeZone)
+        return progress(criteria, fingerprints: fingerprints(of: criteria), states: states, at: local)
+    }
+
+    /// `progress(_:states:nowMs:timeZone:)` with the criteria's `fingerprints(of:)` and the local
+    /// time worked out by the caller (a trophy case reuses both across badges and customers).
+    public static func progress(
+        _ criteria: Criteria, fingerprints: [UInt64], states: [String: CriterionState], at local: LocalTime
+    ) -> [Progress] {
+        zip(criteria.criteria, fingerprints).map { criterion, fingerprint in
             let state = states[criterion.key].flatMap { $0.fingerprint == fingerprint ? $0 : nil }
             return CriterionEngine.progress(
                 criterion, state ?? CriterionState(fingerprint: fingerprint), at: local, atEvent: false)

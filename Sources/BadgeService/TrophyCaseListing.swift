@@ -15,12 +15,18 @@ struct CatalogueListing: Sendable {
         let awardKey: [UInt8]
         let badgeField: [UInt8]
         let criteriaTextField: [UInt8]
+        /// `BadgeEvaluator.fingerprints(of:)` of the criteria (hashing them per List was a quarter
+        /// of a List's time with 50 criteria badges).
+        let fingerprints: [UInt64]
+        let criteria: Criteria?
 
         init(definition: BadgeDefinition, awardKey: [UInt8], badgeField: [UInt8], criteriaTextField: [UInt8]) {
             self.definition = definition
             self.awardKey = awardKey
             self.badgeField = badgeField
             self.criteriaTextField = criteriaTextField
+            criteria = definition.criteria
+            fingerprints = definition.criteria.map(BadgeEvaluator.fingerprints) ?? []
         }
 
         /// Compares `awardKey` with the badge part of a stored award's key: <0, 0 or >0.
@@ -66,7 +72,7 @@ extension BadgeService {
         let generation = catalogueCache.generation
         let (bytes, validUntilMs) = try buildTrophyCase(
             customerId: customerId, nowMs: now, catalogueGeneration: generation)
-        trophyCases.install(customerId, bytes, validUntilMs: validUntilMs, ticket: ticket)
+        trophyCases.install(customerId, bytes, builtAtMs: now, validUntilMs: validUntilMs, ticket: ticket)
         return bytes
     }
 
@@ -89,20 +95,23 @@ extension BadgeService {
                 states = try store.allCriterionStates(txn, customerId: customerId)
                 timeZone = try store.customerTimeZone(txn, customerId: customerId)
             }
-            var dayTurnsAt: [String: Int64] = [:]
-            func progress(_ badge: BadgeDefinition, held: Bool) -> [[UInt8]] {
-                // A held non-repeatable badge has nothing left to make progress toward.
-                guard let criteria = badge.criteria, !held || badge.repeatable else { return [] }
+            // Per zone: the local time now (nil: not a zone) and when its day turns.
+            var zones: [String: (local: LocalTime, dayTurnsAt: Int64)?] = [:]
+            func progress(_ listed: CatalogueListing.Badge, held: Bool) -> [[UInt8]] {
+                // A held non-repeatable badge has nothing left to make progress toward. (Read through
+                // `listed`: a copy of the whole definition per badge was ~10% of a List.)
+                guard let criteria = listed.criteria, !held || listed.definition.repeatable else { return [] }
                 let zone = timeZone.isEmpty ? criteria.timeZone : timeZone
-                let shown = BadgeEvaluator.progress(
-                    criteria, states: states[badge.id] ?? [:], nowMs: now, timeZone: zone)
-                // Progress reads the local day (windows, streaks): it holds until the day turns.
-                if !shown.isEmpty {
-                    if dayTurnsAt[zone] == nil {
-                        dayTurnsAt[zone] = (try? LocalTime.nextDayStartMs(after: now, timeZone: zone)) ?? now + 1
+                if zones[zone] == nil {
+                    zones[zone] = (try? LocalTime(utcMs: now, timeZone: zone)).map { local in
+                        (local, (try? LocalTime.nextDayStartMs(after: now, timeZone: zone)) ?? now + 1)
                     }
-                    validUntilMs = min(validUntilMs, dayTurnsAt[zone]!)
                 }
+                guard let (local, dayTurnsAt) = zones[zone] ?? nil else { return [] }
+                let shown = BadgeEvaluator.progress(
+                    criteria, fingerprints: listed.fingerprints, states: states[listed.definition.id] ?? [:], at: local)
+                // Progress reads the local day (windows, streaks): it holds until the day turns.
+                if !shown.isEmpty { validUntilMs = min(validUntilMs, dayTurnsAt) }
                 return shown.map { $0.encoded() }
             }
 
@@ -113,7 +122,7 @@ extension BadgeService {
                 let badge = listing.badges[group.badge]
                 writer.appendEntry(
                     badgeField: badge.badgeField, locked: false, awards: held.records[group.records],
-                    awardBytes: held.recordBytes, progress: progress(badge.definition, held: true),
+                    awardBytes: held.recordBytes, progress: progress(badge, held: true),
                     criteriaTextField: badge.criteriaTextField)
             }
             // Then every badge still to be earned, in display order.
@@ -127,7 +136,7 @@ extension BadgeService {
                 guard TrophyCaseBuilder.isEarnable(badge.definition, atMs: now) else { continue }
                 writer.appendEntry(
                     badgeField: badge.badgeField, locked: true, awards: [], awardBytes: [],
-                    progress: progress(badge.definition, held: false), criteriaTextField: badge.criteriaTextField)
+                    progress: progress(badge, held: false), criteriaTextField: badge.criteriaTextField)
             }
             return (writer.bytes, validUntilMs)
         }

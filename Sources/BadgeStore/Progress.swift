@@ -56,7 +56,7 @@ extension BadgeStore {
             try txn.put(
                 progress, key: Keys.progress(customerId: customerId, badgeId: badgeId, criterionKey: key), value: bytes)
         }
-        pendingChanges.customer(customerId)
+        changedTrophyCase(of: customerId)
     }
 
     public func eventRecord<M>(_ txn: borrowing Transaction<M>, eventId: String) throws(BadgeError) -> EventRecord? {
@@ -158,6 +158,6 @@ extension BadgeStore {
         throws(BadgeError)
     {
         try lmdb { try txn.put(customers, key: Keys.string(customerId), value: Array(zone.utf8)) }
-        pendingChanges.customer(customerId)
+        changedTrophyCase(of: customerId)
     }
 }

@@ -5,12 +5,14 @@ import BadgeModel
 ///
 /// Readers that keep encoded trophy cases use it to drop exactly the entries a commit made stale.
 public struct TrophyCaseChanges: Sendable, Equatable {
-    public var customers: Set<String> = []
+    /// The customer ids' UTF-8 bytes, as the store keys them: a `Set<String>` would merge two ids
+    /// that are canonically equivalent Unicode but different customers in the store.
+    public var customers: Set<[UInt8]> = []
     /// A badge was written: every trophy case may show it differently.
     public var catalogue = false
 
-    public init(customers: Set<String> = [], catalogue: Bool = false) {
-        self.customers = customers
+    public init(customers: [String] = [], catalogue: Bool = false) {
+        self.customers = Set(customers.map { Array($0.utf8) })
         self.catalogue = catalogue
     }
 
@@ -21,6 +23,19 @@ public struct TrophyCaseChanges: Sendable, Equatable {
 /// `BadgeStore.write`, which empties it when a transaction starts (an aborted one reports nothing).
 final class PendingChanges: @unchecked Sendable {
     var changes = TrophyCaseChanges()
+}
 
-    func customer(_ customerId: String) { changes.customers.insert(customerId) }
+extension BadgeStore {
+    /// Notes that the transaction in progress changed what `customerId`'s trophy case shows.
+    func changedTrophyCase(of customerId: String) {
+        // Outside `BadgeStore.write` the change would never be reported: readers would keep a stale reply.
+        pendingCounters.requireActive()
+        pendingChanges.changes.customers.insert(Array(customerId.utf8))
+    }
+
+    /// Notes that the transaction in progress changed the catalogue (every trophy case).
+    func changedCatalogue() {
+        pendingCounters.requireActive()
+        pendingChanges.changes.catalogue = true
+    }
 }

@@ -8,7 +8,7 @@ extension BadgeStore {
     public func putBadge(_ txn: borrowing WriteTransaction, _ badge: BadgeDefinition) throws(BadgeError) {
         let bytes = badge.encoded()
         try lmdb { try txn.put(badges, key: Keys.string(badge.id), value: bytes) }
-        pendingChanges.changes.catalogue = true
+        changedCatalogue()
     }
 
     /// Stores a new award under the next award id, records its request id, counts it, and returns it.
@@ -33,7 +33,7 @@ extension BadgeStore {
             }
         }
         try adjustCount(txn, badgeId: award.badgeId, by: 1)
-        pendingChanges.customer(award.customerId)
+        changedTrophyCase(of: award.customerId)
         return (award, record)
     }
 
@@ -44,6 +44,6 @@ extension BadgeStore {
         let record = award.encoded()
         try lmdb { try txn.put(awards, key: key, value: record) }
         try adjustCount(txn, badgeId: award.badgeId, by: -1)
-        pendingChanges.customer(award.customerId)
+        changedTrophyCase(of: award.customerId)
     }
 }

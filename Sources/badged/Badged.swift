@@ -46,9 +46,9 @@ struct Badged: AsyncParsableCommand {
     @Option(
         help: """
             Memory in MiB for encoded List replies of customers nothing has changed for since; 0 keeps \
-            none. A write drops the replies it changes before it is acknowledged.
+            none. A write drops the replies it changes before it is acknowledged (env BADGED_LIST_CACHE_MB).
             """)
-    var listCacheMb: Int = BadgeService.defaultListCacheBytes >> 20
+    var listCacheMb: Int = Int(env("BADGED_LIST_CACHE_MB") ?? "") ?? BadgeService.defaultListCacheBytes >> 20
 
     @Option(
         help: ArgumentHelp(
@@ -92,7 +92,9 @@ struct Badged: AsyncParsableCommand {
         if !noTcp { _ = try Self.parseAddress(tcp) }
         if !metricsAddress.isEmpty { _ = try Self.parseAddress(metricsAddress, what: "metrics") }
         if mapSizeMb < 1 { throw ValidationError("--map-size-mb must be at least 1") }
-        if listCacheMb < 0 { throw ValidationError("--list-cache-mb must be 0 or more") }
+        if listCacheMb < 0 || listCacheMb > 1 << 20 {
+            throw ValidationError("--list-cache-mb must be between 0 (keep none) and 1048576")
+        }
         if eventRetentionDays < 0 || eventRetentionDays > 36_500 {
             throw ValidationError("--event-retention-days must be between 0 (keep forever) and 36500")
         }

@@ -83,6 +83,16 @@ struct ListCacheTests {
                         occurredAtMs: harness.clock.nowMs - lateBy,
                         timeZone: Self.zones.randomElement(using: &random)!, amount: Double(random.next() % 300)))
                 what = "evaluate for \(customer)"
+            case 7:
+                // No badge listens to visits: only the customer's zone can change, and the zone
+                // decides the local day their progress is read in.
+                eventNumber += 1
+                let zone = Self.zones.randomElement(using: &random)!
+                _ = try await service.evaluate(
+                    ActivityEvent(
+                        eventId: "ev-\(eventNumber)", customerId: customer, type: "visit",
+                        occurredAtMs: harness.clock.nowMs, timeZone: zone))
+                what = "visit from \(zone) by \(customer)"
             case 6:
                 let name = "Plain \(random.next() % 100)"
                 try await harness.putBadge(BadgeDefinition(id: "plain", name: name, rank: 1), replace: true)
@@ -126,6 +136,34 @@ struct ListCacheTests {
         #expect(service.listCacheStatistics.hits > 0)
     }
 
+    @Test("customer ids that are the same Unicode text in different bytes are different customers")
+    func canonicallyEquivalentIds() async throws {
+        let harness = try ServiceHarness()
+        defer { harness.close() }
+        let service = harness.service
+        try await harness.putBadge(BadgeDefinition(id: "stamp", name: "Stamp", repeatable: true))
+        let composed = "Jos\u{E9}"
+        let decomposed = "Jose\u{301}"
+        #expect(composed == decomposed, "Swift compares them as equal; the store keys them by bytes")
+        func awards(_ customer: String) throws -> [UInt64] {
+            let listed = try TrophyCase(decoding: service.encodedTrophyCase(customerId: customer))
+            #expect(listed.customerId.utf8.elementsEqual(customer.utf8))
+            return listed.entries.flatMap(\.awards).map(\.awardId)
+        }
+        let first = try await harness.issue(composed, "stamp").award.awardId
+        #expect(try awards(composed) == [first])
+        #expect(try awards(decomposed) == [], "not the other customer's cached reply")
+        let second = try await harness.issue(decomposed, "stamp").award.awardId
+        #expect(try awards(decomposed) == [second])
+        #expect(try awards(composed) == [first])
+        // Both changed in one batch: each one's reply goes.
+        async let third = service.issue(IssueRequest(customerId: composed, badgeId: "stamp", requestId: "r3"))
+        async let fourth = service.issue(IssueRequest(customerId: decomposed, badgeId: "stamp", requestId: "r4"))
+        let (a, b) = try await (third, fourth)
+        #expect(try awards(composed) == [first, a.award.awardId])
+        #expect(try awards(decomposed) == [second, b.award.awardId])
+    }
+
     @Test("with the cache off, nothing is kept")
     func cacheOff() async throws {
         let harness = try ServiceHarness()
@@ -144,8 +182,8 @@ struct ListCacheTests {
         let cache = TrophyCaseCache(capacityBytes: 1 << 20)
         let ticket = cache.ticket()
         cache.committed(TrophyCaseChanges(customers: ["a"]))
-        cache.install("a", [1], validUntilMs: .max, ticket: ticket)
-        cache.install("b", [2], validUntilMs: .max, ticket: ticket)
+        cache.install("a", [1], builtAtMs: 0, validUntilMs: .max, ticket: ticket)
+        cache.install("b", [2], builtAtMs: 0, validUntilMs: .max, ticket: ticket)
         #expect(cache.lookup("a", nowMs: 0) == nil)
         #expect(cache.lookup("b", nowMs: 0) == [2])
         // A commit changing "b" drops it.
@@ -157,13 +195,13 @@ struct ListCacheTests {
     @Test("a catalogue commit drops every reply and refuses fills that began before it")
     func catalogueCommit() {
         let cache = TrophyCaseCache(capacityBytes: 1 << 20)
-        cache.install("a", [1], validUntilMs: .max, ticket: cache.ticket())
+        cache.install("a", [1], builtAtMs: 0, validUntilMs: .max, ticket: cache.ticket())
         let ticket = cache.ticket()
         cache.committed(TrophyCaseChanges(catalogue: true))
         #expect(cache.lookup("a", nowMs: 0) == nil)
-        cache.install("b", [2], validUntilMs: .max, ticket: ticket)
+        cache.install("b", [2], builtAtMs: 0, validUntilMs: .max, ticket: ticket)
         #expect(cache.lookup("b", nowMs: 0) == nil)
-        cache.install("b", [2], validUntilMs: .max, ticket: cache.ticket())
+        cache.install("b", [2], builtAtMs: 0, validUntilMs: .max, ticket: cache.ticket())
         #expect(cache.lookup("b", nowMs: 0) == [2])
     }
 
@@ -174,29 +212,35 @@ struct ListCacheTests {
         for index in 0..<TrophyCaseCache.remembered {
             cache.committed(TrophyCaseChanges(customers: ["other-\(index)"]))
         }
-        cache.install("a", [1], validUntilMs: .max, ticket: ticket)
+        cache.install("a", [1], builtAtMs: 0, validUntilMs: .max, ticket: ticket)
         #expect(cache.lookup("a", nowMs: 0) == [1], "all commits since the ticket are still remembered")
         let older = cache.ticket()
         for index in 0...TrophyCaseCache.remembered {
             cache.committed(TrophyCaseChanges(customers: ["other-\(index)"]))
         }
-        cache.install("b", [2], validUntilMs: .max, ticket: older)
+        cache.install("b", [2], builtAtMs: 0, validUntilMs: .max, ticket: older)
         #expect(cache.lookup("b", nowMs: 0) == nil)
     }
 
     @Test("a reply is answered until its validity ends, and the memory bound holds")
     func validityAndBound() {
         let cache = TrophyCaseCache(capacityBytes: 4_096)
-        cache.install("a", [1, 2, 3], validUntilMs: 1_000, ticket: cache.ticket())
+        cache.install("a", [1, 2, 3], builtAtMs: 500, validUntilMs: 1_000, ticket: cache.ticket())
         #expect(cache.lookup("a", nowMs: 999) == [1, 2, 3])
+        #expect(cache.lookup("a", nowMs: 499) == nil, "a reader whose clock reads before the build")
         #expect(cache.lookup("a", nowMs: 1_000) == nil)
         for index in 0..<100 {
-            cache.install("c\(index)", [UInt8](repeating: 7, count: 500), validUntilMs: .max, ticket: cache.ticket())
+            cache.install(
+                "c\(index)", [UInt8](repeating: 7, count: 500), builtAtMs: 0, validUntilMs: .max, ticket: cache.ticket()
+            )
             #expect(cache.statistics.bytes <= 4_096)
         }
-        #expect(cache.statistics.entries > 0)
+        // Full, it keeps most of what it holds rather than starting over.
+        #expect(cache.statistics.entries >= 5)
+        #expect(cache.statistics.bytes > 4_096 / 2)
         // Larger than the whole budget: not kept.
-        cache.install("huge", [UInt8](repeating: 1, count: 5_000), validUntilMs: .max, ticket: cache.ticket())
+        cache.install(
+            "huge", [UInt8](repeating: 1, count: 5_000), builtAtMs: 0, validUntilMs: .max, ticket: cache.ticket())
         #expect(cache.lookup("huge", nowMs: 0) == nil)
     }
 }

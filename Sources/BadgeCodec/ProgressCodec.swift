@@ -16,3 +16,26 @@ extension Progress {
         return out
     }
 }
+
+extension ProgressChange {
+    public func encoded() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(32 + badgeId.utf8.count + progress.key.utf8.count + progress.text.utf8.count)
+        out.appendString(field: 1, badgeId)
+        out.appendMessage(field: 2, progress.encoded())
+        return out
+    }
+}
+
+// An Evaluate reply carries about ten progress changes; it is encoded for every event (and kept in
+// the event record for replays), and protobuf-c's route was ~6% of the writer's time per event.
+extension EvaluateResult {
+    public func encoded() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(progress.count * 64 + awarded.count * 160)
+        for award in awarded { out.appendMessage(field: 1, award.encoded()) }
+        for change in progress { out.appendMessage(field: 2, change.encoded()) }
+        out.appendVarint(field: 3, replayed ? 1 : 0)
+        return out
+    }
+}

@@ -178,7 +178,8 @@ extension BadgeService {
 
         // Display order, so a prerequisite earned by this event counts for the badges after it.
         var localTimes: [String: LocalTime] = [:]
-        for rule in badges {
+        let allStates = try store.criterionStates(txn, customerId: event.customerId, badgeIds: badges.map(\.badge.id))
+        for (rule, states) in zip(badges, allStates) {
             let badge = rule.badge
             let criteria = rule.criteria
             let zone =
@@ -192,7 +193,7 @@ extension BadgeService {
             }
             var outcome = try BadgeEvaluator.evaluate(
                 criteria, fingerprints: rule.fingerprints,
-                states: try store.criterionStates(txn, customerId: event.customerId, badgeId: badge.id),
+                states: states,
                 event: event, timeZone: zone, prerequisitesHeld: try holdsAll(criteria.prerequisites), local: local)
             plan.result.progress += outcome.progress.map { ProgressChange(badgeId: badge.id, progress: $0) }
             if outcome.complete,

@@ -10,15 +10,30 @@ extension BadgeStore {
     )
         throws(BadgeError) -> [String: CriterionState]
     {
-        let prefix = Keys.customerBadgePrefix(customerId, badgeId)
-        var result: [String: CriterionState] = [:]
+        try criterionStates(txn, customerId: customerId, badgeIds: [badgeId])[0]
+    }
+
+    /// One customer's states for each of `badgeIds` (in that order), read with one cursor: an
+
+    public func criterionStates<M>(
+        _ txn: borrowing Transaction<M>, customerId: String, badgeIds: [String]
+    )
+        throws(BadgeError) -> [[String: CriterionState]]
+    {
+        var result: [[String: CriterionState]] = []
+        result.reserveCapacity(badgeIds.count)
         try lmdb {
             try txn.withCursor(progress) { cursor in
-                try cursor.forEach(prefix: prefix) { key, value in
-                    let criterion = String(
-                        decoding: UnsafeRawBufferPointer(rebasing: key[prefix.count...]), as: UTF8.self)
-                    result[criterion] = try decode(CriterionState.self, value, what: "progress of \(badgeId)")
-                    return true
+                for badgeId in badgeIds {
+                    let prefix = Keys.customerBadgePrefix(customerId, badgeId)
+                    var states: [String: CriterionState] = [:]
+                    try cursor.forEach(prefix: prefix) { key, value in
+                        let criterion = String(
+                            decoding: UnsafeRawBufferPointer(rebasing: key[prefix.count...]), as: UTF8.self)
+                        states[criterion] = try decode(CriterionState.self, value, what: "progress of \(badgeId)")
+                        return true
+                    }
+                    result.append(states)
                 }
             }
         }

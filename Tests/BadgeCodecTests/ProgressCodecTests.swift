@@ -36,4 +36,28 @@ struct ProgressCodecTests {
         #expect(encode(progress) == [1 << 3 | 2, 3, 0x61, 0x00, 0x62] + progress.encoded().dropFirst(5))
         #expect(encode(progress) != progress.protobufCEncoded())
     }
+
+    @Test("Evaluate replies: the same bytes as protobuf-c's, awards and progress changes included", arguments: 1...3)
+    func evaluateReplies(seed: UInt64) throws {
+        var random = SplitMix64(state: seed)
+        func pick<T>(_ values: [T]) -> T { values.randomElement(using: &random)! }
+        for _ in 0..<200 {
+            let awards = (0..<Int.random(in: 0...2, using: &random)).map { index in
+                Award(
+                    awardId: random.next() % 1_000, customerId: "c-\(index)", badgeId: pick(Self.texts),
+                    earnedAtMs: 1_700_000_000_000, expiresAtMs: pick([0, 1_800_000_000_000]), source: .rule,
+                    evidence: pick(Self.texts), evidenceFields: ["event_id": "e-\(index)", "event_type": "purchase"],
+                    requestId: "event:e-\(index):b")
+            }
+            let changes = (0..<Int.random(in: 0...12, using: &random)).map { _ in
+                ProgressChange(
+                    badgeId: pick(Self.texts),
+                    progress: Progress(
+                        key: pick(Self.texts), current: pick(Self.doubles), target: pick(Self.doubles),
+                        complete: Bool.random(using: &random), text: pick(Self.texts)))
+            }
+            let result = EvaluateResult(awarded: awards, progress: changes, replayed: Bool.random(using: &random))
+            #expect(result.encoded() == result.protobufCEncoded(), "\(result)")
+        }
+    }
 }

@@ -63,6 +63,7 @@ final class TrophyCaseCache: Sendable {
 
     /// The reply for `customerId` if one is cached and still true at `nowMs`.
     func lookup(_ customerId: String, nowMs: Int64) -> [UInt8]? {
+        guard isEnabled else { return nil }  // no lock taken, no key built, per List
         let key = CustomerKey(customerId)
         return state.withLock { state in
             guard let entry = state.entries[key] else {

@@ -88,18 +88,21 @@ public final class BadgeStore: Sendable {
     }
 
     private func checkSchema(path: String) throws(BadgeError) {
-        try write { txn throws(BadgeError) in
-            let stored = try value(txn, meta, key: Keys.schemaVersion) { Keys.readUInt32($0) ?? 0 }
-            if let version = stored {
-                if version > Self.schemaVersion {
-                    throw BadgeError(
-                        .failedPrecondition,
-                        "data folder \(path) has schema version \(version); this build reads up to \(Self.schemaVersion)",
-                        reason: "schema_too_new")
-                }
-                if version < 2 { try indexEventTimes(txn) }
+        let stored = try read { txn throws(BadgeError) in
+            try value(txn, meta, key: Keys.schemaVersion) { Keys.readUInt32($0) ?? 0 }
+        }
+        if let version = stored {
+            if version > Self.schemaVersion {
+                throw BadgeError(
+                    .failedPrecondition,
+                    "data folder \(path) has schema version \(version); this build reads up to \(Self.schemaVersion)",
+                    reason: "schema_too_new")
             }
-            if stored != Self.schemaVersion {
+            // The version is written only after this: an interrupted upgrade is done again.
+            if version < 2 { try indexEventTimes() }
+        }
+        if stored != Self.schemaVersion {
+            try write { txn throws(BadgeError) in
                 try lmdb { try txn.put(meta, key: Keys.schemaVersion, value: Keys.uint32(Self.schemaVersion)) }
             }
         }

@@ -125,25 +125,37 @@ extension BadgeStore {
     }
 
     /// Builds `event_times` for a folder written before it existed (schema 1): the history says
-    /// which event ids each customer has, and each event record when it was recorded.
-    func indexEventTimes(_ txn: borrowing WriteTransaction) throws(BadgeError) {
-        var entries: [(eventId: String, historyKey: [UInt8])] = []
-        try lmdb {
-            try txn.withCursor(history) { cursor in
-                try cursor.forEach(prefix: []) { key, value in
-                    entries.append((String(decoding: value, as: UTF8.self), Array(key)))
-                    return true
+    /// which event ids each customer has, and each event record when it was recorded. `chunk`
+    /// history entries per transaction: one transaction over millions of events would run past
+    /// LMDB's limit on dirty pages (and hold them all in memory). Safe to run again.
+    func indexEventTimes(chunk: Int = 50_000) throws(BadgeError) {
+        var after: [UInt8]?
+        repeat {
+            after = try write { txn throws(BadgeError) -> [UInt8]? in
+                var entries: [(eventId: String, historyKey: [UInt8])] = []
+                try lmdb {
+                    try txn.withCursor(history) { cursor in
+                        var entry =
+                            try after.map { key in try key.withUnsafeBytes { try cursor.seek(atLeast: $0) } }
+                            ?? cursor.first()
+                        if let (key, _) = entry, let after, key.elementsEqual(after) { entry = try cursor.next() }
+                        while let (key, value) = entry, entries.count < chunk {
+                            entries.append((String(decoding: value, as: UTF8.self), Array(key)))
+                            entry = try cursor.next()
+                        }
+                    }
                 }
+                for (eventId, historyKey) in entries {
+                    guard let record = try eventRecord(txn, eventId: eventId) else { continue }
+                    try lmdb {
+                        try txn.put(
+                            eventTimes, key: Keys.eventTime(recordedAtMs: record.recordedAtMs, eventId: eventId),
+                            value: historyKey)
+                    }
+                }
+                return entries.count == chunk ? entries.last?.historyKey : nil
             }
-        }
-        for (eventId, historyKey) in entries {
-            guard let record = try eventRecord(txn, eventId: eventId) else { continue }
-            try lmdb {
-                try txn.put(
-                    eventTimes, key: Keys.eventTime(recordedAtMs: record.recordedAtMs, eventId: eventId),
-                    value: historyKey)
-            }
-        }
+        } while after != nil
     }
 
     /// The customer's event ids, oldest first (at most `limit`).

@@ -1,9 +1,10 @@
 import BadgeCodec
 import BadgeModel
-import BadgeStore
 import Foundation
 import LMDB
 import Testing
+
+@testable import BadgeStore
 
 @Suite("Evaluated events: pruning by age")
 struct EventRetentionStoreTests {
@@ -112,5 +113,35 @@ struct EventRetentionStoreTests {
         let meta = try environment.openDatabase("meta")
         let version = try environment.read { txn in try txn.get(meta, key: Array("schema_version".utf8)) }
         #expect(version == [0, 0, 0, UInt8(BadgeStore.schemaVersion)])
+    }
+
+    @Test("the upgrade's index is built in chunks of history entries, and building it again changes nothing")
+    func indexInChunks() throws {
+        try withStore { store, _ in
+            try Self.fill(store)
+            func indexed() throws -> [[UInt8]] {
+                try store.environment.read { txn in
+                    var keys: [[UInt8]] = []
+                    try txn.withCursor(store.eventTimes) { cursor in
+                        try cursor.forEach(prefix: []) { key, _ in
+                            keys.append(Array(key))
+                            return true
+                        }
+                    }
+                    return keys
+                }
+            }
+            let complete = try indexed()
+            #expect(complete.count == 10)
+            try store.environment.write { txn in
+                for key in complete { try txn.delete(store.eventTimes, key: key) }
+            }
+            #expect(try indexed().isEmpty)
+            // 10 entries in chunks of 3 (and of 5: a chunk that ends exactly at the last entry).
+            for chunk in [3, 5] {
+                try store.indexEventTimes(chunk: chunk)
+                #expect(try indexed() == complete, "chunks of \(chunk)")
+            }
+        }
     }
 }

@@ -199,17 +199,23 @@ struct BadgedProcessTests {
         #expect(try MetricsTests.get("/", port: metricsPort).status == 404)
     }
 
-    @Test("bad flags exit 64 with a message")
-    func badFlags() throws {
+    @Test(
+        "bad flags exit 64 with a message naming the flag",
+        arguments: [
+            (["--no-socket", "--no-tcp"], "nothing to listen on"),
+            (["--list-cache-mb=-1"], "--list-cache-mb must be between 0"),
+            (["--event-retention-days=-3"], "--event-retention-days must be between 0"),
+        ])
+    func badFlags(arguments: [String], expected: String) throws {
         let process = Process()
         process.executableURL = Self.binary
-        process.arguments = ["--no-socket", "--no-tcp"]
+        process.arguments = arguments
         let err = Pipe()
         process.standardError = err
         try process.run()
         let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 64)
-        #expect(message.contains("nothing to listen on"))
+        #expect(message.contains(expected), "\(message)")
     }
 }

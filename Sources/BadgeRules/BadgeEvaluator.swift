@@ -97,11 +97,13 @@ public enum BadgeEvaluator {
     }
 
     /// `progress(_:states:nowMs:timeZone:)` with the criteria's `fingerprints(of:)` and the local
-    /// time worked out by the caller (a trophy case reuses both across badges and customers).
+    /// time worked out by the caller (a trophy case keeps the fingerprints with its catalogue and
+    /// the local time for its badges sharing a zone).
     public static func progress(
         _ criteria: Criteria, fingerprints: [UInt64], states: [String: CriterionState], at local: LocalTime
     ) -> [Progress] {
-        zip(criteria.criteria, fingerprints).map { criterion, fingerprint in
+        precondition(fingerprints.count == criteria.criteria.count, "one fingerprint per criterion")
+        return zip(criteria.criteria, fingerprints).map { criterion, fingerprint in
             let state = states[criterion.key].flatMap { $0.fingerprint == fingerprint ? $0 : nil }
             return CriterionEngine.progress(
                 criterion, state ?? CriterionState(fingerprint: fingerprint), at: local, atEvent: false)

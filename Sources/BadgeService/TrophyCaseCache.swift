@@ -13,8 +13,8 @@ import Synchronization
 /// - **Time.** A trophy case built at `now` says until when it stays true (the next award expiry,
 ///   badge window end, or local midnight for progress); after that it is rebuilt.
 ///
-/// Memory is bounded by `capacityBytes`: when an install would pass it, about an eighth of the
-/// entries go (in hash order, close to random eviction).
+/// Memory is bounded by `capacityBytes`: when an install would pass it, the oldest installs go
+/// first until an eighth of the budget is free (first in, first out).
 final class TrophyCaseCache: Sendable {
     /// How many recent commits' changed customers are kept for fills that overlap them.
     static let remembered = 64
@@ -40,6 +40,8 @@ final class TrophyCaseCache: Sendable {
         var builtAtMs: Int64
         var validUntilMs: Int64
         var keyBytes: Int
+        /// Install order, for eviction.
+        var sequence: UInt64 = 0
         var cost: Int { bytes.count + keyBytes + 96 }
     }
 
@@ -50,6 +52,37 @@ final class TrophyCaseCache: Sendable {
         /// Newest last: the generation each commit made and the customers it changed (nil: all).
         var recent: [(generation: UInt64, customers: Set<CustomerKey>?)] = []
         var statistics = ListCacheStatistics()
+        /// Installs, oldest first from `orderHead`. An element whose entry was replaced or dropped
+        /// since (its sequence no longer matches) is skipped.
+        var order: [(key: CustomerKey, sequence: UInt64)] = []
+        var orderHead = 0
+        var nextSequence: UInt64 = 0
+
+        /// Drops the oldest installs until `needed` bytes are free.
+        mutating func evictOldest(freeing needed: Int) {
+            var freed = 0
+            while freed < needed, orderHead < order.count {
+                let (key, sequence) = order[orderHead]
+                orderHead += 1
+                guard let entry = entries[key], entry.sequence == sequence else { continue }
+                entries[key] = nil
+                bytes -= entry.cost
+                freed += entry.cost
+            }
+        }
+
+        /// Keeps `order` in proportion to the entries: the consumed head goes, and when writes and
+        /// expiries have left mostly stale elements it is rebuilt from the entries.
+        mutating func compactOrder() {
+            if orderHead > 0, orderHead * 2 >= order.count {
+                order.removeFirst(orderHead)
+                orderHead = 0
+            }
+            if order.count > 2 * entries.count + 64 {
+                order = entries.map { (key: $0.key, sequence: $0.value.sequence) }.sorted { $0.sequence < $1.sequence }
+                orderHead = 0
+            }
+        }
     }
 
     private let state = Mutex(State())
@@ -87,14 +120,17 @@ final class TrophyCaseCache: Sendable {
     }
 
     /// Taken before the read transaction a reply will be built from.
-    func ticket() -> UInt64 { state.withLock { $0.generation } }
+    func ticket() -> UInt64 {
+        guard isEnabled else { return 0 }
+        return state.withLock { $0.generation }
+    }
 
     /// Keeps `bytes`, built at `builtAtMs`, as the reply for `customerId` until `validUntilMs`,
     /// unless a commit since `ticket` changed that customer (or the catalogue), or is too old to tell.
     func install(_ customerId: String, _ bytes: [UInt8], builtAtMs: Int64, validUntilMs: Int64, ticket: UInt64) {
         guard isEnabled else { return }
         let key = CustomerKey(customerId)
-        let entry = Entry(bytes: bytes, builtAtMs: builtAtMs, validUntilMs: validUntilMs, keyBytes: key.bytes.count)
+        var entry = Entry(bytes: bytes, builtAtMs: builtAtMs, validUntilMs: validUntilMs, keyBytes: key.bytes.count)
         guard entry.cost <= capacityBytes else { return }
         state.withLock { state in
             if state.generation != ticket {
@@ -106,20 +142,19 @@ final class TrophyCaseCache: Sendable {
                     return
                 }
             }
-            if state.bytes + entry.cost > capacityBytes {
-                // Full: drop about an eighth, in the dictionary's hash order (as good as random
-                // here), rather than everything: a working set larger than the budget keeps a full
-                // cache's worth of hits.
-                var toFree = state.bytes + entry.cost - capacityBytes / 8 * 7
-                var victims: [CustomerKey] = []
-                for (key, value) in state.entries where toFree > 0 {
-                    victims.append(key)
-                    toFree -= value.cost
-                }
-                for key in victims { state.bytes -= state.entries.removeValue(forKey: key)?.cost ?? 0 }
+            // A reply replacing this customer's previous one only needs the difference.
+            let growth = entry.cost - (state.entries[key]?.cost ?? 0)
+            if state.bytes + growth > capacityBytes {
+                // Full: the oldest installs go until an eighth is free, rather than everything, so a
+                // working set larger than the budget still keeps a full cache's worth of hits.
+                state.evictOldest(freeing: state.bytes + growth - capacityBytes / 8 * 7)
             }
+            entry.sequence = state.nextSequence
+            state.nextSequence += 1
             if let old = state.entries.updateValue(entry, forKey: key) { state.bytes -= old.cost }
             state.bytes += entry.cost
+            state.order.append((key, entry.sequence))
+            state.compactOrder()
             state.statistics.installs += 1
         }
     }
@@ -144,6 +179,10 @@ final class TrophyCaseCache: Sendable {
             if state.recent.count > Self.remembered { state.recent.removeFirst(state.recent.count - Self.remembered) }
         }
     }
+
+    /// Installs still queued for eviction, stale ones included (for tests: it must stay in
+    /// proportion to the entries).
+    var queuedInstalls: Int { state.withLock { $0.order.count - $0.orderHead } }
 
     var statistics: ListCacheStatistics {
         state.withLock { state in

@@ -134,7 +134,9 @@ final class WriteQueue: @unchecked Sendable {
         while true {
             if let maintenance, let due = maintenanceDue, due <= ContinuousClock.now {
                 let more = maintenance.run(clock())
-                maintenanceDue = ContinuousClock.now + (more ? maintenance.backlogPause : maintenance.interval)
+                maintenanceDue =
+                    ContinuousClock.now
+                    + (more ? min(maintenance.backlogPause, maintenance.interval) : maintenance.interval)
             }
             guard let batch = nextBatch(waitingUntil: maintenanceDue) else { break }
             if batch.isEmpty { continue }  // woken for maintenance

@@ -14,7 +14,7 @@ extension BadgeStore {
     }
 
     /// One customer's states for each of `badgeIds` (in that order), read with one cursor: an
-
+    /// Evaluate reads about ten badges' states, and opened a cursor for each.
     public func criterionStates<M>(
         _ txn: borrowing Transaction<M>, customerId: String, badgeIds: [String]
     )
@@ -129,6 +129,7 @@ extension BadgeStore {
     /// history entries per transaction: one transaction over millions of events would run past
     /// LMDB's limit on dirty pages (and hold them all in memory). Safe to run again.
     func indexEventTimes(chunk: Int = 50_000) throws(BadgeError) {
+        let chunk = max(chunk, 1)
         var after: [UInt8]?
         repeat {
             after = try write { txn throws(BadgeError) -> [UInt8]? in

@@ -156,7 +156,7 @@ struct ListCacheTests {
         let second = try await harness.issue(decomposed, "stamp").award.awardId
         #expect(try awards(decomposed) == [second])
         #expect(try awards(composed) == [first])
-        // Both changed in one batch: each one's reply goes.
+        // Both changed at once (usually in one batch): each one's reply goes.
         async let third = service.issue(IssueRequest(customerId: composed, badgeId: "stamp", requestId: "r3"))
         async let fourth = service.issue(IssueRequest(customerId: decomposed, badgeId: "stamp", requestId: "r4"))
         let (a, b) = try await (third, fourth)
@@ -220,6 +220,43 @@ struct ListCacheTests {
         }
         cache.install("b", [2], builtAtMs: 0, validUntilMs: .max, ticket: older)
         #expect(cache.lookup("b", nowMs: 0) == nil)
+    }
+
+    @Test("when full, the oldest installs go first; a reply installed again counts as new")
+    func oldestFirst() {
+        // Each entry costs 500 + 2 + 96 = 598 bytes: six fit in 4,096.
+        let cache = TrophyCaseCache(capacityBytes: 4_096)
+        func put(_ id: String) {
+            cache.install(
+                id, [UInt8](repeating: 1, count: 500), builtAtMs: 0, validUntilMs: .max, ticket: cache.ticket())
+        }
+        for index in 0..<6 { put("c\(index)") }
+        #expect(cache.statistics.entries == 6)
+        put("c0")  // replaced: now the newest
+        put("c6")  // full: the oldest go (c1, then c2) until an eighth is free
+        #expect(cache.lookup("c1", nowMs: 0) == nil)
+        #expect(cache.lookup("c2", nowMs: 0) == nil)
+        for id in ["c0", "c3", "c4", "c5", "c6"] { #expect(cache.lookup(id, nowMs: 0) != nil, "\(id)") }
+        // Entries dropped by writes leave the order too: later evictions still take the oldest left.
+        cache.committed(TrophyCaseChanges(customers: ["c3", "c4"]))
+        for id in ["c7", "c8", "c9"] { put(id) }
+        #expect(cache.statistics.entries == 6, "room was left by the write: nothing evicted")
+        put("c10")  // full again: c5 (the oldest left), then c0 (installed again after c5)
+        #expect(cache.lookup("c5", nowMs: 0) == nil)
+        #expect(cache.lookup("c0", nowMs: 0) == nil)
+        for id in ["c6", "c7", "c8", "c9", "c10"] { #expect(cache.lookup(id, nowMs: 0) != nil, "\(id)") }
+        #expect(cache.statistics.bytes <= 4_096)
+    }
+
+    @Test("replies dropped by writes do not pile up in the eviction order")
+    func orderStaysSmall() {
+        let cache = TrophyCaseCache(capacityBytes: 1 << 20)
+        for index in 0..<10_000 {
+            cache.install("c\(index)", [1, 2, 3], builtAtMs: 0, validUntilMs: .max, ticket: cache.ticket())
+            if index % 10 != 0 { cache.committed(TrophyCaseChanges(customers: ["c\(index)"])) }
+        }
+        #expect(cache.statistics.entries == 1_000)
+        #expect(cache.queuedInstalls <= 2 * 1_000 + 64 + 1)
     }
 
     @Test("a reply is answered until its validity ends, and the memory bound holds")

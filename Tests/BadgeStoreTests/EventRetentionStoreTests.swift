@@ -133,15 +133,18 @@ struct EventRetentionStoreTests {
             }
             let complete = try indexed()
             #expect(complete.count == 10)
-            try store.environment.write { txn in
-                for key in complete { try txn.delete(store.eventTimes, key: key) }
-            }
-            #expect(try indexed().isEmpty)
-            // 10 entries in chunks of 3 (and of 5: a chunk that ends exactly at the last entry).
-            for chunk in [3, 5] {
+            // 10 entries in chunks of 3, of 5 (a chunk that ends exactly at the last entry) and of 10.
+            for chunk in [3, 5, 10] {
+                try store.environment.write { txn in
+                    for key in complete { try txn.delete(store.eventTimes, key: key) }
+                }
+                #expect(try indexed().isEmpty)
                 try store.indexEventTimes(chunk: chunk)
                 #expect(try indexed() == complete, "chunks of \(chunk)")
             }
+            // Again over a complete index: nothing changes.
+            try store.indexEventTimes(chunk: 4)
+            #expect(try indexed() == complete)
         }
     }
 }

@@ -98,8 +98,8 @@ extension BadgeService {
             // Per zone: the local time now (nil: not a zone) and when its day turns.
             var zones: [String: (local: LocalTime, dayTurnsAt: Int64)?] = [:]
             func progress(_ listed: CatalogueListing.Badge, held: Bool) -> [[UInt8]] {
-                // A held non-repeatable badge has nothing left to make progress toward. (Read through
-                // `listed`: a copy of the whole definition per badge was ~10% of a List.)
+                // A held non-repeatable badge has nothing left to make progress toward. (Fields are read
+                // through `listed` rather than from a copy of the whole definition.)
                 guard let criteria = listed.criteria, !held || listed.definition.repeatable else { return [] }
                 let zone = timeZone.isEmpty ? criteria.timeZone : timeZone
                 if zones[zone] == nil {

@@ -41,7 +41,7 @@ extension CriterionState {
         // Built only when needed: about ten states are decoded per Evaluate.
         func malformed() -> BadgeError { Envelope.malformed(Self.protoName, bytes.count) }
         while !reader.atEnd {
-            guard let tag = reader.tag(), tag >> 3 != 0 else { throw malformed() }
+            guard let tag = reader.tag() else { throw malformed() }
             let field = tag >> 3
             let wireType = tag & 7
             switch (field, wireType) {

@@ -8,7 +8,7 @@ public enum StoredAward {
         var expiresAtMs: Int64 = 0
         var revokedAtMs: Int64 = 0
         while !reader.atEnd {
-            guard let tag = reader.tag(), tag >> 3 != 0 else { return nil }
+            guard let tag = reader.tag() else { return nil }
             switch tag & 7 {
             case 0:
                 guard let value = reader.varint() else { return nil }

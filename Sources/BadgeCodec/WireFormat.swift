@@ -31,12 +31,12 @@ struct FieldReader {
         return nil
     }
 
-    /// A field's tag. protobuf-c reads at most five tag bytes (a 32-bit field number) and refuses
-    /// a longer tag, so this does too. (Callers also refuse field number 0 however it is written;
-    /// protobuf-c lets a padded zero through as an unknown field.)
+    /// A field's tag; nil for a malformed one. protobuf-c reads at most five tag bytes (a 32-bit
+    /// field number) and refuses a longer tag, so this does too. Field number 0 is refused however
+    /// it is written (protobuf-c lets a padded zero through as an unknown field).
     mutating func tag() -> UInt64? {
         let begin = offset
-        guard let value = varint(), offset - begin <= 5 else { return nil }
+        guard let value = varint(), offset - begin <= 5, value >> 3 != 0 else { return nil }
         return value
     }
 
@@ -84,7 +84,7 @@ enum FieldValue {
 extension FieldReader {
     /// Reads one field's number and value; malformed bytes throw `malformed_message` naming `what`.
     mutating func field(in what: String, _ frameSize: Int) throws(BadgeError) -> (UInt64, FieldValue) {
-        guard let tag = tag(), tag >> 3 != 0 else { throw Envelope.malformed(what, frameSize) }
+        guard let tag = tag() else { throw Envelope.malformed(what, frameSize) }
         switch tag & 7 {
         case 0:
             guard let value = varint() else { throw Envelope.malformed(what, frameSize) }

@@ -18,14 +18,12 @@ struct CatalogueListing: Sendable {
         /// `BadgeEvaluator.fingerprints(of:)` of the criteria (hashing them per List was a quarter
         /// of a List's time with 50 criteria badges).
         let fingerprints: [UInt64]
-        let criteria: Criteria?
 
         init(definition: BadgeDefinition, awardKey: [UInt8], badgeField: [UInt8], criteriaTextField: [UInt8]) {
             self.definition = definition
             self.awardKey = awardKey
             self.badgeField = badgeField
             self.criteriaTextField = criteriaTextField
-            criteria = definition.criteria
             fingerprints = definition.criteria.map(BadgeEvaluator.fingerprints) ?? []
         }
 
@@ -98,9 +96,10 @@ extension BadgeService {
             // Per zone: the local time now (nil: not a zone) and when its day turns.
             var zones: [String: (local: LocalTime, dayTurnsAt: Int64)?] = [:]
             func progress(_ listed: CatalogueListing.Badge, held: Bool) -> [[UInt8]] {
-                // A held non-repeatable badge has nothing left to make progress toward. (Fields are read
-                // through `listed` rather than from a copy of the whole definition.)
-                guard let criteria = listed.criteria, !held || listed.definition.repeatable else { return [] }
+                // A held non-repeatable badge has nothing left to make progress toward.
+                guard let criteria = listed.definition.criteria, !held || listed.definition.repeatable else {
+                    return []
+                }
                 let zone = timeZone.isEmpty ? criteria.timeZone : timeZone
                 if zones[zone] == nil {
                     zones[zone] = (try? LocalTime(utcMs: now, timeZone: zone)).map { local in

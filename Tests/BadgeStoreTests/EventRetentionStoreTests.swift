@@ -33,6 +33,16 @@ struct EventRetentionStoreTests {
         }
     }
 
+    /// The event ids left in each customer's history.
+    static func history(_ store: BadgeStore) throws -> (even: Set<String>, odd: Set<String>) {
+        try store.read { txn throws(BadgeError) in
+            (
+                Set(try store.history(txn, customerId: "even", limit: 100)),
+                Set(try store.history(txn, customerId: "odd", limit: 100))
+            )
+        }
+    }
+
     @Test("the oldest events go first, at most the limit per call, with their history entries")
     func oldestFirst() throws {
         try withStore { store, _ in
@@ -47,14 +57,9 @@ struct EventRetentionStoreTests {
             }
             #expect(second == 2)
             #expect(try Self.remaining(store) == [7, 8, 9, 10])
-            let history = try store.read { txn throws(BadgeError) in
-                (
-                    try store.history(txn, customerId: "even", limit: 100),
-                    try store.history(txn, customerId: "odd", limit: 100)
-                )
-            }
-            #expect(Set(history.0) == ["ev-8", "ev-10"])
-            #expect(Set(history.1) == ["ev-7", "ev-9"])
+            let history = try Self.history(store)
+            #expect(history.even == ["ev-8", "ev-10"])
+            #expect(history.odd == ["ev-7", "ev-9"])
             // Nothing older is left: a third call deletes nothing.
             #expect(
                 try store.write { txn throws(BadgeError) in try store.pruneEvents(txn, recordedBefore: 6_500, limit: 4)
@@ -99,14 +104,9 @@ struct EventRetentionStoreTests {
             #expect(pruned == 3)
             #expect(try Self.remaining(store) == [4, 5, 6, 7, 8, 9, 10])
             // The rebuilt index named the right history entries: exactly the pruned ones went.
-            let history = try store.read { txn throws(BadgeError) in
-                (
-                    try store.history(txn, customerId: "even", limit: 100),
-                    try store.history(txn, customerId: "odd", limit: 100)
-                )
-            }
-            #expect(Set(history.0) == ["ev-4", "ev-6", "ev-8", "ev-10"])
-            #expect(Set(history.1) == ["ev-5", "ev-7", "ev-9"])
+            let history = try Self.history(store)
+            #expect(history.even == ["ev-4", "ev-6", "ev-8", "ev-10"])
+            #expect(history.odd == ["ev-5", "ev-7", "ev-9"])
         }
         let environment = try Environment(path: path, options: .init(mapSize: 32 << 20))
         defer { environment.close() }

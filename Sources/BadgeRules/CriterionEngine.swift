@@ -67,6 +67,15 @@ public enum CriterionEngine {
         _ criterion: Criterion, _ state: CriterionState, _ event: ActivityEvent, at local: LocalTime
     ) -> CriterionState {
         var state = state
+        record(criterion, into: &state, event, at: local)
+        return state
+    }
+
+    /// Counts `event` (which must match) into `state` in place: the engine runs this for every
+    /// listening badge of every event, and a copy of the state's arrays each time was ~15% of it.
+    public static func record(
+        _ criterion: Criterion, into state: inout CriterionState, _ event: ActivityEvent, at local: LocalTime
+    ) {
         let value = number(criterion.attribute, event) ?? 0
         switch criterion.aggregate {
         case .count, .sum:
@@ -77,7 +86,7 @@ public enum CriterionEngine {
                 addToBucket(&state, period: local.period(periodUnit(criterion)), value: value, criterion: criterion)
             }
         case .distinct:
-            guard let item = event.attributes[criterion.attribute] else { return state }
+            guard let item = event.attributes[criterion.attribute] else { return }
             let period = local.period(periodUnit(criterion))
             state.distinct[item] = max(state.distinct[item] ?? period, period)
             if state.distinct.count > maxDistinct, let oldest = state.distinct.min(by: { $0.value < $1.value }) {
@@ -86,16 +95,15 @@ public enum CriterionEngine {
         case .streak:
             insert(local.period(criterion.streakUnit == .weeks ? .week : .day), into: &state.runs)
         case .state:
-            guard let item = event.attributes[criterion.attribute] else { return state }
+            guard let item = event.attributes[criterion.attribute] else { return }
             // Latest by event time wins, so a late, older event cannot overwrite a newer state.
             if event.occurredAtMs >= state.stateTimeMs {
                 state.stateValue = item
                 state.stateTimeMs = event.occurredAtMs
             }
         }
+        if state.recent.count >= maxRecent { state.recent.removeFirst(state.recent.count - maxRecent + 1) }
         state.recent.append(event.eventId)
-        if state.recent.count > maxRecent { state.recent.removeFirst(state.recent.count - maxRecent) }
-        return state
     }
 
     static func periodUnit(_ criterion: Criterion) -> LocalTime.PeriodUnit {
@@ -150,21 +158,23 @@ public enum CriterionEngine {
     {
         switch criterion.aggregate {
         case .count, .sum:
-            let pick: (CriterionState.Bucket) -> Double = criterion.aggregate == .count ? { $0.count } : { $0.sum }
+            let isCount = criterion.aggregate == .count
             switch criterion.window {
             case .lifetime:
-                return criterion.aggregate == .count ? state.count : state.sum
+                return isCount ? state.count : state.sum
             case .rollingDays:
                 let days = Int64(max(criterion.windowDays, 1))
-                let anchors = atEvent ? Array(local.day..<(local.day + days)) : [local.day]
-                return anchors.map { anchor in
-                    state.buckets.filter { $0.period > anchor - days && $0.period <= anchor }.reduce(0) {
-                        $0 + pick($1)
+                return bestWindow(days: days, from: local.day, anchors: atEvent ? days : 1) { low, high in
+                    var total = 0.0
+                    for bucket in state.buckets where bucket.period > low && bucket.period <= high {
+                        total += isCount ? bucket.count : bucket.sum
                     }
-                }.max() ?? 0
+                    return total
+                }
             default:
                 let period = local.period(periodUnit(criterion))
-                return state.buckets.first { $0.period == period }.map(pick) ?? 0
+                guard let bucket = state.buckets.first(where: { $0.period == period }) else { return 0 }
+                return isCount ? bucket.count : bucket.sum
             }
         case .distinct:
             switch criterion.window {
@@ -173,13 +183,16 @@ public enum CriterionEngine {
             case .rollingDays:
                 // Each value counts at the last day it was seen.
                 let days = Int64(max(criterion.windowDays, 1))
-                let anchors = atEvent ? Array(local.day..<(local.day + days)) : [local.day]
-                return anchors.map { anchor in
-                    Double(state.distinct.values.count { $0 > anchor - days && $0 <= anchor })
-                }.max() ?? 0
+                return bestWindow(days: days, from: local.day, anchors: atEvent ? days : 1) { low, high in
+                    var total = 0.0
+                    for seen in state.distinct.values where seen > low && seen <= high { total += 1 }
+                    return total
+                }
             default:
                 let period = local.period(periodUnit(criterion))
-                return Double(state.distinct.values.count { $0 == period })
+                var total = 0.0
+                for seen in state.distinct.values where seen == period { total += 1 }
+                return total
             }
         case .streak:
             let period = local.period(criterion.streakUnit == .weeks ? .week : .day)
@@ -193,6 +206,20 @@ public enum CriterionEngine {
         case .state:
             return state.stateValue == criterion.stateValue && !state.stateValue.isEmpty ? 1 : 0
         }
+    }
+
+    /// The largest `total(low, high)` over the rolling windows (low, high] of `days` days ending on
+    /// `first`, `first + 1`, ... (`anchors` of them): without arrays, as this runs for every
+    /// rolling criterion an event touches.
+    static func bestWindow(days: Int64, from first: Int64, anchors: Int64, total: (Int64, Int64) -> Double) -> Double {
+        // A sum may be negative (refunds), so the first window starts the comparison, not zero.
+        var best = total(first - days, first)
+        var anchor = first + 1
+        while anchor < first + anchors {
+            best = max(best, total(anchor - days, anchor))
+            anchor += 1
+        }
+        return best
     }
 
     public static func target(_ criterion: Criterion) -> Double {

@@ -178,8 +178,11 @@ extension BadgeService {
 
         // Display order, so a prerequisite earned by this event counts for the badges after it.
         var localTimes: [String: LocalTime] = [:]
-        let allStates = try store.criterionStates(txn, customerId: event.customerId, badgeIds: badges.map(\.badge.id))
-        for (rule, states) in zip(badges, allStates) {
+        var allStates = try store.criterionStates(txn, customerId: event.customerId, badgeIds: badges.map(\.badge.id))
+        for (position, rule) in badges.enumerated() {
+            // Handed over, not shared, so that the evaluator changes the states in place.
+            let states = allStates[position]
+            allStates[position] = [:]
             let badge = rule.badge
             let criteria = rule.criteria
             let zone =
@@ -198,7 +201,8 @@ extension BadgeService {
             plan.result.progress += outcome.progress.map { ProgressChange(badgeId: badge.id, progress: $0) }
             if outcome.complete,
                 let award = try award(
-                    badge, outcome, event, IssuePolicy.needsTally(badge) ? try tally(badge.id) : AwardTally(), store,
+                    badge, criteria, outcome, event, IssuePolicy.needsTally(badge) ? try tally(badge.id) : AwardTally(),
+                    store,
                     txn, now)
             {
                 plan.awards.append(award)
@@ -216,7 +220,7 @@ extension BadgeService {
     /// The award the event earns, or nil when the issuing rules refuse it (already held, cap
     /// reached, outside the window): criteria met is not a right to a badge the rules forbid.
     private static func award<M>(
-        _ badge: BadgeDefinition, _ outcome: BadgeEvaluator.Outcome, _ event: ActivityEvent,
+        _ badge: BadgeDefinition, _ criteria: Criteria, _ outcome: BadgeEvaluator.Outcome, _ event: ActivityEvent,
         _ tally: AwardTally, _ store: BadgeStore, _ txn: borrowing Transaction<M>, _ now: Int64
     ) throws(BadgeError) -> Award? {
         let context = IssuePolicy.Context(
@@ -229,7 +233,8 @@ extension BadgeService {
         }
         return Award(
             awardId: 0, customerId: event.customerId, badgeId: badge.id, earnedAtMs: now,
-            expiresAtMs: IssuePolicy.expiry(of: badge, earnedAtMs: now), source: .rule, evidence: outcome.evidence,
+            expiresAtMs: IssuePolicy.expiry(of: badge, earnedAtMs: now), source: .rule,
+            evidence: outcome.evidence(for: criteria),
             evidenceFields: ["event_id": event.eventId, "event_type": event.type],
             requestId: "\(ruleRequestPrefix)\(event.eventId):\(badge.id)")
     }

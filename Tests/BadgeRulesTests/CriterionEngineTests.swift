@@ -113,6 +113,40 @@ struct CriterionEngineTests {
         #expect(simulator.awards == ["c"])
     }
 
+    @Test("a rolling sum reports its best window even when every window is negative (refunds)")
+    func rollingSumOfRefunds() throws {
+        let criterion = Criterion(
+            key: "s", eventType: "purchase", aggregate: .sum, target: 100, window: .rollingDays, windowDays: 2)
+        let criteria = Criteria(criteria: [criterion])
+        var states: [String: CriterionState] = [:]
+        var last: BadgeEvaluator.Outcome?
+        for (id, day, amount) in [("a", Int64(0), -50.0), ("b", 1, -20.0), ("c", 3, -30.0)] {
+            let outcome = try BadgeEvaluator.evaluate(
+                criteria, states: states, event: event(id, day: day, amount: amount), timeZone: "UTC",
+                prerequisitesHeld: true)
+            states = outcome.states
+            last = outcome
+        }
+        // Windows holding day 3: [2, 3] = -30 and [3, 4] = -30; day 1's -20 is outside both.
+        #expect(last?.progress.first?.current == -30)
+        let now = try LocalTime(utcMs: Self.base + 1 * Self.day, timeZone: "UTC")
+        // Now (day 1): the window [0, 1] holds -50 and -20.
+        #expect(CriterionEngine.current(criterion, states["s"]!, at: now, atEvent: false) == -70)
+    }
+
+    @Test("states of criteria a badge no longer has are not returned, changed or restarted")
+    func orphanStatesAreLeftAlone() throws {
+        let criteria = Criteria(criteria: [Criterion(key: "now", eventType: "purchase", target: 1)])
+        var orphan = CriterionState(fingerprint: 7)
+        orphan.count = 4
+        var outcome = try BadgeEvaluator.evaluate(
+            criteria, states: ["removed": orphan], event: event("a"), timeZone: "UTC", prerequisitesHeld: true)
+        #expect(outcome.complete)
+        BadgeEvaluator.startNewRound(&outcome)
+        #expect(Set(outcome.states.keys) == ["now"])
+        #expect(outcome.changed == ["now"])
+    }
+
     @Test("calendar windows count within the event's own period")
     func calendarMonth() throws {
         var simulator = Simulator(

@@ -28,6 +28,10 @@ public final class BadgeService: Sendable {
     let storeMetrics: StoreMetrics
     /// How long evaluated events are kept for idempotency (0: forever); see `pruneExpiredEvents`.
     public let eventRetentionMs: Int64
+    /// Evaluate plans events on the caller's thread, and the writer checks and stores the plans.
+    public let plansAhead: Bool
+    let commitLog = CommitLog()
+    let planCounters = PlanCounters()
 
     /// Wall-clock Unix milliseconds.
     public static let systemClock: @Sendable () -> Int64 = {
@@ -43,12 +47,15 @@ public final class BadgeService: Sendable {
     ///     outcome; older ones are deleted once a minute, and a retry of one counts as new. 0 keeps
     ///     them forever.
     ///   - pruneInterval: how often the writer looks for events past the retention.
+    ///   - plansAhead: Evaluate reads, evaluates and encodes on the caller's thread, in parallel
+    ///     with the writer, which then only checks that nothing read has changed and stores the
+    ///     result (or plans again itself). False: everything happens on the writer.
     ///   - metricsFactory: where the writer's and the store's metrics go; passed explicitly so that
     ///     tests need not bootstrap the process-wide `MetricsSystem`.
     public init(
         store: BadgeStore, clock: @escaping @Sendable () -> Int64 = BadgeService.systemClock, maxBatch: Int = 4096,
         listCacheBytes: Int = BadgeService.defaultListCacheBytes, eventRetentionMs: Int64 = 0,
-        pruneInterval: Duration = .seconds(60),
+        pruneInterval: Duration = .seconds(60), plansAhead: Bool = true,
         logger: Logger = Logger(label: "badges.service"), metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         self.store = store
@@ -56,6 +63,8 @@ public final class BadgeService: Sendable {
         let trophyCases = TrophyCaseCache(capacityBytes: listCacheBytes)
         self.trophyCases = trophyCases
         self.eventRetentionMs = max(eventRetentionMs, 0)
+        self.plansAhead = plansAhead
+        let commitLog = self.commitLog
         self.clock = clock
         self.startedAtMs = clock()
         self.logger = logger
@@ -70,6 +79,7 @@ public final class BadgeService: Sendable {
                 // the new catalogue generation, or it could cache a reply built from the old badges.
                 if changes.catalogue { catalogueCache.invalidate() }
                 trophyCases.committed(changes)
+                commitLog.committed(changes)
             },
             maintenance: eventRetentionMs > 0
                 ? Self.pruneMaintenance(
@@ -103,6 +113,8 @@ public final class BadgeService: Sendable {
     }
 
     public var writerStatistics: WriterStatistics { writer.stats }
+
+    public var evaluatePlanStatistics: EvaluatePlanStatistics { planCounters.statistics }
 
     /// Samples the store's slowly changing metrics (journal checkpoints, map usage); call it right
     /// before the metrics are read, e.g. on each scrape.

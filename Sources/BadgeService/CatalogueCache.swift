@@ -17,6 +17,9 @@ final class CatalogueCache: Sendable {
         var listing: CatalogueListing
         /// Some badge has criteria: only then does a trophy case need the customer's progress.
         var hasCriteria: Bool
+        /// The active badges with criteria listening to each event type, in display order (for
+        /// Evaluate's plans made outside the writer).
+        var rulesByType: [String: [RuleBadge]]
     }
 
     private struct State {
@@ -36,7 +39,8 @@ final class CatalogueCache: Sendable {
         if let cached = state.withLock({ $0.generation == generation ? $0.snapshot : nil }) { return cached }
         let badges = try store.allBadges(txn)
         let loaded = Snapshot(
-            badges: badges, listing: CatalogueListing(badges), hasCriteria: badges.contains { $0.criteria != nil })
+            badges: badges, listing: CatalogueListing(badges), hasCriteria: badges.contains { $0.criteria != nil },
+            rulesByType: WriterCatalogue.build(badges))
         state.withLock { if $0.generation == generation { $0.snapshot = loaded } }
         return loaded
     }

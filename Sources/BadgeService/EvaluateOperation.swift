@@ -53,18 +53,29 @@ final class WriterCatalogue: @unchecked Sendable {
 }
 
 /// A badge with criteria, with what evaluating it needs worked out once.
-struct RuleBadge {
+struct RuleBadge: Sendable {
     let badge: BadgeDefinition
     let criteria: Criteria
     let fingerprints: [UInt64]
 }
 
 /// What an event will do, worked out before anything is written.
-struct EvaluatePlan {
+struct EvaluatePlan: Sendable {
     var result: EvaluateResult
     var awards: [Award] = []
     var states: [(badgeId: String, key: String, state: CriterionState)] = []
     var newTimeZone: String?
+    /// An award decision looked at a badge's global count, which any customer's write changes: a
+    /// plan made outside the writer is then made again inside it.
+    var readGlobalCount = false
+}
+
+/// An Evaluate planned on the caller's thread from a read transaction taken after `ticket`, at
+/// `nowMs`.
+struct PlannedEvaluate: Sendable {
+    let plan: EvaluatePlan
+    let ticket: UInt64
+    let nowMs: Int64
 }
 
 extension BadgeService {
@@ -113,13 +124,61 @@ extension BadgeService {
                     }
                 })
         }
+        let planned: PlannedEvaluate?
+        if plansAhead {
+            do throws(BadgeError) {
+                switch try planAhead(event) {
+                case .replayed(let result): return completion(.success(reply(result, nil)))
+                case .planned(let plan): planned = plan
+                }
+            } catch {
+                // The writer plans it again and answers with what it finds.
+                planned = nil
+            }
+        } else {
+            planned = nil
+        }
         let index = writerCatalogue
+        let commits = commitLog
+        let counters = planCounters
         enqueue(deadline: deadline, completion: completion) { store, txn, now throws(BadgeError) in
             if let replay = try Self.replay(event, store: store, txn: txn) { return reply(replay, nil) }
+            if let planned, !planned.plan.readGlobalCount,
+                commits.unchanged(Array(event.customerId.utf8), since: planned.ticket),
+                !store.changedInTransaction(txn, customerId: event.customerId)
+            {
+                counters.add(used: 1)
+                let (result, encoded) = try Self.commit(
+                    planned.plan, event: event, store: store, txn: txn, now: planned.nowMs)
+                return reply(result, encoded)
+            }
+            if planned != nil { counters.add(redone: 1) }
             let badges = try index.badges(for: event.type, store: store, txn: txn)
             let plan = try Self.plan(event, badges: badges, store: store, txn: txn, now: now)
             let (result, encoded) = try Self.commit(plan, event: event, store: store, txn: txn, now: now)
             return reply(result, encoded)
+        }
+    }
+
+    private enum PlannedAhead {
+        /// The event was evaluated before: its stored outcome (committed, so durable).
+        case replayed(EvaluateResult)
+        case planned(PlannedEvaluate)
+    }
+
+    /// Plans `event` on the caller's thread, from a read transaction: the reads, the evaluation
+    /// and the encoding then run in parallel with the writer, which only checks and stores.
+    private func planAhead(_ event: ActivityEvent) throws(BadgeError) -> PlannedAhead {
+        // Both taken before the read transaction (see `CommitLog` and `CatalogueCache`).
+        let ticket = commitLog.ticket()
+        let generation = catalogueCache.generation
+        let now = clock()
+        return try store.read { txn throws(BadgeError) in
+            if let replay = try Self.replay(event, store: store, txn: txn) { return .replayed(replay) }
+            let catalogue = try catalogueCache.snapshot(store, txn, generation: generation)
+            let plan = try Self.plan(
+                event, badges: catalogue.rulesByType[event.type] ?? [], store: store, txn: txn, now: now)
+            return .planned(PlannedEvaluate(plan: plan, ticket: ticket, nowMs: now))
         }
     }
 
@@ -202,8 +261,7 @@ extension BadgeService {
             if outcome.complete,
                 let award = try award(
                     badge, criteria, outcome, event, IssuePolicy.needsTally(badge) ? try tally(badge.id) : AwardTally(),
-                    store,
-                    txn, now)
+                    store, txn, now, readGlobalCount: &plan.readGlobalCount)
             {
                 plan.awards.append(award)
                 awardedNow.insert(badge.id)
@@ -221,11 +279,15 @@ extension BadgeService {
     /// reached, outside the window): criteria met is not a right to a badge the rules forbid.
     private static func award<M>(
         _ badge: BadgeDefinition, _ criteria: Criteria, _ outcome: BadgeEvaluator.Outcome, _ event: ActivityEvent,
-        _ tally: AwardTally, _ store: BadgeStore, _ txn: borrowing Transaction<M>, _ now: Int64
+        _ tally: AwardTally, _ store: BadgeStore, _ txn: borrowing Transaction<M>, _ now: Int64,
+        readGlobalCount: inout Bool
     ) throws(BadgeError) -> Award? {
+        // Only a capped badge's decision depends on its global count (a read, and a plan made
+        // outside the writer that cannot stand).
+        if badge.globalCap != 0 { readGlobalCount = true }
         let context = IssuePolicy.Context(
             badge: badge, customerId: event.customerId, tally: tally,
-            globalCount: try store.unrevokedCount(txn, badgeId: badge.id), nowMs: now)
+            globalCount: badge.globalCap != 0 ? try store.unrevokedCount(txn, badgeId: badge.id) : 0, nowMs: now)
         do throws(BadgeError) {
             try IssuePolicy.check(context)
         } catch {

@@ -100,6 +100,13 @@ final class WriteQueue: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Writes waiting for the writer (not counting a batch being applied); for tests.
+    var queued: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return pending.count
+    }
+
     var stats: WriterStatistics {
         condition.lock()
         defer { condition.unlock() }

@@ -1,4 +1,5 @@
 import BadgeModel
+import LMDB
 
 /// What a committed write transaction changed that a trophy case (List) shows: the customers whose
 /// awards, progress or time zone were written, and whether the catalogue was.
@@ -37,5 +38,15 @@ extension BadgeStore {
     func changedCatalogue() {
         pendingCounters.requireActive()
         pendingChanges.changes.catalogue = true
+    }
+}
+
+extension BadgeStore {
+    /// True when the write transaction in progress has already changed `customerId`'s records or the
+    /// catalogue: work planned from an earlier read of them is out of date.
+    public func changedInTransaction(_ txn: borrowing WriteTransaction, customerId: String) -> Bool {
+        pendingCounters.requireActive()
+        let changes = pendingChanges.changes
+        return changes.catalogue || changes.customers.contains(Array(customerId.utf8))
     }
 }

@@ -86,6 +86,8 @@ struct BadgeBench: AsyncParsableCommand {
         @Option(help: "Runs (the median is reported).") var runs = 3
         @Option(help: "journal (default), sync (LMDB fsyncs each commit: the old baseline) or none (CPU path only).")
         var durability: Environment.Durability = .journal
+        @Flag(help: "Evaluate entirely on the writer thread (no plans made by the callers), as before session 6.")
+        var evaluateOnWriter = false
         @Flag(help: "JSON output.") var json = false
 
         func run() async throws {
@@ -99,7 +101,7 @@ struct BadgeBench: AsyncParsableCommand {
                     path: directory,
                     options: Environment.Options(
                         mapSize: 4 << 30, durability: durability))
-                let service = BadgeService(store: store)
+                let service = BadgeService(store: store, plansAhead: !evaluateOnWriter)
                 for badge in RuleCatalogue.badges() { _ = try await service.putBadge(PutBadgeRequest(badge: badge)) }
                 let total = events
                 let start = ContinuousClock.now
@@ -119,9 +121,10 @@ struct BadgeBench: AsyncParsableCommand {
                 let seconds = (ContinuousClock.now - start).seconds
                 rates.append(Double(events) / seconds)
                 let stats = service.writerStatistics
+                let plans = service.evaluatePlanStatistics
                 if !json {
                     print(
-                        "  run \(run + 1): \(Int(Double(events) / seconds)) events/s, \(stats.commits) commits, largest batch \(stats.largestBatch)"
+                        "  run \(run + 1): \(Int(Double(events) / seconds)) events/s, \(stats.commits) commits, largest batch \(stats.largestBatch), plans used \(plans.used), redone \(plans.redone)"
                     )
                 }
                 service.shutdown()
@@ -134,7 +137,7 @@ struct BadgeBench: AsyncParsableCommand {
                 )
             } else {
                 print(
-                    "service (\(durability.rawValue)): \(Int(rate)) events/s (median of \(runs), \(concurrency) concurrent callers)"
+                    "service (\(durability.rawValue)\(evaluateOnWriter ? ", on the writer" : "")): \(Int(rate)) events/s (median of \(runs), \(concurrency) concurrent callers)"
                 )
             }
         }

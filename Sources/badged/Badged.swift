@@ -57,6 +57,13 @@ struct Badged: AsyncParsableCommand {
                 "Older events are deleted once a minute (progress and awards stay); a retry after that counts again."))
     var eventRetentionDays: Int = Int(env("BADGED_EVENT_RETENTION_DAYS") ?? "") ?? 0
 
+    @Flag(
+        help: ArgumentHelp(
+            "Evaluate events entirely on the writer thread, as before session 6 (for comparisons).",
+            discussion:
+                "By default an event is read and evaluated on the connection's thread and the writer only stores it."))
+    var evaluateOnWriter = false
+
     @Option(help: "Largest accepted frame in bytes.")
     var maxFrameBytes: Int = 4 << 20
 
@@ -129,7 +136,7 @@ struct Badged: AsyncParsableCommand {
         }
         let service = BadgeService(
             store: store, listCacheBytes: listCacheMb << 20, eventRetentionMs: Int64(eventRetentionDays) * 86_400_000,
-            logger: logger)
+            plansAhead: !evaluateOnWriter, logger: logger)
         if let loadCatalogue {
             try await Self.seed(service: service, path: loadCatalogue, logger: logger)
         }

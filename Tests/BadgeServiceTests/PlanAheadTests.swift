@@ -1,0 +1,199 @@
+import BadgeModel
+import BadgeStore
+import Dispatch
+import Foundation
+import Synchronization
+import Testing
+
+@testable import BadgeService
+
+/// Evaluate plans on the caller's thread and the writer stores the plan only if nothing it read has
+/// been written since. These tests hold the writer so that plans are made against a store that
+/// then changes under them.
+@Suite("Evaluate plans made outside the writer")
+struct PlanAheadTests {
+    static let counter = BadgeDefinition(
+        id: "counter", name: "Counter",
+        criteria: Criteria(
+            combine: .any,
+            criteria: [
+                Criterion(key: "n", eventType: "purchase", target: 1_000),
+                Criterion(key: "spend", eventType: "purchase", aggregate: .sum, target: 1_000_000),
+            ]))
+
+    func purchase(_ id: String, _ customer: String, amount: Double = 10) -> ActivityEvent {
+        ActivityEvent(
+            eventId: id, customerId: customer, type: "purchase", occurredAtMs: ServiceHarness.startMs, amount: amount)
+    }
+
+    /// Queues a write that keeps the writer busy until the returned gate is opened.
+    func holdWriter(_ service: BadgeService) -> DispatchSemaphore {
+        let gate = DispatchSemaphore(value: 0)
+        let held = DispatchSemaphore(value: 0)
+        service.enqueue(deadline: nil, completion: { (_: Result<Int, BadgeError>) in }) { _, _, _ in
+            held.signal()
+            gate.wait()
+            return 0
+        }
+        held.wait()
+        return gate
+    }
+
+    /// Starts an Evaluate (planned at once, on this thread) and returns a way to wait for it.
+    func start(_ service: BadgeService, _ event: ActivityEvent) -> () async throws -> EvaluateResult {
+        let box = Mutex<Result<EvaluateResult, BadgeError>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        service.evaluate(event) { result in
+            box.withLock { $0 = result }
+            done.signal()
+        }
+        return {
+            await withCheckedContinuation { continuation in
+                DispatchQueue.global().async {
+                    done.wait()
+                    continuation.resume()
+                }
+            }
+            return try box.withLock { $0! }.get()
+        }
+    }
+
+    func count(_ harness: ServiceHarness, _ customer: String) throws -> (count: Double, sum: Double) {
+        let states = try harness.store.read { txn throws(BadgeError) in
+            try harness.store.criterionStates(txn, customerId: customer, badgeId: "counter")
+        }
+        return (states["n"]?.count ?? 0, states["spend"]?.sum ?? 0)
+    }
+
+    @Test("a second plan of the same customer in one batch is made again, so no event is lost")
+    func sameCustomerSameBatch() async throws {
+        let harness = try ServiceHarness()
+        defer { harness.close() }
+        try await harness.putBadge(Self.counter)
+        let gate = holdWriter(harness.service)
+        let first = start(harness.service, purchase("e1", "c", amount: 5))
+        let second = start(harness.service, purchase("e2", "c", amount: 7))
+        let other = start(harness.service, purchase("e3", "d", amount: 11))
+        gate.signal()
+        let results = try await [first(), second(), other()]
+        #expect(results.map(\.progress.count) == [2, 2, 2])
+        // Both of c's events were planned from a store with neither: storing the second plan as made
+        // would have lost the first.
+        #expect(results[1].progress.first { $0.progress.key == "n" }?.progress.current == 2)
+        #expect(try count(harness, "c") == (2, 12))
+        #expect(try count(harness, "d") == (1, 11))
+        #expect(harness.service.evaluatePlanStatistics == EvaluatePlanStatistics(used: 2, redone: 1))
+    }
+
+    @Test("a plan overtaken by an earlier commit for its customer is made again")
+    func overtakenByCommit() async throws {
+        let harness = try ServiceHarness()
+        defer { harness.close() }
+        // One write per transaction: the two plans land in different commits.
+        let service = BadgeService(store: harness.store, clock: harness.clock.function, maxBatch: 1)
+        defer { service.shutdown() }
+        _ = try await service.putBadge(PutBadgeRequest(badge: Self.counter))
+        let gate = holdWriter(service)
+        let first = start(service, purchase("e1", "c"))
+        let second = start(service, purchase("e2", "c"))
+        gate.signal()
+        _ = try await (first(), second())
+        #expect(try count(harness, "c") == (2, 20))
+        #expect(service.evaluatePlanStatistics == EvaluatePlanStatistics(used: 1, redone: 1))
+        #expect(service.writerStatistics.commits >= 3)
+    }
+
+    @Test("a badge write after the plan makes it again, under the new criteria")
+    func overtakenByCatalogue() async throws {
+        let harness = try ServiceHarness()
+        defer { harness.close() }
+        try await harness.putBadge(Self.counter)
+        let gate = holdWriter(harness.service)
+        var easier = Self.counter
+        easier.criteria = Criteria(criteria: [Criterion(key: "n", eventType: "purchase", target: 1)])
+        let service = harness.service
+        let replacement = easier
+        let put = Task { try await service.putBadge(PutBadgeRequest(badge: replacement, replace: true)) }
+        while service.writer.queued < 1 { try await Task.sleep(for: .milliseconds(1)) }
+        // Planned against the old criteria (the put is queued, not committed), applied after it.
+        let planned = start(service, purchase("e1", "c"))
+        gate.signal()
+        _ = try await put.value
+        let result = try await planned()
+        #expect(result.awarded.map(\.badgeId) == ["counter"])
+        #expect(harness.service.evaluatePlanStatistics == EvaluatePlanStatistics(used: 0, redone: 1))
+    }
+
+    @Test("a capped badge's award is decided by the writer: the cap holds for plans made together")
+    func globalCapDecidedByWriter() async throws {
+        let harness = try ServiceHarness()
+        defer { harness.close() }
+        try await harness.putBadge(
+            BadgeDefinition(
+                id: "first-two", name: "First Two", globalCap: 2,
+                criteria: Criteria(criteria: [Criterion(key: "n", eventType: "purchase", target: 1)])))
+        let gate = holdWriter(harness.service)
+        let calls = (0..<4).map { start(harness.service, purchase("e\($0)", "c\($0)")) }
+        gate.signal()
+        var awarded = 0
+        for call in calls { awarded += try await call().awarded.count }
+        #expect(awarded == 2)
+        #expect(harness.service.evaluatePlanStatistics.redone == 4)
+    }
+
+    @Test("a retry answered from a plan sees the first outcome; one racing the first is answered by the writer")
+    func retries() async throws {
+        let harness = try ServiceHarness()
+        defer { harness.close() }
+        try await harness.putBadge(Self.counter)
+        let gate = holdWriter(harness.service)
+        let first = start(harness.service, purchase("e1", "c"))
+        let racing = start(harness.service, purchase("e1", "c"))
+        gate.signal()
+        let (original, raced) = try await (first(), racing())
+        #expect(!original.replayed)
+        #expect(raced.replayed)
+        let later = try await harness.service.evaluate(purchase("e1", "c"))
+        #expect(later.replayed)
+        #expect(later.progress == original.progress)
+        #expect(try count(harness, "c") == (1, 10))
+    }
+
+    @Test("with plans ahead off, the writer plans every event")
+    func off() async throws {
+        let harness = try ServiceHarness()
+        defer { harness.close() }
+        let service = BadgeService(store: harness.store, clock: harness.clock.function, plansAhead: false)
+        defer { service.shutdown() }
+        _ = try await service.putBadge(PutBadgeRequest(badge: Self.counter))
+        _ = try await service.evaluate(purchase("e1", "c"))
+        #expect(service.evaluatePlanStatistics == EvaluatePlanStatistics())
+        #expect(try count(harness, "c") == (1, 10))
+    }
+
+    // MARK: The log's own rules
+
+    @Test("the commit log: same ticket, other customers, the customer itself, the catalogue, too old")
+    func commitLog() {
+        let log = CommitLog()
+        let a = Array("a".utf8)
+        let b = Array("b".utf8)
+        let start = log.ticket()
+        #expect(log.unchanged(a, since: start))
+        log.committed(TrophyCaseChanges())  // nothing changed: no new generation
+        #expect(log.ticket() == start)
+        log.committed(TrophyCaseChanges(customers: ["b"]))
+        #expect(log.unchanged(a, since: start))
+        #expect(!log.unchanged(b, since: start))
+        let afterB = log.ticket()
+        #expect(log.unchanged(b, since: afterB))
+        log.committed(TrophyCaseChanges(catalogue: true))
+        #expect(!log.unchanged(a, since: afterB))
+        let recent = log.ticket()
+        for _ in 0..<CommitLog.remembered { log.committed(TrophyCaseChanges(customers: ["b"])) }
+        #expect(log.unchanged(a, since: recent))
+        log.committed(TrophyCaseChanges(customers: ["b"]))
+        // The commit right after `recent` is forgotten: nothing can be said about it.
+        #expect(!log.unchanged(a, since: recent))
+    }
+}

@@ -31,10 +31,25 @@ extension ProgressChange {
 // the event record for replays), and protobuf-c's route was ~6% of the writer's time per event.
 extension EvaluateResult {
     public func encoded() -> [UInt8] {
+        Self.encoded(awarded: awarded, encodedProgress: Self.encodedProgress(progress), replayed: replayed)
+    }
+
+    /// The progress changes' part of `encoded()`: made while an event is planned, before its awards
+    /// have ids, so that the writer only encodes the awards.
+    public static func encodedProgress(_ progress: [ProgressChange]) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(progress.count * 64 + awarded.count * 160)
-        for award in awarded { out.appendMessage(field: 1, award.encoded()) }
+        out.reserveCapacity(progress.count * 64)
         for change in progress { out.appendMessage(field: 2, change.encoded()) }
+        return out
+    }
+
+    /// `encoded()` of a result with these awards and the progress `encodedProgress` was made from.
+    /// (Protobuf fields may come in any order; this keeps the order `encoded()` always had.)
+    public static func encoded(awarded: [Award], encodedProgress: [UInt8], replayed: Bool) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(encodedProgress.count + awarded.count * 160 + 2)
+        for award in awarded { out.appendMessage(field: 1, award.encoded()) }
+        out.append(contentsOf: encodedProgress)
         out.appendVarint(field: 3, replayed ? 1 : 0)
         return out
     }

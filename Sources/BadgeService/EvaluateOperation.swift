@@ -63,7 +63,10 @@ struct RuleBadge: Sendable {
 struct EvaluatePlan: Sendable {
     var result: EvaluateResult
     var awards: [Award] = []
-    var states: [(badgeId: String, key: String, state: CriterionState)] = []
+    /// Encoded while planning: off the writer when the plan is made ahead.
+    var states: [EncodedCriterionState] = []
+    /// `EvaluateResult.encodedProgress(result.progress)`.
+    var encodedProgress: [UInt8] = []
     var newTimeZone: String?
     /// An award decision looked at a badge's global count, which any customer's write changes: a
     /// plan made outside the writer is then made again inside it.
@@ -268,10 +271,15 @@ extension BadgeService {
                 if badge.repeatable { BadgeEvaluator.startNewRound(&outcome) }
             }
             for key in outcome.changed.sorted() {
-                if let state = outcome.states[key] { plan.states.append((badge.id, key, state)) }
+                if let state = outcome.states[key] {
+                    plan.states.append(
+                        EncodedCriterionState(
+                            customerId: event.customerId, badgeId: badge.id, criterionKey: key, state))
+                }
             }
         }
         plan.result.awarded = plan.awards
+        plan.encodedProgress = EvaluateResult.encodedProgress(plan.result.progress)
         return plan
     }
 
@@ -307,12 +315,10 @@ extension BadgeService {
         var result = plan.result
         result.awarded = []
         for award in plan.awards { result.awarded.append(try store.insertAward(txn, award)) }
-        for entry in plan.states {
-            try store.putCriterionState(
-                txn, customerId: event.customerId, badgeId: entry.badgeId, key: entry.key, entry.state)
-        }
+        try store.putCriterionStates(txn, customerId: event.customerId, plan.states)
         if let zone = plan.newTimeZone { try store.setCustomerTimeZone(txn, customerId: event.customerId, zone) }
-        let encoded = result.encoded()
+        let encoded = EvaluateResult.encoded(
+            awarded: result.awarded, encodedProgress: plan.encodedProgress, replayed: false)
         let record = EventRecord(
             customerId: event.customerId, type: event.type, occurredAtMs: event.occurredAtMs, recordedAtMs: now,
             awardedIds: result.awarded.map(\.awardId), response: encoded)

@@ -66,10 +66,18 @@ extension BadgeStore {
     public func putCriterionState(
         _ txn: borrowing WriteTransaction, customerId: String, badgeId: String, key: String, _ state: CriterionState
     ) throws(BadgeError) {
-        let bytes = state.encoded()
+        try putCriterionStates(
+            txn, customerId: customerId,
+            [EncodedCriterionState(customerId: customerId, badgeId: badgeId, criterionKey: key, state)])
+    }
+
+    /// Stores states encoded beforehand (Evaluate encodes them while planning, off the writer).
+    public func putCriterionStates(
+        _ txn: borrowing WriteTransaction, customerId: String, _ states: [EncodedCriterionState]
+    ) throws(BadgeError) {
+        guard !states.isEmpty else { return }
         try lmdb {
-            try txn.put(
-                progress, key: Keys.progress(customerId: customerId, badgeId: badgeId, criterionKey: key), value: bytes)
+            for state in states { try txn.put(progress, key: state.key, value: state.value) }
         }
         changedTrophyCase(of: customerId)
     }
@@ -187,5 +195,16 @@ extension BadgeStore {
     {
         try lmdb { try txn.put(customers, key: Keys.string(customerId), value: Array(zone.utf8)) }
         changedTrophyCase(of: customerId)
+    }
+}
+
+/// One customer's state for one criterion, keyed and encoded as the store keeps it.
+public struct EncodedCriterionState: Sendable {
+    let key: [UInt8]
+    let value: [UInt8]
+
+    public init(customerId: String, badgeId: String, criterionKey: String, _ state: CriterionState) {
+        key = Keys.progress(customerId: customerId, badgeId: badgeId, criterionKey: criterionKey)
+        value = state.encoded()
     }
 }

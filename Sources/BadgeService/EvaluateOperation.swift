@@ -240,6 +240,8 @@ extension BadgeService {
 
         // Display order, so a prerequisite earned by this event counts for the badges after it.
         var localTimes: [String: LocalTime] = [:]
+        // About one change per listening badge; growing the array one badge at a time was 4% of a plan.
+        plan.result.progress.reserveCapacity(badges.count)
         var allStates = try store.criterionStates(txn, customerId: event.customerId, badgeIds: badges.map(\.badge.id))
         for (position, rule) in badges.enumerated() {
             // Handed over, not shared, so that the evaluator changes the states in place.
@@ -260,7 +262,9 @@ extension BadgeService {
                 criteria, fingerprints: rule.fingerprints,
                 states: states,
                 event: event, timeZone: zone, prerequisitesHeld: try holdsAll(criteria.prerequisites), local: local)
-            plan.result.progress += outcome.progress.map { ProgressChange(badgeId: badge.id, progress: $0) }
+            for progress in outcome.progress {
+                plan.result.progress.append(ProgressChange(badgeId: badge.id, progress: progress))
+            }
             if outcome.complete,
                 let award = try award(
                     badge, criteria, outcome, event, IssuePolicy.needsTally(badge) ? try tally(badge.id) : AwardTally(),

@@ -4,6 +4,10 @@ public struct AwardTally: Sendable, Hashable {
     public var unrevoked = 0
     /// The oldest award held now (not revoked, not expired), if any.
     public var currentAwardId: UInt64?
+    /// The first instant after now at which an unrevoked award counted here expires, so that
+    /// `currentAwardId` may change (`Int64.max`: none). A decision taken from this tally holds
+    /// until then.
+    public var changesAtMs: Int64 = .max
 
     public init() {}
 
@@ -11,6 +15,7 @@ public struct AwardTally: Sendable, Hashable {
     public mutating func count(awardId: UInt64, expiresAtMs: Int64, revokedAtMs: Int64, nowMs: Int64) {
         guard revokedAtMs == 0 else { return }
         unrevoked += 1
+        if expiresAtMs != 0, nowMs < expiresAtMs { changesAtMs = min(changesAtMs, expiresAtMs) }
         if currentAwardId == nil, expiresAtMs == 0 || nowMs < expiresAtMs { currentAwardId = awardId }
     }
 

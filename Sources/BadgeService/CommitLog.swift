@@ -50,6 +50,9 @@ final class CommitLog: @unchecked Sendable {
 }
 
 /// How Evaluate's plans made outside the writer fared (for tests and benchmarks).
+///
+/// Counted when the writer decides, so a batch that fails as a whole and is retried one write at a
+/// time counts its plans twice.
 public struct EvaluatePlanStatistics: Sendable, Hashable {
     /// Plans the writer stored as they were.
     public var used = 0

@@ -71,6 +71,11 @@ struct EvaluatePlan: Sendable {
     /// An award decision looked at a badge's global count, which any customer's write changes: a
     /// plan made outside the writer is then made again inside it.
     var readGlobalCount = false
+    /// The decisions depend on the time they were taken at (badge windows, award expiries) only
+    /// through instants at or after this one: a writer whose clock has reached it plans again.
+    var decidedUntilMs: Int64 = .max
+    /// The badges of `awards`, in order, so that the writer can date them when it stores them.
+    var awardBadges: [BadgeDefinition] = []
 }
 
 /// An Evaluate planned on the caller's thread from a read transaction taken after `ticket`, at
@@ -146,13 +151,13 @@ extension BadgeService {
         let counters = planCounters
         enqueue(deadline: deadline, completion: completion) { store, txn, now throws(BadgeError) in
             if let replay = try Self.replay(event, store: store, txn: txn) { return reply(replay, nil) }
-            if let planned, !planned.plan.readGlobalCount,
+            // Decided at the plan's time; still true at the writer's if no boundary lies between.
+            if let planned, !planned.plan.readGlobalCount, planned.nowMs <= now, now < planned.plan.decidedUntilMs,
                 commits.unchanged(Array(event.customerId.utf8), since: planned.ticket),
                 !store.changedInTransaction(txn, customerId: event.customerId)
             {
                 counters.add(used: 1)
-                let (result, encoded) = try Self.commit(
-                    planned.plan, event: event, store: store, txn: txn, now: planned.nowMs)
+                let (result, encoded) = try Self.commit(planned.plan, event: event, store: store, txn: txn, now: now)
                 return reply(result, encoded)
             }
             if planned != nil { counters.add(redone: 1) }
@@ -229,6 +234,7 @@ extension BadgeService {
             if let known = tallies[badgeId] { return known }
             let loaded = try store.awardTally(txn, customerId: event.customerId, badgeId: badgeId, nowMs: now)
             tallies[badgeId] = loaded
+            plan.decidedUntilMs = min(plan.decidedUntilMs, loaded.changesAtMs)
             return loaded
         }
         func holdsAll(_ badgeIds: [String]) throws(BadgeError) -> Bool {
@@ -265,14 +271,18 @@ extension BadgeService {
             for progress in outcome.progress {
                 plan.result.progress.append(ProgressChange(badgeId: badge.id, progress: progress))
             }
-            if outcome.complete,
-                let award = try award(
+            if outcome.complete {
+                let decision = try award(
                     badge, criteria, outcome, event, IssuePolicy.needsTally(badge) ? try tally(badge.id) : AwardTally(),
-                    store, txn, now, readGlobalCount: &plan.readGlobalCount)
-            {
-                plan.awards.append(award)
-                awardedNow.insert(badge.id)
-                if badge.repeatable { BadgeEvaluator.startNewRound(&outcome) }
+                    store, txn, now)
+                plan.readGlobalCount = plan.readGlobalCount || decision.readGlobalCount
+                plan.decidedUntilMs = min(plan.decidedUntilMs, decision.decidedUntilMs)
+                if let award = decision.award {
+                    plan.awards.append(award)
+                    plan.awardBadges.append(badge)
+                    awardedNow.insert(badge.id)
+                    if badge.repeatable { BadgeEvaluator.startNewRound(&outcome) }
+                }
             }
             for key in outcome.changed.sorted() {
                 if let state = outcome.states[key] {
@@ -287,30 +297,41 @@ extension BadgeService {
         return plan
     }
 
-    /// The award the event earns, or nil when the issuing rules refuse it (already held, cap
-    /// reached, outside the window): criteria met is not a right to a badge the rules forbid.
+    /// What the issuing rules say about awarding `badge` to an event's customer now.
+    struct AwardDecision {
+        /// Nil when the rules refuse it (already held, cap reached, outside the window): criteria
+        /// met is not a right to a badge the rules forbid.
+        var award: Award?
+        /// The decision read the badge's global count, which any customer's write changes.
+        var readGlobalCount: Bool
+        /// The decision stands until this instant (the badge's next window boundary).
+        var decidedUntilMs: Int64
+    }
+
     private static func award<M>(
         _ badge: BadgeDefinition, _ criteria: Criteria, _ outcome: BadgeEvaluator.Outcome, _ event: ActivityEvent,
-        _ tally: AwardTally, _ store: BadgeStore, _ txn: borrowing Transaction<M>, _ now: Int64,
-        readGlobalCount: inout Bool
-    ) throws(BadgeError) -> Award? {
-        // Only a capped badge's decision depends on its global count (a read, and a plan made
-        // outside the writer that cannot stand).
-        if badge.globalCap != 0 { readGlobalCount = true }
+        _ tally: AwardTally, _ store: BadgeStore, _ txn: borrowing Transaction<M>, _ now: Int64
+    ) throws(BadgeError) -> AwardDecision {
+        var decision = AwardDecision(
+            award: nil, readGlobalCount: badge.globalCap != 0,
+            decidedUntilMs: [badge.validFromMs, badge.validUntilMs, badge.expiresAtMs].filter { $0 > now }.min()
+                ?? .max)
+        // Only a capped badge's decision depends on its global count (so only then is it read).
         let context = IssuePolicy.Context(
             badge: badge, customerId: event.customerId, tally: tally,
             globalCount: badge.globalCap != 0 ? try store.unrevokedCount(txn, badgeId: badge.id) : 0, nowMs: now)
         do throws(BadgeError) {
             try IssuePolicy.check(context)
         } catch {
-            return nil
+            return decision
         }
-        return Award(
+        decision.award = Award(
             awardId: 0, customerId: event.customerId, badgeId: badge.id, earnedAtMs: now,
             expiresAtMs: IssuePolicy.expiry(of: badge, earnedAtMs: now), source: .rule,
             evidence: outcome.evidence(for: criteria),
             evidenceFields: ["event_id": event.eventId, "event_type": event.type],
             requestId: "\(ruleRequestPrefix)\(event.eventId):\(badge.id)")
+        return decision
     }
 
     static func commit(
@@ -318,7 +339,13 @@ extension BadgeService {
     ) throws(BadgeError) -> (result: EvaluateResult, encoded: [UInt8]) {
         var result = plan.result
         result.awarded = []
-        for award in plan.awards { result.awarded.append(try store.insertAward(txn, award)) }
+        for (award, badge) in zip(plan.awards, plan.awardBadges) {
+            // Dated when stored (a plan made ahead was decided a little earlier, see `decidedUntilMs`).
+            var dated = award
+            dated.earnedAtMs = now
+            dated.expiresAtMs = IssuePolicy.expiry(of: badge, earnedAtMs: now)
+            result.awarded.append(try store.insertAward(txn, dated))
+        }
         try store.putCriterionStates(txn, customerId: event.customerId, plan.states)
         if let zone = plan.newTimeZone { try store.setCustomerTimeZone(txn, customerId: event.customerId, zone) }
         let encoded = EvaluateResult.encoded(

@@ -28,6 +28,10 @@ final class PendingChanges: @unchecked Sendable {
 
 extension BadgeStore {
     /// Notes that the transaction in progress changed what `customerId`'s trophy case shows.
+    ///
+    /// Every write to a customer's records (awards, progress, time zone) must call it: the List
+    /// cache drops replies by it, and Evaluate's plans made outside the writer are checked by it.
+    /// A customer-scoped write that skipped it would let both serve what it changed.
     func changedTrophyCase(of customerId: String) {
         // Outside `BadgeStore.write` the change would never be reported: readers would keep a stale reply.
         pendingCounters.requireActive()

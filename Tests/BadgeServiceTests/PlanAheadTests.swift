@@ -141,6 +141,81 @@ struct PlanAheadTests {
         #expect(harness.service.evaluatePlanStatistics.redone == 4)
     }
 
+    @Test("an Issue of the badge committed before the plan is stored: the plan is made again, no second award")
+    func issueBetweenPlanAndWriter() async throws {
+        let harness = try ServiceHarness()
+        defer { harness.close() }
+        let member = BadgeDefinition(
+            id: "member", name: "Member",
+            criteria: Criteria(criteria: [Criterion(key: "n", eventType: "purchase", target: 1)]))
+        try await harness.putBadge(member)
+        let service = harness.service
+        let gate = holdWriter(service)
+        let issue = Task {
+            try await service.issue(IssueRequest(customerId: "c", badgeId: "member", requestId: "manual-1"))
+        }
+        while service.writer.queued < 1 { try await Task.sleep(for: .milliseconds(1)) }
+        // Planned from a store where c holds nothing: the plan awards "member".
+        let planned = start(service, purchase("e1", "c"))
+        gate.signal()
+        _ = try await issue.value
+        let result = try await planned()
+        #expect(result.awarded.isEmpty)
+        let held = try harness.store.read { txn throws(BadgeError) in
+            try harness.store.awards(txn, customerId: "c")
+        }
+        #expect(held.map(\.badgeId) == ["member"])
+        #expect(service.evaluatePlanStatistics == EvaluatePlanStatistics(used: 0, redone: 1))
+    }
+
+    @Test("a badge window that closes between the plan and the writer is judged at the writer's time")
+    func windowClosesBeforeTheWriter() async throws {
+        let harness = try ServiceHarness()
+        defer { harness.close() }
+        let closesAt = ServiceHarness.startMs + 1_000
+        try await harness.putBadge(
+            BadgeDefinition(
+                id: "launch", name: "Launch week", validUntilMs: closesAt,
+                criteria: Criteria(criteria: [Criterion(key: "n", eventType: "purchase", target: 1)])))
+        let service = harness.service
+        let gate = holdWriter(service)
+        let late = start(service, purchase("e1", "c"))  // planned while the window is open
+        var browse = purchase("e2", "d")
+        browse.type = "browse"  // no badge listens: nothing time-bound decided
+        let untouched = start(service, browse)
+        harness.clock.advance(by: 5_000)
+        gate.signal()
+        #expect(try await late().awarded.isEmpty)
+        // d's plan decided nothing time-bound: it is stored as made, and dated by the writer.
+        _ = try await untouched()
+        #expect(service.evaluatePlanStatistics == EvaluatePlanStatistics(used: 1, redone: 1))
+        let history = try harness.store.read { txn throws(BadgeError) in
+            try harness.store.eventRecord(txn, eventId: "e2")
+        }
+        #expect(history?.recordedAtMs == ServiceHarness.startMs + 5_000)
+    }
+
+    @Test("an award that expires between the plan and the writer no longer blocks earning the badge again")
+    func heldAwardExpiresBeforeTheWriter() async throws {
+        let harness = try ServiceHarness()
+        defer { harness.close() }
+        try await harness.putBadge(
+            BadgeDefinition(
+                id: "monthly", name: "Shopper of the month", expiresAfterMs: 1_000,
+                criteria: Criteria(criteria: [Criterion(key: "n", eventType: "purchase", target: 1)])))
+        let first = try await harness.service.evaluate(purchase("e1", "c"))
+        #expect(first.awarded.count == 1)
+        let service = harness.service
+        let gate = holdWriter(service)
+        let again = start(service, purchase("e2", "c"))  // planned while the first award is held
+        harness.clock.advance(by: 2_000)
+        gate.signal()
+        let result = try await again()
+        #expect(result.awarded.map(\.badgeId) == ["monthly"])
+        #expect(result.awarded.first?.earnedAtMs == ServiceHarness.startMs + 2_000)
+        #expect(service.evaluatePlanStatistics.redone == 1)
+    }
+
     @Test("a retry answered from a plan sees the first outcome; one racing the first is answered by the writer")
     func retries() async throws {
         let harness = try ServiceHarness()

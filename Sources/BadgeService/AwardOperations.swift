@@ -33,7 +33,9 @@ extension BadgeService {
                 tally: IssuePolicy.needsTally(badge)
                     ? try store.awardTally(txn, customerId: request.customerId, badgeId: request.badgeId, nowMs: now)
                     : AwardTally(),
-                globalCount: try store.unrevokedCount(txn, badgeId: request.badgeId), nowMs: now))
+                // Only a cap looks at the global count.
+                globalCount: badge.globalCap != 0 ? try store.unrevokedCount(txn, badgeId: request.badgeId) : 0,
+                nowMs: now))
         let award = Award(
             awardId: 0, customerId: request.customerId, badgeId: request.badgeId, earnedAtMs: now,
             expiresAtMs: IssuePolicy.expiry(of: badge, earnedAtMs: now), source: request.source,

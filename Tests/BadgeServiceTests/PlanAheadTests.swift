@@ -1,5 +1,6 @@
 import BadgeModel
 import BadgeStore
+import BadgeTestSupport
 import Dispatch
 import Foundation
 import Synchronization
@@ -270,5 +271,175 @@ struct PlanAheadTests {
         log.committed(TrophyCaseChanges(customers: ["b"]))
         // The commit right after `recent` is forgotten: nothing can be said about it.
         #expect(!log.unchanged(a, since: recent))
+    }
+}
+
+/// Plans made ahead must give exactly what the writer alone gives for the same operations in the
+/// same order: random Evaluates, Issues, Revokes and badge rewrites, submitted without waiting (so
+/// plans are made against stores the writer has since moved past) to a service that plans ahead,
+/// and one at a time to a service that does not.
+@Suite("Evaluate plans made ahead: same results as the writer alone")
+struct PlanAheadEquivalenceTests {
+    enum Operation: Sendable {
+        case evaluate(ActivityEvent)
+        case issue(IssueRequest)
+        case revoke(RevokeRequest)
+        case putBadge(BadgeDefinition)
+    }
+
+    static let customers = ["c0", "c1", "c2", "c3"]
+
+    static func catalogue(target: Double) -> [BadgeDefinition] {
+        [
+            BadgeDefinition(
+                id: "regular", name: "Regular", repeatable: true, maxPerCustomer: 3,
+                criteria: Criteria(criteria: [Criterion(key: "n", eventType: "purchase", target: target)])),
+            BadgeDefinition(
+                id: "spender", name: "Spender",
+                criteria: Criteria(criteria: [
+                    Criterion(key: "s", eventType: "purchase", aggregate: .sum, target: 300)
+                ])),
+            BadgeDefinition(
+                id: "first-three", name: "First three", globalCap: 3,
+                criteria: Criteria(criteria: [Criterion(key: "v", eventType: "visit", target: 2)])),
+            BadgeDefinition(
+                id: "loyal", name: "Loyal",
+                criteria: Criteria(
+                    criteria: [Criterion(key: "v", eventType: "visit", target: 3)], prerequisites: ["spender"])),
+        ]
+    }
+
+    static func operations(seed: UInt64) -> [Operation] {
+        var random = SplitMix64(state: seed)
+        var operations: [Operation] = []
+        for index in 0..<160 {
+            let customer = customers[Int.random(in: 0..<customers.count, using: &random)]
+            switch Int.random(in: 0..<20, using: &random) {
+            case 0..<14:
+                // Some ids repeat: retries, and now and then an id another customer used.
+                let id = Int.random(in: 0..<10, using: &random) == 0 ? "e\(index / 2)" : "e\(index)"
+                operations.append(
+                    .evaluate(
+                        ActivityEvent(
+                            eventId: id, customerId: customer,
+                            type: Bool.random(using: &random) ? "purchase" : "visit",
+                            occurredAtMs: ServiceHarness.startMs - Int64.random(in: 0..<5, using: &random) * 86_400_000,
+                            amount: Double(Int.random(in: 10...150, using: &random)))))
+            case 14..<17:
+                operations.append(
+                    .issue(
+                        IssueRequest(
+                            customerId: customer,
+                            badgeId: ["spender", "first-three", "regular"].randomElement(
+                                using: &random)!, requestId: "r\(index)")))
+            case 17..<19:
+                operations.append(
+                    .revoke(
+                        RevokeRequest(
+                            customerId: customer,
+                            badgeId: ["spender", "first-three", "regular"].randomElement(
+                                using: &random)!, reason: "test")))
+            default:
+                // A rewrite of the repeatable badge's criteria (its progress restarts).
+                operations.append(.putBadge(catalogue(target: Double(Int.random(in: 2...4, using: &random)))[0]))
+            }
+        }
+        return operations
+    }
+
+    /// What a caller sees of an operation.
+    enum Outcome: Sendable, Equatable {
+        case evaluated(EvaluateResult)
+        case issued(IssueResult)
+        case revoked([Award])
+        case put(PutBadgeResult)
+        case failed(BadgeError.Code, String)
+        case missing
+    }
+
+    static func submit(_ operation: Operation, to service: BadgeService, _ done: @escaping @Sendable (Outcome) -> Void)
+    {
+        @Sendable func outcome<T>(_ result: Result<T, BadgeError>, _ success: (T) -> Outcome) -> Outcome {
+            switch result {
+            case .success(let value): success(value)
+            case .failure(let error): .failed(error.code, error.message)
+            }
+        }
+        switch operation {
+        case .evaluate(let event): service.evaluate(event) { done(outcome($0, Outcome.evaluated)) }
+        case .issue(let request): service.issue(request) { done(outcome($0, Outcome.issued)) }
+        case .revoke(let request): service.revoke(request) { done(outcome($0, Outcome.revoked)) }
+        case .putBadge(let badge):
+            service.putBadge(PutBadgeRequest(badge: badge, replace: true)) { done(outcome($0, Outcome.put)) }
+        }
+    }
+
+    /// Runs `operations` on a fresh service; `together` submits them all before waiting.
+    static func run(
+        _ operations: [Operation], plansAhead: Bool, maxBatch: Int, together: Bool
+    ) async throws
+        -> (outcomes: [Outcome], trophyCases: [[UInt8]], plans: EvaluatePlanStatistics)
+    {
+        let harness = try ServiceHarness()
+        defer { harness.close() }
+        let service = BadgeService(
+            store: harness.store, clock: harness.clock.function, maxBatch: maxBatch, plansAhead: plansAhead)
+        defer { service.shutdown() }
+        for badge in catalogue(target: 3) { _ = try await service.putBadge(PutBadgeRequest(badge: badge)) }
+        let outcomes = Mutex<[Int: Outcome]>([:])
+        if together {
+            let all = DispatchSemaphore(value: 0)
+            let left = Atomic<Int>(operations.count)
+            for (index, operation) in operations.enumerated() {
+                submit(operation, to: service) { outcome in
+                    outcomes.withLock { $0[index] = outcome }
+                    if left.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue == 0 { all.signal() }
+                }
+            }
+            await withCheckedContinuation { continuation in
+                DispatchQueue.global().async {
+                    all.wait()
+                    continuation.resume()
+                }
+            }
+        } else {
+            for (index, operation) in operations.enumerated() {
+                let outcome = await withCheckedContinuation { continuation in
+                    submit(operation, to: service) { continuation.resume(returning: $0) }
+                }
+                outcomes.withLock { $0[index] = outcome }
+            }
+        }
+        let trophyCases = try customers.map { customer throws(BadgeError) in
+            try service.encodedTrophyCase(customerId: customer)
+        }
+        let collected = outcomes.withLock { map in (0..<operations.count).map { map[$0] ?? .missing } }
+        return (collected, trophyCases, service.evaluatePlanStatistics)
+    }
+
+    @Test("random operations submitted together give what they give one by one on the writer", arguments: 0..<6)
+    func sameResults(seed: UInt64) async throws {
+        let operations = Self.operations(seed: seed)
+        let expected = try await Self.run(operations, plansAhead: false, maxBatch: 4096, together: false)
+        var plansUsed = 0
+        for maxBatch in [3, 4096] {
+            let actual = try await Self.run(operations, plansAhead: true, maxBatch: maxBatch, together: true)
+            for index in operations.indices where actual.outcomes[index] != expected.outcomes[index] {
+                Issue.record(
+                    "seed \(seed), batch \(maxBatch), operation \(index) \(operations[index]): \(actual.outcomes[index]) != \(expected.outcomes[index])"
+                )
+                break
+            }
+            #expect(actual.trophyCases == expected.trophyCases, "seed \(seed), batch \(maxBatch)")
+            plansUsed += actual.plans.used
+        }
+        // The operations did something: rules awarded badges and some calls were refused.
+        #expect(
+            expected.outcomes.contains {
+                if case .evaluated(let result) = $0 { !result.awarded.isEmpty } else { false }
+            })
+        #expect(expected.outcomes.contains { if case .failed = $0 { true } else { false } })
+        // Somewhere plans were stored as made (with small batches most are).
+        #expect(plansUsed > 0)
     }
 }

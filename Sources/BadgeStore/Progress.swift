@@ -76,9 +76,8 @@ extension BadgeStore {
         _ txn: borrowing WriteTransaction, customerId: String, _ states: [EncodedCriterionState]
     ) throws(BadgeError) {
         guard !states.isEmpty else { return }
-        try lmdb {
-            for state in states { try txn.put(progress, key: state.key, value: state.value) }
-        }
+        // One cursor: a customer's states are neighbours in the key order.
+        try lmdb { try txn.put(progress, entries: states.map { (key: $0.key, value: $0.value) }) }
         changedTrophyCase(of: customerId)
     }
 

@@ -93,6 +93,40 @@ extension Transaction where Mode == ReadWriteMode {
         }
     }
 
+    /// Stores every entry (replacing existing values) through one cursor, in key order: LMDB then
+    /// finds a key that falls on the page the cursor is already on without walking down from the
+    /// root, which is most of a put when the keys are neighbours (one customer's records).
+    /// A key given twice keeps its last value, as separate puts would.
+    public func put(_ db: Database, entries: [(key: [UInt8], value: [UInt8])]) throws {
+        guard entries.count > 1 else {
+            if let entry = entries.first { try put(db, key: entry.key, value: entry.value) }
+            return
+        }
+        // LMDB's default order (bytes compared up to the shorter length, then the shorter first);
+        // the order only matters for speed. The index breaks ties so that the last of equal keys
+        // is written last.
+        let order = entries.indices.sorted { a, b in
+            let (left, right) = (entries[a].key, entries[b].key)
+            if left.lexicographicallyPrecedes(right) { return true }
+            if right.lexicographicallyPrecedes(left) { return false }
+            return a < b
+        }
+        var cursor: OpaquePointer?
+        try check(mdb_cursor_open(txn, db.dbi, &cursor), "mdb_cursor_open")
+        guard let cursor else { throw LMDBError(code: MDB_BAD_TXN, operation: "mdb_cursor_open") }
+        defer { mdb_cursor_close(cursor) }
+        for index in order {
+            try entries[index].key.withUnsafeBytes { key in
+                try entries[index].value.withUnsafeBytes { value in
+                    var k = MDB_val(key)
+                    var v = MDB_val(value)
+                    try check(mdb_cursor_put(cursor, &k, &v, 0), "mdb_cursor_put")
+                    recorder?.put(db.dbi, key: key, value: value)
+                }
+            }
+        }
+    }
+
     /// `MDB_RESERVE`: reserves `count` bytes for the value of `key` and lets `fill` write them in place,
     /// avoiding an intermediate buffer. `fill` must initialize all `count` bytes and must not keep the
     /// buffer. If `fill` throws, the key is deleted (its previous value was already replaced) and the

@@ -97,6 +97,30 @@ import Testing
         }
     }
 
+    @Test func putsThroughOneCursorAreStoredJournaledAndReplayed() throws {
+        try withTemporaryDirectory { path in
+            // Out of order, one key twice (its last value wins), keys that are prefixes of others.
+            let entries: [(String, String)] = [
+                ("b2", "one"), ("a", "two"), ("b", "three"), ("b2", "four"), ("ab", "five"), ("c", "six"),
+            ]
+            let expected = ["a": "two", "ab": "five", "b": "three", "b2": "four", "c": "six", "kept": "old"]
+            do {
+                let env = try Environment(path: path, options: Self.manual)
+                let db = try env.openDatabase("test")
+                try env.write { txn in try txn.put(db, "kept", "old") }
+                try env.write { txn in
+                    try txn.put(db, entries: entries.map { (key: bytes($0.0), value: bytes($0.1)) })
+                }
+                #expect(try Self.contents(env, db) == expected)
+                env.closeWithoutCheckpoint()
+            }
+            let env = try Environment(path: path, options: Self.manual)
+            defer { env.close() }
+            #expect(env.recoveredTransactions == 2)
+            #expect(try Self.contents(env, try env.openDatabase("test")) == expected)
+        }
+    }
+
     @Test func aCleanCloseLeavesNothingToReplay() throws {
         try withTemporaryDirectory { path in
             var model: [String: String] = [:]

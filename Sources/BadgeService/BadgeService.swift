@@ -294,7 +294,8 @@ public final class BadgeService: Sendable {
 
     /// Queues `apply` for the writer; `completion` gets its result after the batch commits.
     func enqueue<R: Sendable>(
-        deadline: ContinuousClock.Instant?, completion: @escaping @Sendable (Result<R, BadgeError>) -> Void,
+        deadline: ContinuousClock.Instant?, announced: Bool = false,
+        completion: @escaping @Sendable (Result<R, BadgeError>) -> Void,
         _ apply: @escaping @Sendable (BadgeStore, borrowing WriteTransaction, Int64) throws(BadgeError) -> R
     ) {
         let store = self.store
@@ -305,7 +306,7 @@ public final class BadgeService: Sendable {
                     let result = try apply(store, txn, now)
                     return { completion(.success(result)) }
                 },
-                fail: { completion(.failure($0)) }))
+                fail: { completion(.failure($0)) }), announced: announced)
     }
 
     /// Request ids of awards made by Evaluate start with this; Issue refuses it.

@@ -134,9 +134,13 @@ extension BadgeService {
         }
         let planned: PlannedEvaluate?
         if plansAhead {
+            // The writer may hold a batch back a moment for this event (see `WriteQueue.announce`).
+            writer.announce()
             do throws(BadgeError) {
                 switch try planAhead(event) {
-                case .replayed(let result): return completion(.success(reply(result, nil)))
+                case .replayed(let result):
+                    writer.withdraw()
+                    return completion(.success(reply(result, nil)))
                 case .planned(let plan): planned = plan
                 }
             } catch {
@@ -149,7 +153,8 @@ extension BadgeService {
         let index = writerCatalogue
         let commits = commitLog
         let counters = planCounters
-        enqueue(deadline: deadline, completion: completion) { store, txn, now throws(BadgeError) in
+        enqueue(deadline: deadline, announced: plansAhead, completion: completion) {
+            store, txn, now throws(BadgeError) in
             if let replay = try Self.replay(event, store: store, txn: txn) { return reply(replay, nil) }
             // Decided at the plan's time; still true at the writer's if no boundary lies between.
             if let planned, !planned.plan.readGlobalCount, planned.nowMs <= now, now < planned.plan.decidedUntilMs,

@@ -48,6 +48,19 @@ final class WriteQueue: @unchecked Sendable {
     private let writerThread = Atomic<UInt>(0)
     /// Housekeeping run on the writer thread between batches (see `Maintenance`).
     private let maintenance: Maintenance?
+    /// Writes other threads are preparing and will submit soon (`announce()`).
+    private let announced = Atomic<Int>(0)
+    /// When the last write was submitted (guarded by `condition`).
+    private var lastSubmit = ContinuousClock.now
+
+    /// How long a batch may wait for writes that are still being prepared (`announce()`; by
+    /// default 1 ms), and how soon after the previous one the next must arrive for the wait to go
+    /// on (150 µs, about one Evaluate plan). Evaluate prepares its plan on the caller's thread, so
+    /// plans reach the writer one at a time; without waiting, each commit took the few that had
+    /// arrived and paid an fdatasync for them (measured at 32 x 8: 10.8 events per commit and
+    /// ~110 µs of writer time per event; with the wait 46.6 and ~80 µs).
+    let gatherWindow: Duration
+    let gatherGap: Duration
 
     /// Work the writer does by itself every `interval`, between batches, in transactions of its
     /// own: `run` returns true when it stopped with more left, and then runs again after
@@ -61,8 +74,11 @@ final class WriteQueue: @unchecked Sendable {
     init(
         store: BadgeStore, clock: @escaping @Sendable () -> Int64, maxBatch: Int, logger: Logger,
         metrics: WriterMetrics, onRollback: @escaping @Sendable () -> Void = {},
-        afterCommit: @escaping @Sendable (TrophyCaseChanges) -> Void = { _ in }, maintenance: Maintenance? = nil
+        afterCommit: @escaping @Sendable (TrophyCaseChanges) -> Void = { _ in }, maintenance: Maintenance? = nil,
+        gatherWindow: Duration = .microseconds(1_000), gatherGap: Duration = .microseconds(150)
     ) {
+        self.gatherWindow = gatherWindow
+        self.gatherGap = gatherGap
         self.metrics = metrics
         self.maintenance = maintenance
         self.onRollback = onRollback
@@ -78,9 +94,26 @@ final class WriteQueue: @unchecked Sendable {
         thread.start()
     }
 
-    /// Queues a write. After `stop()`, it fails at once with UNAVAILABLE.
-    func submit(_ write: PendingWrite) {
+    /// Says that a write is being prepared and will be submitted with `announced: true` (or
+    /// `withdraw()`n): a batch may wait briefly for it instead of committing without it.
+    func announce() {
+        announced.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    /// Takes back an `announce()` whose write will not be submitted.
+    func withdraw() {
+        announced.wrappingSubtract(1, ordering: .relaxed)
+        // A batch may be waiting for it.
         condition.lock()
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Queues a write. After `stop()`, it fails at once with UNAVAILABLE.
+    func submit(_ write: PendingWrite, announced wasAnnounced: Bool = false) {
+        condition.lock()
+        if wasAnnounced { announced.wrappingSubtract(1, ordering: .relaxed) }
+        lastSubmit = .now
         if stopping {
             condition.unlock()
             write.fail(BadgeError(.unavailable, "the service is shutting down", reason: "shutting_down"))
@@ -176,6 +209,18 @@ final class WriteQueue: @unchecked Sendable {
                 _ = condition.wait(until: Date(timeIntervalSinceNow: Double(seconds) + Double(attoseconds) / 1e18))
             } else {
                 condition.wait()
+            }
+        }
+        if pending.count < maxBatch, announced.load(ordering: .relaxed) > 0 {
+            // More writes are on their way: one commit (one fdatasync) for them all. Waits while
+            // they keep coming, up to the window.
+            let until = ContinuousClock.now + gatherWindow
+            while pending.count < maxBatch, !stopping {
+                let now = ContinuousClock.now
+                let stopAt = announced.load(ordering: .relaxed) > 0 ? until : min(until, lastSubmit + gatherGap)
+                if stopAt <= now { break }
+                let (seconds, attoseconds) = now.duration(to: stopAt).components
+                _ = condition.wait(until: Date(timeIntervalSinceNow: Double(seconds) + Double(attoseconds) / 1e18))
             }
         }
         if pending.count <= maxBatch {

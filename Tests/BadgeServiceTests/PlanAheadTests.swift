@@ -1,8 +1,10 @@
 import BadgeModel
 import BadgeStore
 import BadgeTestSupport
+import CoreMetrics
 import Dispatch
 import Foundation
+import Logging
 import Synchronization
 import Testing
 
@@ -245,6 +247,60 @@ struct PlanAheadTests {
         _ = try await service.evaluate(purchase("e1", "c"))
         #expect(service.evaluatePlanStatistics == EvaluatePlanStatistics())
         #expect(try count(harness, "c") == (1, 10))
+    }
+
+    // MARK: Gathering announced writes
+
+    /// A writer over `harness`'s store with a long gathering window, and a way to submit a write
+    /// that records when it was applied.
+    func gatheringWriter(_ harness: ServiceHarness, gap: Duration) -> WriteQueue {
+        WriteQueue(
+            store: harness.store, clock: harness.clock.function, maxBatch: 64, logger: Logger(label: "test"),
+            metrics: WriterMetrics(factory: NOOPMetricsHandler.instance), gatherWindow: .seconds(30), gatherGap: gap)
+    }
+
+    func write(_ done: DispatchSemaphore) -> PendingWrite {
+        PendingWrite(deadline: nil, apply: { _, _ in { done.signal() } }, fail: { _ in done.signal() })
+    }
+
+    @Test("a batch waits for announced writes and commits them together")
+    func announcedWritesShareACommit() throws {
+        let harness = try ServiceHarness()
+        defer { harness.close() }
+        let writer = gatheringWriter(harness, gap: .milliseconds(50))
+        defer { writer.stop() }
+        let first = DispatchSemaphore(value: 0)
+        let second = DispatchSemaphore(value: 0)
+        writer.announce()
+        writer.announce()
+        writer.submit(write(first), announced: true)
+        // The other announced write is still coming: the first waits for it.
+        #expect(first.wait(timeout: .now() + .milliseconds(200)) == .timedOut)
+        writer.submit(write(second), announced: true)
+        #expect(first.wait(timeout: .now() + .seconds(10)) == .success)
+        #expect(second.wait(timeout: .now() + .seconds(10)) == .success)
+        #expect(writer.stats.commits == 1)
+        #expect(writer.stats.writes == 2)
+    }
+
+    @Test("a withdrawn announcement, or none, does not hold a batch back")
+    func withdrawnAnnouncement() throws {
+        let harness = try ServiceHarness()
+        defer { harness.close() }
+        let writer = gatheringWriter(harness, gap: .milliseconds(50))
+        defer { writer.stop() }
+        let alone = DispatchSemaphore(value: 0)
+        writer.submit(write(alone))
+        #expect(alone.wait(timeout: .now() + .seconds(10)) == .success)
+        let waiting = DispatchSemaphore(value: 0)
+        writer.announce()
+        writer.announce()
+        writer.submit(write(waiting), announced: true)
+        #expect(waiting.wait(timeout: .now() + .milliseconds(200)) == .timedOut)
+        // Nothing else is coming: the batch goes once the gap after the last write has passed.
+        writer.withdraw()
+        #expect(waiting.wait(timeout: .now() + .seconds(10)) == .success)
+        #expect(writer.stats.commits == 2)
     }
 
     // MARK: The log's own rules

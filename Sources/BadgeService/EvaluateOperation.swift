@@ -62,7 +62,8 @@ struct RuleBadge: Sendable {
 /// What an event will do, worked out before anything is written.
 struct EvaluatePlan: Sendable {
     var result: EvaluateResult
-    var awards: [Award] = []
+    /// Each award with its badge, so that the writer can date it when it stores it.
+    var awards: [(award: Award, badge: BadgeDefinition)] = []
     /// Encoded while planning: off the writer when the plan is made ahead.
     var states: [EncodedCriterionState] = []
     /// `EvaluateResult.encodedProgress(result.progress)`.
@@ -74,8 +75,6 @@ struct EvaluatePlan: Sendable {
     /// The decisions depend on the time they were taken at (badge windows, award expiries) only
     /// through instants at or after this one: a writer whose clock has reached it plans again.
     var decidedUntilMs: Int64 = .max
-    /// The badges of `awards`, in order, so that the writer can date them when it stores them.
-    var awardBadges: [BadgeDefinition] = []
 }
 
 /// An Evaluate planned on the caller's thread from a read transaction taken after `ticket`, at
@@ -283,8 +282,7 @@ extension BadgeService {
                 plan.readGlobalCount = plan.readGlobalCount || decision.readGlobalCount
                 plan.decidedUntilMs = min(plan.decidedUntilMs, decision.decidedUntilMs)
                 if let award = decision.award {
-                    plan.awards.append(award)
-                    plan.awardBadges.append(badge)
+                    plan.awards.append((award, badge))
                     awardedNow.insert(badge.id)
                     if badge.repeatable { BadgeEvaluator.startNewRound(&outcome) }
                 }
@@ -297,7 +295,7 @@ extension BadgeService {
                 }
             }
         }
-        plan.result.awarded = plan.awards
+        plan.result.awarded = plan.awards.map(\.award)
         plan.encodedProgress = EvaluateResult.encodedProgress(plan.result.progress)
         return plan
     }
@@ -344,7 +342,7 @@ extension BadgeService {
     ) throws(BadgeError) -> (result: EvaluateResult, encoded: [UInt8]) {
         var result = plan.result
         result.awarded = []
-        for (award, badge) in zip(plan.awards, plan.awardBadges) {
+        for (award, badge) in plan.awards {
             // Dated when stored (a plan made ahead was decided a little earlier, see `decidedUntilMs`).
             var dated = award
             dated.earnedAtMs = now

@@ -203,10 +203,8 @@ final class WriteQueue: @unchecked Sendable {
         while pending.isEmpty {
             if stopping { return nil }
             if let due {
-                let left = ContinuousClock.now.duration(to: due)
-                if left <= .zero { return [] }
-                let (seconds, attoseconds) = left.components
-                _ = condition.wait(until: Date(timeIntervalSinceNow: Double(seconds) + Double(attoseconds) / 1e18))
+                if due <= ContinuousClock.now { return [] }
+                waitForSignal(until: due)
             } else {
                 condition.wait()
             }
@@ -216,11 +214,9 @@ final class WriteQueue: @unchecked Sendable {
             // they keep coming, up to the window.
             let until = ContinuousClock.now + gatherWindow
             while pending.count < maxBatch, !stopping {
-                let now = ContinuousClock.now
                 let stopAt = announced.load(ordering: .relaxed) > 0 ? until : min(until, lastSubmit + gatherGap)
-                if stopAt <= now { break }
-                let (seconds, attoseconds) = now.duration(to: stopAt).components
-                _ = condition.wait(until: Date(timeIntervalSinceNow: Double(seconds) + Double(attoseconds) / 1e18))
+                if stopAt <= ContinuousClock.now { break }
+                waitForSignal(until: stopAt)
             }
         }
         if pending.count <= maxBatch {
@@ -230,6 +226,12 @@ final class WriteQueue: @unchecked Sendable {
         let batch = Array(pending.prefix(maxBatch))
         pending.removeFirst(maxBatch)
         return batch
+    }
+
+    /// Waits on `condition` (held) until signalled or `instant`, whichever comes first.
+    private func waitForSignal(until instant: ContinuousClock.Instant) {
+        let (seconds, attoseconds) = ContinuousClock.now.duration(to: instant).components
+        _ = condition.wait(until: Date(timeIntervalSinceNow: Double(seconds) + Double(attoseconds) / 1e18))
     }
 
     /// Applies a batch in one transaction; returns the number of commits made. If the transaction

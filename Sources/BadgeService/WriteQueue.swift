@@ -50,17 +50,22 @@ final class WriteQueue: @unchecked Sendable {
     private let maintenance: Maintenance?
     /// Writes other threads are preparing and will submit soon (`announce()`).
     private let announced = Atomic<Int>(0)
-    /// When the last write was submitted (guarded by `condition`).
-    private var lastSubmit = ContinuousClock.now
+    /// When the last announced write was submitted (guarded by `condition`).
+    private var lastAnnouncedSubmit = ContinuousClock.now
 
     /// How long a batch may wait for writes that are still being prepared (`announce()`; by
-    /// default 1 ms), and how soon after the previous one the next must arrive for the wait to go
-    /// on (150 µs, about one Evaluate plan). Evaluate prepares its plan on the caller's thread, so
+    /// default 1 ms), and how soon after the previous announced one the next must arrive for the
+    /// wait to go on (150 µs, about one Evaluate plan). The wait only happens while something is
+    /// announced, but then holds the whole batch, unannounced writes in it included (never into the
+    /// last `deadlineSlack` before a queued write's deadline). Evaluate prepares its plan on the caller's thread, so
     /// plans reach the writer one at a time; without waiting, each commit took the few that had
     /// arrived and paid an fdatasync for them (measured at 32 x 8: 10.8 events per commit and
     /// ~110 µs of writer time per event; with the wait 46.6 and ~80 µs).
     let gatherWindow: Duration
     let gatherGap: Duration
+    /// A batch stops waiting this long before a queued write's deadline (a commit with its
+    /// fdatasync takes ~0.3-2 ms here).
+    static let deadlineSlack = Duration.milliseconds(5)
 
     /// Work the writer does by itself every `interval`, between batches, in transactions of its
     /// own: `run` returns true when it stopped with more left, and then runs again after
@@ -112,8 +117,10 @@ final class WriteQueue: @unchecked Sendable {
     /// Queues a write. After `stop()`, it fails at once with UNAVAILABLE.
     func submit(_ write: PendingWrite, announced wasAnnounced: Bool = false) {
         condition.lock()
-        if wasAnnounced { announced.wrappingSubtract(1, ordering: .relaxed) }
-        lastSubmit = .now
+        if wasAnnounced {
+            announced.wrappingSubtract(1, ordering: .relaxed)
+            lastAnnouncedSubmit = .now
+        }
         if stopping {
             condition.unlock()
             write.fail(BadgeError(.unavailable, "the service is shutting down", reason: "shutting_down"))
@@ -180,13 +187,9 @@ final class WriteQueue: @unchecked Sendable {
             }
             guard let batch = nextBatch(waitingUntil: maintenanceDue) else { break }
             if batch.isEmpty { continue }  // woken for maintenance
-            let commits = apply(batch)
+            count(writes: batch.count)
+            apply(batch)
             notifyObservers()
-            condition.lock()
-            statistics.writes += batch.count
-            statistics.commits += commits
-            statistics.largestBatch = max(statistics.largestBatch, batch.count)
-            condition.unlock()
         }
         // A later thread may be given the same id: it must not pass for the writer.
         writerThread.store(0, ordering: .relaxed)
@@ -211,10 +214,15 @@ final class WriteQueue: @unchecked Sendable {
         }
         if pending.count < maxBatch, announced.load(ordering: .relaxed) > 0 {
             // More writes are on their way: one commit (one fdatasync) for them all. Waits while
-            // they keep coming, up to the window.
-            let until = ContinuousClock.now + gatherWindow
+            // they keep coming, up to the window, and never past a queued write's deadline.
+            var until = ContinuousClock.now + gatherWindow
             while pending.count < maxBatch, !stopping {
-                let stopAt = announced.load(ordering: .relaxed) > 0 ? until : min(until, lastSubmit + gatherGap)
+                for write in pending {
+                    // Stops early enough for the write to be applied and synced before its deadline.
+                    if let deadline = write.deadline { until = min(until, deadline - Self.deadlineSlack) }
+                }
+                let stopAt =
+                    announced.load(ordering: .relaxed) > 0 ? until : min(until, lastAnnouncedSubmit + gatherGap)
                 if stopAt <= ContinuousClock.now { break }
                 waitForSignal(until: stopAt)
             }
@@ -234,10 +242,20 @@ final class WriteQueue: @unchecked Sendable {
         _ = condition.wait(until: Date(timeIntervalSinceNow: Double(seconds) + Double(attoseconds) / 1e18))
     }
 
-    /// Applies a batch in one transaction; returns the number of commits made. If the transaction
-    /// fails as a whole (storage full, I/O error), each write is retried in a transaction of its own
-    /// so that only the writes that cannot be stored fail.
-    private func apply(_ batch: [PendingWrite]) -> Int {
+    /// Adds to the statistics. Called before the callers concerned hear back, so that a caller who
+    /// has its answer finds its write and commit counted.
+    private func count(writes: Int = 0, commits: Int = 0) {
+        condition.lock()
+        statistics.writes += writes
+        statistics.commits += commits
+        statistics.largestBatch = max(statistics.largestBatch, writes)
+        condition.unlock()
+    }
+
+    /// Applies a batch in one transaction. If the transaction fails as a whole (storage full, I/O
+    /// error), each write is retried in a transaction of its own so that only the writes that
+    /// cannot be stored fail.
+    private func apply(_ batch: [PendingWrite]) {
         let now = clock()
         let start = ContinuousClock.now
         var live: [PendingWrite] = []
@@ -252,7 +270,7 @@ final class WriteQueue: @unchecked Sendable {
                 live.append(write)
             }
         }
-        if live.isEmpty { return 0 }
+        if live.isEmpty { return }
 
         var completions: [@Sendable () -> Void] = []
         var refusals: [(PendingWrite, BadgeError)] = []
@@ -277,9 +295,9 @@ final class WriteQueue: @unchecked Sendable {
         // Durable now: what callers wait for, completions excluded.
         metrics.commitDuration.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - start))
         metrics.batchSize.record(live.count)
+        count(commits: 1)
         for completion in completions { completion() }
         for (write, error) in refusals { write.fail(error) }
-        return 1
     }
 
     private static func nanoseconds(_ duration: Duration) -> Int64 {
@@ -287,8 +305,9 @@ final class WriteQueue: @unchecked Sendable {
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
-    private func applyOneByOne(_ writes: [PendingWrite], now: Int64) -> Int {
+    private func applyOneByOne(_ writes: [PendingWrite], now: Int64) {
         for write in writes {
+            count(commits: 1)
             do throws(BadgeError) {
                 let (completion, changes) = try store.writeNotingChanges { txn throws(BadgeError) in
                     try write.apply(txn, now)
@@ -302,7 +321,6 @@ final class WriteQueue: @unchecked Sendable {
             // Each of these commits is durable on its own: its reply need not wait for the rest.
             notifyObservers()
         }
-        return writes.count
     }
 
     /// Tells the batch observers that the completions run so far are all the batch has.

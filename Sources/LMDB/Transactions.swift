@@ -96,7 +96,8 @@ extension Transaction where Mode == ReadWriteMode {
     /// Stores every entry (replacing existing values) through one cursor, in key order: LMDB then
     /// finds a key that falls on the page the cursor is already on without walking down from the
     /// root, which is most of a put when the keys are neighbours (one customer's records).
-    /// A key given twice keeps its last value, as separate puts would.
+    /// A key given twice keeps its last value, as separate puts would. (This wrapper opens no
+    /// `MDB_DUPSORT` database, where a cursor put would add a value instead of replacing it.)
     public func put(_ db: Database, entries: [(key: [UInt8], value: [UInt8])]) throws {
         guard entries.count > 1 else {
             if let entry = entries.first { try put(db, key: entry.key, value: entry.value) }

@@ -283,6 +283,29 @@ struct PlanAheadTests {
         #expect(writer.stats.writes == 2)
     }
 
+    @Test("a batch waiting for announced writes stops in time for a queued write's deadline")
+    func gatherStopsAtDeadlines() throws {
+        let harness = try ServiceHarness()
+        defer { harness.close() }
+        let writer = gatheringWriter(harness, gap: .seconds(30))
+        defer { writer.stop() }
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Mutex<BadgeError?>(nil)
+        writer.announce()  // never submitted: the batch would wait the whole 30 s window
+        writer.submit(
+            PendingWrite(
+                deadline: .now + .seconds(2), apply: { _, _ in { done.signal() } },
+                fail: { error in
+                    outcome.withLock { $0 = error }
+                    done.signal()
+                }))
+        #expect(done.wait(timeout: .now() + .seconds(10)) == .success)
+        // Held only until shortly before its deadline, then applied.
+        #expect(outcome.withLock { $0 } == nil)
+        #expect(writer.stats.commits == 1)
+        writer.withdraw()
+    }
+
     @Test("a withdrawn announcement, or none, does not hold a batch back")
     func withdrawnAnnouncement() throws {
         let harness = try ServiceHarness()

@@ -99,11 +99,13 @@ import Testing
 
     @Test func putsThroughOneCursorAreStoredJournaledAndReplayed() throws {
         try withTemporaryDirectory { path in
-            // Out of order, one key twice (its last value wins), keys that are prefixes of others.
+            // Out of order, one key twice (its last value wins), keys that are prefixes of others,
+            // and a key already stored (replaced).
             let entries: [(String, String)] = [
-                ("b2", "one"), ("a", "two"), ("b", "three"), ("b2", "four"), ("ab", "five"), ("c", "six"),
+                ("b2", "one"), ("a", "two"), ("b", "three"), ("b2", "four"), ("ab", "five"), ("kept", "new"),
+                ("c", "six"),
             ]
-            let expected = ["a": "two", "ab": "five", "b": "three", "b2": "four", "c": "six", "kept": "old"]
+            let expected = ["a": "two", "ab": "five", "b": "three", "b2": "four", "c": "six", "kept": "new"]
             do {
                 let env = try Environment(path: path, options: Self.manual)
                 let db = try env.openDatabase("test")

@@ -26,6 +26,7 @@ public final class BadgeService: Sendable {
     /// Encoded List replies of customers nothing has changed for since.
     let trophyCases: TrophyCaseCache
     let storeMetrics: StoreMetrics
+    let planMetrics: PlanMetrics
     /// How long evaluated events are kept for idempotency (0: forever); see `pruneExpiredEvents`.
     public let eventRetentionMs: Int64
     /// Evaluate plans events on the caller's thread, and the writer checks and stores the plans.
@@ -69,6 +70,7 @@ public final class BadgeService: Sendable {
         self.startedAtMs = clock()
         self.logger = logger
         self.storeMetrics = StoreMetrics(environment: store.environment, factory: metricsFactory)
+        self.planMetrics = PlanMetrics(counters: planCounters, factory: metricsFactory)
         let writerCatalogue = self.writerCatalogue
         self.writer = WriteQueue(
             store: store, clock: clock, maxBatch: maxBatch, logger: logger,
@@ -116,10 +118,11 @@ public final class BadgeService: Sendable {
 
     public var evaluatePlanStatistics: EvaluatePlanStatistics { planCounters.statistics }
 
-    /// Samples the store's slowly changing metrics (journal checkpoints, map usage); call it right
-    /// before the metrics are read, e.g. on each scrape.
+    /// Samples the metrics that are not updated as they change (journal checkpoints, map usage,
+    /// Evaluate plans); call it right before the metrics are read, e.g. on each scrape.
     public func refreshStoreMetrics() {
         storeMetrics.refresh()
+        planMetrics.refresh()
     }
 
     // MARK: - Reads

@@ -58,3 +58,30 @@ final class StoreMetrics: Sendable {
         mapSize.record(environment.mapSize)
     }
 }
+
+/// `badges_evaluate_plans_total{outcome}`: Evaluate plans made on callers' threads that the writer
+/// stored as made (`used`) or made again because something they read had changed (`redone`).
+/// Counted by `PlanCounters` with atomics per event and added here when sampled, before a scrape.
+final class PlanMetrics: Sendable {
+    private let counters: PlanCounters
+    private let used: Counter
+    private let redone: Counter
+    /// What the Prometheus counters already hold.
+    private let reported = Mutex(EvaluatePlanStatistics())
+
+    init(counters: PlanCounters, factory: any MetricsFactory) {
+        self.counters = counters
+        used = Counter(label: "badges_evaluate_plans_total", dimensions: [("outcome", "used")], factory: factory)
+        redone = Counter(label: "badges_evaluate_plans_total", dimensions: [("outcome", "redone")], factory: factory)
+    }
+
+    func refresh() {
+        let now = counters.statistics
+        let added = reported.withLock { reported in
+            defer { reported = now }
+            return (used: now.used - reported.used, redone: now.redone - reported.redone)
+        }
+        if added.used > 0 { used.increment(by: added.used) }
+        if added.redone > 0 { redone.increment(by: added.redone) }
+    }
+}

@@ -86,6 +86,31 @@ struct MetricsTests {
         }
     }
 
+    @Test("Evaluate plans made on the connection's thread are counted by what the writer did with them")
+    func countsPlans() async throws {
+        try await Self.withMetricsServer { server, _ in
+            let client = try await server.client(.unix)
+            defer { Task { await client.close() } }
+            _ = try await client.putBadge(
+                BadgeDefinition(
+                    id: "regular", name: "Regular",
+                    criteria: Criteria(criteria: [Criterion(key: "n", eventType: "purchase", target: 5)])))
+            func scrape() throws -> [String: Double] {
+                Self.samples(try Self.get("/metrics", port: server.server.metricsPort!).body)
+            }
+            #expect(try scrape()["badges_evaluate_plans_total{outcome=\"used\"}"] ?? 0 == 0)
+            for index in 0..<3 {
+                _ = try await client.evaluate(
+                    ActivityEvent(
+                        eventId: "e\(index)", customerId: "c", type: "purchase", occurredAtMs: 1_700_000_000_000))
+            }
+            // One at a time, nothing overtakes a plan: the writer stores all three as made.
+            let samples = try scrape()
+            #expect(samples["badges_evaluate_plans_total{outcome=\"used\"}"] == 3)
+            #expect(samples["badges_evaluate_plans_total{outcome=\"redone\"}"] ?? 0 == 0)
+        }
+    }
+
     @Test("other paths get 404, other methods 405")
     func otherRequests() async throws {
         try await Self.withMetricsServer { server, _ in

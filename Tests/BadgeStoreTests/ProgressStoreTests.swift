@@ -1,0 +1,45 @@
+import BadgeModel
+import BadgeStore
+import BadgeTestSupport
+import Testing
+
+@Suite("BadgeStore criterion states")
+struct ProgressStoreTests {
+    func state(_ count: Double) -> CriterionState {
+        var state = CriterionState(fingerprint: 1)
+        state.count = count
+        return state
+    }
+
+    @Test("states of the badges asked for, in the order asked, among many others and other customers", arguments: 0..<8)
+    func statesOfSomeBadges(seed: UInt64) throws {
+        var random = SplitMix64(state: seed)
+        try withStore { store, _ in
+            // Customers whose ids sort around "c" (and one that "c" is a prefix of), each with
+            // states for a random set of 40 badges, one to three criteria each.
+            var model: [String: [String: [String: CriterionState]]] = [:]
+            try store.write { txn throws(BadgeError) in
+                for customer in ["b", "c", "cc", "d"] {
+                    for badge in 0..<40 where Bool.random(using: &random) {
+                        for key in ["n", "s", "streak"].prefix(Int.random(in: 1...3, using: &random)) {
+                            let value = state(Double(Int.random(in: 1...100, using: &random)))
+                            try store.putCriterionState(
+                                txn, customerId: customer, badgeId: "badge-\(badge)", key: key, value)
+                            model[customer, default: [:]]["badge-\(badge)", default: [:]][key] = value
+                        }
+                    }
+                }
+            }
+            // Asked in any order, with repeats and badges the customer has no state for.
+            let asked = (0..<15).map { _ in "badge-\(Int.random(in: 0..<45, using: &random))" }
+            let found = try store.read { txn throws(BadgeError) in
+                try store.criterionStates(txn, customerId: "c", badgeIds: asked)
+            }
+            #expect(found == asked.map { model["c"]?[$0] ?? [:] })
+            let none = try store.read { txn throws(BadgeError) in
+                try store.criterionStates(txn, customerId: "c", badgeIds: [])
+            }
+            #expect(none.isEmpty)
+        }
+    }
+}

@@ -1,6 +1,45 @@
 import BadgeStore
 import Synchronization
 
+/// The customers each of the last `capacity` commits changed, by generation: enough to tell
+/// whether something read at an older generation may be out of date for one customer. Shared by
+/// the List cache (fills) and the commit log (Evaluate plans); not thread-safe on its own.
+struct RecentCommits {
+    let capacity: Int
+    /// Commits recorded so far (commits that changed nothing are not counted).
+    private(set) var generation: UInt64 = 0
+    /// Newest last: the generation each commit made and the customers it changed (nil: the
+    /// catalogue, which every customer's reads depend on).
+    private var commits: [(generation: UInt64, customers: Set<[UInt8]>?)] = []
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    /// Records a commit's changes; false (and nothing recorded) when it changed nothing.
+    @discardableResult
+    mutating func record(_ changes: TrophyCaseChanges) -> Bool {
+        guard !changes.isEmpty else { return false }
+        generation += 1
+        commits.append((generation, changes.catalogue ? nil : changes.customers))
+        if commits.count > capacity { commits.removeFirst(commits.count - capacity) }
+        return true
+    }
+
+    /// True when no commit after `ticket` (a `generation` read earlier) changed `customer` (its
+    /// id's UTF-8 bytes) or the catalogue. A ticket older than what is remembered counts as changed.
+    func unchanged(_ customer: [UInt8], since ticket: UInt64) -> Bool {
+        if generation == ticket { return true }
+        // Every commit after the ticket must still be remembered.
+        guard let oldest = commits.first, oldest.generation <= ticket + 1 else { return false }
+        for commit in commits.reversed() {
+            if commit.generation <= ticket { break }
+            guard let customers = commit.customers, !customers.contains(customer) else { return false }
+        }
+        return true
+    }
+}
+
 /// Which customers the last few commits changed, so that the writer can tell whether work prepared
 /// outside it, from an older read transaction, still describes the store.
 ///
@@ -12,12 +51,11 @@ final class CommitLog: @unchecked Sendable {
     /// How many commits are remembered; a ticket older than that counts as changed.
     static let remembered = 64
 
-    /// Commits noted so far. Raised after the commit's changes are recorded, so a planner that sees
-    /// a generation is guaranteed its read transaction sees that commit's data.
+    /// `recent.generation`, published after the commit's changes are recorded, so a planner that
+    /// sees a generation is guaranteed its read transaction sees that commit's data.
     private let generation = Atomic<UInt64>(0)
-    /// Newest last: the generation each commit made and the customers it changed (nil: the
-    /// catalogue, which every plan depends on). Only the writer thread touches it.
-    private var recent: [(generation: UInt64, customers: Set<[UInt8]>?)] = []
+    /// Only the writer thread touches it.
+    private var recent = RecentCommits(capacity: CommitLog.remembered)
 
     /// Taken before the read transaction a plan is made in.
     func ticket() -> UInt64 {
@@ -27,25 +65,13 @@ final class CommitLog: @unchecked Sendable {
     /// Records a commit's changes. Writer thread only, after the commit and before any caller of
     /// its batch is answered.
     func committed(_ changes: TrophyCaseChanges) {
-        guard !changes.isEmpty else { return }
-        let next = generation.load(ordering: .relaxed) + 1
-        recent.append((next, changes.catalogue ? nil : changes.customers))
-        if recent.count > Self.remembered { recent.removeFirst(recent.count - Self.remembered) }
-        generation.store(next, ordering: .releasing)
+        if recent.record(changes) { generation.store(recent.generation, ordering: .releasing) }
     }
 
     /// True when no commit after `ticket` changed `customer` (its id's UTF-8 bytes) or the
     /// catalogue. Writer thread only.
     func unchanged(_ customer: [UInt8], since ticket: UInt64) -> Bool {
-        let current = generation.load(ordering: .relaxed)
-        if current == ticket { return true }
-        // Every commit after the ticket must still be remembered.
-        guard let oldest = recent.first, oldest.generation <= ticket + 1 else { return false }
-        for commit in recent.reversed() {
-            if commit.generation <= ticket { break }
-            guard let customers = commit.customers, !customers.contains(customer) else { return false }
-        }
-        return true
+        recent.unchanged(customer, since: ticket)
     }
 }
 

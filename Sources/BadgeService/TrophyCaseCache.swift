@@ -46,11 +46,10 @@ final class TrophyCaseCache: Sendable {
     }
 
     private struct State {
-        var generation: UInt64 = 0
         var entries: [CustomerKey: Entry] = [:]
         var bytes = 0
-        /// Newest last: the generation each commit made and the customers it changed (nil: all).
-        var recent: [(generation: UInt64, customers: Set<CustomerKey>?)] = []
+        /// The customers recent commits changed; its generation is what tickets hold.
+        var recent = RecentCommits(capacity: TrophyCaseCache.remembered)
         var statistics = ListCacheStatistics()
         /// Installs, oldest first from `orderHead`. An element whose entry was replaced or dropped
         /// since (its sequence no longer matches) is skipped.
@@ -122,7 +121,7 @@ final class TrophyCaseCache: Sendable {
     /// Taken before the read transaction a reply will be built from.
     func ticket() -> UInt64 {
         guard isEnabled else { return 0 }
-        return state.withLock { $0.generation }
+        return state.withLock { $0.recent.generation }
     }
 
     /// Keeps `bytes`, built at `builtAtMs`, as the reply for `customerId` until `validUntilMs`,
@@ -133,14 +132,9 @@ final class TrophyCaseCache: Sendable {
         var entry = Entry(bytes: bytes, builtAtMs: builtAtMs, validUntilMs: validUntilMs, keyBytes: key.bytes.count)
         guard entry.cost <= capacityBytes else { return }
         state.withLock { state in
-            if state.generation != ticket {
-                // Every commit after the ticket must still be remembered, and none may touch this customer.
-                guard let oldest = state.recent.first, oldest.generation <= ticket + 1,
-                    state.recent.allSatisfy({ $0.generation <= ticket || $0.customers?.contains(key) == false })
-                else {
-                    state.statistics.refusedInstalls += 1
-                    return
-                }
+            guard state.recent.unchanged(key.bytes, since: ticket) else {
+                state.statistics.refusedInstalls += 1
+                return
             }
             // A reply replacing this customer's previous one only needs the difference.
             let growth = entry.cost - (state.entries[key]?.cost ?? 0)
@@ -164,19 +158,17 @@ final class TrophyCaseCache: Sendable {
     func committed(_ changes: TrophyCaseChanges) {
         guard isEnabled, !changes.isEmpty else { return }
         state.withLock { state in
-            state.generation += 1
+            state.recent.record(changes)
             if changes.catalogue {
                 state.entries.removeAll()
                 state.bytes = 0
-                state.recent.append((state.generation, nil))
             } else {
-                let keys = Set(changes.customers.map(CustomerKey.init(bytes:)))
-                for key in keys {
-                    if let old = state.entries.removeValue(forKey: key) { state.bytes -= old.cost }
+                for customer in changes.customers {
+                    if let old = state.entries.removeValue(forKey: CustomerKey(bytes: customer)) {
+                        state.bytes -= old.cost
+                    }
                 }
-                state.recent.append((state.generation, keys))
             }
-            if state.recent.count > Self.remembered { state.recent.removeFirst(state.recent.count - Self.remembered) }
         }
     }
 

@@ -166,10 +166,9 @@ struct ListCacheTests {
 
     @Test("with the cache off, nothing is kept")
     func cacheOff() async throws {
-        let harness = try ServiceHarness()
+        let harness = try ServiceHarness(listCacheBytes: 0)
         defer { harness.close() }
-        let service = BadgeService(store: harness.store, clock: harness.clock.function, listCacheBytes: 0)
-        defer { service.shutdown() }
+        let service = harness.service
         for _ in 0..<3 { _ = try service.encodedTrophyCase(customerId: "c") }
         #expect(service.listCacheStatistics.entries == 0)
         #expect(service.listCacheStatistics.hits == 0)

@@ -24,6 +24,17 @@ struct PlanAheadTests {
                 Criterion(key: "spend", eventType: "purchase", aggregate: .sum, target: 1_000_000),
             ]))
 
+    /// A badge earned by `target` purchases, shaped by `configure` (windows, caps, expiry).
+    static func onPurchases(
+        _ id: String, target: Double = 1, _ configure: (inout BadgeDefinition) -> Void = { _ in }
+    ) -> BadgeDefinition {
+        var badge = BadgeDefinition(
+            id: id, name: id, criteria: Criteria(criteria: [Criterion(key: "n", eventType: "purchase", target: target)])
+        )
+        configure(&badge)
+        return badge
+    }
+
     func purchase(_ id: String, _ customer: String, amount: Double = 10) -> ActivityEvent {
         ActivityEvent(
             eventId: id, customerId: customer, type: "purchase", occurredAtMs: ServiceHarness.startMs, amount: amount)
@@ -90,11 +101,10 @@ struct PlanAheadTests {
 
     @Test("a plan overtaken by an earlier commit for its customer is made again")
     func overtakenByCommit() async throws {
-        let harness = try ServiceHarness()
-        defer { harness.close() }
         // One write per transaction: the two plans land in different commits.
-        let service = BadgeService(store: harness.store, clock: harness.clock.function, maxBatch: 1)
-        defer { service.shutdown() }
+        let harness = try ServiceHarness(maxBatch: 1)
+        defer { harness.close() }
+        let service = harness.service
         _ = try await service.putBadge(PutBadgeRequest(badge: Self.counter))
         let gate = holdWriter(service)
         let first = start(service, purchase("e1", "c"))
@@ -131,10 +141,7 @@ struct PlanAheadTests {
     func globalCapDecidedByWriter() async throws {
         let harness = try ServiceHarness()
         defer { harness.close() }
-        try await harness.putBadge(
-            BadgeDefinition(
-                id: "first-two", name: "First Two", globalCap: 2,
-                criteria: Criteria(criteria: [Criterion(key: "n", eventType: "purchase", target: 1)])))
+        try await harness.putBadge(Self.onPurchases("first-two") { $0.globalCap = 2 })
         let gate = holdWriter(harness.service)
         let calls = (0..<4).map { start(harness.service, purchase("e\($0)", "c\($0)")) }
         gate.signal()
@@ -148,10 +155,7 @@ struct PlanAheadTests {
     func issueBetweenPlanAndWriter() async throws {
         let harness = try ServiceHarness()
         defer { harness.close() }
-        let member = BadgeDefinition(
-            id: "member", name: "Member",
-            criteria: Criteria(criteria: [Criterion(key: "n", eventType: "purchase", target: 1)]))
-        try await harness.putBadge(member)
+        try await harness.putBadge(Self.onPurchases("member"))
         let service = harness.service
         let gate = holdWriter(service)
         let issue = Task {
@@ -176,10 +180,7 @@ struct PlanAheadTests {
         let harness = try ServiceHarness()
         defer { harness.close() }
         let closesAt = ServiceHarness.startMs + 1_000
-        try await harness.putBadge(
-            BadgeDefinition(
-                id: "launch", name: "Launch week", validUntilMs: closesAt,
-                criteria: Criteria(criteria: [Criterion(key: "n", eventType: "purchase", target: 1)])))
+        try await harness.putBadge(Self.onPurchases("launch") { $0.validUntilMs = closesAt })
         let service = harness.service
         let gate = holdWriter(service)
         let late = start(service, purchase("e1", "c"))  // planned while the window is open
@@ -202,10 +203,7 @@ struct PlanAheadTests {
     func heldAwardExpiresBeforeTheWriter() async throws {
         let harness = try ServiceHarness()
         defer { harness.close() }
-        try await harness.putBadge(
-            BadgeDefinition(
-                id: "monthly", name: "Shopper of the month", expiresAfterMs: 1_000,
-                criteria: Criteria(criteria: [Criterion(key: "n", eventType: "purchase", target: 1)])))
+        try await harness.putBadge(Self.onPurchases("monthly") { $0.expiresAfterMs = 1_000 })
         let first = try await harness.service.evaluate(purchase("e1", "c"))
         #expect(first.awarded.count == 1)
         let service = harness.service
@@ -239,10 +237,9 @@ struct PlanAheadTests {
 
     @Test("with plans ahead off, the writer plans every event")
     func off() async throws {
-        let harness = try ServiceHarness()
+        let harness = try ServiceHarness(plansAhead: false)
         defer { harness.close() }
-        let service = BadgeService(store: harness.store, clock: harness.clock.function, plansAhead: false)
-        defer { service.shutdown() }
+        let service = harness.service
         _ = try await service.putBadge(PutBadgeRequest(badge: Self.counter))
         _ = try await service.evaluate(purchase("e1", "c"))
         #expect(service.evaluatePlanStatistics == EvaluatePlanStatistics())
@@ -459,11 +456,9 @@ struct PlanAheadEquivalenceTests {
     ) async throws
         -> (outcomes: [Outcome], trophyCases: [[UInt8]], plans: EvaluatePlanStatistics)
     {
-        let harness = try ServiceHarness()
+        let harness = try ServiceHarness(maxBatch: maxBatch, plansAhead: plansAhead)
         defer { harness.close() }
-        let service = BadgeService(
-            store: harness.store, clock: harness.clock.function, maxBatch: maxBatch, plansAhead: plansAhead)
-        defer { service.shutdown() }
+        let service = harness.service
         for badge in catalogue(target: 3) { _ = try await service.putBadge(PutBadgeRequest(badge: badge)) }
         let outcomes = Mutex<[Int: Outcome]>([:])
         if together {

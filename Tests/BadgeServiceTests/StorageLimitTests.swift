@@ -71,11 +71,9 @@ struct StorageLimitTests {
     }
 
     @Test func batchesRespectMaxBatch() async throws {
-        let h = try ServiceHarness()
+        let h = try ServiceHarness(maxBatch: 8)
         defer { h.close() }
-        h.service.shutdown()  // one writer per store
-        let service = BadgeService(store: h.store, clock: h.clock.function, maxBatch: 8)
-        defer { service.shutdown() }
+        let service = h.service
         _ = try await service.putBadge(PutBadgeRequest(badge: BadgeDefinition(id: "gold", name: "Gold")))
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<200 {

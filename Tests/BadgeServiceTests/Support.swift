@@ -34,20 +34,37 @@ final class ServiceHarness {
 
     let eventRetentionMs: Int64
     let pruneInterval: Duration
+    let maxBatch: Int
+    let listCacheBytes: Int
+    let plansAhead: Bool
 
     init(
         clockMs: Int64 = ServiceHarness.startMs, options: Environment.Options = .init(mapSize: 64 << 20),
-        eventRetentionMs: Int64 = 0, pruneInterval: Duration = .seconds(60)
+        eventRetentionMs: Int64 = 0, pruneInterval: Duration = .seconds(60), maxBatch: Int = 4096,
+        listCacheBytes: Int = BadgeService.defaultListCacheBytes, plansAhead: Bool = true
     ) throws {
         self.eventRetentionMs = eventRetentionMs
         self.pruneInterval = pruneInterval
+        self.maxBatch = maxBatch
+        self.listCacheBytes = listCacheBytes
+        self.plansAhead = plansAhead
         let name = "badge-service-tests-\(UUID().uuidString)"
         path = FileManager.default.temporaryDirectory.appendingPathComponent(name).path
         clock = TestClock(clockMs)
         self.options = options
         store = try BadgeStore(path: path, options: options)
-        service = BadgeService(
-            store: store, clock: clock.function, eventRetentionMs: eventRetentionMs, pruneInterval: pruneInterval)
+        service = Self.makeService(
+            store: store, clock: clock, eventRetentionMs: eventRetentionMs, pruneInterval: pruneInterval,
+            maxBatch: maxBatch, listCacheBytes: listCacheBytes, plansAhead: plansAhead)
+    }
+
+    private static func makeService(
+        store: BadgeStore, clock: TestClock, eventRetentionMs: Int64, pruneInterval: Duration, maxBatch: Int,
+        listCacheBytes: Int, plansAhead: Bool
+    ) -> BadgeService {
+        BadgeService(
+            store: store, clock: clock.function, maxBatch: maxBatch, listCacheBytes: listCacheBytes,
+            eventRetentionMs: eventRetentionMs, pruneInterval: pruneInterval, plansAhead: plansAhead)
     }
 
     /// Shuts the service down, closes the store, and opens both again on the same folder.
@@ -55,8 +72,9 @@ final class ServiceHarness {
         service.shutdown()
         store.close()
         store = try BadgeStore(path: path, options: options)
-        service = BadgeService(
-            store: store, clock: clock.function, eventRetentionMs: eventRetentionMs, pruneInterval: pruneInterval)
+        service = Self.makeService(
+            store: store, clock: clock, eventRetentionMs: eventRetentionMs, pruneInterval: pruneInterval,
+            maxBatch: maxBatch, listCacheBytes: listCacheBytes, plansAhead: plansAhead)
     }
 
     func close() {

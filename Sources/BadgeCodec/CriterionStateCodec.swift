@@ -12,15 +12,17 @@ extension CriterionState {
         out.appendVarint(field: 1, fingerprint)
         out.appendDouble(field: 2, count)
         out.appendDouble(field: 3, sum)
-        // Sorted, so the same state always encodes to the same bytes.
-        let sortedDistinct = distinct.sorted { $0.key < $1.key }
-        for (value, _) in sortedDistinct { out.appendString(field: 4, value, keepEmpty: true) }
-        out.appendPacked(field: 5, sortedDistinct) { $0.appendVarint(UInt64(bitPattern: $1.value)) }
-        out.appendPacked(field: 6, buckets) { $0.appendVarint(UInt64(bitPattern: $1.period)) }
-        out.appendPacked(field: 7, buckets) { $0.appendFixed64($1.count.bitPattern) }
-        out.appendPacked(field: 8, buckets) { $0.appendFixed64($1.sum.bitPattern) }
-        out.appendPacked(field: 9, runs) { $0.appendVarint(UInt64(bitPattern: $1.start)) }
-        out.appendPacked(field: 10, runs) { $0.appendVarint(UInt64(bitPattern: $1.end)) }
+        if !distinct.isEmpty {
+            // Sorted, so the same state always encodes to the same bytes.
+            let sortedDistinct = distinct.sorted { $0.key < $1.key }
+            for (value, _) in sortedDistinct { out.appendString(field: 4, value, keepEmpty: true) }
+            out.appendPackedVarints(field: 5, sortedDistinct) { UInt64(bitPattern: $0.value) }
+        }
+        out.appendPackedVarints(field: 6, buckets) { UInt64(bitPattern: $0.period) }
+        out.appendPackedFixed64(field: 7, buckets) { $0.count.bitPattern }
+        out.appendPackedFixed64(field: 8, buckets) { $0.sum.bitPattern }
+        out.appendPackedVarints(field: 9, runs) { UInt64(bitPattern: $0.start) }
+        out.appendPackedVarints(field: 10, runs) { UInt64(bitPattern: $0.end) }
         out.appendString(field: 11, stateValue)
         out.appendVarint(field: 12, UInt64(bitPattern: stateTimeMs))
         for id in recent { out.appendString(field: 13, id, keepEmpty: true) }
@@ -132,14 +134,22 @@ extension [UInt8] {
         appendFixed64(value.bitPattern)
     }
 
-    /// A packed repeated scalar field, written by `element` into a scratch buffer to learn its size.
-    mutating func appendPacked<Item>(field: UInt64, _ items: [Item], _ element: (inout [UInt8], Item) -> Void) {
+    /// A packed repeated varint field of `value(item)` for each item. Sized in a first pass rather
+    /// than written to a scratch buffer: states are encoded on every Evaluate.
+    mutating func appendPackedVarints<Item>(field: UInt64, _ items: [Item], _ value: (Item) -> UInt64) {
         guard !items.isEmpty else { return }
-        var body: [UInt8] = []
-        body.reserveCapacity(items.count * 10)
-        for item in items { element(&body, item) }
+        var size = 0
+        for item in items { size += varintSize(value(item)) }
         appendVarint(field << 3 | 2)
-        appendVarint(UInt64(body.count))
-        append(contentsOf: body)
+        appendVarint(UInt64(size))
+        for item in items { appendVarint(value(item)) }
+    }
+
+    /// A packed repeated fixed64 field of `bits(item)` for each item.
+    mutating func appendPackedFixed64<Item>(field: UInt64, _ items: [Item], _ bits: (Item) -> UInt64) {
+        guard !items.isEmpty else { return }
+        appendVarint(field << 3 | 2)
+        appendVarint(UInt64(items.count * 8))
+        for item in items { appendFixed64(bits(item)) }
     }
 }

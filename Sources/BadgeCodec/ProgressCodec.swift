@@ -7,24 +7,52 @@ import BadgeModel
 extension Progress {
     public func encoded() -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(24 + key.utf8.count + text.utf8.count)
+        out.reserveCapacity(encodedSize)
+        append(to: &out)
+        return out
+    }
+
+    /// The size of `encoded()`, worked out without encoding: a nested message's length comes first.
+    var encodedSize: Int {
+        stringFieldSize(1, key) + (current != 0 ? 9 : 0) + (target != 0 ? 9 : 0) + (complete ? 2 : 0)
+            + stringFieldSize(5, text)
+    }
+
+    func append(to out: inout [UInt8]) {
         out.appendString(field: 1, key)
         out.appendDouble(field: 2, current)
         out.appendDouble(field: 3, target)
         out.appendVarint(field: 4, complete ? 1 : 0)
         out.appendString(field: 5, text)
-        return out
     }
 }
 
 extension ProgressChange {
     public func encoded() -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(32 + badgeId.utf8.count + progress.key.utf8.count + progress.text.utf8.count)
-        out.appendString(field: 1, badgeId)
-        out.appendMessage(field: 2, progress.encoded())
+        out.reserveCapacity(encodedSize)
+        append(to: &out)
         return out
     }
+
+    var encodedSize: Int {
+        let inner = progress.encodedSize
+        return stringFieldSize(1, badgeId) + 1 + varintSize(UInt64(inner)) + inner
+    }
+
+    /// Appends `encoded()` to `out`, with no buffer of its own (an Evaluate encodes about ten).
+    func append(to out: inout [UInt8]) {
+        out.appendString(field: 1, badgeId)
+        out.appendVarint(2 << 3 | 2)
+        out.appendVarint(UInt64(progress.encodedSize))
+        progress.append(to: &out)
+    }
+}
+
+/// The encoded size of a string field as `appendString(field:_:)` writes it (fields 1-15).
+private func stringFieldSize(_ field: UInt64, _ value: String) -> Int {
+    let count = value.utf8.count
+    return count == 0 ? 0 : 1 + varintSize(UInt64(count)) + count
 }
 
 // An Evaluate reply carries about ten progress changes; it is encoded for every event (and kept in
@@ -37,18 +65,33 @@ extension EvaluateResult {
     /// The progress changes' part of `encoded()`: made while an event is planned, before its awards
     /// have ids, so that the writer only encodes the awards.
     public static func encodedProgress(_ progress: [ProgressChange]) -> [UInt8] {
+        var sizes = 0
+        for change in progress {
+            let size = change.encodedSize
+            sizes += 1 + varintSize(UInt64(size)) + size
+        }
         var out: [UInt8] = []
-        out.reserveCapacity(progress.count * 64)
-        for change in progress { out.appendMessage(field: 2, change.encoded()) }
+        out.reserveCapacity(sizes)
+        for change in progress {
+            out.appendVarint(2 << 3 | 2)
+            out.appendVarint(UInt64(change.encodedSize))
+            change.append(to: &out)
+        }
         return out
     }
 
     /// `encoded()` of a result with these awards and the progress `encodedProgress` was made from.
     /// (Protobuf fields may come in any order; this keeps the order `encoded()` always had.)
     public static func encoded(awarded: [Award], encodedProgress: [UInt8], replayed: Bool) -> [UInt8] {
+        encoded(awardRecords: awarded.map { $0.encoded() }, encodedProgress: encodedProgress, replayed: replayed)
+    }
+
+    /// `encoded(awarded:encodedProgress:replayed:)` from the awards' `badges.v1.Award` encodings, as
+    /// the store returns them when it inserts them: the writer does not encode an award twice.
+    public static func encoded(awardRecords: [[UInt8]], encodedProgress: [UInt8], replayed: Bool) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(encodedProgress.count + awarded.count * 160 + 2)
-        for award in awarded { out.appendMessage(field: 1, award.encoded()) }
+        out.reserveCapacity(encodedProgress.count + awardRecords.reduce(0) { $0 + $1.count + 3 } + 2)
+        for record in awardRecords { out.appendMessage(field: 1, record) }
         out.append(contentsOf: encodedProgress)
         out.appendVarint(field: 3, replayed ? 1 : 0)
         return out

@@ -6,8 +6,9 @@ public enum BadgeEvaluator {
     public struct Outcome: Sendable {
         /// Every criterion's state after the event, by key (including unchanged ones).
         public var states: [String: CriterionState]
-        /// Keys whose state changed (to be stored).
-        public var changed: Set<String>
+        /// Keys whose state changed (to be stored), in order, each once. (An array: a badge has a
+        /// criterion or two, and a set's storage was a tenth of an event's allocations.)
+        public var changed: [String]
         /// The criteria are met (and the prerequisites held).
         public var complete: Bool
         /// The value of each criterion that is met, by index in the criteria: the evidence is
@@ -16,6 +17,11 @@ public enum BadgeEvaluator {
         var metValues: [(index: Int, value: Double)]
         /// Progress of the criteria the event counted toward.
         public var progress: [Progress]
+
+        mutating func markChanged(_ key: String) {
+            let index = changed.firstIndex { $0 >= key } ?? changed.endIndex
+            if index == changed.endIndex || changed[index] != key { changed.insert(key, at: index) }
+        }
 
         /// Why the badge is earned ("3 referral: r-11, r-12, r-19; holding new-member"), from the
         /// states after the event. Call it before `startNewRound`, which clears them.
@@ -58,7 +64,7 @@ public enum BadgeEvaluator {
                     current = stored
                 } else {
                     current = CriterionState(fingerprint: fingerprint)
-                    result.changed.insert(criterion.key)
+                    result.markChanged(criterion.key)
                 }
             } else {
                 current = CriterionState(fingerprint: fingerprint)
@@ -66,7 +72,7 @@ public enum BadgeEvaluator {
             let matched = CriterionEngine.matches(criterion, event, at: local)
             if matched {
                 CriterionEngine.record(criterion, into: &current, event, at: local)
-                result.changed.insert(criterion.key)
+                result.markChanged(criterion.key)
             }
             let value = CriterionEngine.current(criterion, current, at: local, atEvent: matched)
             let complete = value >= CriterionEngine.target(criterion)
@@ -104,7 +110,7 @@ public enum BadgeEvaluator {
             fresh.rounds = state.rounds + 1
             fresh.stateTimeMs = state.stateTimeMs
             outcome.states[key] = fresh
-            outcome.changed.insert(key)
+            outcome.markChanged(key)
         }
     }
 

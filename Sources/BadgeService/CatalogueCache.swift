@@ -19,7 +19,7 @@ final class CatalogueCache: Sendable {
         var hasCriteria: Bool
         /// The active badges with criteria listening to each event type, in display order (for
         /// Evaluate's plans made outside the writer).
-        var rulesByType: [String: [RuleBadge]]
+        var rulesByType: [String: EventRules]
     }
 
     private struct State {

@@ -11,7 +11,7 @@ import LMDB
 final class WriterCatalogue: @unchecked Sendable {
     private struct Loaded {
         var byId: [String: BadgeDefinition]
-        var rulesByType: [String: [RuleBadge]]
+        var rulesByType: [String: EventRules]
     }
     private var loaded: Loaded?
 
@@ -30,26 +30,40 @@ final class WriterCatalogue: @unchecked Sendable {
     }
 
     /// The active badges with criteria listening to `type`, in display order.
-    func badges<M>(
+    func rules<M>(
         for type: String, store: BadgeStore, txn: borrowing Transaction<M>
     ) throws(BadgeError)
-        -> [RuleBadge]
+        -> EventRules
     {
-        try load(store, txn).rulesByType[type] ?? []
+        try load(store, txn).rulesByType[type] ?? .none
     }
 
     func invalidate() { loaded = nil }
 
-    static func build(_ catalogue: [BadgeDefinition]) -> [String: [RuleBadge]] {
+    static func build(_ catalogue: [BadgeDefinition]) -> [String: EventRules] {
         var index: [String: [RuleBadge]] = [:]
         for badge in catalogue.sorted(by: BadgeDefinition.displayOrder) where badge.status == .active {
             guard let criteria = badge.criteria else { continue }
             let rule = RuleBadge(
-                badge: badge, criteria: criteria, fingerprints: BadgeEvaluator.fingerprints(of: criteria))
+                badge: badge, criteria: criteria, fingerprints: BadgeEvaluator.fingerprints(of: criteria),
+                keyPart: KeyPart(badge.id))
             for type in Set(criteria.criteria.map(\.eventType)) { index[type, default: []].append(rule) }
         }
-        return index
+        return index.mapValues(EventRules.init)
     }
+}
+
+/// The badges listening to one event type, in display order, and how their states are read.
+struct EventRules: Sendable {
+    let badges: [RuleBadge]
+    let stateReads: ProgressReads
+
+    init(_ badges: [RuleBadge]) {
+        self.badges = badges
+        stateReads = ProgressReads(badgeIds: badges.map(\.badge.id))
+    }
+
+    static let none = EventRules([])
 }
 
 /// A badge with criteria, with what evaluating it needs worked out once.
@@ -57,6 +71,8 @@ struct RuleBadge: Sendable {
     let badge: BadgeDefinition
     let criteria: Criteria
     let fingerprints: [UInt64]
+    /// The badge's part of the store's progress keys.
+    let keyPart: KeyPart
 }
 
 /// What an event will do, worked out before anything is written.
@@ -126,8 +142,8 @@ extension BadgeService {
                 Result { () throws(BadgeError) in
                     try store.read { txn throws(BadgeError) in
                         if let replay = try Self.replay(event, store: store, txn: txn) { return reply(replay, nil) }
-                        let badges = WriterCatalogue.build(try store.allBadges(txn))[event.type] ?? []
-                        return reply(try Self.plan(event, badges: badges, store: store, txn: txn, now: now).result, nil)
+                        let rules = WriterCatalogue.build(try store.allBadges(txn))[event.type] ?? .none
+                        return reply(try Self.plan(event, rules: rules, store: store, txn: txn, now: now).result, nil)
                     }
                 })
         }
@@ -165,8 +181,8 @@ extension BadgeService {
                 return reply(result, encoded)
             }
             if planned != nil { counters.add(redone: 1) }
-            let badges = try index.badges(for: event.type, store: store, txn: txn)
-            let plan = try Self.plan(event, badges: badges, store: store, txn: txn, now: now)
+            let rules = try index.rules(for: event.type, store: store, txn: txn)
+            let plan = try Self.plan(event, rules: rules, store: store, txn: txn, now: now)
             let (result, encoded) = try Self.commit(plan, event: event, store: store, txn: txn, now: now)
             return reply(result, encoded)
         }
@@ -189,7 +205,7 @@ extension BadgeService {
             if let replay = try Self.replay(event, store: store, txn: txn) { return .replayed(replay) }
             let catalogue = try catalogueCache.snapshot(store, txn, generation: generation)
             let plan = try Self.plan(
-                event, badges: catalogue.rulesByType[event.type] ?? [], store: store, txn: txn, now: now)
+                event, rules: catalogue.rulesByType[event.type] ?? .none, store: store, txn: txn, now: now)
             return .planned(PlannedEvaluate(plan: plan, ticket: ticket, nowMs: now))
         }
     }
@@ -223,8 +239,9 @@ extension BadgeService {
     }
 
     static func plan<M>(
-        _ event: ActivityEvent, badges: [RuleBadge], store: BadgeStore, txn: borrowing Transaction<M>, now: Int64
+        _ event: ActivityEvent, rules: EventRules, store: BadgeStore, txn: borrowing Transaction<M>, now: Int64
     ) throws(BadgeError) -> EvaluatePlan {
+        let badges = rules.badges
         var plan = EvaluatePlan(result: EvaluateResult(awarded: [], progress: []))
         let customerZone = try store.customerTimeZone(txn, customerId: event.customerId)
         if !event.timeZone.isEmpty, event.timeZone != customerZone { plan.newTimeZone = event.timeZone }
@@ -252,7 +269,9 @@ extension BadgeService {
         var localTimes: [String: LocalTime] = [:]
         // About one change per listening badge; growing the array one badge at a time was 4% of a plan.
         plan.result.progress.reserveCapacity(badges.count)
-        var allStates = try store.criterionStates(txn, customerId: event.customerId, badgeIds: badges.map(\.badge.id))
+        var allStates = try store.criterionStates(txn, customerId: event.customerId, rules.stateReads)
+        let customerPart = KeyPart(event.customerId)
+        plan.states.reserveCapacity(badges.count)
         for (position, rule) in badges.enumerated() {
             // Handed over, not shared, so that the evaluator changes the states in place.
             let states = allStates[position]
@@ -287,11 +306,10 @@ extension BadgeService {
                     if badge.repeatable { BadgeEvaluator.startNewRound(&outcome) }
                 }
             }
-            for key in outcome.changed.sorted() {
+            for key in outcome.changed {
                 if let state = outcome.states[key] {
                     plan.states.append(
-                        EncodedCriterionState(
-                            customerId: event.customerId, badgeId: badge.id, criterionKey: key, state))
+                        EncodedCriterionState(customer: customerPart, badge: rule.keyPart, criterionKey: key, state))
                 }
             }
         }
@@ -342,17 +360,22 @@ extension BadgeService {
     ) throws(BadgeError) -> (result: EvaluateResult, encoded: [UInt8]) {
         var result = plan.result
         result.awarded = []
+        var awardRecords: [[UInt8]] = []
         for (award, badge) in plan.awards {
             // Dated when stored (a plan made ahead was decided a little earlier, see `decidedUntilMs`).
             var dated = award
             dated.earnedAtMs = now
             dated.expiresAtMs = IssuePolicy.expiry(of: badge, earnedAtMs: now)
-            result.awarded.append(try store.insertAward(txn, dated))
+            // Not entered in `requests`: the event record answers a retry, and Issue refuses
+            // request ids with the rule prefix, so nothing would ever look the entry up.
+            let (stored, record) = try store.insertAwardRecord(txn, dated, indexingRequest: false)
+            result.awarded.append(stored)
+            awardRecords.append(record)
         }
         try store.putCriterionStates(txn, customerId: event.customerId, plan.states)
         if let zone = plan.newTimeZone { try store.setCustomerTimeZone(txn, customerId: event.customerId, zone) }
         let encoded = EvaluateResult.encoded(
-            awarded: result.awarded, encodedProgress: plan.encodedProgress, replayed: false)
+            awardRecords: awardRecords, encodedProgress: plan.encodedProgress, replayed: false)
         let record = EventRecord(
             customerId: event.customerId, type: event.type, occurredAtMs: event.occurredAtMs, recordedAtMs: now,
             awardedIds: result.awarded.map(\.awardId), response: encoded)

@@ -72,7 +72,9 @@ enum Keys {
     }
 
     static func customerBadgePrefix(_ customerId: String, _ badgeId: String) -> [UInt8] {
-        var key = customerPrefix(customerId)
+        var key: [UInt8] = []
+        key.reserveCapacity(customerId.utf8.count + badgeId.utf8.count + 2 + 8)  // room for an award id
+        appendString(customerId, to: &key)
         appendString(badgeId, to: &key)
         return key
     }

@@ -13,41 +13,50 @@ extension BadgeStore {
         try criterionStates(txn, customerId: customerId, badgeIds: [badgeId])[0]
     }
 
-    /// One customer's states for each of `badgeIds` (in that order), read in one pass in key
-    /// order: an Evaluate reads about ten badges' states, which are neighbours under the customer's
-    /// prefix, and a seek from the root for each was a tenth of planning an event. States of
-    /// badges not asked for are stepped over, or sought past when there are many of them.
+    /// One customer's states for each of `badgeIds` (in that order), read in one pass in key order.
     public func criterionStates<M>(
         _ txn: borrowing Transaction<M>, customerId: String, badgeIds: [String]
     )
         throws(BadgeError) -> [[String: CriterionState]]
     {
-        var result = [[String: CriterionState]](repeating: [:], count: badgeIds.count)
-        // Each distinct badge's key prefix, in key order, with where its states go.
-        var wanted: [(prefix: [UInt8], badgeId: String, positions: [Int])] = []
-        for (position, badgeId) in badgeIds.enumerated() {
-            if let known = wanted.firstIndex(where: { $0.badgeId == badgeId }) {
-                wanted[known].positions.append(position)
-            } else {
-                wanted.append((Keys.customerBadgePrefix(customerId, badgeId), badgeId, [position]))
-            }
+        try criterionStates(txn, customerId: customerId, ProgressReads(badgeIds: badgeIds))
+    }
+
+    /// One customer's states for each of `reads`' badges (in the order they were given), read in
+    /// one pass in key order: an Evaluate reads about ten badges' states, which are neighbours
+    /// under the customer's prefix, and a seek from the root for each was a tenth of planning an
+    /// event. States of badges not asked for are stepped over, or sought past when there are many.
+    public func criterionStates<M>(
+        _ txn: borrowing Transaction<M>, customerId: String, _ reads: ProgressReads
+    )
+        throws(BadgeError) -> [[String: CriterionState]]
+    {
+        var result = [[String: CriterionState]](repeating: [:], count: reads.count)
+        guard !reads.badges.isEmpty else { return result }
+        // The key prefix of the badge being read: the customer's part, then the badge's (rewritten
+        // in place as the pass moves on, so no key is built per badge).
+        var prefix = Keys.customerPrefix(customerId)
+        let customerLength = prefix.count
+        prefix.reserveCapacity(customerLength + reads.longestPart)
+        func aim(at next: Int) {
+            prefix.removeSubrange(customerLength...)
+            prefix.append(contentsOf: reads.badges[next].part)
         }
-        wanted.sort { $0.prefix.lexicographicallyPrecedes($1.prefix) }
-        guard let first = wanted.first else { return result }
         // Entries of badges not asked for stepped over before seeking instead.
         let stepLimit = 8
         try lmdb {
             try txn.withCursor(progress) { cursor in
                 var next = 0
                 var stepped = 0
-                var entry = try first.prefix.withUnsafeBytes { try cursor.seek(atLeast: $0) }
-                while let (key, value) = entry, next < wanted.count {
-                    let prefix = wanted[next].prefix
+                aim(at: 0)
+                var entry = try prefix.withUnsafeBytes { try cursor.seek(atLeast: $0) }
+                while let (key, value) = entry, next < reads.badges.count {
                     if key.starts(with: prefix) {
                         let criterion = String(
                             decoding: UnsafeRawBufferPointer(rebasing: key[prefix.count...]), as: UTF8.self)
-                        let state = try decode(CriterionState.self, value, what: "progress of \(wanted[next].badgeId)")
-                        for position in wanted[next].positions { result[position][criterion] = state }
+                        let wanted = reads.badges[next]
+                        let state = try decode(CriterionState.self, value, what: "progress of \(wanted.badgeId)")
+                        for position in wanted.positions { result[position][criterion] = state }
                         entry = try cursor.next()
                     } else if key.lexicographicallyPrecedes(prefix) {
                         stepped += 1
@@ -58,7 +67,9 @@ extension BadgeStore {
                             entry = try prefix.withUnsafeBytes { try cursor.seek(atLeast: $0) }
                         }
                     } else {
-                        next += 1  // past this badge's states: on to the next badge asked for
+                        // Past this badge's states: on to the next badge asked for.
+                        next += 1
+                        if next < reads.badges.count { aim(at: next) }
                     }
                 }
             }
@@ -229,7 +240,54 @@ public struct EncodedCriterionState: Sendable {
     let value: [UInt8]
 
     public init(customerId: String, badgeId: String, criterionKey: String, _ state: CriterionState) {
-        key = Keys.progress(customerId: customerId, badgeId: badgeId, criterionKey: criterionKey)
+        self.init(customer: KeyPart(customerId), badge: KeyPart(badgeId), criterionKey: criterionKey, state)
+    }
+
+    /// From the ids' key parts, worked out once per event and per catalogue: the key is then one
+    /// allocation.
+    public init(customer: KeyPart, badge: KeyPart, criterionKey: String, _ state: CriterionState) {
+        var key: [UInt8] = []
+        key.reserveCapacity(customer.bytes.count + badge.bytes.count + criterionKey.utf8.count)
+        key.append(contentsOf: customer.bytes)
+        key.append(contentsOf: badge.bytes)
+        key.append(contentsOf: criterionKey.utf8)
+        self.key = key
         value = state.encoded()
+    }
+}
+
+/// An id as it appears inside the store's composite keys (its length, then its bytes).
+public struct KeyPart: Sendable {
+    let bytes: [UInt8]
+
+    public init(_ id: String) {
+        bytes = Keys.lengthPrefixed(id)
+    }
+}
+
+/// Which badges' states `criterionStates(_:customerId:_:)` reads, with their part of the keys
+/// worked out and put in key order once (Evaluate keeps one per event type with its catalogue).
+public struct ProgressReads: Sendable {
+    /// Each distinct badge: its id as it appears in a `progress` key, in key order, with where its
+    /// states go in the result.
+    let badges: [(part: [UInt8], badgeId: String, positions: [Int])]
+    /// How many badge ids were given.
+    let count: Int
+    let longestPart: Int
+
+    public init(badgeIds: [String]) {
+        var badges: [(part: [UInt8], badgeId: String, positions: [Int])] = []
+        for (position, badgeId) in badgeIds.enumerated() {
+            if let known = badges.firstIndex(where: { $0.badgeId == badgeId }) {
+                badges[known].positions.append(position)
+            } else {
+                badges.append((Keys.lengthPrefixed(badgeId), badgeId, [position]))
+            }
+        }
+        // The customer's part of the keys is the same for all, so the badges' parts give the order.
+        badges.sort { $0.part.lexicographicallyPrecedes($1.part) }
+        self.badges = badges
+        count = badgeIds.count
+        longestPart = badges.map(\.part.count).max() ?? 0
     }
 }

@@ -17,9 +17,11 @@ extension BadgeStore {
     }
 
     /// `insertAward`, also returning the stored record (the award's `badges.v1.Award` bytes), so a
-    /// reply can carry it without encoding the award again.
+    /// reply can carry it without encoding the award again. With `indexingRequest` false the award's
+    /// request id is kept in the record but not entered in `requests`: for awards whose idempotency
+    /// is kept elsewhere (Evaluate's event records), whose request ids no Issue may use.
     public func insertAwardRecord(
-        _ txn: borrowing WriteTransaction, _ award: Award
+        _ txn: borrowing WriteTransaction, _ award: Award, indexingRequest: Bool = true
     ) throws(BadgeError) -> (award: Award, record: [UInt8]) {
         var award = award
         award.awardId = try takeNextAwardId(txn)
@@ -28,7 +30,7 @@ extension BadgeStore {
         try lmdb {
             try txn.put(awards, key: key, value: record)
             try txn.put(awardIds, key: Keys.uint64(award.awardId), value: key)
-            if !award.requestId.isEmpty {
+            if indexingRequest, !award.requestId.isEmpty {
                 try txn.put(requests, key: Keys.string(award.requestId), value: Keys.uint64(award.awardId))
             }
         }

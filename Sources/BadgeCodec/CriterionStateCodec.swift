@@ -7,8 +7,18 @@ import BadgeModel
 extension CriterionState {
     public func encoded() -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(
-            32 + stateValue.utf8.count + distinct.count * 24 + buckets.count * 28 + runs.count * 12 + recent.count * 24)
+        out.reserveCapacity(estimatedSize)
+        append(to: &out)
+        return out
+    }
+
+    /// About the size of `encoded()` (for reserving a buffer; never less for common states).
+    public var estimatedSize: Int {
+        32 + stateValue.utf8.count + distinct.count * 24 + buckets.count * 28 + runs.count * 12 + recent.count * 24
+    }
+
+    /// Appends `encoded()` to `out` (the store packs a plan's states into one buffer).
+    public func append(to out: inout [UInt8]) {
         out.appendVarint(field: 1, fingerprint)
         out.appendDouble(field: 2, count)
         out.appendDouble(field: 3, sum)
@@ -27,7 +37,6 @@ extension CriterionState {
         out.appendVarint(field: 12, UInt64(bitPattern: stateTimeMs))
         for id in recent { out.appendString(field: 13, id, keepEmpty: true) }
         out.appendVarint(field: 14, UInt64(rounds))
-        return out
     }
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(BadgeError) {

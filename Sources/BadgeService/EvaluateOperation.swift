@@ -81,7 +81,7 @@ struct EvaluatePlan: Sendable {
     /// Each award with its badge, so that the writer can date it when it stores it.
     var awards: [(award: Award, badge: BadgeDefinition)] = []
     /// Encoded while planning: off the writer when the plan is made ahead.
-    var states: [EncodedCriterionState] = []
+    var states = EncodedCriterionStates()
     /// `EvaluateResult.encodedProgress(result.progress)`.
     var encodedProgress: [UInt8] = []
     var newTimeZone: String?
@@ -308,8 +308,7 @@ extension BadgeService {
             }
             for key in outcome.changed {
                 if let state = outcome.states[key] {
-                    plan.states.append(
-                        EncodedCriterionState(customer: customerPart, badge: rule.keyPart, criterionKey: key, state))
+                    plan.states.append(customer: customerPart, badge: rule.keyPart, criterionKey: key, state)
                 }
             }
         }

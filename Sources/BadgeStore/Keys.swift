@@ -24,10 +24,6 @@ enum Keys {
     static let nextAwardId: [UInt8] = Array("next_award_id".utf8)
     static let nextHistorySequence: [UInt8] = Array("next_history_seq".utf8)
 
-    static func progress(customerId: String, badgeId: String, criterionKey: String) -> [UInt8] {
-        customerBadgePrefix(customerId, badgeId) + Array(criterionKey.utf8)
-    }
-
     /// Splits a `progress` key after the customer prefix into (badge id, criterion key).
     static func splitProgress(_ key: UnsafeRawBufferPointer, customerPrefixLength: Int) -> (String, String)? {
         guard key.count > customerPrefixLength else { return nil }

@@ -99,31 +99,55 @@ extension Transaction where Mode == ReadWriteMode {
     /// A key given twice keeps its last value, as separate puts would. (This wrapper opens no
     /// `MDB_DUPSORT` database, where a cursor put would add a value instead of replacing it.)
     public func put(_ db: Database, entries: [(key: [UInt8], value: [UInt8])]) throws {
-        guard entries.count > 1 else {
-            if let entry = entries.first { try put(db, key: entry.key, value: entry.value) }
-            return
+        var bytes: [UInt8] = []
+        var ranges: [(key: Range<Int>, value: Range<Int>)] = []
+        for (key, value) in entries {
+            let keyStart = bytes.count
+            bytes.append(contentsOf: key)
+            bytes.append(contentsOf: value)
+            ranges.append((keyStart..<keyStart + key.count, keyStart + key.count..<bytes.count))
         }
+        try put(db, packed: bytes, ranges)
+    }
+
+    /// `put(_:entries:)` for entries packed in one buffer: each is a range of `bytes` for its key
+    /// and one for its value (a caller building many entries then allocates once, not twice each).
+    public func put(_ db: Database, packed bytes: [UInt8], _ ranges: [(key: Range<Int>, value: Range<Int>)]) throws {
         // LMDB's default order (bytes compared up to the shorter length, then the shorter first);
         // the order only matters for speed. The index breaks ties so that the last of equal keys
         // is written last.
-        let order = entries.indices.sorted { a, b in
-            let (left, right) = (entries[a].key, entries[b].key)
-            if left.lexicographicallyPrecedes(right) { return true }
-            if right.lexicographicallyPrecedes(left) { return false }
-            return a < b
+        let order =
+            ranges.count < 2
+            ? Array(ranges.indices)
+            : ranges.indices.sorted { a, b in
+                let (left, right) = (bytes[ranges[a].key], bytes[ranges[b].key])
+                if left.lexicographicallyPrecedes(right) { return true }
+                if right.lexicographicallyPrecedes(left) { return false }
+                return a < b
+            }
+        guard order.count > 1 else {
+            // One entry: a plain put (opening a cursor allocates).
+            if let only = ranges.first {
+                try bytes.withUnsafeBytes { buffer in
+                    _ = try put(
+                        db, key: UnsafeRawBufferPointer(rebasing: buffer[only.key]),
+                        value: UnsafeRawBufferPointer(rebasing: buffer[only.value]))
+                }
+            }
+            return
         }
         var cursor: OpaquePointer?
         try check(mdb_cursor_open(txn, db.dbi, &cursor), "mdb_cursor_open")
         guard let cursor else { throw LMDBError(code: MDB_BAD_TXN, operation: "mdb_cursor_open") }
         defer { mdb_cursor_close(cursor) }
-        for index in order {
-            try entries[index].key.withUnsafeBytes { key in
-                try entries[index].value.withUnsafeBytes { value in
-                    var k = MDB_val(key)
-                    var v = MDB_val(value)
-                    try check(mdb_cursor_put(cursor, &k, &v, 0), "mdb_cursor_put")
-                    recorder?.put(db.dbi, key: key, value: value)
-                }
+        try bytes.withUnsafeBytes { buffer in
+            for index in order {
+                let key = UnsafeRawBufferPointer(rebasing: buffer[ranges[index].key])
+                let value = UnsafeRawBufferPointer(rebasing: buffer[ranges[index].value])
+                var k = MDB_val(key)
+                var v = MDB_val(value)
+                try check(mdb_cursor_put(cursor, &k, &v, 0), "mdb_cursor_put")
+                recorder?.put(db.dbi, key: key, value: value)
             }
         }
     }

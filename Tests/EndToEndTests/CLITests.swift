@@ -5,8 +5,8 @@ import Testing
 /// Runs the real `badgectl` binary (built beside the test bundle) against a real server.
 @Suite("badgectl")
 struct CLITests {
-    func badgectl(_ arguments: [String]) throws -> ToolProcess.Run {
-        try ToolProcess.run("badgectl", arguments)
+    func badgectl(_ arguments: [String]) async throws -> ToolProcess.Run {
+        try await ToolProcess.run("badgectl", arguments)
     }
 
     @Test("the tour: put, issue, list, revoke, with tables, JSON and exit codes")
@@ -15,47 +15,47 @@ struct CLITests {
             let socket = ["--socket", server.socketPath]
             let address = ["--address", "127.0.0.1:\(server.server.tcpPort!)"]
 
-            var run = try badgectl(
+            var run = try await badgectl(
                 ["badges", "put", "--id", "new-member", "--name", "New Member", "--rank", "10"] + socket)
             #expect(run.status == 0, "\(run.stderr)")
             #expect(run.stdout.contains("created new-member"))
 
-            run = try badgectl(
+            run = try await badgectl(
                 ["issue", "c-42", "new-member", "--request-id", "cli-1", "--evidence", "signup"] + address)
             #expect(run.status == 0, "\(run.stderr)")
             #expect(run.stdout.contains("issued: award 1 of new-member to c-42"))
-            run = try badgectl(["issue", "c-42", "new-member", "--request-id", "cli-1"] + socket)
+            run = try await badgectl(["issue", "c-42", "new-member", "--request-id", "cli-1"] + socket)
             #expect(run.stdout.contains("already issued"))
 
-            run = try badgectl(["list", "c-42"] + socket)
+            run = try await badgectl(["list", "c-42"] + socket)
             #expect(run.status == 0)
             #expect(run.stdout.contains("New Member"))
             #expect(run.stdout.contains("signup"))
 
-            run = try badgectl(["list", "c-42", "--json"] + socket)
+            run = try await badgectl(["list", "c-42", "--json"] + socket)
             let trophyCase = try JSONDecoder().decode(TrophyCase.self, from: Data(run.stdout.utf8))
             #expect(trophyCase.entries.first?.awards.first?.evidence == "signup")
 
             // A refusal: exit 1, status and reason on stderr.
-            run = try badgectl(["issue", "c-42", "new-member"] + socket)
+            run = try await badgectl(["issue", "c-42", "new-member"] + socket)
             #expect(run.status == 1)
             #expect(run.stderr.contains("ALREADY_EXISTS (already_held)"))
 
-            run = try badgectl(["revoke", "c-42", "--badge", "new-member", "--reason", "test"] + socket)
+            run = try await badgectl(["revoke", "c-42", "--badge", "new-member", "--reason", "test"] + socket)
             #expect(run.status == 0, "\(run.stderr)")
             #expect(run.stdout.contains("revoked award 1"))
 
             // Usage errors: exit 64.
-            run = try badgectl(["revoke", "c-42", "--reason", "x"] + socket)
+            run = try await badgectl(["revoke", "c-42", "--reason", "x"] + socket)
             #expect(run.status == 64)
-            run = try badgectl(["issue"] + socket)
+            run = try await badgectl(["issue"] + socket)
             #expect(run.status == 64)
         }
     }
 
     @Test("an unreachable server exits 69")
-    func unreachable() throws {
-        let run = try badgectl(["health", "--socket", "/tmp/no-such-badged-\(UUID().uuidString.prefix(8)).sock"])
+    func unreachable() async throws {
+        let run = try await badgectl(["health", "--socket", "/tmp/no-such-badged-\(UUID().uuidString.prefix(8)).sock"])
         #expect(run.status == 69)
         #expect(run.stderr.contains("UNAVAILABLE"))
     }

@@ -25,8 +25,8 @@ struct LoadToolTests {
         var sendLag: Latency?
     }
 
-    func load(_ arguments: [String]) throws -> Result {
-        let run = try ToolProcess.run("badge-load", arguments + ["--json", "--quiet"])
+    func load(_ arguments: [String]) async throws -> Result {
+        let run = try await ToolProcess.run("badge-load", arguments + ["--json", "--quiet"])
         #expect(run.status == 0 || run.status == 1, "\(run.stderr)")
         return try JSONDecoder().decode(Result.self, from: Data(run.stdout.utf8))
     }
@@ -36,13 +36,14 @@ struct LoadToolTests {
     @Test("closed loop List: every call counted once, with both engines and both transports")
     func closedLoopList() async throws {
         try await TestServer.with { server in
-            let seeded = try ToolProcess.run("badge-load", ["seed", "--socket", server.socketPath] + Self.smallData)
+            let seeded = try await ToolProcess.run(
+                "badge-load", ["seed", "--socket", server.socketPath] + Self.smallData)
             #expect(seeded.status == 0, "\(seeded.stderr)")
             #expect(seeded.stdout.contains("3 badge(s) created, 100 award(s) issued"))
             let targets = [["--socket", server.socketPath], ["--address", "127.0.0.1:\(server.server.tcpPort!)"]]
             for engine in ["direct", "nio"] {
                 for target in targets {
-                    let result = try load(
+                    let result = try await load(
                         [
                             "run", "--workload", "list", "--engine", engine, "--connections", "3", "--depth", "4",
                             "--requests", "300", "--warmup", "0.1",
@@ -62,8 +63,8 @@ struct LoadToolTests {
         arguments: ["direct", "nio"])
     func issueCreatesAwards(engine: String) async throws {
         try await TestServer.with { server in
-            _ = try ToolProcess.run("badge-load", ["seed", "--socket", server.socketPath] + Self.smallData)
-            let result = try load(
+            _ = try await ToolProcess.run("badge-load", ["seed", "--socket", server.socketPath] + Self.smallData)
+            let result = try await load(
                 [
                     "run", "--workload", "issue", "--socket", server.socketPath, "--connections", "4", "--depth", "8",
                     "--requests", "200", "--warmup", "0", "--issue-customers", "5", "--run-id", "t1",
@@ -85,7 +86,7 @@ struct LoadToolTests {
         try await TestServer.with { server in
             // Nothing seeded: every bench badge is unknown.
             for engine in ["direct", "nio"] {
-                let result = try load(
+                let result = try await load(
                     [
                         "run", "--workload", "issue", "--engine", engine, "--socket", server.socketPath,
                         "--connections", "2", "--requests", "40", "--warmup", "0",
@@ -100,8 +101,8 @@ struct LoadToolTests {
     @Test("open loop sends on schedule: the planned number of calls, timed from the plan")
     func openLoopSchedule() async throws {
         try await TestServer.with { server in
-            _ = try ToolProcess.run("badge-load", ["seed", "--socket", server.socketPath] + Self.smallData)
-            let result = try load(
+            _ = try await ToolProcess.run("badge-load", ["seed", "--socket", server.socketPath] + Self.smallData)
+            let result = try await load(
                 [
                     "run", "--workload", "list", "--socket", server.socketPath, "--connections", "2", "--rate", "400",
                     "--duration", "1", "--warmup", "0.2",
@@ -118,7 +119,7 @@ struct LoadToolTests {
         "a connection the server refuses ends the run with its status, with both engines", arguments: ["direct", "nio"])
     func refusedConnection(engine: String) async throws {
         try await TestServer.with(configure: { $0.maxConnections = 1 }) { server in
-            let run = try ToolProcess.run(
+            let run = try await ToolProcess.run(
                 "badge-load",
                 [
                     "run", "--workload", "list", "--engine", engine, "--socket", server.socketPath, "--connections",
@@ -133,11 +134,11 @@ struct LoadToolTests {
     @Test("a server that goes away ends the run with UNAVAILABLE instead of hanging")
     func serverGoesAway() async throws {
         let server = try await TestServer.start()
-        _ = try ToolProcess.run("badge-load", ["seed", "--socket", server.socketPath] + Self.smallData)
+        _ = try await ToolProcess.run("badge-load", ["seed", "--socket", server.socketPath] + Self.smallData)
         let socket = server.socketPath
         let started = ContinuousClock.now
         let running = Task.detached {
-            try ToolProcess.run(
+            try await ToolProcess.run(
                 "badge-load",
                 [
                     "run", "--workload", "list", "--socket", socket, "--connections", "2", "--depth", "2",

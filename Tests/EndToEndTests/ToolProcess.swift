@@ -13,7 +13,17 @@ enum ToolProcess {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name)
     }
 
-    static func run(_ name: String, _ arguments: [String]) throws -> Run {
+    /// Runs the tool on a thread of its own and resumes when it exits. (Waiting for a process
+    /// blocks: done on the test's task, it held one of the two threads Swift concurrency has on
+    /// this machine for the whole run, and a test that also needed the pool, say to stop the
+    /// server the tool was talking to, waited until the tool gave up.)
+    static func run(_ name: String, _ arguments: [String]) async throws -> Run {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try runBlocking(name, arguments) }) }.start()
+        }
+    }
+
+    private static func runBlocking(_ name: String, _ arguments: [String]) throws -> Run {
         let binary = binary(name)
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
             throw BadgeError(.failedPrecondition, "\(binary.path) is missing: build with `swift build --build-tests`")

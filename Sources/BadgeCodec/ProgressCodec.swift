@@ -14,8 +14,8 @@ extension Progress {
 
     /// The size of `encoded()`, worked out without encoding: a nested message's length comes first.
     var encodedSize: Int {
-        stringFieldSize(1, key) + (current != 0 ? 9 : 0) + (target != 0 ? 9 : 0) + (complete ? 2 : 0)
-            + stringFieldSize(5, text)
+        stringFieldSize(key) + (current != 0 ? 9 : 0) + (target != 0 ? 9 : 0) + (complete ? 2 : 0)
+            + stringFieldSize(text)
     }
 
     func append(to out: inout [UInt8]) {
@@ -37,7 +37,7 @@ extension ProgressChange {
 
     var encodedSize: Int {
         let inner = progress.encodedSize
-        return stringFieldSize(1, badgeId) + 1 + varintSize(UInt64(inner)) + inner
+        return stringFieldSize(badgeId) + 1 + varintSize(UInt64(inner)) + inner
     }
 
     /// Appends `encoded()` to `out`, with no buffer of its own (an Evaluate encodes about ten).
@@ -47,12 +47,6 @@ extension ProgressChange {
         out.appendVarint(UInt64(progress.encodedSize))
         progress.append(to: &out)
     }
-}
-
-/// The encoded size of a string field as `appendString(field:_:)` writes it (fields 1-15).
-private func stringFieldSize(_ field: UInt64, _ value: String) -> Int {
-    let count = value.utf8.count
-    return count == 0 ? 0 : 1 + varintSize(UInt64(count)) + count
 }
 
 // An Evaluate reply carries about ten progress changes; it is encoded for every event (and kept in

@@ -145,6 +145,13 @@ struct FieldWriter {
     }
 }
 
+/// The encoded size of a string field numbered 1-15 as `appendString(field:_:)` writes it
+/// (nothing when empty).
+func stringFieldSize(_ value: String) -> Int {
+    let count = value.utf8.count
+    return count == 0 ? 0 : 1 + varintSize(UInt64(count)) + count
+}
+
 func varintSize(_ value: UInt64) -> Int {
     var size = 1
     var value = value >> 7

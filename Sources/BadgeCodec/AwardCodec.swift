@@ -3,7 +3,9 @@ import BadgeModel
 // `badges.v1.Award` is encoded by hand: the writer encodes one for every award it stores (Issue
 // and Evaluate alike), and protobuf-c's struct-and-arena route was ~7% of its time per award.
 // Same wire format (proto3; map entries in key order, as our protobuf-c route writes them);
-// `AwardCodecTests` checks the bytes against protobuf-c. Decoding stays on protobuf-c.
+// `AwardCodecTests` checks the bytes against protobuf-c. Decoding stays on protobuf-c. (protobuf-c
+// would cut a string at a NUL byte and this encoder would not; ids and texts with NUL are refused
+// by validation before they reach a record.)
 extension Award {
     public func encoded() -> [UInt8] {
         var out: [UInt8] = []

@@ -6,8 +6,8 @@ public enum BadgeEvaluator {
     public struct Outcome: Sendable {
         /// Every criterion's state after the event, by key (including unchanged ones).
         public var states: [String: CriterionState]
-        /// Keys whose state changed (to be stored), in order, each once. (An array: a badge has a
-        /// criterion or two, and a set's storage was a tenth of an event's allocations.)
+        /// Keys whose state changed (to be stored), sorted (String order), each once. (An array: a
+        /// badge has a criterion or two, and a set's storage was a tenth of an event's allocations.)
         public var changed: [String]
         /// The criteria are met (and the prerequisites held).
         public var complete: Bool
@@ -18,6 +18,9 @@ public enum BadgeEvaluator {
         /// Progress of the criteria the event counted toward.
         public var progress: [Progress]
 
+        /// Adds `key` to `changed` unless it is there, keeping the order: a criterion's state can
+        /// be replaced (a new definition) and then count the event, and is stored once; sorted so
+        /// that the same event always writes its states in the same order.
         mutating func markChanged(_ key: String) {
             let index = changed.firstIndex { $0 >= key } ?? changed.endIndex
             if index == changed.endIndex || changed[index] != key { changed.insert(key, at: index) }

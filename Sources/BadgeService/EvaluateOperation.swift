@@ -35,7 +35,7 @@ final class WriterCatalogue: @unchecked Sendable {
     ) throws(BadgeError)
         -> EventRules
     {
-        try load(store, txn).rulesByType[type] ?? .none
+        try load(store, txn).rulesByType[type] ?? .empty
     }
 
     func invalidate() { loaded = nil }
@@ -63,7 +63,7 @@ struct EventRules: Sendable {
         stateReads = ProgressReads(badgeIds: badges.map(\.badge.id))
     }
 
-    static let none = EventRules([])
+    static let empty = EventRules([])
 }
 
 /// A badge with criteria, with what evaluating it needs worked out once.
@@ -142,7 +142,7 @@ extension BadgeService {
                 Result { () throws(BadgeError) in
                     try store.read { txn throws(BadgeError) in
                         if let replay = try Self.replay(event, store: store, txn: txn) { return reply(replay, nil) }
-                        let rules = WriterCatalogue.build(try store.allBadges(txn))[event.type] ?? .none
+                        let rules = WriterCatalogue.build(try store.allBadges(txn))[event.type] ?? .empty
                         return reply(try Self.plan(event, rules: rules, store: store, txn: txn, now: now).result, nil)
                     }
                 })
@@ -205,7 +205,7 @@ extension BadgeService {
             if let replay = try Self.replay(event, store: store, txn: txn) { return .replayed(replay) }
             let catalogue = try catalogueCache.snapshot(store, txn, generation: generation)
             let plan = try Self.plan(
-                event, rules: catalogue.rulesByType[event.type] ?? .none, store: store, txn: txn, now: now)
+                event, rules: catalogue.rulesByType[event.type] ?? .empty, store: store, txn: txn, now: now)
             return .planned(PlannedEvaluate(plan: plan, ticket: ticket, nowMs: now))
         }
     }
@@ -271,7 +271,6 @@ extension BadgeService {
         plan.result.progress.reserveCapacity(badges.count)
         var allStates = try store.criterionStates(txn, customerId: event.customerId, rules.stateReads)
         let customerPart = KeyPart(event.customerId)
-        plan.states.reserveCapacity(badges.count)
         for (position, rule) in badges.enumerated() {
             // Handed over, not shared, so that the evaluator changes the states in place.
             let states = allStates[position]
@@ -365,8 +364,9 @@ extension BadgeService {
             var dated = award
             dated.earnedAtMs = now
             dated.expiresAtMs = IssuePolicy.expiry(of: badge, earnedAtMs: now)
-            // Not entered in `requests`: the event record answers a retry, and Issue refuses
-            // request ids with the rule prefix, so nothing would ever look the entry up.
+            // Not entered in `requests`: the event record answers a retry (for as long as it is
+            // kept; after `--event-retention-days` a retry counts as a new event either way), and
+            // Issue refuses request ids with the rule prefix, so nothing would look the entry up.
             let (stored, record) = try store.insertAwardRecord(txn, dated, indexingRequest: false)
             result.awarded.append(stored)
             awardRecords.append(record)

@@ -254,6 +254,8 @@ public struct EncodedCriterionStates: Sendable {
     /// Adds `state` under the key made of the ids' key parts (worked out once per event and per
     /// catalogue) and the criterion key.
     public mutating func append(customer: KeyPart, badge: KeyPart, criterionKey: String, _ state: CriterionState) {
+        // Reserved at the first state, so a plan that changes nothing allocates nothing here.
+        if ranges.isEmpty { reserveCapacity(8) }
         let keyStart = bytes.count
         bytes.append(contentsOf: customer.bytes)
         bytes.append(contentsOf: badge.bytes)

@@ -113,19 +113,7 @@ extension Transaction where Mode == ReadWriteMode {
     /// `put(_:entries:)` for entries packed in one buffer: each is a range of `bytes` for its key
     /// and one for its value (a caller building many entries then allocates once, not twice each).
     public func put(_ db: Database, packed bytes: [UInt8], _ ranges: [(key: Range<Int>, value: Range<Int>)]) throws {
-        // LMDB's default order (bytes compared up to the shorter length, then the shorter first);
-        // the order only matters for speed. The index breaks ties so that the last of equal keys
-        // is written last.
-        let order =
-            ranges.count < 2
-            ? Array(ranges.indices)
-            : ranges.indices.sorted { a, b in
-                let (left, right) = (bytes[ranges[a].key], bytes[ranges[b].key])
-                if left.lexicographicallyPrecedes(right) { return true }
-                if right.lexicographicallyPrecedes(left) { return false }
-                return a < b
-            }
-        guard order.count > 1 else {
+        guard ranges.count > 1 else {
             // One entry: a plain put (opening a cursor allocates).
             if let only = ranges.first {
                 try bytes.withUnsafeBytes { buffer in
@@ -135,6 +123,15 @@ extension Transaction where Mode == ReadWriteMode {
                 }
             }
             return
+        }
+        // LMDB's default order (bytes compared up to the shorter length, then the shorter first);
+        // the order only matters for speed. The index breaks ties so that the last of equal keys
+        // is written last.
+        let order = ranges.indices.sorted { a, b in
+            let (left, right) = (bytes[ranges[a].key], bytes[ranges[b].key])
+            if left.lexicographicallyPrecedes(right) { return true }
+            if right.lexicographicallyPrecedes(left) { return false }
+            return a < b
         }
         var cursor: OpaquePointer?
         try check(mdb_cursor_open(txn, db.dbi, &cursor), "mdb_cursor_open")

@@ -17,7 +17,10 @@ struct AwardCodecTests {
         func time() -> Int64 { times.randomElement(using: &random)! }
         for _ in 0..<400 {
             var fields: [String: String] = [:]
-            for index in 0..<Int.random(in: 0...4, using: &random) { fields["\(text())\(index % 2)"] = text() }
+            // Keys and values drawn from the texts, "" included, and one key a digit longer.
+            for index in 0..<Int.random(in: 0...4, using: &random) {
+                fields[index == 3 ? "\(text())3" : text()] = text()
+            }
             let award = Award(
                 awardId: [0, 1, 300, UInt64.max].randomElement(using: &random)!, customerId: text(), badgeId: text(),
                 earnedAtMs: time(), expiresAtMs: time(), source: AwardSource.allCases.randomElement(using: &random)!,

@@ -147,6 +147,22 @@ struct CriterionEngineTests {
         #expect(outcome.changed == ["now"])
     }
 
+    @Test("a state measured against an old definition restarts and counts the event: changed once, in key order")
+    func replacedStateIsChangedOnce() throws {
+        let criteria = Criteria(
+            combine: .all,
+            criteria: [
+                Criterion(key: "b", eventType: "purchase", target: 5),
+                Criterion(key: "a", eventType: "purchase", target: 5),
+            ])
+        var stale = CriterionState(fingerprint: 7)
+        stale.count = 4
+        let outcome = try BadgeEvaluator.evaluate(
+            criteria, states: ["b": stale, "a": stale], event: event("e"), timeZone: "UTC", prerequisitesHeld: true)
+        #expect(outcome.changed == ["a", "b"])
+        #expect(outcome.states["a"]?.count == 1 && outcome.states["b"]?.count == 1)
+    }
+
     @Test("calendar windows count within the event's own period")
     func calendarMonth() throws {
         var simulator = Simulator(

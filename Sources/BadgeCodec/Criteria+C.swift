@@ -185,7 +185,7 @@ extension CriterionState: CBacked {
         runs = zip(starts, ends).map { Run(start: $0, end: $1) }
         stateValue = swiftString(m.state_value)
         stateTimeMs = m.state_time_ms
-        recent = swiftStrings(m.n_recent, m.recent)
+        recent = RecentIds(swiftStrings(m.n_recent, m.recent))
         rounds = m.rounds
     }
 
@@ -203,7 +203,7 @@ extension CriterionState: CBacked {
         (c.pointee.n_run_ends, c.pointee.run_ends) = arena.scalars(runs.map(\.end))
         c.pointee.state_value = arena.string(stateValue)
         c.pointee.state_time_ms = stateTimeMs
-        (c.pointee.n_recent, c.pointee.recent) = arena.strings(recent)
+        (c.pointee.n_recent, c.pointee.recent) = arena.strings(recent.ids)
         c.pointee.rounds = rounds
     }
 }

@@ -35,7 +35,11 @@ extension CriterionState {
         out.appendPackedVarints(field: 10, runs) { UInt64(bitPattern: $0.end) }
         out.appendString(field: 11, stateValue)
         out.appendVarint(field: 12, UInt64(bitPattern: stateTimeMs))
-        for id in recent { out.appendString(field: 13, id, keepEmpty: true) }
+        recent.forEach { id in
+            out.appendVarint(13 << 3 | 2)
+            out.appendVarint(UInt64(id.count))
+            out.append(contentsOf: id)
+        }
         out.appendVarint(field: 14, UInt64(rounds))
     }
 
@@ -70,8 +74,7 @@ extension CriterionState {
             case (11, 2):
                 stateValue = String(decoding: try present(reader.lengthDelimited(), malformed()), as: UTF8.self)
             case (12, 0): stateTimeMs = Int64(bitPattern: try present(reader.varint(), malformed()))
-            case (13, 2):
-                recent.append(String(decoding: try present(reader.lengthDelimited(), malformed()), as: UTF8.self))
+            case (13, 2): recent.append(bytes: try present(reader.lengthDelimited(), malformed()))
             case (14, 0): rounds = UInt32(truncatingIfNeeded: try present(reader.varint(), malformed()))
             case (1...14, _): throw malformed()
             default: guard reader.skipField(wireType) else { throw malformed() }  // unknown: skipped

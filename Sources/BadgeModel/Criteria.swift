@@ -171,7 +171,7 @@ public struct CriterionState: Sendable, Hashable {
     public var stateValue: String = ""
     public var stateTimeMs: Int64 = 0
     /// The last few contributing event ids, for evidence.
-    public var recent: [String] = []
+    public var recent = RecentIds()
     /// How many times rules awarded this badge; repeatable badges start a new round after each.
     public var rounds: UInt32 = 0
 

@@ -102,7 +102,7 @@ public enum CriterionEngine {
                 state.stateTimeMs = event.occurredAtMs
             }
         }
-        if state.recent.count >= maxRecent { state.recent.removeFirst(state.recent.count - maxRecent + 1) }
+        state.recent.keepLast(maxRecent - 1)
         state.recent.append(event.eventId)
     }
 

@@ -29,7 +29,7 @@ struct CriterionStateCodecTests {
         }
         state.stateValue = pick(Self.texts)
         state.stateTimeMs = pick(Self.int64s)
-        state.recent = (0..<Int.random(in: 0...3, using: &random)).map { _ in pick(Self.texts) }
+        state.recent = RecentIds((0..<Int.random(in: 0...3, using: &random)).map { _ in pick(Self.texts) })
         state.rounds = pick([0, 1, 2, UInt32.max])
         return state
     }

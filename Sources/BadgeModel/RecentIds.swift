@@ -1,0 +1,89 @@
+/// The last few event ids that counted toward a criterion (for evidence), packed in one buffer as
+/// a varint length then the UTF-8 bytes of each, oldest first.
+///
+/// An Evaluate decodes and re-encodes about ten criterion states with up to ten ids each; as
+/// `[String]`, ids longer than 15 bytes (a UUID, badge-load's ids) were one allocation each.
+public struct RecentIds: Sendable, Hashable, ExpressibleByArrayLiteral {
+    /// The packed ids. Equal lists pack to equal bytes, so the synthesized equality holds.
+    private var packed: [UInt8] = []
+    public private(set) var count = 0
+
+    public init() {}
+
+    public init(_ ids: [String]) {
+        for id in ids { append(id) }
+    }
+
+    public init(arrayLiteral ids: String...) {
+        self.init(ids)
+    }
+
+    public var isEmpty: Bool { count == 0 }
+
+    /// The ids, oldest first (allocates a String each: for evidence and tests).
+    public var ids: [String] {
+        var result: [String] = []
+        result.reserveCapacity(count)
+        forEach { result.append(String(decoding: $0, as: UTF8.self)) }
+        return result
+    }
+
+    /// The newest `n` ids, oldest first.
+    public func suffix(_ n: Int) -> [String] {
+        Array(ids.suffix(n))
+    }
+
+    public mutating func append(_ id: String) {
+        var id = id
+        id.withUTF8 { append(bytes: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Appends one id given as UTF-8 bytes (as a decoder finds it).
+    public mutating func append(bytes: UnsafeRawBufferPointer) {
+        var length = UInt64(bytes.count)
+        while length >= 0x80 {
+            packed.append(UInt8(truncatingIfNeeded: length) | 0x80)
+            length >>= 7
+        }
+        packed.append(UInt8(length))
+        packed.append(contentsOf: bytes)
+        count += 1
+    }
+
+    /// Drops the oldest ids until at most `limit` are left.
+    public mutating func keepLast(_ limit: Int) {
+        guard count > limit else { return }
+        var offset = 0
+        for _ in 0..<(count - max(limit, 0)) { offset = Self.entry(packed, at: offset).end }
+        packed.removeSubrange(0..<offset)
+        count = max(limit, 0)
+    }
+
+    /// Calls `body` with each id's UTF-8 bytes, oldest first (valid only during the call).
+    public func forEach(_ body: (UnsafeRawBufferPointer) -> Void) {
+        packed.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let (start, end) = Self.entry(packed, at: offset)
+                body(UnsafeRawBufferPointer(rebasing: buffer[start..<end]))
+                offset = end
+            }
+        }
+    }
+
+    /// Where the id starting at `offset` has its bytes. The buffer is only ever written by
+    /// `append`, so its varints are well formed.
+    private static func entry(_ packed: [UInt8], at offset: Int) -> (start: Int, end: Int) {
+        var length = 0
+        var shift = 0
+        var position = offset
+        while true {
+            let byte = packed[position]
+            position += 1
+            length |= Int(byte & 0x7F) << shift
+            if byte < 0x80 { break }
+            shift += 7
+        }
+        return (position, position + length)
+    }
+}

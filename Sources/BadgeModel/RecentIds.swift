@@ -40,6 +40,9 @@ public struct RecentIds: Sendable, Hashable, ExpressibleByArrayLiteral {
 
     /// Appends one id given as UTF-8 bytes (as a decoder finds it).
     public mutating func append(bytes: UnsafeRawBufferPointer) {
+        // Room for a full list of ids like this one at the first, rather than growing the buffer
+        // three or four times as a state's ids are decoded (the engine keeps ten).
+        if packed.capacity == 0 { packed.reserveCapacity((bytes.count + 2) * 10) }
         var length = UInt64(bytes.count)
         while length >= 0x80 {
             packed.append(UInt8(truncatingIfNeeded: length) | 0x80)

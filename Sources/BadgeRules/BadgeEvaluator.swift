@@ -6,9 +6,34 @@ public enum BadgeEvaluator {
     public struct Outcome: Sendable {
         /// Every criterion's state after the event, by key (including unchanged ones).
         public var states: [String: CriterionState]
-        /// Keys whose state changed (to be stored), sorted (String order), each once. (An array: a
-        /// badge has a criterion or two, and a set's storage was a tenth of an event's allocations.)
-        public var changed: [String]
+        /// The smallest key whose state changed (to be stored), and the others in order: most
+        /// badges have one criterion, and a collection of changed keys per badge was a tenth of an
+        /// event's allocations.
+        private var firstChanged: String?
+        private var otherChanged: [String] = []
+
+        /// Keys whose state changed (to be stored), sorted (String order), each once.
+        public var changed: [String] {
+            guard let firstChanged else { return [] }
+            return [firstChanged] + otherChanged
+        }
+
+        /// Calls `body` with each key of `changed`, in order, without building the array.
+        public func forEachChanged(_ body: (String) throws(BadgeError) -> Void) throws(BadgeError) {
+            guard let firstChanged else { return }
+            try body(firstChanged)
+            for key in otherChanged { try body(key) }
+        }
+
+        init(
+            states: [String: CriterionState], complete: Bool, metValues: [(index: Int, value: Double)],
+            progress: [Progress]
+        ) {
+            self.states = states
+            self.complete = complete
+            self.metValues = metValues
+            self.progress = progress
+        }
         /// The criteria are met (and the prerequisites held).
         public var complete: Bool
         /// The value of each criterion that is met, by index in the criteria: the evidence is
@@ -22,8 +47,18 @@ public enum BadgeEvaluator {
         /// be replaced (a new definition) and then count the event, and is stored once; sorted so
         /// that the same event always writes its states in the same order.
         mutating func markChanged(_ key: String) {
-            let index = changed.firstIndex { $0 >= key } ?? changed.endIndex
-            if index == changed.endIndex || changed[index] != key { changed.insert(key, at: index) }
+            guard let first = firstChanged else {
+                firstChanged = key
+                return
+            }
+            if key == first { return }
+            if key < first {
+                otherChanged.insert(first, at: 0)
+                firstChanged = key
+                return
+            }
+            let index = otherChanged.firstIndex { $0 >= key } ?? otherChanged.endIndex
+            if index == otherChanged.endIndex || otherChanged[index] != key { otherChanged.insert(key, at: index) }
         }
 
         /// Why the badge is earned ("3 referral: r-11, r-12, r-19; holding new-member"), from the
@@ -57,7 +92,7 @@ public enum BadgeEvaluator {
         let fingerprints = fingerprints ?? Self.fingerprints(of: criteria)
         // The caller's states are taken over and changed in place: copying each state's arrays on
         // every event was a sixth of the engine's time.
-        var result = Outcome(states: states, changed: [], complete: false, metValues: [], progress: [])
+        var result = Outcome(states: states, complete: false, metValues: [], progress: [])
         for (index, criterion) in criteria.criteria.enumerated() {
             let fingerprint = fingerprints[index]
             var current: CriterionState

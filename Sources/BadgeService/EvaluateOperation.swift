@@ -305,7 +305,7 @@ extension BadgeService {
                     if badge.repeatable { BadgeEvaluator.startNewRound(&outcome) }
                 }
             }
-            for key in outcome.changed {
+            try outcome.forEachChanged { key throws(BadgeError) in
                 if let state = outcome.states[key] {
                     plan.states.append(customer: customerPart, badge: rule.keyPart, criterionKey: key, state)
                 }

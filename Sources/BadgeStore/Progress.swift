@@ -119,7 +119,7 @@ extension BadgeStore {
     }
 
     public func eventRecord<M>(_ txn: borrowing Transaction<M>, eventId: String) throws(BadgeError) -> EventRecord? {
-        try value(txn, events, key: Keys.string(eventId)) { bytes throws(BadgeError) in
+        try value(txn, events, stringKey: eventId) { bytes throws(BadgeError) in
             try decode(EventRecord.self, bytes, what: "event \(eventId)")
         }
     }
@@ -221,7 +221,7 @@ extension BadgeStore {
 
     /// The zone the customer's last event carried ("" if none yet).
     public func customerTimeZone<M>(_ txn: borrowing Transaction<M>, customerId: String) throws(BadgeError) -> String {
-        try value(txn, customers, key: Keys.string(customerId)) { String(decoding: $0, as: UTF8.self) } ?? ""
+        try value(txn, customers, stringKey: customerId) { String(decoding: $0, as: UTF8.self) } ?? ""
     }
 
     public func setCustomerTimeZone(

@@ -5,7 +5,7 @@ import LMDB
 // Reads, usable inside read and write transactions alike.
 extension BadgeStore {
     public func badge<M>(_ txn: borrowing Transaction<M>, id: String) throws(BadgeError) -> BadgeDefinition? {
-        try value(txn, badges, key: Keys.string(id)) { bytes throws(BadgeError) in
+        try value(txn, badges, stringKey: id) { bytes throws(BadgeError) in
             try decode(BadgeDefinition.self, bytes, what: "badge \(id)")
         }
     }
@@ -54,14 +54,14 @@ extension BadgeStore {
     /// The award an Issue with this request id created, if any.
     public func awardId<M>(_ txn: borrowing Transaction<M>, forRequest requestId: String) throws(BadgeError) -> UInt64?
     {
-        try value(txn, requests, key: Keys.string(requestId)) { Keys.readUInt64($0) }.flatMap { $0 }
+        try value(txn, requests, stringKey: requestId) { Keys.readUInt64($0) }.flatMap { $0 }
     }
 
     /// Unrevoked awards of a badge across all customers.
     public func unrevokedCount<M>(_ txn: borrowing Transaction<M>, badgeId: String) throws(BadgeError) -> UInt64 {
         // Inside the writer's transaction, a count it changed is not in LMDB yet.
         if M.self == ReadWriteMode.self, let pending = pendingCounters.badgeCounts[badgeId] { return pending }
-        return try value(txn, badgeCounts, key: Keys.string(badgeId)) { Keys.readUInt64($0) ?? 0 } ?? 0
+        return try value(txn, badgeCounts, stringKey: badgeId) { Keys.readUInt64($0) ?? 0 } ?? 0
     }
 
     /// Up to `limit` awards with ids greater than `afterAwardId`, in id order.
@@ -179,6 +179,21 @@ extension BadgeStore {
     }
 
     /// Reads the value under `key` in place (no copy) and converts it; nil when absent.
+    /// `value(_:_:key:_:)` under a key that is a string's UTF-8 bytes, read in place rather than
+    /// copied into an array (an Evaluate looks up its event id and customer this way).
+    func value<M, T>(
+        _ txn: borrowing Transaction<M>, _ db: Database, stringKey: String,
+        _ convert: (UnsafeRawBufferPointer) throws(BadgeError) -> T
+    ) throws(BadgeError) -> T? {
+        var key = stringKey
+        return try lmdb {
+            try key.withUTF8 { key in
+                guard let bytes = try txn.get(db, key: UnsafeRawBufferPointer(key)) else { return nil }
+                return try convert(bytes)
+            }
+        }
+    }
+
     func value<M, T>(
         _ txn: borrowing Transaction<M>, _ db: Database, key: [UInt8],
         _ convert: (UnsafeRawBufferPointer) throws(BadgeError) -> T

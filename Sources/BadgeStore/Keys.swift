@@ -107,6 +107,9 @@ enum Keys {
         [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)]
     }
 
+    /// Appends `id` as `lengthPrefixed(id)` would give it, to a key being built.
+    static func appendLengthPrefixed(_ id: String, to key: inout [UInt8]) { appendString(id, to: &key) }
+
     private static func appendString(_ value: String, to key: inout [UInt8]) {
         precondition(value.utf8.count <= 255, "ids are validated to at most 128 bytes before reaching the store")
         key.append(UInt8(value.utf8.count))

@@ -35,9 +35,10 @@ extension BadgeStore {
         guard !reads.badges.isEmpty else { return result }
         // The key prefix of the badge being read: the customer's part, then the badge's (rewritten
         // in place as the pass moves on, so no key is built per badge).
-        var prefix = Keys.customerPrefix(customerId)
+        var prefix: [UInt8] = []
+        prefix.reserveCapacity(customerId.utf8.count + 1 + reads.longestPart)
+        Keys.appendLengthPrefixed(customerId, to: &prefix)
         let customerLength = prefix.count
-        prefix.reserveCapacity(customerLength + reads.longestPart)
         func aim(at next: Int) {
             prefix.removeSubrange(customerLength...)
             prefix.append(contentsOf: reads.badges[next].part)

@@ -25,23 +25,40 @@ public enum BadgeEvaluator {
             for key in otherChanged { try body(key) }
         }
 
-        init(
-            states: [String: CriterionState], complete: Bool, metValues: [(index: Int, value: Double)],
-            progress: [Progress]
-        ) {
+        init(states: [String: CriterionState]) {
             self.states = states
-            self.complete = complete
-            self.metValues = metValues
-            self.progress = progress
+            complete = false
+            metValues = []
         }
+
         /// The criteria are met (and the prerequisites held).
         public var complete: Bool
         /// The value of each criterion that is met, by index in the criteria: the evidence is
         /// written from them only when an award is made (most completions of a badge already held
         /// earn nothing, and writing the evidence was an eighth of the engine's time).
         var metValues: [(index: Int, value: Double)]
-        /// Progress of the criteria the event counted toward.
-        public var progress: [Progress]
+        /// Progress of the first criterion the event counted toward, and of the others: most
+        /// badges have one criterion, and an array per badge was a tenth of an event's
+        /// allocations (see `changed`).
+        fileprivate var firstProgress: Progress?
+        private var otherProgress: [Progress] = []
+
+        /// Progress of the criteria the event counted toward, in the criteria's order.
+        public var progress: [Progress] {
+            guard let firstProgress else { return [] }
+            return [firstProgress] + otherProgress
+        }
+
+        /// Calls `body` with each element of `progress`, without building the array.
+        public func forEachProgress(_ body: (Progress) -> Void) {
+            guard let firstProgress else { return }
+            body(firstProgress)
+            for progress in otherProgress { body(progress) }
+        }
+
+        mutating func appendProgress(_ progress: Progress) {
+            if firstProgress == nil { firstProgress = progress } else { otherProgress.append(progress) }
+        }
 
         /// Adds `key` to `changed` unless it is there, keeping the order: a criterion's state can
         /// be replaced (a new definition) and then count the event, and is stored once; sorted so
@@ -92,7 +109,7 @@ public enum BadgeEvaluator {
         let fingerprints = fingerprints ?? Self.fingerprints(of: criteria)
         // The caller's states are taken over and changed in place: copying each state's arrays on
         // every event was a sixth of the engine's time.
-        var result = Outcome(states: states, complete: false, metValues: [], progress: [])
+        var result = Outcome(states: states)
         for (index, criterion) in criteria.criteria.enumerated() {
             let fingerprint = fingerprints[index]
             var current: CriterionState
@@ -114,7 +131,7 @@ public enum BadgeEvaluator {
             }
             let value = CriterionEngine.current(criterion, current, at: local, atEvent: matched)
             let complete = value >= CriterionEngine.target(criterion)
-            if matched { result.progress.append(CriterionEngine.progress(criterion, current, value: value)) }
+            if matched { result.appendProgress(CriterionEngine.progress(criterion, current, value: value)) }
             if complete { result.metValues.append((index, value)) }
             result.states[criterion.key] = current
         }
@@ -125,7 +142,7 @@ public enum BadgeEvaluator {
         }
         let met = result.metValues.count
         let criteriaMet = criteria.combine == .all ? met == criteria.criteria.count : met > 0
-        result.complete = criteriaMet && prerequisitesHeld && !result.progress.isEmpty
+        result.complete = criteriaMet && prerequisitesHeld && result.firstProgress != nil
         return result
     }
 

@@ -290,9 +290,7 @@ extension BadgeService {
                 criteria, fingerprints: rule.fingerprints,
                 states: states,
                 event: event, timeZone: zone, prerequisitesHeld: try holdsAll(criteria.prerequisites), local: local)
-            for progress in outcome.progress {
-                plan.result.progress.append(ProgressChange(badgeId: badge.id, progress: progress))
-            }
+            outcome.forEachProgress { plan.result.progress.append(ProgressChange(badgeId: badge.id, progress: $0)) }
             if outcome.complete {
                 let decision = try award(
                     badge, criteria, outcome, event, IssuePolicy.needsTally(badge) ? try tally(badge.id) : AwardTally(),

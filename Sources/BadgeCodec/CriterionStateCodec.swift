@@ -47,14 +47,24 @@ extension CriterionState {
         self.init(fingerprint: 0)
         var values: [String] = []
         var days: [Int64] = []
-        var periods: [Int64] = []
-        var counts: [Double] = []
-        var sums: [Double] = []
-        var starts: [Int64] = []
-        var ends: [Int64] = []
+        // Buckets and runs are filled in place, each field at its own position, whatever order
+        // the fields come in (temporary arrays per field were most of a state's allocations).
+        var periodCount = 0
+        var countCount = 0
+        var sumCount = 0
+        var startCount = 0
+        var endCount = 0
         var reader = FieldReader(bytes)
         // Built only when needed: about ten states are decoded per Evaluate.
         func malformed() -> BadgeError { Envelope.malformed(Self.protoName, bytes.count) }
+        func bucket(_ index: Int) -> Int {
+            if index == buckets.count { buckets.append(Bucket(period: 0)) }
+            return index
+        }
+        func run(_ index: Int) -> Int {
+            if index == runs.count { runs.append(Run(start: 0, end: 0)) }
+            return index
+        }
         while !reader.atEnd {
             guard let tag = reader.tag() else { throw malformed() }
             let field = tag >> 3
@@ -65,12 +75,32 @@ extension CriterionState {
             case (3, 1): sum = Double(bitPattern: try present(reader.fixed64(), malformed()))
             case (4, 2):
                 values.append(String(decoding: try present(reader.lengthDelimited(), malformed()), as: UTF8.self))
-            case (5, _): try reader.int64s(wireType, into: &days, malformed())
-            case (6, _): try reader.int64s(wireType, into: &periods, malformed())
-            case (7, _): try reader.doubles(wireType, into: &counts, malformed())
-            case (8, _): try reader.doubles(wireType, into: &sums, malformed())
-            case (9, _): try reader.int64s(wireType, into: &starts, malformed())
-            case (10, _): try reader.int64s(wireType, into: &ends, malformed())
+            case (5, _): try reader.int64s(wireType, malformed()) { days.append($0) }
+            case (6, _):
+                try reader.int64s(wireType, malformed()) {
+                    buckets[bucket(periodCount)].period = $0
+                    periodCount += 1
+                }
+            case (7, _):
+                try reader.doubles(wireType, malformed()) {
+                    buckets[bucket(countCount)].count = $0
+                    countCount += 1
+                }
+            case (8, _):
+                try reader.doubles(wireType, malformed()) {
+                    buckets[bucket(sumCount)].sum = $0
+                    sumCount += 1
+                }
+            case (9, _):
+                try reader.int64s(wireType, malformed()) {
+                    runs[run(startCount)].start = $0
+                    startCount += 1
+                }
+            case (10, _):
+                try reader.int64s(wireType, malformed()) {
+                    runs[run(endCount)].end = $0
+                    endCount += 1
+                }
             case (11, 2):
                 stateValue = String(decoding: try present(reader.lengthDelimited(), malformed()), as: UTF8.self)
             case (12, 0): stateTimeMs = Int64(bitPattern: try present(reader.varint(), malformed()))
@@ -80,14 +110,12 @@ extension CriterionState {
             default: guard reader.skipField(wireType) else { throw malformed() }  // unknown: skipped
             }
         }
-        // The same pairing as the protobuf-c path: missing partners read as zero.
+        // The same pairing as the protobuf-c path: a bucket per period and a run per start with an
+        // end; a missing count or sum reads as zero, values past the periods are dropped.
         for (index, value) in values.enumerated() { distinct[value] = index < days.count ? days[index] : 0 }
-        buckets = periods.indices.map { index in
-            Bucket(
-                period: periods[index], count: index < counts.count ? counts[index] : 0,
-                sum: index < sums.count ? sums[index] : 0)
-        }
-        runs = zip(starts, ends).map { Run(start: $0, end: $1) }
+        if buckets.count > periodCount { buckets.removeSubrange(periodCount...) }
+        let pairedRuns = min(startCount, endCount)
+        if runs.count > pairedRuns { runs.removeSubrange(pairedRuns...) }
     }
 }
 
@@ -100,18 +128,18 @@ private func present<T>(_ value: T?, _ error: @autoclosure () -> BadgeError) thr
 extension FieldReader {
     /// A repeated int64: packed (wire type 2) or one value (wire type 0), as protobuf accepts both.
     mutating func int64s(
-        _ wireType: UInt64, into values: inout [Int64], _ malformed: @autoclosure () -> BadgeError
+        _ wireType: UInt64, _ malformed: @autoclosure () -> BadgeError, _ each: (Int64) -> Void
     ) throws(BadgeError) {
         switch wireType {
         case 0:
             guard let value = varint() else { throw malformed() }
-            values.append(Int64(bitPattern: value))
+            each(Int64(bitPattern: value))
         case 2:
             guard let packed = lengthDelimited() else { throw malformed() }
             var inner = FieldReader(packed)
             while !inner.atEnd {
                 guard let value = inner.varint() else { throw malformed() }
-                values.append(Int64(bitPattern: value))
+                each(Int64(bitPattern: value))
             }
         default: throw malformed()
         }
@@ -119,16 +147,16 @@ extension FieldReader {
 
     /// A repeated double: packed (wire type 2) or one value (wire type 1).
     mutating func doubles(
-        _ wireType: UInt64, into values: inout [Double], _ malformed: @autoclosure () -> BadgeError
+        _ wireType: UInt64, _ malformed: @autoclosure () -> BadgeError, _ each: (Double) -> Void
     ) throws(BadgeError) {
         switch wireType {
         case 1:
             guard let bits = fixed64() else { throw malformed() }
-            values.append(Double(bitPattern: bits))
+            each(Double(bitPattern: bits))
         case 2:
             guard let packed = lengthDelimited(), packed.count % 8 == 0 else { throw malformed() }
             var inner = FieldReader(packed)
-            while !inner.atEnd { values.append(Double(bitPattern: inner.fixed64()!)) }
+            while !inner.atEnd { each(Double(bitPattern: inner.fixed64()!)) }
         default: throw malformed()
         }
     }

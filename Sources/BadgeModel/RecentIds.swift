@@ -28,9 +28,17 @@ public struct RecentIds: Sendable, Hashable, ExpressibleByArrayLiteral {
         return result
     }
 
-    /// The newest `n` ids, oldest first.
+    /// The newest `n` ids, oldest first (only those become Strings).
     public func suffix(_ n: Int) -> [String] {
-        Array(ids.suffix(n))
+        let skipped = max(count - max(n, 0), 0)
+        var result: [String] = []
+        result.reserveCapacity(count - skipped)
+        var index = 0
+        forEach { id in
+            if index >= skipped { result.append(String(decoding: id, as: UTF8.self)) }
+            index += 1
+        }
+        return result
     }
 
     public mutating func append(_ id: String) {

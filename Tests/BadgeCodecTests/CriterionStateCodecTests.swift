@@ -95,6 +95,29 @@ struct CriterionStateCodecTests {
         #expect(decoded.buckets == [CriterionState.Bucket(period: 7, count: 1, sum: 0)])
     }
 
+    @Test("bucket and run fields in any order, split and of unequal lengths, are paired as protobuf-c pairs them")
+    func fieldsInAnyOrder() throws {
+        func double(_ value: Double) -> [UInt8] {
+            (0..<8).map { UInt8(truncatingIfNeeded: value.bitPattern >> (8 * $0)) }
+        }
+        var bytes: [UInt8] = []
+        bytes += [8 << 3 | 2, 24] + double(1.5) + double(2.5) + double(3.5)  // sums before everything
+        bytes += [7 << 3 | 1] + double(4)  // one count, unpacked
+        bytes += [10 << 3 | 2, 3, 9, 10, 11]  // run ends before starts, one more than the starts
+        bytes += [6 << 3 | 2, 2, 20, 21]  // two periods: the third sum is dropped
+        bytes += [9 << 3 | 0, 5]  // starts split: unpacked, then packed
+        bytes += [9 << 3 | 2, 1, 6]
+        bytes += [7 << 3 | 2, 8] + double(5)  // a second count, packed, after the periods
+        let decoded = try bytes.withUnsafeBytes { try CriterionState(decoding: $0) }
+        #expect(decoded == (try bytes.withUnsafeBytes { try CriterionState(protobufC: $0) }))
+        #expect(
+            decoded.buckets == [
+                CriterionState.Bucket(period: 20, count: 4, sum: 1.5),
+                CriterionState.Bucket(period: 21, count: 5, sum: 2.5),
+            ])
+        #expect(decoded.runs == [CriterionState.Run(start: 5, end: 9), CriterionState.Run(start: 6, end: 10)])
+    }
+
     @Test("tags padded with extra varint bytes are read as protobuf-c reads them", arguments: 1...8)
     func paddedTags(bytesInTag: Int) throws {
         // fingerprint = 1 (field 1, varint), its tag written in `bytesInTag` bytes (0x80 pads).

@@ -4,7 +4,10 @@
 /// An Evaluate decodes and re-encodes about ten criterion states with up to ten ids each; as
 /// `[String]`, ids longer than 15 bytes (a UUID, badge-load's ids) were one allocation each.
 public struct RecentIds: Sendable, Hashable, ExpressibleByArrayLiteral {
-    /// The packed ids. Equal lists pack to equal bytes, so the synthesized equality holds.
+    /// The packed ids. Equal lists pack to equal bytes, so the synthesized equality holds (it
+    /// compares bytes: unlike `[String]`'s, it does not treat canonically equivalent Unicode as
+    /// equal, and bytes read from storage are kept as they are, not repaired; event ids are
+    /// validated, so neither arises from the service's own writes).
     private var packed: [UInt8] = []
     public private(set) var count = 0
 

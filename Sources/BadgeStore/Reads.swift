@@ -178,7 +178,6 @@ extension BadgeStore {
         }
     }
 
-    /// Reads the value under `key` in place (no copy) and converts it; nil when absent.
     /// `value(_:_:key:_:)` under a key that is a string's UTF-8 bytes, read in place rather than
     /// copied into an array (an Evaluate looks up its event id and customer this way).
     func value<M, T>(
@@ -194,6 +193,7 @@ extension BadgeStore {
         }
     }
 
+    /// Reads the value under `key` in place (no copy) and converts it; nil when absent.
     func value<M, T>(
         _ txn: borrowing Transaction<M>, _ db: Database, key: [UInt8],
         _ convert: (UnsafeRawBufferPointer) throws(BadgeError) -> T

@@ -9,8 +9,8 @@ import Testing
 /// compared and replayed byte for byte).
 @Suite("CriterionState codec conformance with protobuf-c")
 struct CriterionStateCodecTests {
-    static let texts = ["", "store-7", "r-11", "é/ü — ok", String(repeating: "long ", count: 30)]
-    static let int64s: [Int64] = [0, 1, -1, 127, 128, 20_000, -20_000, Int64.max, Int64.min, 1_700_000_000_000]
+    static let texts = EdgeValues.texts
+    static let int64s = EdgeValues.int64s
     static let doubles: [Double] = [0, 1, -1, 0.5, 1_240.75, -3.25e-9, 1e300, Double.greatestFiniteMagnitude]
 
     func randomState(_ random: inout SplitMix64) -> CriterionState {

@@ -26,3 +26,11 @@ func fullAward(id: UInt64 = 42, customerId: String = "cust-1", badgeId: String =
 func roundTrip<M: WireMessage>(_ message: M) throws -> M {
     try M(decoding: message.encoded())
 }
+
+/// Strings and integers at the wire format's edges (empty, non-ASCII, long enough for a two-byte
+/// length; zero, negatives, the ends of Int64), for the tests that compare a hand codec with
+/// protobuf-c.
+enum EdgeValues {
+    static let texts = ["", "store-7", "r-11", "é/ü — ok", String(repeating: "long ", count: 40)]
+    static let int64s: [Int64] = [0, 1, -1, 127, 128, 20_000, -20_000, Int64.max, Int64.min, 1_700_000_000_000]
+}

@@ -19,10 +19,10 @@ public enum BadgeEvaluator {
         }
 
         /// Calls `body` with each key of `changed`, in order, without building the array.
-        public func forEachChanged(_ body: (String) throws(BadgeError) -> Void) throws(BadgeError) {
+        public func forEachChanged(_ body: (String) -> Void) {
             guard let firstChanged else { return }
-            try body(firstChanged)
-            for key in otherChanged { try body(key) }
+            body(firstChanged)
+            for key in otherChanged { body(key) }
         }
 
         init(states: [String: CriterionState]) {

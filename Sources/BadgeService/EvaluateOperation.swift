@@ -303,7 +303,7 @@ extension BadgeService {
                     if badge.repeatable { BadgeEvaluator.startNewRound(&outcome) }
                 }
             }
-            try outcome.forEachChanged { key throws(BadgeError) in
+            outcome.forEachChanged { key in
                 if let state = outcome.states[key] {
                     plan.states.append(customer: customerPart, badge: rule.keyPart, criterionKey: key, state)
                 }

@@ -47,7 +47,9 @@ enum Keys {
     }
 
     static func history(customerId: String, sequence: UInt64) -> [UInt8] {
-        var key = customerPrefix(customerId)
+        var key: [UInt8] = []
+        key.reserveCapacity(customerId.utf8.count + 1 + 8)
+        appendString(customerId, to: &key)
         appendUInt64(sequence, to: &key)
         return key
     }

@@ -45,23 +45,25 @@ extension BadgeStore {
     }
 
     func takeNextAwardId(_ txn: borrowing WriteTransaction) throws(BadgeError) -> UInt64 {
-        try takeNext(\.nextAwardId, stored: Keys.nextAwardId, txn)
+        pendingCounters.requireActive()
+        var next = pendingCounters.nextAwardId ?? 0
+        if next == 0 { next = try stored(Keys.nextAwardId, txn) }
+        pendingCounters.nextAwardId = next + 1
+        return next
     }
 
     func takeNextHistorySequence(_ txn: borrowing WriteTransaction) throws(BadgeError) -> UInt64 {
-        try takeNext(\.nextHistorySequence, stored: Keys.nextHistorySequence, txn)
+        pendingCounters.requireActive()
+        var next = pendingCounters.nextHistorySequence ?? 0
+        if next == 0 { next = try stored(Keys.nextHistorySequence, txn) }
+        pendingCounters.nextHistorySequence = next + 1
+        return next
     }
 
-    /// The next value of a `meta` counter: the pending one, else the stored one (1 when absent).
-    private func takeNext(
-        _ pending: ReferenceWritableKeyPath<PendingCounters, UInt64?>, stored key: [UInt8],
-        _ txn: borrowing WriteTransaction
-    ) throws(BadgeError) -> UInt64 {
-        pendingCounters.requireActive()
-        var next = pendingCounters[keyPath: pending] ?? 0
-        if next == 0 { next = try value(txn, meta, key: key) { Keys.readUInt64($0) ?? 1 } ?? 1 }
-        pendingCounters[keyPath: pending] = next + 1
-        return next
+    /// A `meta` counter's stored next value (1 when absent). (Set through plain properties above:
+    /// a key path's setter allocated on every award and event.)
+    private func stored(_ key: [UInt8], _ txn: borrowing WriteTransaction) throws(BadgeError) -> UInt64 {
+        try value(txn, meta, key: key) { Keys.readUInt64($0) ?? 1 } ?? 1
     }
 
     func adjustCount(_ txn: borrowing WriteTransaction, badgeId: String, by delta: Int64) throws(BadgeError) {

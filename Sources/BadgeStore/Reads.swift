@@ -208,10 +208,13 @@ extension BadgeStore {
 }
 
 /// Decodes a stored record; a record that does not decode is reported as data loss, naming it.
-func decode<T: WireMessage>(_ type: T.Type, _ bytes: UnsafeRawBufferPointer, what: String) throws(BadgeError) -> T {
+/// (`what` is only worked out for the error: naming the record built a String per decode.)
+func decode<T: WireMessage>(
+    _ type: T.Type, _ bytes: UnsafeRawBufferPointer, what: @autoclosure () -> String
+) throws(BadgeError) -> T {
     do {
         return try T(decoding: bytes)
     } catch {
-        throw BadgeError(.dataLoss, "stored \(what) does not decode: \(error.message)", reason: "record_corrupt")
+        throw BadgeError(.dataLoss, "stored \(what()) does not decode: \(error.message)", reason: "record_corrupt")
     }
 }

@@ -6,24 +6,14 @@ public enum BadgeEvaluator {
     public struct Outcome: Sendable {
         /// Every criterion's state after the event, by key (including unchanged ones).
         public var states: [String: CriterionState]
-        /// The smallest key whose state changed (to be stored), and the others in order: most
-        /// badges have one criterion, and a collection of changed keys per badge was a tenth of an
-        /// event's allocations.
-        private var firstChanged: String?
-        private var otherChanged: [String] = []
+        /// Keys whose state changed, sorted, each once (see `markChanged`).
+        private var changedKeys = SmallList<String>()
 
         /// Keys whose state changed (to be stored), sorted (String order), each once.
-        public var changed: [String] {
-            guard let firstChanged else { return [] }
-            return [firstChanged] + otherChanged
-        }
+        public var changed: [String] { changedKeys.array }
 
         /// Calls `body` with each key of `changed`, in order, without building the array.
-        public func forEachChanged(_ body: (String) -> Void) {
-            guard let firstChanged else { return }
-            body(firstChanged)
-            for key in otherChanged { body(key) }
-        }
+        public func forEachChanged(_ body: (String) -> Void) { changedKeys.forEach(body) }
 
         init(states: [String: CriterionState]) {
             self.states = states
@@ -37,45 +27,21 @@ public enum BadgeEvaluator {
         /// written from them only when an award is made (most completions of a badge already held
         /// earn nothing, and writing the evidence was an eighth of the engine's time).
         var metValues: [(index: Int, value: Double)]
-        /// Progress of the first criterion the event counted toward, and of the others: most
-        /// badges have one criterion, and an array per badge was a tenth of an event's
-        /// allocations (see `changed`).
-        fileprivate var firstProgress: Progress?
-        private var otherProgress: [Progress] = []
+        fileprivate var progressList = SmallList<Progress>()
 
         /// Progress of the criteria the event counted toward, in the criteria's order.
-        public var progress: [Progress] {
-            guard let firstProgress else { return [] }
-            return [firstProgress] + otherProgress
-        }
+        public var progress: [Progress] { progressList.array }
 
         /// Calls `body` with each element of `progress`, without building the array.
-        public func forEachProgress(_ body: (Progress) -> Void) {
-            guard let firstProgress else { return }
-            body(firstProgress)
-            for progress in otherProgress { body(progress) }
-        }
-
-        mutating func appendProgress(_ progress: Progress) {
-            if firstProgress == nil { firstProgress = progress } else { otherProgress.append(progress) }
-        }
+        public func forEachProgress(_ body: (Progress) -> Void) { progressList.forEach(body) }
 
         /// Adds `key` to `changed` unless it is there, keeping the order: a criterion's state can
         /// be replaced (a new definition) and then count the event, and is stored once; sorted so
         /// that the same event always writes its states in the same order.
         mutating func markChanged(_ key: String) {
-            guard let first = firstChanged else {
-                firstChanged = key
-                return
-            }
-            if key == first { return }
-            if key < first {
-                otherChanged.insert(first, at: 0)
-                firstChanged = key
-                return
-            }
-            let index = otherChanged.firstIndex { $0 >= key } ?? otherChanged.endIndex
-            if index == otherChanged.endIndex || otherChanged[index] != key { otherChanged.insert(key, at: index) }
+            var index = 0
+            while index < changedKeys.count, changedKeys[index] < key { index += 1 }
+            if index == changedKeys.count || changedKeys[index] != key { changedKeys.insert(key, at: index) }
         }
 
         /// Why the badge is earned ("3 referral: r-11, r-12, r-19; holding new-member"), from the
@@ -131,7 +97,7 @@ public enum BadgeEvaluator {
             }
             let value = CriterionEngine.current(criterion, current, at: local, atEvent: matched)
             let complete = value >= CriterionEngine.target(criterion)
-            if matched { result.appendProgress(CriterionEngine.progress(criterion, current, value: value)) }
+            if matched { result.progressList.append(CriterionEngine.progress(criterion, current, value: value)) }
             if complete { result.metValues.append((index, value)) }
             result.states[criterion.key] = current
         }
@@ -142,7 +108,7 @@ public enum BadgeEvaluator {
         }
         let met = result.metValues.count
         let criteriaMet = criteria.combine == .all ? met == criteria.criteria.count : met > 0
-        result.complete = criteriaMet && prerequisitesHeld && result.firstProgress != nil
+        result.complete = criteriaMet && prerequisitesHeld && !result.progressList.isEmpty
         return result
     }
 
@@ -200,5 +166,47 @@ public enum BadgeEvaluator {
             text += (text.isEmpty ? "" : "; ") + parts[0]
         }
         return text
+    }
+}
+
+/// A list that keeps its first element inline and only the others in an array: an outcome's
+/// changed keys and progress hold one element for most badges (one criterion), and an array per
+/// badge was a tenth of an event's allocations.
+struct SmallList<Element: Sendable>: Sendable {
+    private var first: Element?
+    private var rest: [Element] = []
+
+    var isEmpty: Bool { first == nil }
+    var count: Int { first == nil ? 0 : 1 + rest.count }
+
+    subscript(index: Int) -> Element {
+        guard let first else { preconditionFailure("index \(index) of an empty list") }
+        return index == 0 ? first : rest[index - 1]
+    }
+
+    mutating func append(_ element: Element) {
+        if first == nil { first = element } else { rest.append(element) }
+    }
+
+    /// Inserts `element` before the one at `index` (`count`: at the end).
+    mutating func insert(_ element: Element, at index: Int) {
+        guard let current = first, index < count else { return append(element) }
+        if index == 0 {
+            rest.insert(current, at: 0)
+            first = element
+        } else {
+            rest.insert(element, at: index - 1)
+        }
+    }
+
+    func forEach(_ body: (Element) -> Void) {
+        guard let first else { return }
+        body(first)
+        for element in rest { body(element) }
+    }
+
+    var array: [Element] {
+        guard let first else { return [] }
+        return [first] + rest
     }
 }

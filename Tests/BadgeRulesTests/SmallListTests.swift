@@ -1,0 +1,29 @@
+import Testing
+
+@testable import BadgeRules
+
+@Suite("SmallList: the first element inline, the rest in an array")
+struct SmallListTests {
+    @Test("appends and inserts anywhere keep the order an array would")
+    func matchesArray() {
+        var list = SmallList<Int>()
+        var array: [Int] = []
+        #expect(list.isEmpty && list.array.isEmpty)
+        let steps: [(value: Int, index: Int?)] = [(5, nil), (3, 0), (9, 2), (7, 2), (1, 0), (4, 5), (6, nil)]
+        for (value, index) in steps {
+            if let index {
+                list.insert(value, at: index)
+                array.insert(value, at: index)
+            } else {
+                list.append(value)
+                array.append(value)
+            }
+            #expect(list.array == array)
+            #expect(list.count == array.count)
+            #expect((0..<list.count).map { list[$0] } == array)
+            var walked: [Int] = []
+            list.forEach { walked.append($0) }
+            #expect(walked == array)
+        }
+    }
+}

@@ -35,54 +35,83 @@ public enum IssuePolicy {
         }
     }
 
+    /// Why issuing a badge is refused; `error(_:)` words it for the caller.
+    public enum Refusal: Sendable, Hashable {
+        case inactive
+        case notYetValid
+        case windowClosed
+        case awardWouldBeExpired
+        case customerLimitReached(held: Int)
+        case alreadyHeld(awardId: UInt64)
+        case globalCapReached
+
+        /// The refusal as the error a caller gets, naming the badge, the customer and the limit.
+        public func error(_ context: Context) -> BadgeError {
+            let badge = context.badge
+            switch self {
+            case .inactive:
+                return BadgeError(.failedPrecondition, "badge \(badge.id) is inactive", reason: "badge_inactive")
+            case .notYetValid:
+                return BadgeError(
+                    .failedPrecondition,
+                    "badge \(badge.id) can be issued from \(Timestamps.iso(badge.validFromMs)) on",
+                    reason: "badge_not_yet_valid")
+            case .windowClosed:
+                return BadgeError(
+                    .failedPrecondition,
+                    "badge \(badge.id) could be issued until \(Timestamps.iso(badge.validUntilMs))",
+                    reason: "badge_window_closed")
+            case .awardWouldBeExpired:
+                return BadgeError(
+                    .failedPrecondition,
+                    "badge \(badge.id) awards expire at \(Timestamps.iso(badge.expiresAtMs)), which has passed",
+                    reason: "award_would_be_expired")
+            case .customerLimitReached(let held):
+                return BadgeError(
+                    .resourceExhausted,
+                    "customer \(context.customerId) already holds badge \(badge.id) \(held) times; the maximum is \(badge.maxPerCustomer)",
+                    reason: "customer_limit_reached")
+            case .alreadyHeld(let awardId):
+                return BadgeError(
+                    .alreadyExists,
+                    "customer \(context.customerId) already holds badge \(badge.id) (award \(awardId)), which is not repeatable",
+                    reason: "already_held")
+            case .globalCapReached:
+                return BadgeError(
+                    .resourceExhausted, "badge \(badge.id) has reached its global cap of \(badge.globalCap) awards",
+                    reason: "global_cap_reached")
+            }
+        }
+    }
+
     /// Throws the refusal for issuing `context.badge` now, or returns when it may be issued.
+    public static func check(_ context: Context) throws(BadgeError) {
+        if let refusal = refusal(context) { throw refusal.error(context) }
+    }
+
+    /// Why `context.badge` may not be issued now, or nil when it may. Builds no message, for
+    /// callers that only need the decision (Evaluate meets held badges on most events).
     ///
     /// - A non-repeatable badge may be held once at a time: after it is revoked or has expired it may
     ///   be earned again (a yearly status such as "Gold Elite").
     /// - `maxPerCustomer` counts every unrevoked award of a repeatable badge, expired ones included:
     ///   it is a lifetime limit.
     /// - `globalCap` counts unrevoked awards; revoking one frees a place.
-    public static func check(_ context: Context) throws(BadgeError) {
+    public static func refusal(_ context: Context) -> Refusal? {
         let badge = context.badge
         let now = context.nowMs
-        if badge.status != .active {
-            throw BadgeError(.failedPrecondition, "badge \(badge.id) is inactive", reason: "badge_inactive")
-        }
-        if badge.validFromMs != 0, now < badge.validFromMs {
-            throw BadgeError(
-                .failedPrecondition, "badge \(badge.id) can be issued from \(Timestamps.iso(badge.validFromMs)) on",
-                reason: "badge_not_yet_valid")
-        }
-        if badge.validUntilMs != 0, now >= badge.validUntilMs {
-            throw BadgeError(
-                .failedPrecondition, "badge \(badge.id) could be issued until \(Timestamps.iso(badge.validUntilMs))",
-                reason: "badge_window_closed")
-        }
-        if badge.expiresAtMs != 0, now >= badge.expiresAtMs {
-            throw BadgeError(
-                .failedPrecondition,
-                "badge \(badge.id) awards expire at \(Timestamps.iso(badge.expiresAtMs)), which has passed",
-                reason: "award_would_be_expired")
-        }
+        if badge.status != .active { return .inactive }
+        if badge.validFromMs != 0, now < badge.validFromMs { return .notYetValid }
+        if badge.validUntilMs != 0, now >= badge.validUntilMs { return .windowClosed }
+        if badge.expiresAtMs != 0, now >= badge.expiresAtMs { return .awardWouldBeExpired }
         if badge.repeatable {
             let held = context.tally.unrevoked
-            if badge.maxPerCustomer != 0, held >= Int(badge.maxPerCustomer) {
-                throw BadgeError(
-                    .resourceExhausted,
-                    "customer \(context.customerId) already holds badge \(badge.id) \(held) times; the maximum is \(badge.maxPerCustomer)",
-                    reason: "customer_limit_reached")
-            }
+            if badge.maxPerCustomer != 0, held >= Int(badge.maxPerCustomer) { return .customerLimitReached(held: held) }
         } else if let current = context.tally.currentAwardId {
-            throw BadgeError(
-                .alreadyExists,
-                "customer \(context.customerId) already holds badge \(badge.id) (award \(current)), which is not repeatable",
-                reason: "already_held")
+            return .alreadyHeld(awardId: current)
         }
-        if badge.globalCap != 0, context.globalCount >= badge.globalCap {
-            throw BadgeError(
-                .resourceExhausted, "badge \(badge.id) has reached its global cap of \(badge.globalCap) awards",
-                reason: "global_cap_reached")
-        }
+        if badge.globalCap != 0, context.globalCount >= badge.globalCap { return .globalCapReached }
+        return nil
     }
 
     /// Whether `check` looks at the customer's awards of `badge` at all: not for a repeatable badge

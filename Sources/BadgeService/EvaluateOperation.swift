@@ -329,19 +329,18 @@ extension BadgeService {
         _ badge: BadgeDefinition, _ criteria: Criteria, _ outcome: BadgeEvaluator.Outcome, _ event: ActivityEvent,
         _ tally: AwardTally, _ store: BadgeStore, _ txn: borrowing Transaction<M>, _ now: Int64
     ) throws(BadgeError) -> AwardDecision {
+        var decidedUntilMs = Int64.max
+        for instant in [badge.validFromMs, badge.validUntilMs, badge.expiresAtMs] where instant > now {
+            decidedUntilMs = min(decidedUntilMs, instant)
+        }
         var decision = AwardDecision(
-            award: nil, readGlobalCount: badge.globalCap != 0,
-            decidedUntilMs: [badge.validFromMs, badge.validUntilMs, badge.expiresAtMs].filter { $0 > now }.min()
-                ?? .max)
+            award: nil, readGlobalCount: badge.globalCap != 0, decidedUntilMs: decidedUntilMs)
         // Only a capped badge's decision depends on its global count (so only then is it read).
         let context = IssuePolicy.Context(
             badge: badge, customerId: event.customerId, tally: tally,
             globalCount: badge.globalCap != 0 ? try store.unrevokedCount(txn, badgeId: badge.id) : 0, nowMs: now)
-        do throws(BadgeError) {
-            try IssuePolicy.check(context)
-        } catch {
-            return decision
-        }
+        // Most completions on a busy customer are of badges already held: no refusal text for them.
+        if IssuePolicy.refusal(context) != nil { return decision }
         decision.award = Award(
             awardId: 0, customerId: event.customerId, badgeId: badge.id, earnedAtMs: now,
             expiresAtMs: IssuePolicy.expiry(of: badge, earnedAtMs: now), source: .rule,

@@ -211,3 +211,46 @@ struct IssuePolicyNeedsTallyTests {
         }
     }
 }
+
+@Suite("IssuePolicy.refusal")
+struct IssuePolicyRefusalTests {
+    /// `refusal` (what Evaluate asks, without words) decides exactly as `check` does, and the
+    /// error it words is the one `check` throws.
+    @Test func refusalAgreesWithCheck() {
+        var random = SplitMix64(state: 11)
+        var seen: Set<String> = []
+        for _ in 0..<2_000 {
+            let badge = BadgeDefinition(
+                id: "b", status: Int.random(in: 0..<8, using: &random) == 0 ? .inactive : .active,
+                validFromMs: [0, 0, now - 5, now + 5].randomElement(using: &random)!,
+                validUntilMs: [0, 0, now, now + 5].randomElement(using: &random)!,
+                repeatable: Bool.random(using: &random), maxPerCustomer: [0, 1, 3].randomElement(using: &random)!,
+                globalCap: [0, 5].randomElement(using: &random)!,
+                expiresAtMs: [0, 0, now - 1, now + 5].randomElement(using: &random)!)
+            var tally = AwardTally()
+            for index in 0..<Int.random(in: 0...4, using: &random) {
+                tally.count(
+                    awardId: UInt64(index + 1), expiresAtMs: 0, revokedAtMs: Bool.random(using: &random) ? now - 1 : 0,
+                    nowMs: now)
+            }
+            let context = IssuePolicy.Context(
+                badge: badge, customerId: "c", tally: tally, globalCount: UInt64.random(in: 0...6, using: &random),
+                nowMs: now)
+            let refusal = IssuePolicy.refusal(context)
+            do throws(BadgeError) {
+                try IssuePolicy.check(context)
+                #expect(refusal == nil, "\(badge) \(tally)")
+                seen.insert("issued")
+            } catch {
+                #expect(refusal.map { $0.error(context) } == error, "\(badge) \(tally)")
+                seen.insert(error.reason)
+            }
+        }
+        // Every rule was met at least once.
+        #expect(
+            seen == [
+                "issued", "badge_inactive", "badge_not_yet_valid", "badge_window_closed", "award_would_be_expired",
+                "customer_limit_reached", "already_held", "global_cap_reached",
+            ])
+    }
+}

@@ -246,37 +246,88 @@ public enum CriterionEngine {
         criterion.unit.isEmpty ? criterion.eventType : criterion.unit
     }
 
+    // The texts below are built by appending into one String: they are made for every listening
+    // badge on every event, and interpolation allocated a buffer per piece.
+
     static func progressText(_ criterion: Criterion, _ state: CriterionState, value: Double) -> String {
+        var text = ""
         switch criterion.aggregate {
-        case .count: "\(Format.count(value)) / \(Format.count(criterion.target)) \(unit(criterion))"
+        case .count, .distinct, .streak:
+            Format.appendCount(value, to: &text)
+            text += " / "
+            Format.appendCount(criterion.target, to: &text)
+            switch criterion.aggregate {
+            case .distinct:
+                text += " distinct "
+                text += criterion.attribute
+            case .streak: text += criterion.streakUnit == .weeks ? " weeks in a row" : " days in a row"
+            default:
+                text += " "
+                text += unit(criterion)
+            }
         case .sum:
-            "\(criterion.attribute.isEmpty ? "amount" : criterion.attribute) \(Format.decimal(value)) / \(Format.decimal(criterion.target))"
-        case .distinct: "\(Format.count(value)) / \(Format.count(criterion.target)) distinct \(criterion.attribute)"
-        case .streak:
-            "\(Format.count(value)) / \(Format.count(criterion.target)) \(criterion.streakUnit == .weeks ? "weeks" : "days") in a row"
+            text += criterion.attribute.isEmpty ? "amount" : criterion.attribute
+            text += " "
+            Format.appendDecimal(value, to: &text)
+            text += " / "
+            Format.appendDecimal(criterion.target, to: &text)
         case .state:
-            "\(criterion.attribute) \(state.stateValue.isEmpty ? "not set" : "is " + state.stateValue) (needs \(criterion.stateValue))"
+            text += criterion.attribute
+            if state.stateValue.isEmpty {
+                text += " not set"
+            } else {
+                text += " is "
+                text += state.stateValue
+            }
+            text += " (needs "
+            text += criterion.stateValue
+            text += ")"
         }
+        return text
     }
 
     /// Why a completed criterion was met, for the award's evidence ("3 referral: r-11, r-12, r-19").
     public static func evidence(_ criterion: Criterion, _ state: CriterionState, value: Double) -> String {
+        var text = ""
         switch criterion.aggregate {
         case .count:
-            let ids = state.recent.suffix(min(Int(criterion.target), maxRecent))
-            return "\(Format.count(value)) \(unit(criterion)): \(ids.joined(separator: ", "))"
+            Format.appendCount(value, to: &text)
+            text += " "
+            text += unit(criterion)
+            text += ":"
+            var first = true
+            for id in state.recent.suffix(Int(min(criterion.target, Double(maxRecent)))) {
+                text += first ? " " : ", "
+                text += id
+                first = false
+            }
         case .sum:
-            let name = criterion.attribute.isEmpty ? "amount" : criterion.attribute
-            return "\(name) \(Format.decimal(value)) >= \(Format.decimal(criterion.target))"
+            text += criterion.attribute.isEmpty ? "amount" : criterion.attribute
+            text += " "
+            Format.appendDecimal(value, to: &text)
+            text += " >= "
+            Format.appendDecimal(criterion.target, to: &text)
         case .distinct:
-            return
-                "\(Format.count(value)) distinct \(criterion.attribute): \(state.distinct.keys.sorted().prefix(maxRecent).joined(separator: ", "))"
+            Format.appendCount(value, to: &text)
+            text += " distinct "
+            text += criterion.attribute
+            text += ":"
+            var first = true
+            for value in state.distinct.keys.sorted().prefix(maxRecent) {
+                text += first ? " " : ", "
+                text += value
+                first = false
+            }
         case .streak:
-            return
-                "\(Format.count(value)) \(criterion.streakUnit == .weeks ? "weeks" : "days") in a row of \(unit(criterion))"
+            Format.appendCount(value, to: &text)
+            text += criterion.streakUnit == .weeks ? " weeks in a row of " : " days in a row of "
+            text += unit(criterion)
         case .state:
-            return "\(criterion.attribute) = \(state.stateValue)"
+            text += criterion.attribute
+            text += " = "
+            text += state.stateValue
         }
+        return text
     }
 
     /// The criterion in words, for the trophy case.
@@ -336,22 +387,49 @@ public enum CriterionEngine {
 
 /// Numbers for people.
 public enum Format {
-    /// "3", or "2.5" for a fraction.
+    /// "3", or "2.50" for a fraction.
     public static func count(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : decimal(value)
+        var text = ""
+        appendCount(value, to: &text)
+        return text
     }
 
-    /// "1,240.00"
+    /// "1,240.00"; beyond 10^13 (where a Double no longer holds every cent) the number as Swift
+    /// prints it ("1e+20"), not a crash: an event's amount may be any finite number.
     public static func decimal(_ value: Double) -> String {
-        let cents = Int64((abs(value) * 100).rounded())
-        var whole = String(cents / 100)
-        var grouped = ""
-        while whole.count > 3 {
-            grouped = "," + whole.suffix(3) + grouped
-            whole = String(whole.dropLast(3))
+        var text = ""
+        appendDecimal(value, to: &text)
+        return text
+    }
+
+    /// Appends `count(value)`.
+    public static func appendCount(_ value: Double, to text: inout String) {
+        if value == value.rounded() && abs(value) < 1e15 {
+            text += String(Int64(value))
+        } else {
+            appendDecimal(value, to: &text)
         }
-        let fraction = cents % 100
-        return (value < 0 ? "-" : "") + whole + grouped + "." + (fraction < 10 ? "0" : "") + String(fraction)
+    }
+
+    /// Appends `decimal(value)`.
+    public static func appendDecimal(_ value: Double, to text: inout String) {
+        let cents = (abs(value) * 100).rounded()
+        guard cents < 1e15 else {
+            text += value.description
+            return
+        }
+        let wholeCents = Int64(cents)
+        if value < 0 { text += "-" }
+        let digits = String(wholeCents / 100)
+        var left = digits.utf8.count
+        for digit in digits {
+            if left != digits.utf8.count, left % 3 == 0 { text += "," }
+            text.append(digit)
+            left -= 1
+        }
+        let fraction = wholeCents % 100
+        text += fraction < 10 ? ".0" : "."
+        text += String(fraction)
     }
 
     /// "22:00"

@@ -228,6 +228,15 @@ struct CriterionEngineTests {
         #expect(Format.decimal(-5.5) == "-5.50")
         #expect(Format.count(3) == "3")
         #expect(Format.count(2.5) == "2.50")
+        #expect(Format.decimal(0) == "0.00")
+        #expect(Format.decimal(0.05) == "0.05")
+        #expect(Format.decimal(999.999) == "1,000.00")
+        #expect(Format.decimal(100_000) == "100,000.00")
+        #expect(Format.decimal(-1_234_567) == "-1,234,567.00")
+        // Any finite amount is accepted, so any must format (these trapped converting to Int64).
+        #expect(Format.decimal(1e300) == "1e+300")
+        #expect(Format.decimal(-1e20) == "-1e+20")
+        #expect(Format.count(1e300) == "1e+300")
     }
 
     // MARK: - Properties

@@ -1,5 +1,9 @@
 /// Millisecond timestamps rendered for people, without Foundation.
 public enum Timestamps {
+    /// 9999-12-31T23:59:59.999Z: the latest time a caller may give. Local-time arithmetic (adding a
+    /// zone's offset, window lengths) stays far from Int64's limits below it.
+    public static let latestMs: Int64 = 253_402_300_799_999
+
     /// "2026-11-27T01:33:00.000Z" for a Unix epoch millisecond time.
     public static func iso(_ ms: Int64) -> String {
         // Floor division that cannot overflow, for times before 1970.

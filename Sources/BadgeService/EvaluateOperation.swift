@@ -217,6 +217,12 @@ extension BadgeService {
         try Validate.fields(event.attributes, field: "attributes")
         if !event.amount.isFinite { throw .invalidArgument("amount is not a finite number", reason: "out_of_range") }
         if event.occurredAtMs < 0 { throw .invalidArgument("occurred_at_ms is negative", reason: "out_of_range") }
+        if event.occurredAtMs > Timestamps.latestMs {
+            // Adding a zone's offset to a time near Int64.max trapped (and took the server down).
+            throw .invalidArgument(
+                "occurred_at_ms \(event.occurredAtMs) is after \(Timestamps.iso(Timestamps.latestMs))",
+                reason: "out_of_range")
+        }
         if !event.timeZone.isEmpty { _ = try LocalTime(utcMs: 0, timeZone: event.timeZone) }
     }
 

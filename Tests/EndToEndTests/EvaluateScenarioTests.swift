@@ -123,6 +123,27 @@ struct EvaluateScenarioTests {
         }
     }
 
+    @Test("any finite amount is counted and worded, however large, and the server stays up")
+    func hugeAmount() async throws {
+        try await TestServer.with { server in
+            let client = try await server.client(.unix)
+            _ = try await client.putBadge(
+                BadgeDefinition(
+                    id: "whale", name: "Whale",
+                    criteria: Criteria(criteria: [
+                        Criterion(key: "spend", eventType: "purchase", aggregate: .sum, target: 1000)
+                    ])))
+            // Formatting the sum converted it to Int64 cents, which trapped beyond ~9.2e16 cents.
+            let result = try await client.evaluate(event("w1", "c1", "purchase", amount: 1e300))
+            #expect(earned(result) == ["whale"])
+            #expect(result.awarded.first?.evidence == "amount 1e+300 >= 1,000.00")
+            #expect(result.progress.first?.progress.text == "amount 1e+300 / 1,000.00")
+            let trophyCase = try await client.list(customerId: "c1")
+            #expect(trophyCase.entries.first(where: { $0.badge.id == "whale" })?.state == .earned)
+            await client.close()
+        }
+    }
+
     @Test("Night Owl counts purchases 22:00-05:00 in the customer's zone, across midnight and DST")
     func nightOwl() async throws {
         try await TestServer.with { server in
@@ -285,6 +306,21 @@ struct EvaluateScenarioTests {
                 try await client.evaluate(event("e", "c1", "visit", zone: "Mars/Olympus"))
             }
             #expect(error?.reason == "invalid_time_zone")
+            // A time near Int64.max (which trapped adding the zone's offset) is refused by name,
+            // and the last accepted millisecond still evaluates.
+            _ = try await client.putBadge(
+                BadgeDefinition(
+                    id: "paris-visits", name: "Paris visits",
+                    criteria: Criteria(
+                        criteria: [Criterion(key: "visits", eventType: "visit", target: 2)], timeZone: "Europe/Paris")))
+            error = await refusal { () async throws(BadgeError) in
+                try await client.evaluate(event("late", "c1", "visit", at: .max))
+            }
+            #expect(error?.reason == "out_of_range")
+            #expect(error?.message.contains("occurred_at_ms") == true)
+            #expect(error?.message.contains("9999-12-31T23:59:59.999Z") == true)
+            let last = try await client.evaluate(event("last", "c1", "visit", at: Timestamps.latestMs))
+            #expect(last.progress.first?.progress.current == 1)
             error = await refusal { () async throws(BadgeError) in
                 try await client.putBadge(
                     BadgeDefinition(

@@ -16,9 +16,18 @@ public enum DefinitionRules {
         for (field, value) in [
             ("valid_from_ms", badge.validFromMs), ("valid_until_ms", badge.validUntilMs),
             ("expires_after_ms", badge.expiresAfterMs), ("expires_at_ms", badge.expiresAtMs),
-        ] where value < 0 {
-            throw .invalidArgument(
-                "badge \(badge.id): \(field) is \(value); it must not be negative", reason: "out_of_range")
+        ] {
+            if value < 0 {
+                throw .invalidArgument(
+                    "badge \(badge.id): \(field) is \(value); it must not be negative", reason: "out_of_range")
+            }
+            // An award's expiry is its earning time plus expires_after_ms: past this bound the sum
+            // wrapped and the badge's awards were expired the moment they were made.
+            if value > Timestamps.latestMs {
+                throw .invalidArgument(
+                    "badge \(badge.id): \(field) is \(value); the most is \(Timestamps.latestMs) (\(Timestamps.iso(Timestamps.latestMs)))",
+                    reason: "out_of_range")
+            }
         }
         if badge.validFromMs != 0, badge.validUntilMs != 0, badge.validUntilMs <= badge.validFromMs {
             throw .invalidArgument(

@@ -123,7 +123,12 @@ public enum IssuePolicy {
     /// When an award of `badge` earned at `earnedAtMs` expires (0 = never).
     public static func expiry(of badge: BadgeDefinition, earnedAtMs: Int64) -> Int64 {
         if badge.expiresAtMs != 0 { return badge.expiresAtMs }
-        if badge.expiresAfterMs != 0 { return earnedAtMs &+ badge.expiresAfterMs }
+        if badge.expiresAfterMs != 0 {
+            // Saturates: a badge stored before its times were bounded may hold a huge value, and a
+            // wrapped sum would be an expiry in the distant past.
+            let (sum, overflow) = earnedAtMs.addingReportingOverflow(badge.expiresAfterMs)
+            return overflow ? .max : sum
+        }
         return 0
     }
 }

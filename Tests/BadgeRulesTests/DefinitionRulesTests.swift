@@ -133,4 +133,24 @@ struct DefinitionRulesTests {
         // The contract: "Throws INVALID_ARGUMENT naming the first offending field."
         expectRefusal(badge, reason: "out_of_range", naming: field)
     }
+
+    @Test(arguments: ["valid_from_ms", "valid_until_ms", "expires_at_ms", "expires_after_ms"])
+    func timesPastTheYear9999AreRefused(field: String) throws {
+        var badge = BadgeDefinition(id: "far", name: "Far")
+        func set(_ value: Int64) {
+            switch field {
+            case "valid_from_ms": badge.validFromMs = value
+            case "valid_until_ms": badge.validUntilMs = value
+            case "expires_at_ms": badge.expiresAtMs = value
+            default: badge.expiresAfterMs = value
+            }
+        }
+        set(Timestamps.latestMs)
+        try DefinitionRules.validate(badge)
+        for value in [Timestamps.latestMs + 1, .max] {
+            set(value)
+            let error = expectRefusal(badge, reason: "out_of_range", naming: field)
+            #expect(error?.message.contains("9999-12-31T23:59:59.999Z") == true)
+        }
+    }
 }

@@ -163,6 +163,8 @@ struct IssuePolicyExpiryTests {
 
     @Test func noExpiryIsZero() {
         #expect(IssuePolicy.expiry(of: BadgeDefinition(id: "b"), earnedAtMs: now) == 0)
+        // A huge expires_after_ms (stored before times were bounded) never wraps into the past.
+        #expect(IssuePolicy.expiry(of: BadgeDefinition(id: "b", expiresAfterMs: .max), earnedAtMs: now) == .max)
     }
 }
 

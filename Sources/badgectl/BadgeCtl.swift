@@ -42,7 +42,10 @@ struct ConnectionOptions: ParsableArguments {
 
     func validate() throws {
         if socket != nil && address != nil { throw ValidationError("give --socket or --address, not both") }
-        if timeout <= 0 { throw ValidationError("--timeout must be positive") }
+        // `inf`, `nan` and 1e300 parse as Doubles, and converting them to milliseconds trapped.
+        if !(timeout > 0 && timeout <= 86_400) {
+            throw ValidationError("--timeout must be more than 0 and at most 86400 seconds")
+        }
     }
 
     var target: BadgeClient.Target {

@@ -53,6 +53,15 @@ struct CLITests {
         }
     }
 
+    @Test(
+        "a --timeout that is not a usable number of seconds is a usage error (64), not a crash",
+        arguments: ["1e300", "inf", "nan"])
+    func badTimeout(value: String) async throws {
+        let run = try await badgectl(["health", "--timeout", value, "--socket", "/tmp/no-such-badged.sock"])
+        #expect(run.status == 64, "\(run.stderr)")
+        #expect(run.stderr.contains("--timeout"), "\(run.stderr)")
+    }
+
     @Test("an unreachable server exits 69")
     func unreachable() async throws {
         let run = try await badgectl(["health", "--socket", "/tmp/no-such-badged-\(UUID().uuidString.prefix(8)).sock"])

@@ -25,7 +25,20 @@ public enum CatalogueFile {
     public static func parse(_ text: String, source: String = "catalogue") throws(BadgeError) -> [BadgeDefinition] {
         let document: Document
         do {
-            document = try YAMLDecoder().decode(Document.self, from: text)
+            let node: Node?
+            do {
+                node = try Yams.compose(yaml: text)
+            } catch {
+                throw BadgeError.invalidArgument("\(source): not valid YAML: \(error)", reason: "invalid_catalogue")
+            }
+            if let node {
+                try checkFields(node, source: source)
+                document = try YAMLDecoder().decode(Document.self, from: node)
+            } else {
+                document = try YAMLDecoder().decode(Document.self, from: text)
+            }
+        } catch let error as BadgeError {
+            throw error
         } catch let error as DecodingError {
             throw BadgeError.invalidArgument("\(source): \(describe(error))", reason: "invalid_catalogue")
         } catch {
@@ -41,6 +54,38 @@ public enum CatalogueFile {
             badges.append(try entry.definition(place: place))
         }
         return badges
+    }
+
+    /// Refuses fields nothing reads: a typo such as `reapeatable: true` would otherwise be dropped
+    /// without a word and the badge stored with the default.
+    static func checkFields(_ node: Node, source: String) throws(BadgeError) {
+        func mapping(_ node: Node?, known: [String], place: String) throws(BadgeError) -> Node.Mapping? {
+            guard let mapping = node?.mapping else { return nil }
+            for (key, _) in mapping where !known.contains(key.string ?? "") {
+                let line = key.mark.map { "line \($0.line): " } ?? ""
+                throw BadgeError.invalidArgument(
+                    "\(source): \(line)\(place.isEmpty ? "" : place + ": ")unknown field \"\(key.string ?? "")\"; "
+                        + "the fields are \(known.joined(separator: ", "))",
+                    reason: "invalid_catalogue")
+            }
+            return mapping
+        }
+        guard let root = try mapping(node, known: ["badges"], place: "") else { return }
+        for (index, badge) in (root["badges"]?.sequence ?? []).enumerated() {
+            let place = "badges[\(index)] (\(badge.mapping?["id"]?.string ?? ""))"
+            let entry = try mapping(badge, known: Entry.CodingKeys.allCases.map(\.rawValue), place: place)
+            let criteria = try mapping(
+                entry?["criteria"], known: CriteriaYAML.CodingKeys.allCases.map(\.rawValue), place: "\(place).criteria")
+            for (ruleIndex, rule) in (criteria?["rules"]?.sequence ?? []).enumerated() {
+                let at = "\(place).criteria.rules[\(ruleIndex)]"
+                let rule = try mapping(rule, known: CriteriaYAML.Rule.CodingKeys.allCases.map(\.rawValue), place: at)
+                for (conditionIndex, condition) in (rule?["conditions"]?.sequence ?? []).enumerated() {
+                    _ = try mapping(
+                        condition, known: ["attribute", "op", "values", "number"],
+                        place: "\(at).conditions[\(conditionIndex)]")
+                }
+            }
+        }
     }
 
     /// Reads and parses the file at `path`.
@@ -77,7 +122,7 @@ public enum CatalogueFile {
         var labels: [String: String]?
         var criteria: CriteriaYAML?
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case id, name, description, icon, rank, group, status, repeatable, labels, criteria
             case validFrom = "valid_from"
             case validUntil = "valid_until"

@@ -26,7 +26,7 @@ struct CriteriaYAML: Decodable {
     var prerequisites: [String]?
     var rules: [Rule]
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case combine, prerequisites, rules
         case timeZone = "time_zone"
     }
@@ -46,7 +46,7 @@ struct CriteriaYAML: Decodable {
         var unit: String?
         var conditions: [Condition]?
 
-        enum CodingKeys: String, CodingKey {
+        enum CodingKeys: String, CodingKey, CaseIterable {
             case key, aggregate, attribute, target, window, unit, conditions
             case eventType = "event_type"
             case stateValue = "state_value"

@@ -145,6 +145,39 @@ struct CatalogueFileTests {
     }
 
     @Test(
+        "a field nothing reads is refused with its line and place, not dropped",
+        arguments: [
+            (
+                "badges:\n  - id: a\n    name: A\n    reapeatable: true\n",
+                "line 4: badges[0] (a): unknown field \"reapeatable\""
+            ),
+            ("badge:\n  - id: a\n    name: A\n", "line 1: unknown field \"badge\""),
+            (
+                "badges:\n  - id: a\n    name: A\n    criteria:\n      timezone: Europe/Paris\n      rules: []\n",
+                "line 5: badges[0] (a).criteria: unknown field \"timezone\""
+            ),
+            (
+                "badges:\n  - id: a\n    name: A\n    criteria:\n      rules:\n        - { key: k, event_type: x, traget: 3 }\n",
+                "line 6: badges[0] (a).criteria.rules[0]: unknown field \"traget\""
+            ),
+            (
+                "badges:\n  - id: a\n    name: A\n    criteria:\n      rules:\n        - key: k\n          event_type: x\n"
+                    + "          conditions:\n            - { attribute: channel, op: eq, value: [app] }\n",
+                "line 9: badges[0] (a).criteria.rules[0].conditions[0]: unknown field \"value\""
+            ),
+        ])
+    func unknownFields(text: String, expected: String) {
+        do {
+            _ = try CatalogueFile.parse(text, source: "c.yaml")
+            Issue.record("an unknown field was accepted: \(expected)")
+        } catch {
+            #expect(error.code == .invalidArgument)
+            #expect(error.message.hasPrefix("c.yaml: "), "\(error.message)")
+            #expect(error.message.contains(expected), "\(error.message)")
+        }
+    }
+
+    @Test(
         "durations",
         arguments: [
             ("90d", Int64(90 * 86_400_000)), ("12h", 43_200_000), ("30m", 1_800_000), ("45s", 45_000), ("500ms", 500),

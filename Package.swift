@@ -47,7 +47,7 @@ let package = Package(
         ),
         .target(
             name: "BadgeCatalogue",
-            dependencies: ["BadgeModel", .product(name: "Yams", package: "Yams")]
+            dependencies: ["BadgeModel", "BadgeRules", .product(name: "Yams", package: "Yams")]
         ),
 
         // Network.

@@ -1,4 +1,5 @@
 import BadgeModel
+import BadgeRules
 import Foundation
 import Yams
 
@@ -51,7 +52,15 @@ public enum CatalogueFile {
             if !seen.insert(entry.id).inserted {
                 throw BadgeError.invalidArgument("\(place): id \(entry.id) appears twice", reason: "invalid_catalogue")
             }
-            badges.append(try entry.definition(place: place))
+            let badge = try entry.definition(place: place)
+            // The server's own checks, here so that a bad badge anywhere in the file stops the
+            // whole file before any of it is stored.
+            do {
+                try DefinitionRules.validate(badge)
+            } catch {
+                throw BadgeError(error.code, "\(place): \(error.message)", reason: error.reason)
+            }
+            badges.append(badge)
         }
         return badges
     }

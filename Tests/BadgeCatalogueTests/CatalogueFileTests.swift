@@ -177,6 +177,32 @@ struct CatalogueFileTests {
         }
     }
 
+    @Test("a badge the server would refuse fails the whole file, naming its place")
+    func definitionRules() {
+        let text = """
+            badges:
+              - id: first-ok
+                name: First
+              - id: owl
+                name: Owl
+                criteria:
+                  time_zone: America/New_Yrok
+                  rules:
+                    - { key: k, event_type: purchase }
+            """
+        do {
+            let badges = try CatalogueFile.parse(text, source: "c.yaml")
+            Issue.record("a bad time zone was accepted: \(badges.map(\.id))")
+        } catch {
+            #expect(error.reason == "invalid_time_zone")
+            #expect(error.message.contains("c.yaml: badges[1] (owl)"), "\(error.message)")
+            #expect(error.message.contains("America/New_Yrok"), "\(error.message)")
+        }
+        #expect(throws: BadgeError.self) {
+            try CatalogueFile.parse("badges:\n  - id: a\n    name: A\n    max_per_customer: 3\n")
+        }
+    }
+
     @Test(
         "durations",
         arguments: [

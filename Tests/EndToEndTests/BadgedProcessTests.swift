@@ -144,6 +144,50 @@ struct BadgedProcessTests {
         await client.close()
     }
 
+    @Test("a bad --load-catalogue stops start-up with the place named, and stores none of the file")
+    func badCatalogue() async throws {
+        let (directory, socket) = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let file = "\(directory)/bad.yaml"
+        try """
+        badges:
+          - id: first-ok
+            name: First
+          - id: owl
+            name: Owl
+            criteria:
+              time_zone: America/New_Yrok
+              rules:
+                - { key: k, event_type: purchase }
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+
+        let process = Process()
+        process.executableURL = Self.binary
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.arguments = [
+            "--socket", socket, "--no-tcp", "--data-dir", "data", "--load-catalogue", file, "--map-size-mb", "64",
+            "--log-level", "warning",
+        ]
+        let err = Pipe()
+        process.standardError = err
+        try process.run()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus != 0)
+        #expect(message.contains("\(file): badges[1] (owl)"), "\(message)")
+        #expect(message.contains("America/New_Yrok"), "\(message)")
+
+        // Started again with a good catalogue: the badge before the bad one was not stored.
+        let (server, client) = try await start(in: directory, socket: socket)
+        #expect(try await client.health().badges == 5)
+        let missing = await refusal { () async throws(BadgeError) in try await client.badge(id: "first-ok") }
+        #expect(missing?.code == .notFound)
+        kill(server.processIdentifier, SIGTERM)
+        server.waitUntilExit()
+        await client.close()
+    }
+
     /// Acknowledged issues so far, shared by the load tasks.
     final class Progress: Sendable {
         let count = Atomic<Int>(0)

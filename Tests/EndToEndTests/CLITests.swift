@@ -53,6 +53,31 @@ struct CLITests {
         }
     }
 
+    @Test("badges put --file checks the whole file first: a bad badge stores none of it (exit 64)")
+    func putBadFile() async throws {
+        try await TestServer.with { server in
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "bad-\(UUID().uuidString.prefix(8)).yaml"
+            ).path
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            try """
+            badges:
+              - id: first-ok
+                name: First
+              - id: capped
+                name: Capped
+                max_per_customer: 3
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+            let run = try await badgectl(["badges", "put", "--file", file, "--socket", server.socketPath])
+            #expect(run.status == 64, "\(run.stderr)")
+            #expect(run.stderr.contains("\(file): badges[1] (capped)"), "\(run.stderr)")
+            #expect(run.stderr.contains("max_per_customer"), "\(run.stderr)")
+            let client = try await server.client()
+            #expect(try await client.badges(includeInactive: true).isEmpty)
+            await client.close()
+        }
+    }
+
     @Test(
         "a --timeout that is not a usable number of seconds is a usage error (64), not a crash",
         arguments: ["1e300", "inf", "nan"])

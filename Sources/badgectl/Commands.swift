@@ -185,8 +185,10 @@ struct EvaluateCommand: AsyncParsableCommand {
     @Option(help: "Attribute KEY=VALUE (repeatable).") var attribute: [String] = []
     @Option(help: "When it happened (ISO 8601 or Unix ms). Default: now.") var at: String?
     @Option(help: "The customer's IANA time zone, e.g. Europe/Paris.") var timeZone: String = ""
-    @Option(help: "The whole event as JSON (fields of ActivityEvent), from a file or - for stdin.") var eventJson:
-        String?
+    @Option(
+        help:
+            "The event as a JSON object (event_id, customer_id, type, occurred_at_ms or occurred_at, time_zone, amount, attributes, dry_run), from a file or - for stdin."
+    ) var eventJson: String?
     @Flag(help: "Report what would happen without changing anything.") var dryRun = false
 
     func validate() throws {
@@ -224,13 +226,9 @@ struct EvaluateCommand: AsyncParsableCommand {
                 }
                 data = contents
             }
-            do {
-                var event = try JSONDecoder().decode(ActivityEvent.self, from: data)
-                if dryRun { event.dryRun = true }
-                return event
-            } catch {
-                throw BadgeError.invalidArgument("--event-json: \(error)")
-            }
+            var event = try EventJSON.event(data)
+            if dryRun { event.dryRun = true }
+            return event
         }
         var attributes: [String: String] = [:]
         for pair in attribute {

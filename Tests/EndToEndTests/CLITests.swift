@@ -53,6 +53,54 @@ struct CLITests {
         }
     }
 
+    @Test("evaluate: an event from flags, and from --event-json with the protocol's field names")
+    func evaluate() async throws {
+        try await TestServer.with { server in
+            let socket = ["--socket", server.socketPath]
+            let client = try await server.client(.unix)
+            _ = try await client.putBadge(
+                BadgeDefinition(
+                    id: "referral-champion", name: "Referral Champion",
+                    criteria: Criteria(criteria: [Criterion(key: "referrals", eventType: "referral", target: 2)])))
+            await client.close()
+            var run = try await badgectl(["evaluate", "c-7", "referral", "--event-id", "r-1"] + socket)
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(run.stdout.contains("referral-champion: 1 / 2 referral"))
+
+            func json(_ text: String) throws -> String {
+                let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+                    "event-\(UUID().uuidString.prefix(8)).json")
+                try Data(text.utf8).write(to: file)
+                return file.path
+            }
+            // Only customer_id and type are needed; camelCase spellings are accepted too.
+            let second = try json(
+                #"{"eventId": "r-2", "customer_id": "c-7", "type": "referral", "occurred_at": "2026-11-27T10:00:00Z", "attributes": {"channel": "web"}}"#
+            )
+            run = try await badgectl(["evaluate", "--event-json", second] + socket)
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(run.stdout.contains("earned referral-champion: 2 referral: r-1, r-2"))
+            // The same event again is a replay, not a third referral.
+            run = try await badgectl(["evaluate", "--event-json", second, "--json"] + socket)
+            let replay = try JSONDecoder().decode(EvaluateResult.self, from: Data(run.stdout.utf8))
+            #expect(replay.replayed)
+
+            // A misspelt field is refused by name (exit 64), not ignored; so is a wrong type.
+            let typo = try json(#"{"customer_id": "c-7", "type": "referral", "ammount": 5}"#)
+            run = try await badgectl(["evaluate", "--event-json", typo] + socket)
+            #expect(run.status == 64)
+            #expect(run.stderr.contains("unknown field \"ammount\""))
+            let wrongType = try json(#"{"customer_id": "c-7", "type": "referral", "amount": "5"}"#)
+            run = try await badgectl(["evaluate", "--event-json", wrongType] + socket)
+            #expect(run.status == 64)
+            #expect(run.stderr.contains("amount must be a number"))
+            let missing = try json(#"{"type": "referral"}"#)
+            run = try await badgectl(["evaluate", "--event-json", missing] + socket)
+            #expect(run.status == 64)
+            #expect(run.stderr.contains("customer_id and type are required"))
+        }
+    }
+
     @Test("badges put --file checks the whole file first: a bad badge stores none of it (exit 64)")
     func putBadFile() async throws {
         try await TestServer.with { server in

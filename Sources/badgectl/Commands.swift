@@ -57,7 +57,20 @@ struct BadgesCommand: AsyncParsableCommand {
             let replace = replace
             let results = try await connection.run { client throws(BadgeError) in
                 var results: [PutBadgeResult] = []
-                for badge in badges { results.append(try await client.putBadge(badge, replace: replace)) }
+                for badge in badges {
+                    do throws(BadgeError) {
+                        results.append(try await client.putBadge(badge, replace: replace))
+                    } catch {
+                        // Say what the file's earlier badges did: they are stored, this one and
+                        // the rest are not.
+                        guard !results.isEmpty else { throw error }
+                        let done = results.map { "\($0.badge.id) (\($0.created ? "created" : "replaced"))" }
+                        throw BadgeError(
+                            error.code,
+                            "badge \(badge.id): \(error.message); stored before it: \(done.joined(separator: ", ")); not sent: the rest of the file",
+                            reason: error.reason)
+                    }
+                }
                 return results
             }
             if connection.json { return Output.json(results.map(\.badge)) }

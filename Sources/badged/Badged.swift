@@ -177,12 +177,24 @@ struct Badged: AsyncParsableCommand {
         let badges = try CatalogueFile.load(path: path)
         var created = 0
         // Startup is single-threaded here, so checking before creating cannot race.
-        for badge in badges where (try? service.badge(id: badge.id)) == nil {
+        for badge in badges where try !exists(badge.id, in: service) {
             _ = try await service.putBadge(PutBadgeRequest(badge: badge, replace: false))
             created += 1
         }
         logger.info(
             "catalogue loaded", metadata: ["file": "\(path)", "created": "\(created)", "badges": "\(badges.count)"])
+    }
+
+    /// Whether the badge is stored. Only NOT_FOUND means missing: any other failure to read it
+    /// stops the start, rather than passing for "missing" and overwriting what is stored.
+    static func exists(_ id: String, in service: BadgeService) throws(BadgeError) -> Bool {
+        do throws(BadgeError) {
+            _ = try service.badge(id: id)
+            return true
+        } catch {
+            if error.code == .notFound { return false }
+            throw error
+        }
     }
 
     static func parseAddress(_ text: String, what: String = "TCP") throws -> (String, Int) {

@@ -101,6 +101,35 @@ struct CLITests {
         }
     }
 
+    @Test("badges put --file refused by the server midway says which badges were stored before it")
+    func putFileRefusedMidway() async throws {
+        try await TestServer.with { server in
+            let client = try await server.client()
+            _ = try await client.putBadge(BadgeDefinition(id: "second", name: "Second, already there"))
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "midway-\(UUID().uuidString.prefix(8)).yaml"
+            ).path
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            try """
+            badges:
+              - id: first
+                name: First
+              - id: second
+                name: Second
+              - id: third
+                name: Third
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+            let run = try await badgectl(["badges", "put", "--file", file, "--socket", server.socketPath])
+            #expect(run.status == 1, "\(run.stderr)")
+            #expect(run.stderr.contains("ALREADY_EXISTS"), "\(run.stderr)")
+            #expect(run.stderr.contains("badge second:"), "\(run.stderr)")
+            #expect(run.stderr.contains("stored before it: first (created)"), "\(run.stderr)")
+            let stored = try await client.badges(includeInactive: true).map(\.id).sorted()
+            #expect(stored == ["first", "second"])
+            await client.close()
+        }
+    }
+
     @Test("badges put --file checks the whole file first: a bad badge stores none of it (exit 64)")
     func putBadFile() async throws {
         try await TestServer.with { server in

@@ -73,3 +73,17 @@ public enum Validate {
         (0x21...0x7E).contains(byte) ? "'\(Character(Unicode.Scalar(byte)))'" : "byte 0x\(String(byte, radix: 16))"
     }
 }
+
+extension String {
+    /// The same id as `other` byte for byte, as the store keys ids. `==` is Unicode canonical
+    /// equivalence: "Jos\u{E9}" and "Jose\u{301}" are equal `String`s but two customers.
+    public func isSameId(_ other: String) -> Bool {
+        utf8.elementsEqual(other.utf8)
+    }
+
+    /// Words a refusal naming `other`, a stored id this one is not (`isSameId`): when the two
+    /// only differ in their Unicode bytes, says so, or the message would name the same id twice.
+    public func differingBytesNote(from other: String) -> String {
+        self == other ? " (the same text in other Unicode bytes: ids are compared byte for byte)" : ""
+    }
+}

@@ -16,10 +16,11 @@ extension BadgeService {
                     .dataLoss, "request \(request.requestId) points at missing award \(awardId)",
                     reason: "index_corrupt")
             }
-            guard original.customerId == request.customerId, original.badgeId == request.badgeId else {
+            // By bytes, as the store keys them: canonically equivalent ids are two customers.
+            guard original.customerId.isSameId(request.customerId), original.badgeId.isSameId(request.badgeId) else {
                 throw BadgeError(
                     .failedPrecondition,
-                    "request_id \(request.requestId) was already used to award badge \(original.badgeId) to customer \(original.customerId)",
+                    "request_id \(request.requestId) was already used to award badge \(original.badgeId) to customer \(original.customerId)\(request.customerId.differingBytesNote(from: original.customerId))",
                     reason: "request_id_reused")
             }
             return (IssueResult(award: original, replayed: true), original.encoded())
@@ -49,12 +50,13 @@ extension BadgeService {
     ) throws(BadgeError) -> [Award] {
         var targets: [Award]
         if request.awardId != 0 {
-            guard let award = try store.award(txn, id: request.awardId), award.customerId == request.customerId else {
+            guard let award = try store.award(txn, id: request.awardId), award.customerId.isSameId(request.customerId)
+            else {
                 throw BadgeError(
                     .notFound, "customer \(request.customerId) has no award \(request.awardId)",
                     reason: "award_not_found")
             }
-            if !request.badgeId.isEmpty, award.badgeId != request.badgeId {
+            if !request.badgeId.isEmpty, !award.badgeId.isSameId(request.badgeId) {
                 throw BadgeError.invalidArgument(
                     "award \(request.awardId) is of badge \(award.badgeId), not \(request.badgeId)",
                     reason: "award_badge_mismatch")

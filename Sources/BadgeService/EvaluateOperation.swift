@@ -233,10 +233,11 @@ extension BadgeService {
         -> EvaluateResult?
     {
         guard let record = try store.eventRecord(txn, eventId: event.eventId) else { return nil }
-        guard record.customerId == event.customerId else {
+        // By bytes, as the store keys them: canonically equivalent ids are two customers.
+        guard record.customerId.isSameId(event.customerId) else {
             throw BadgeError(
                 .failedPrecondition,
-                "event_id \(event.eventId) was already used for customer \(record.customerId)",
+                "event_id \(event.eventId) was already used for customer \(record.customerId)\(event.customerId.differingBytesNote(from: record.customerId))",
                 reason: "event_id_reused")
         }
         var result = try EvaluateResult(decoding: record.response)

@@ -1,3 +1,4 @@
+import BadgeCodec
 import BadgeModel
 import BadgeStore
 import BadgeTestSupport
@@ -175,6 +176,33 @@ struct PlanAheadTests {
         #expect(service.evaluatePlanStatistics == EvaluatePlanStatistics(used: 0, redone: 1))
     }
 
+    @Test("an award revoked between the plan and the writer no longer blocks earning the badge again")
+    func revokeBetweenPlanAndWriter() async throws {
+        for maxBatch in [4096, 1] {  // the revocation in the plan's batch, then in an earlier commit
+            let harness = try ServiceHarness(maxBatch: maxBatch)
+            defer { harness.close() }
+            try await harness.putBadge(Self.onPurchases("member"))
+            let service = harness.service
+            let first = try await service.evaluate(purchase("e1", "c")).awarded
+            #expect(first.count == 1)
+            let gate = holdWriter(service)
+            let revoke = Task {
+                try await service.revoke(RevokeRequest(customerId: "c", badgeId: "member", reason: "mistake"))
+            }
+            while service.writer.queued < 1 { try await Task.sleep(for: .milliseconds(1)) }
+            // Planned while c holds "member": the plan awards nothing.
+            let planned = start(service, purchase("e2", "c"))
+            gate.signal()
+            #expect(try await revoke.value.map(\.awardId) == first.map(\.awardId))
+            let result = try await planned()
+            #expect(result.awarded.map(\.badgeId) == ["member"])
+            #expect(try harness.unrevokedCount("member") == 1)
+            let listed = try TrophyCase(decoding: service.encodedTrophyCase(customerId: "c"))
+            #expect(listed.entries.first?.awards == result.awarded)
+            #expect(service.evaluatePlanStatistics.redone == 1)
+        }
+    }
+
     @Test("a badge window that closes between the plan and the writer is judged at the writer's time")
     func windowClosesBeforeTheWriter() async throws {
         let harness = try ServiceHarness()
@@ -233,6 +261,34 @@ struct PlanAheadTests {
         #expect(later.replayed)
         #expect(later.progress == original.progress)
         #expect(try count(harness, "c") == (1, 10))
+    }
+
+    @Test("retries of an Issue and an Evaluate in the batch of their originals store each once")
+    func retriesInTheOriginalsBatch() async throws {
+        let harness = try ServiceHarness()
+        defer { harness.close() }
+        try await harness.putBadge(Self.onPurchases("member"))
+        try await harness.putBadge(BadgeDefinition(id: "stamp", name: "Stamp", repeatable: true))
+        let service = harness.service
+        let gate = holdWriter(service)
+        let issues = (0..<2).map { _ in
+            Task { try await service.issue(IssueRequest(customerId: "c", badgeId: "stamp", requestId: "r1")) }
+        }
+        while service.writer.queued < 2 { try await Task.sleep(for: .milliseconds(1)) }
+        let events = [start(service, purchase("e1", "c")), start(service, purchase("e1", "c"))]
+        #expect(service.writer.queued == 4)
+        gate.signal()
+        let issued = [try await issues[0].value, try await issues[1].value]
+        let evaluated = [try await events[0](), try await events[1]()]
+        #expect(service.writerStatistics.largestBatch >= 4, "the four were committed together")
+        #expect(issued.filter(\.replayed).count == 1)
+        #expect(issued[0].award == issued[1].award)
+        #expect(evaluated.filter(\.replayed).count == 1)
+        #expect(evaluated[0].awarded == evaluated[1].awarded)
+        #expect(evaluated[0].awarded.map(\.badgeId) == ["member"])
+        #expect(try harness.allAwards().map(\.badgeId).sorted() == ["member", "stamp"])
+        #expect(try harness.unrevokedCount("stamp") == 1)
+        #expect(try harness.unrevokedCount("member") == 1)
     }
 
     @Test("with plans ahead off, the writer plans every event")

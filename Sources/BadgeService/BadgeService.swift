@@ -152,7 +152,9 @@ public final class BadgeService: Sendable {
                 customerId: customerId, catalogue: catalogue.badges,
                 awards: try store.awards(txn, customerId: customerId),
                 nowMs: now,
-                states: catalogue.hasCriteria ? try store.allCriterionStates(txn, customerId: customerId) : [:],
+                states: catalogue.hasCriteria
+                    ? try store.allCriterionStates(txn, customerId: customerId, currentKeys: catalogue.criterionKeys)
+                    : [:],
                 timeZone: catalogue.hasCriteria ? try store.customerTimeZone(txn, customerId: customerId) : "")
         }
     }

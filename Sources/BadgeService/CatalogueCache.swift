@@ -17,6 +17,8 @@ final class CatalogueCache: Sendable {
         var listing: CatalogueListing
         /// Some badge has criteria: only then does a trophy case need the customer's progress.
         var hasCriteria: Bool
+        /// Each badge's criterion keys, for reading only their states (see `ProgressReads`).
+        var criterionKeys: [String: [String]]
         /// The active badges with criteria listening to each event type, in display order (for
         /// Evaluate's plans made outside the writer).
         var rulesByType: [String: EventRules]
@@ -40,6 +42,10 @@ final class CatalogueCache: Sendable {
         let badges = try store.allBadges(txn)
         let loaded = Snapshot(
             badges: badges, listing: CatalogueListing(badges), hasCriteria: badges.contains { $0.criteria != nil },
+            criterionKeys: Dictionary(
+                uniqueKeysWithValues: badges.compactMap { badge in
+                    badge.criteria.map { (badge.id, $0.criteria.map(\.key)) }
+                }),
             rulesByType: WriterCatalogue.build(badges))
         state.withLock { if $0.generation == generation { $0.snapshot = loaded } }
         return loaded

@@ -60,7 +60,8 @@ struct EventRules: Sendable {
 
     init(_ badges: [RuleBadge]) {
         self.badges = badges
-        stateReads = ProgressReads(badgeIds: badges.map(\.badge.id))
+        stateReads = ProgressReads(
+            badges.map { (badgeId: $0.badge.id, criterionKeys: $0.criteria.criteria.map(\.key)) })
     }
 
     static let empty = EventRules([])

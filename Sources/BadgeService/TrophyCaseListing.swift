@@ -90,7 +90,8 @@ extension BadgeService {
             var states: [String: [String: CriterionState]] = [:]
             var timeZone = ""
             if catalogue.hasCriteria {
-                states = try store.allCriterionStates(txn, customerId: customerId)
+                states = try store.allCriterionStates(
+                    txn, customerId: customerId, currentKeys: catalogue.criterionKeys)
                 timeZone = try store.customerTimeZone(txn, customerId: customerId)
             }
             // Per zone: the local time now (nil: not a zone) and when its day turns.

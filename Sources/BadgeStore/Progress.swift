@@ -53,11 +53,13 @@ extension BadgeStore {
                 var entry = try prefix.withUnsafeBytes { try cursor.seek(atLeast: $0) }
                 while let (key, value) = entry, next < reads.badges.count {
                     if key.starts(with: prefix) {
-                        let criterion = String(
-                            decoding: UnsafeRawBufferPointer(rebasing: key[prefix.count...]), as: UTF8.self)
+                        let criterionBytes = UnsafeRawBufferPointer(rebasing: key[prefix.count...])
                         let wanted = reads.badges[next]
-                        let state = try decode(CriterionState.self, value, what: "progress of \(wanted.badgeId)")
-                        for position in wanted.positions { result[position][criterion] = state }
+                        if wanted.keys?.contains(where: { $0.elementsEqual(criterionBytes) }) ?? true {
+                            let criterion = String(decoding: criterionBytes, as: UTF8.self)
+                            let state = try decode(CriterionState.self, value, what: "progress of \(wanted.badgeId)")
+                            for position in wanted.positions { result[position][criterion] = state }
+                        }
                         entry = try cursor.next()
                     } else if key.lexicographicallyPrecedes(prefix) {
                         stepped += 1
@@ -79,8 +81,11 @@ extension BadgeStore {
     }
 
     /// Every state of one customer, by badge id then criterion key (one range scan).
+    ///
+    /// - Parameter currentKeys: when given, only the states of these criterion keys of each badge
+    ///   (byte for byte; see `ProgressReads`).
     public func allCriterionStates<M>(
-        _ txn: borrowing Transaction<M>, customerId: String
+        _ txn: borrowing Transaction<M>, customerId: String, currentKeys: [String: [String]]? = nil
     ) throws(BadgeError)
         -> [String: [String: CriterionState]]
     {
@@ -90,6 +95,9 @@ extension BadgeStore {
             try txn.withCursor(progress) { cursor in
                 try cursor.forEach(prefix: prefix) { key, value in
                     guard let (badge, criterion) = Keys.splitProgress(key, customerPrefixLength: prefix.count) else {
+                        return true
+                    }
+                    if let currentKeys, !(currentKeys[badge] ?? []).contains(where: { $0.isSameId(criterion) }) {
                         return true
                     }
                     result[badge, default: [:]][criterion] = try decode(
@@ -278,27 +286,42 @@ public struct KeyPart: Sendable {
 
 /// Which badges' states `criterionStates(_:customerId:_:)` reads, with their part of the keys
 /// worked out and put in key order once (Evaluate keeps one per event type with its catalogue).
+///
+/// Given the badges' criterion keys, it reads only the states stored under exactly those keys'
+/// bytes. A result is keyed by `String`, whose `==` is Unicode canonical equivalence: a state left
+/// under a key the badge no longer has ("caf\u{E9}") would otherwise take the place of the state of
+/// its current key spelled in other bytes ("cafe\u{301}"), and every event would count from the old one.
 public struct ProgressReads: Sendable {
     /// Each distinct badge: its id as it appears in a `progress` key, in key order, with where its
-    /// states go in the result.
-    let badges: [(part: [UInt8], badgeId: String, positions: [Int])]
+    /// states go in the result, and the criterion keys read (nil: all).
+    let badges: [(part: [UInt8], badgeId: String, positions: [Int], keys: [[UInt8]]?)]
     /// How many badge ids were given.
     let count: Int
     let longestPart: Int
 
+    /// Every state of each badge.
     public init(badgeIds: [String]) {
-        var badges: [(part: [UInt8], badgeId: String, positions: [Int])] = []
-        for (position, badgeId) in badgeIds.enumerated() {
-            if let known = badges.firstIndex(where: { $0.badgeId == badgeId }) {
+        self.init(badgeIds.map { (badgeId: $0, criterionKeys: nil) })
+    }
+
+    /// The states of each badge's `criterionKeys` (nil: all of its states).
+    public init(_ reads: [(badgeId: String, criterionKeys: [String]?)]) {
+        var badges: [(part: [UInt8], badgeId: String, positions: [Int], keys: [[UInt8]]?)] = []
+        for (position, read) in reads.enumerated() {
+            if let known = badges.firstIndex(where: { $0.badgeId == read.badgeId }) {
                 badges[known].positions.append(position)
             } else {
-                badges.append((Keys.lengthPrefixed(badgeId), badgeId, [position]))
+                badges.append(
+                    (
+                        Keys.lengthPrefixed(read.badgeId), read.badgeId, [position],
+                        read.criterionKeys?.map { Array($0.utf8) }
+                    ))
             }
         }
         // The customer's part of the keys is the same for all, so the badges' parts give the order.
         badges.sort { $0.part.lexicographicallyPrecedes($1.part) }
         self.badges = badges
-        count = badgeIds.count
+        count = reads.count
         longestPart = badges.map(\.part.count).max() ?? 0
     }
 }

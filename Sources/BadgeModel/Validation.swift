@@ -17,11 +17,17 @@ public enum Validate {
         }
     }
 
-    /// Customer and request ids: 1-128 bytes, no control characters.
+    /// Customer and request ids: 1-128 bytes, no control characters, no U+FFFD.
     public static func opaqueId(_ value: String, field: String) throws(BadgeError) {
         try nonEmptyId(value, field: field)
         for byte in value.utf8 where byte < 0x20 || byte == 0x7F {
             throw .invalidArgument("\(field) contains a control character (\(describe(byte)))", reason: "invalid_id")
+        }
+        // Strings from the wire are read as C strings, which turns every invalid UTF-8 sequence into
+        // U+FFFD: ids "\xFF" and "\xFE" would both arrive as "\u{FFFD}" and be one customer.
+        if value.unicodeScalars.contains("\u{FFFD}") {
+            throw .invalidArgument(
+                "\(field) is not valid UTF-8 (or contains U+FFFD, the replacement character)", reason: "invalid_id")
         }
     }
 

@@ -52,6 +52,14 @@ struct ValidateTests {
         #expect(error?.message.contains("customer_id") == true)
     }
 
+    @Test func opaqueIdsRefuseTheReplacementCharacter() {
+        // What invalid UTF-8 from the wire arrives as (see `Validate.opaqueId`).
+        let error = expectBadgeError(.invalidArgument, reason: "invalid_id") {
+            try Validate.opaqueId("caf\u{FFFD}", field: "request_id")
+        }
+        #expect(error?.message.contains("request_id is not valid UTF-8") == true)
+    }
+
     @Test func opaqueIdLengthIsCountedInBytes() throws {
         // 64 two-byte characters: 128 bytes, accepted; one more is 130 bytes.
         try Validate.opaqueId(String(repeating: "é", count: 64), field: "request_id")

@@ -96,6 +96,31 @@ struct BadInputTests {
         }
     }
 
+    @Test("ids in invalid UTF-8 are refused by name, not merged into one customer")
+    func invalidUTF8Ids() async throws {
+        try await TestServer.with { server in
+            try await seed(server)
+            let raw = try RawConnection(server, .unix)
+            raw.sendPreface()
+            #expect(raw.readPreface() == WireProtocol.preface())
+            // IssueRequest{customer_id: 1, badge_id: 2, request_id: 3}, customer ids "\xFF" then
+            // "\xFE": read as C strings, both became "\u{FFFD}", so the second Issue replayed the
+            // first customer's award instead of awarding its own customer.
+            func issue(customer: UInt8) -> [UInt8] {
+                [0x0A, 0x01, customer] + [0x12, 0x0A] + Array("new-member".utf8) + [0x1A, 0x02] + Array("r1".utf8)
+            }
+            for (callId, customer) in [(UInt64(1), UInt8(0xFF)), (2, 0xFE)] {
+                raw.sendCall(callId: callId, method: Method.issue.rawValue, payload: issue(customer: customer))
+                let (header, _) = try #require(raw.readFrame())
+                #expect(header.callId == callId)
+                #expect(header.status == .invalidArgument)
+                #expect(header.reason == "invalid_id")
+                #expect(header.message.contains("customer_id is not valid UTF-8"))
+            }
+            try await assertServerHealthy(server, awards: 1)
+        }
+    }
+
     @Test("an unknown method and an undecodable payload fail that call only", arguments: Transport.allCases)
     func perCallErrors(transport: Transport) async throws {
         try await TestServer.with { server in

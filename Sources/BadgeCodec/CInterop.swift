@@ -127,19 +127,74 @@ extension CMessage {
     }
 
     /// Unpacks `bytes`, hands the C struct to `body`, and frees it; nothing of it may escape `body`.
+    ///
+    /// protobuf-c allocates the struct, each string and each map entry separately; they are carved
+    /// from a buffer on the stack instead (`UnpackArena`), so a request's decoding costs no malloc
+    /// unless it is larger than the buffer.
     static func withUnpacked<R>(
         _ bytes: UnsafeRawBufferPointer, what: String, _ body: (UnsafePointer<Self>) throws(BadgeError) -> R
     ) throws(BadgeError) -> R {
-        guard
-            // protobuf-c reads nothing when the length is 0, so a nil base address is fine.
-            let message = unpack(nil, bytes.count, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self))
-        else {
-            throw BadgeError.invalidArgument(
-                "payload is not a valid \(what) message (\(bytes.count) bytes)", reason: "malformed_message")
+        let outcome: Result<R, BadgeError> = withUnsafeTemporaryAllocation(
+            byteCount: UnpackArena.bytes, alignment: UnpackArena.alignment
+        ) { buffer in
+            var arena = UnpackArena(buffer)
+            return withUnsafeMutablePointer(to: &arena) { arena in
+                var allocator = ProtobufCAllocator(
+                    alloc: UnpackArena.alloc, free: UnpackArena.free, allocator_data: UnsafeMutableRawPointer(arena))
+                // protobuf-c reads nothing when the length is 0, so a nil base address is fine.
+                guard let message = unpack(&allocator, bytes.count, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self))
+                else {
+                    return .failure(
+                        BadgeError.invalidArgument(
+                            "payload is not a valid \(what) message (\(bytes.count) bytes)",
+                            reason: "malformed_message"))
+                }
+                defer { freeUnpacked(message, &allocator) }
+                return Result { () throws(BadgeError) in try body(message) }
+            }
         }
-        defer { freeUnpacked(message, nil) }
-        return try body(message)
+        return try outcome.get()
     }
+}
+
+/// A bump allocator over one stack buffer for protobuf-c's unpacking: every allocation of one
+/// message tree is taken from the buffer and freed with it. What does not fit goes to malloc,
+/// and only that is freed one by one.
+struct UnpackArena {
+    /// Room for a typical request (struct, ids, evidence, a few map entries); larger ones spill.
+    static let bytes = 4096
+    static let alignment = 16
+
+    let base: UnsafeMutableRawPointer
+    let size: Int
+    var used = 0
+
+    init(_ buffer: UnsafeMutableRawBufferPointer) {
+        base = buffer.baseAddress!
+        size = buffer.count
+    }
+
+    static let alloc: @convention(c) (UnsafeMutableRawPointer?, Int) -> UnsafeMutableRawPointer? = { data, size in
+        let arena = data!.assumingMemoryBound(to: UnpackArena.self)
+        let start = (arena.pointee.used + alignment - 1) & ~(alignment - 1)
+        guard size <= arena.pointee.size - start else { return malloc(size) }
+        arena.pointee.used = start + size
+        return arena.pointee.base + start
+    }
+
+    static let free: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Void = { data, pointer in
+        guard let pointer else { return }
+        let arena = data!.assumingMemoryBound(to: UnpackArena.self)
+        let base = arena.pointee.base
+        // Within the buffer: released with it.
+        if pointer >= base && pointer < base + arena.pointee.size { return }
+        freeSpilled(pointer)
+    }
+}
+
+/// `free`, which `UnpackArena`'s own `free` hides inside it.
+private func freeSpilled(_ pointer: UnsafeMutableRawPointer) {
+    free(pointer)
 }
 
 /// Reads a C string field (NULL-safe) into a Swift string.

@@ -129,7 +129,7 @@ extension CMessage {
     /// Unpacks `bytes`, hands the C struct to `body`, and frees it; nothing of it may escape `body`.
     ///
     /// protobuf-c allocates the struct, each string and each map entry separately; they are carved
-    /// from a buffer on the stack instead (`UnpackArena`), so a request's decoding costs no malloc
+    /// from a 1 KiB buffer on the stack instead (`UnpackArena`), so a request's decoding costs no malloc
     /// unless it is larger than the buffer.
     static func withUnpacked<R>(
         _ bytes: UnsafeRawBufferPointer, what: String, _ body: (UnsafePointer<Self>) throws(BadgeError) -> R
@@ -142,7 +142,9 @@ extension CMessage {
                 var allocator = ProtobufCAllocator(
                     alloc: UnpackArena.alloc, free: UnpackArena.free, allocator_data: UnsafeMutableRawPointer(arena))
                 // protobuf-c reads nothing when the length is 0, so a nil base address is fine.
-                guard let message = unpack(&allocator, bytes.count, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self))
+                guard
+                    let message = unpack(
+                        &allocator, bytes.count, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self))
                 else {
                     return .failure(
                         BadgeError.invalidArgument(
@@ -161,8 +163,10 @@ extension CMessage {
 /// message tree is taken from the buffer and freed with it. What does not fit goes to malloc,
 /// and only that is freed one by one.
 struct UnpackArena {
-    /// Room for a typical request (struct, ids, evidence, a few map entries); larger ones spill.
-    static let bytes = 4096
+    /// Room for a typical request (struct, ids, a short evidence, a few map entries); larger ones
+    /// spill. Swift keeps a temporary allocation of up to 1 KiB on the stack; a 4 KiB one came from
+    /// the heap here (one malloc per request in the allocation profile), which undid the point.
+    static let bytes = 1024
     static let alignment = 16
 
     let base: UnsafeMutableRawPointer

@@ -121,10 +121,13 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard admitted, !closing else { return }
         inReadBurst = true
         var bytes = unwrapInboundIn(data)
+        // Where the frame kept from the last read starts in `bytes`, when `bytes` is that buffer.
+        var partialStart: Int?
         if var partial = partialFrame {
             partialFrame = nil  // so `partial` is the only reference and grows in place
             partial.writeBuffer(&bytes)
             bytes = partial
+            partialStart = bytes.readerIndex
         }
         do throws(WireError) {
             frames: while !closing {
@@ -145,7 +148,15 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
             closeWithError(error.badgeError)
             return
         }
-        if bytes.readableBytes > 0, !closing { keepPartialFrame(&bytes, context) }
+        guard bytes.readableBytes > 0, !closing else { return }
+        if let partialStart, bytes.readerIndex == partialStart {
+            // Still the same frame: keep growing its buffer. Copying it afresh on every read made
+            // a client that sends a large frame a few bytes at a time cost a copy of all of it
+            // (up to the frame limit) per read, stalling every connection on this event loop.
+            partialFrame = bytes
+        } else {
+            keepPartialFrame(&bytes, context)
+        }
     }
 
     /// Keeps the unread start of a frame in a buffer of its own, sized for the whole frame when its

@@ -1,0 +1,82 @@
+import BadgeClient
+import BadgeCodec
+import BadgeModel
+import BadgeServer
+import BadgeWire
+import Foundation
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+@Suite("End to end: hostile clients cannot make the server buffer without bound or stall others")
+struct AbuseTests {
+    @Test("a frame that grows a byte at a time costs the server each byte, not a copy of the whole frame")
+    func partialFramesTrickled() async throws {
+        // One event loop: the trickling connections share it with the client being timed.
+        try await TestServer.with(configure: { $0.eventLoopThreads = 1 }) { server in
+            // Sixteen connections, each with the first 3 MiB of a 4 MiB frame (the limit) buffered.
+            var length = UInt32(WireProtocol.defaultMaxFrameSize).bigEndian
+            let prefix = withUnsafeBytes(of: &length) { Array($0) } + [UInt8](repeating: 0x0A, count: 3 << 20)
+            let attackers = try (0..<16).map { _ in try RawConnection(server, .unix) }
+            for raw in attackers {
+                raw.sendPreface()
+                #expect(raw.readPreface() != nil)
+                raw.send(prefix)
+            }
+            // Then one more byte on each, over and over.
+            let fds = attackers.map(\.fd)
+            let stop = Atomic<Bool>(false)
+            let trickler = Thread {
+                var byte: UInt8 = 0x0A
+                while !stop.load(ordering: .relaxed) {
+                    for fd in fds { _ = send(fd, &byte, 1, Int32(MSG_NOSIGNAL)) }
+                    usleep(200)
+                }
+            }
+            trickler.start()
+            defer { stop.store(true, ordering: .relaxed) }
+            try await Task.sleep(for: .milliseconds(100))
+
+            let raw = try RawConnection(server, .unix)
+            raw.sendPreface()
+            #expect(raw.readPreface() != nil)
+            let started = ContinuousClock.now
+            for callId in 1...100 {
+                raw.sendCall(callId: UInt64(callId), method: Method.health.rawValue, payload: [])
+                #expect(raw.readFrame()?.0.status == .ok)
+            }
+            let elapsed = ContinuousClock.now - started
+            stop.store(true, ordering: .relaxed)
+            // Sequential round trips of well under a millisecond each when the loop is not busy
+            // copying the trickled frames over and over.
+            #expect(elapsed < .milliseconds(500), "100 Health calls took \(elapsed)")
+            _ = attackers
+        }
+    }
+
+    @Test("a connection slot is given back when a client resets its connection", arguments: Transport.allCases)
+    func slotFreedOnReset(transport: Transport) async throws {
+        try await TestServer.with(configure: { $0.maxConnections = 2 }) { server in
+            var open = try (0..<2).map { _ in try RawConnection(server, transport) }
+            for raw in open {
+                raw.sendPreface()
+                #expect(raw.readPreface() != nil)
+            }
+            let refused = try RawConnection(server, transport)
+            #expect(refused.readPreface() != nil)
+            #expect(refused.readFrame()?.0.reason == "too_many_connections")
+            // An abortive close (RST on TCP) of one of them frees its slot.
+            var abort = linger(l_onoff: 1, l_linger: 0)
+            setsockopt(open[0].fd, SOL_SOCKET, SO_LINGER, &abort, socklen_t(MemoryLayout<linger>.size))
+            open.removeFirst()
+            for _ in 0..<100 where server.server.connectionCount > 1 { try await Task.sleep(for: .milliseconds(10)) }
+            let client = try await server.client(transport)
+            #expect(try await client.health().awards == 0)
+            await client.close()
+            _ = open
+        }
+    }
+}

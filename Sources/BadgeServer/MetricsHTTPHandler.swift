@@ -4,6 +4,7 @@ import Synchronization
 
 /// Answers the metrics listener's HTTP requests: `GET` (or `HEAD`) `/metrics` with the rendered
 /// metrics, 405 for other methods on that path, 404 anywhere else. Runs on the channel's event loop.
+/// One answer at a time is buffered: the next request waits until the client has read enough of it.
 final class MetricsHTTPHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -17,6 +18,8 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
     /// Runs before each scrape, to sample what nothing updates as it changes.
     let beforeScrape: @Sendable () -> Void
     private var request: HTTPRequestHead?
+    /// A complete request whose answer waits until the channel is writable again.
+    private var deferred: HTTPRequestHead?
 
     init(endpoint: MetricsEndpoint, beforeScrape: @escaping @Sendable () -> Void) {
         self.endpoint = endpoint
@@ -38,8 +41,24 @@ final class MetricsHTTPHandler: ChannelInboundHandler {
         case .end:
             guard let head = request else { return }
             request = nil
+            // The pipelining handler delivers the next request (and reads on) as soon as this
+            // answer is written, not when it is sent: a client pipelining requests without reading
+            // the answers had every one rendered and buffered. Answer only while the socket
+            // drains; until then no further request is read.
+            guard context.channel.isWritable else {
+                deferred = head
+                return
+            }
             respond(context, to: head)
         }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, let head = deferred {
+            deferred = nil
+            respond(context, to: head)
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     private func respond(_ context: ChannelHandlerContext, to request: HTTPRequestHead) {

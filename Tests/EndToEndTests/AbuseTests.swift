@@ -13,6 +13,44 @@ import Testing
 
 @Suite("End to end: hostile clients cannot make the server buffer without bound or stall others")
 struct AbuseTests {
+    @Test("pipelined metrics requests that are never read do not make the server render and buffer them all")
+    func metricsPipeliningWithoutReading() async throws {
+        let renders = Atomic<Int>(0)
+        // A large scrape, so that what the server buffers is plain to see.
+        let body = [UInt8](repeating: UInt8(ascii: "x"), count: 128 * 1024)
+        let server = try await TestServer.start(configure: {
+            $0.metricsEndpoint = MetricsEndpoint(port: 0) {
+                renders.add(1, ordering: .relaxed)
+                return body
+            }
+        })
+        do {
+            let raw = try RawConnection(tcpPort: server.server.metricsPort!)
+            let request = Array("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+            // 1,000 requests (~40 KB, all in the socket buffers at once) asking for 128 MB of answers.
+            raw.send(Array(repeating: request, count: 1000).flatMap { $0 })
+            try await Task.sleep(for: .milliseconds(1500))
+            // What the kernel's socket buffers hold (a few MB), plus one answer pending in the server.
+            let rendered = renders.load(ordering: .relaxed)
+            #expect(rendered < 300)
+            // Reading on lets the server answer the next requests.
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            var received = 0
+            while received < 8 << 20 {
+                let got = chunk.withUnsafeMutableBytes { recv(raw.fd, $0.baseAddress, $0.count, 0) }
+                if got <= 0 { break }
+                received += got
+            }
+            #expect(received >= 8 << 20)
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(renders.load(ordering: .relaxed) > rendered)
+        } catch {
+            await server.finish()
+            throw error
+        }
+        await server.finish()
+    }
+
     @Test("a frame that grows a byte at a time costs the server each byte, not a copy of the whole frame")
     func partialFramesTrickled() async throws {
         // One event loop: the trickling connections share it with the client being timed.

@@ -44,6 +44,8 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var calls: [UInt64: Call] = [:]
     private var nextSequence: UInt64 = 0
     private var admitted = false
+    /// Closes the connection if the client's preface has not arrived in time.
+    private var prefaceTimer: Scheduled<Void>?
     private var handshakeDone = false
     private var draining = false
     private var closing = false
@@ -97,10 +99,25 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         metrics.connectionsOpen.increment()
+        let timeout = configuration.prefaceTimeout.components
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        prefaceTimer = context.eventLoop.scheduleTask(
+            in: .seconds(timeout.seconds) + .nanoseconds(timeout.attoseconds / 1_000_000_000)
+        ) {
+            guard !bound.value.handshakeDone else { return }
+            bound.value.logger.info("closing connection: no preface within \(bound.value.configuration.prefaceTimeout)")
+            bound.value.closeWithError(
+                BadgeError(
+                    .deadlineExceeded,
+                    "no connection preface within \(bound.value.configuration.prefaceTimeout) of connecting",
+                    reason: "preface_timeout"))
+        }
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        prefaceTimer?.cancel()
+        prefaceTimer = nil
         for (_, call) in calls { call.deadlineTimer?.cancel() }
         if !calls.isEmpty { logger.debug("connection closed with \(calls.count) calls in flight") }
         if let partialFrame, partialFrame.readableBytes > 0 {
@@ -137,6 +154,8 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
                 case .preface(let version):
                     guard version == WireProtocol.version else { throw WireError.unsupportedVersion(version) }
                     handshakeDone = true
+                    prefaceTimer?.cancel()
+                    prefaceTimer = nil
                     appendOutbound(capacity: WireProtocol.prefaceLength) { $0.writeBytes(WireProtocol.preface()) }
                 case .frame(let length):
                     bytes.withUnsafeReadableBytes { handleFrame(UnsafeRawBufferPointer(rebasing: $0[0..<length])) }

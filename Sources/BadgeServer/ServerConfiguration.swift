@@ -14,6 +14,10 @@ public struct ServerConfiguration: Sendable {
     public var maxInFlightPerConnection: Int
     /// Open connections; more are answered with RESOURCE_EXHAUSTED and closed.
     public var maxConnections: Int
+    /// How long a new connection has to send its preface; one that has not by then gets
+    /// DEADLINE_EXCEEDED `preface_timeout` and is closed, so connections that never speak cannot
+    /// hold the `maxConnections` slots.
+    public var prefaceTimeout: Duration
     /// When set, every call must carry metadata `authorization: Bearer <token>`.
     public var authToken: String?
     /// How long a graceful shutdown waits for calls in flight before closing connections anyway.
@@ -37,7 +41,8 @@ public struct ServerConfiguration: Sendable {
     public init(
         unixSocketPath: String? = nil, tcpHost: String? = nil, tcpPort: Int = 0,
         maxFrameSize: Int = WireProtocol.defaultMaxFrameSize, maxInFlightPerConnection: Int = 1024,
-        maxConnections: Int = 1024, authToken: String? = nil, shutdownGraceSeconds: Int64 = 10,
+        maxConnections: Int = 1024, prefaceTimeout: Duration = .seconds(10), authToken: String? = nil,
+        shutdownGraceSeconds: Int64 = 10,
         eventLoopThreads: Int = 0, metricsFactory: any MetricsFactory = MetricsSystem.factory,
         callDurationSampling: Int = 16, metricsEndpoint: MetricsEndpoint? = nil
     ) {
@@ -48,6 +53,7 @@ public struct ServerConfiguration: Sendable {
         self.maxFrameSize = maxFrameSize
         self.maxInFlightPerConnection = maxInFlightPerConnection
         self.maxConnections = maxConnections
+        self.prefaceTimeout = prefaceTimeout
         self.authToken = authToken
         self.shutdownGraceSeconds = shutdownGraceSeconds
         self.eventLoopThreads = eventLoopThreads

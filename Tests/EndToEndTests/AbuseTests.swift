@@ -117,4 +117,38 @@ struct AbuseTests {
             _ = open
         }
     }
+
+    @Test(
+        "connections that never send their preface are closed and cannot hold every slot", arguments: Transport.allCases
+    )
+    func silentConnectionsTimeOut(transport: Transport) async throws {
+        try await TestServer.with(configure: {
+            $0.maxConnections = 3
+            $0.prefaceTimeout = .milliseconds(300)
+        }) { server in
+            let speaking = try RawConnection(server, transport)
+            speaking.sendPreface()
+            #expect(speaking.readPreface() != nil)
+            let silent = try (0..<2).map { _ in try RawConnection(server, transport) }
+            for _ in 0..<100 where server.server.connectionCount < 3 { try await Task.sleep(for: .milliseconds(5)) }
+            let refused = try RawConnection(server, transport)
+            #expect(refused.readPreface() != nil)
+            #expect(refused.readFrame()?.0.reason == "too_many_connections")
+            for raw in silent {
+                #expect(raw.readPreface() == WireProtocol.preface())
+                let (header, _) = try #require(raw.readFrame())
+                #expect(header.callId == 0)
+                #expect(header.status == .deadlineExceeded)
+                #expect(header.reason == "preface_timeout")
+                #expect(raw.readsEOF())
+            }
+            // The slots are free again, and a connection past its preface is not timed out.
+            for _ in 0..<100 where server.server.connectionCount > 1 { try await Task.sleep(for: .milliseconds(10)) }
+            let client = try await server.client(transport)
+            #expect(try await client.health().awards == 0)
+            await client.close()
+            speaking.sendCall(callId: 1, method: Method.health.rawValue, payload: [])
+            #expect(speaking.readFrame()?.0.status == .ok)
+        }
+    }
 }

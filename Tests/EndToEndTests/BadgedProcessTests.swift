@@ -31,8 +31,8 @@ struct BadgedProcessTests {
     }
 
     /// Starts badged in `directory` and waits until its socket accepts a client.
-    func start(in directory: String, socket: String) async throws -> (Process, BadgeClient) {
-        let process = Process()
+    func start(in directory: String, socket: String) async throws -> (SpawnedProcess, BadgeClient) {
+        let process = SpawnedProcess()
         process.executableURL = Self.binary
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         process.arguments = [
@@ -161,7 +161,7 @@ struct BadgedProcessTests {
                 - { key: k, event_type: purchase }
         """.write(toFile: file, atomically: true, encoding: .utf8)
 
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = Self.binary
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         process.arguments = [
@@ -200,7 +200,7 @@ struct BadgedProcessTests {
         let log = directory + "/badged.log"
         #expect(FileManager.default.createFile(atPath: log, contents: nil))
 
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = Self.binary
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         process.arguments = [
@@ -251,7 +251,7 @@ struct BadgedProcessTests {
             (["--event-retention-days=-3"], "--event-retention-days must be between 0"),
         ])
     func badFlags(arguments: [String], expected: String) throws {
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = Self.binary
         process.arguments = arguments
         let err = Pipe()

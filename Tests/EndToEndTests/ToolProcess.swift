@@ -28,7 +28,7 @@ enum ToolProcess {
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
             throw BadgeError(.failedPrecondition, "\(binary.path) is missing: build with `swift build --build-tests`")
         }
-        let process = Process()
+        let process = SpawnedProcess()
         process.executableURL = binary
         process.arguments = arguments
         let out = Pipe()

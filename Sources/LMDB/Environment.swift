@@ -402,8 +402,17 @@ public final class Environment: @unchecked Sendable {
         let lockPath = path + "/" + JournalFiles.lockName
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o664)
         guard fd >= 0 else { throw LMDBError(code: errno, operation: "open(\(lockPath))") }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+        // A lock just released may still be held for a moment: a child this process is spawning
+        // has a copy of every descriptor, close-on-exec ones included, until it execs. So a busy
+        // lock is tried again for up to half a second before the folder counts as open elsewhere.
+        var attempts = 0
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
+            if code == EWOULDBLOCK && attempts < 20 {
+                attempts += 1
+                usleep(25_000)
+                continue
+            }
             Glibc.close(fd)
             if code == EWOULDBLOCK {
                 throw LMDBError(

@@ -73,6 +73,9 @@ struct Badged: AsyncParsableCommand {
     @Option(help: "Most open connections.")
     var maxConnections: Int = 1024
 
+    @Option(help: "Seconds a new connection has to send its preface before it is closed (a silent one holds a slot).")
+    var prefaceTimeoutSeconds: Int = 10
+
     @Option(help: "Event loop threads; 0 = one per core. Use 1 when pinned to one core with taskset.")
     var eventLoopThreads: Int = 0
 
@@ -106,6 +109,9 @@ struct Badged: AsyncParsableCommand {
             throw ValidationError("--event-retention-days must be between 0 (keep forever) and 36500")
         }
         if eventLoopThreads < 0 { throw ValidationError("--event-loop-threads must be 0 or more") }
+        if prefaceTimeoutSeconds < 1 || prefaceTimeoutSeconds > 3600 {
+            throw ValidationError("--preface-timeout-seconds must be between 1 and 3600")
+        }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level \(logLevel) is not a level") }
     }
 
@@ -143,7 +149,8 @@ struct Badged: AsyncParsableCommand {
 
         var configuration = ServerConfiguration(
             maxFrameSize: maxFrameBytes, maxInFlightPerConnection: maxInFlight, maxConnections: maxConnections,
-            authToken: authToken.isEmpty ? nil : authToken, eventLoopThreads: eventLoopThreads,
+            prefaceTimeout: .seconds(prefaceTimeoutSeconds), authToken: authToken.isEmpty ? nil : authToken,
+            eventLoopThreads: eventLoopThreads,
             metricsEndpoint: metricsEndpoint)
         if !noSocket { configuration.unixSocketPath = socket }
         if !noTcp {

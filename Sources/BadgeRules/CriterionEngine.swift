@@ -246,27 +246,45 @@ public enum CriterionEngine {
         criterion.unit.isEmpty ? criterion.eventType : criterion.unit
     }
 
+    /// What a sum adds up: its attribute, or the event's amount.
+    static func summed(_ criterion: Criterion) -> String {
+        criterion.attribute.isEmpty ? "amount" : criterion.attribute
+    }
+
+    /// Appends " a, b, c" (nothing for no items).
+    static func appendList(_ items: some Sequence<String>, to text: inout String) {
+        var first = true
+        for item in items {
+            text += first ? " " : ", "
+            text += item
+            first = false
+        }
+    }
+
     // The texts below are built by appending into one String: they are made for every listening
     // badge on every event, and interpolation allocated a buffer per piece.
 
     static func progressText(_ criterion: Criterion, _ state: CriterionState, value: Double) -> String {
         var text = ""
-        switch criterion.aggregate {
-        case .count, .distinct, .streak:
+        func fraction() {
             Format.appendCount(value, to: &text)
             text += " / "
             Format.appendCount(criterion.target, to: &text)
-            switch criterion.aggregate {
-            case .distinct:
-                text += " distinct "
-                text += criterion.attribute
-            case .streak: text += criterion.streakUnit == .weeks ? " weeks in a row" : " days in a row"
-            default:
-                text += " "
-                text += unit(criterion)
-            }
+        }
+        switch criterion.aggregate {
+        case .count:
+            fraction()
+            text += " "
+            text += unit(criterion)
+        case .distinct:
+            fraction()
+            text += " distinct "
+            text += criterion.attribute
+        case .streak:
+            fraction()
+            text += criterion.streakUnit == .weeks ? " weeks in a row" : " days in a row"
         case .sum:
-            text += criterion.attribute.isEmpty ? "amount" : criterion.attribute
+            text += summed(criterion)
             text += " "
             Format.appendDecimal(value, to: &text)
             text += " / "
@@ -295,14 +313,9 @@ public enum CriterionEngine {
             text += " "
             text += unit(criterion)
             text += ":"
-            var first = true
-            for id in state.recent.suffix(Int(min(criterion.target, Double(maxRecent)))) {
-                text += first ? " " : ", "
-                text += id
-                first = false
-            }
+            appendList(state.recent.suffix(Int(min(criterion.target, Double(maxRecent)))), to: &text)
         case .sum:
-            text += criterion.attribute.isEmpty ? "amount" : criterion.attribute
+            text += summed(criterion)
             text += " "
             Format.appendDecimal(value, to: &text)
             text += " >= "
@@ -312,12 +325,7 @@ public enum CriterionEngine {
             text += " distinct "
             text += criterion.attribute
             text += ":"
-            var first = true
-            for value in state.distinct.keys.sorted().prefix(maxRecent) {
-                text += first ? " " : ", "
-                text += value
-                first = false
-            }
+            appendList(state.distinct.keys.sorted().prefix(maxRecent), to: &text)
         case .streak:
             Format.appendCount(value, to: &text)
             text += criterion.streakUnit == .weeks ? " weeks in a row of " : " days in a row of "
@@ -338,7 +346,7 @@ public enum CriterionEngine {
             text = "\(Format.count(criterion.target)) \(unit(criterion)) event\(criterion.target == 1 ? "" : "s")"
         case .sum:
             text =
-                "\(criterion.attribute.isEmpty ? "amount" : criterion.attribute) totalling \(Format.decimal(criterion.target)) over \(criterion.eventType) events"
+                "\(summed(criterion)) totalling \(Format.decimal(criterion.target)) over \(criterion.eventType) events"
         case .distinct:
             text = "\(Format.count(criterion.target)) different \(criterion.attribute) in \(criterion.eventType) events"
         case .streak:

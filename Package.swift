@@ -127,7 +127,7 @@ let package = Package(
         .testTarget(name: "BadgeStoreTests", dependencies: ["BadgeStore", "BadgeModel", "LMDB", "BadgeTestSupport"]),
         .testTarget(
             name: "BadgeServiceTests", dependencies: ["BadgeService", "BadgeModel", "BadgeStore", "BadgeTestSupport"]),
-        .testTarget(name: "BadgeCatalogueTests", dependencies: ["BadgeCatalogue", "BadgeModel"]),
+        .testTarget(name: "BadgeCatalogueTests", dependencies: ["BadgeCatalogue", "BadgeModel", "BadgeTestSupport"]),
         .testTarget(
             name: "BadgeWireTests",
             dependencies: [

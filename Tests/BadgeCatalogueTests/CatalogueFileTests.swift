@@ -1,5 +1,6 @@
 import BadgeCatalogue
 import BadgeModel
+import BadgeTestSupport
 import Foundation
 import Testing
 
@@ -179,19 +180,8 @@ struct CatalogueFileTests {
 
     @Test("a badge the server would refuse fails the whole file, naming its place")
     func definitionRules() {
-        let text = """
-            badges:
-              - id: first-ok
-                name: First
-              - id: owl
-                name: Owl
-                criteria:
-                  time_zone: America/New_Yrok
-                  rules:
-                    - { key: k, event_type: purchase }
-            """
         do {
-            let badges = try CatalogueFile.parse(text, source: "c.yaml")
+            let badges = try CatalogueFile.parse(CatalogueFixtures.badTimeZoneInSecondBadge, source: "c.yaml")
             Issue.record("a bad time zone was accepted: \(badges.map(\.id))")
         } catch {
             #expect(error.reason == "invalid_time_zone")

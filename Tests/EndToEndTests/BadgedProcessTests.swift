@@ -1,5 +1,6 @@
 import BadgeClient
 import BadgeModel
+import BadgeTestSupport
 import Foundation
 import Synchronization
 import Testing
@@ -149,17 +150,7 @@ struct BadgedProcessTests {
         let (directory, socket) = try Self.scratch()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let file = "\(directory)/bad.yaml"
-        try """
-        badges:
-          - id: first-ok
-            name: First
-          - id: owl
-            name: Owl
-            criteria:
-              time_zone: America/New_Yrok
-              rules:
-                - { key: k, event_type: purchase }
-        """.write(toFile: file, atomically: true, encoding: .utf8)
+        try CatalogueFixtures.badTimeZoneInSecondBadge.write(toFile: file, atomically: true, encoding: .utf8)
 
         let process = SpawnedProcess()
         process.executableURL = Self.binary

@@ -321,20 +321,28 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch method {
         case .getBadge:
             let request = try GetBadgeRequest(decoding: payload)
-            respond(callId, sequence: sequence, BadgeReply(badge: try service.badge(id: request.badgeId)))
+            answer(
+                callId, sequence, .catalogue,
+                encoded: BadgeReply(badge: try service.readBadge(id: request.badgeId)).encoded())
         case .listBadges:
             let request = try ListBadgesRequest(decoding: payload)
-            respond(
-                callId, sequence: sequence,
-                ListBadgesReply(badges: try service.badges(includeInactive: request.includeInactive)))
+            answer(
+                callId, sequence, .catalogue,
+                encoded: ListBadgesReply(badges: try service.readBadges(includeInactive: request.includeInactive))
+                    .encoded())
         case .list:
             let request = try ListRequest(decoding: payload)
-            respond(callId, sequence: sequence, encoded: try service.encodedTrophyCase(customerId: request.customerId))
+            answer(
+                callId, sequence, .customer(request.customerId),
+                encoded: try service.readEncodedTrophyCase(customerId: request.customerId))
         case .health:
             _ = try HealthRequest(decoding: payload)
-            respond(
-                callId, sequence: sequence,
-                try service.health(version: BadgeServer.version, protocolVersion: UInt32(WireProtocol.version)))
+            answer(
+                callId, sequence, .everything,
+                encoded: try service.readHealth(
+                    version: BadgeServer.version, protocolVersion: UInt32(WireProtocol.version)
+                )
+                .encoded())
         case .putBadge:
             let request = try PutBadgeRequest(decoding: payload)
             service.putBadge(request, deadline: deadline, completion: completer(callId, sequence) { $0 })
@@ -356,6 +364,16 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .evaluate:
             let event = try ActivityEvent(decoding: payload)
             service.evaluateEncoded(event, deadline: deadline, completion: encodedCompleter(callId, sequence) { $0 })
+        }
+    }
+
+    /// Answers a read with `reply` now, or once what it read is durable (see `BadgeService.whenDurable`).
+    private func answer(_ callId: UInt64, _ sequence: UInt64, _ scope: ReadScope, encoded reply: [UInt8]) {
+        // Idle or unaffected (the usual case): no closure, no hop.
+        if service.isDurable(scope) { return respond(callId, sequence: sequence, encoded: reply) }
+        let completion = encodedCompleter(callId, sequence) { (bytes: [UInt8]) in bytes }
+        if service.whenDurable(scope, { error in completion(error.map { .failure($0) } ?? .success(reply)) }) {
+            respond(callId, sequence: sequence, encoded: reply)
         }
     }
 
@@ -538,23 +556,21 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             let awards: [Award]
             do {
-                awards = try service.exportAwards(after: stream.nextAfter, limit: stream.chunkSize)
+                awards = try service.readExportAwards(after: stream.nextAfter, limit: stream.chunkSize)
             } catch {
                 respondError(callId, sequence: sequence, error)
                 return
             }
-            if awards.isEmpty {
-                guard finish(callId, sequence: sequence, .ok) != nil else { return }
-                appendOutbound(capacity: 32) {
-                    $0.writeResponseFrame(
-                        ResponseHeader(callId: callId), payload: UnsafeRawBufferPointer(start: nil, count: 0))
+            if !service.isDurable(.everything) {
+                // The chunk may hold awards still being synced: it goes out once they are durable.
+                let bound = NIOLoopBound((self, stream), eventLoop: context.eventLoop)
+                let loop = context.eventLoop
+                let waiting = !service.whenDurable(.everything) { error in
+                    loop.execute { bound.value.0.sendHeldChunk(callId, bound.value.1, awards, error) }
                 }
-                flushIfNeeded(force: true)
-                closeIfDrained()
-                return
+                if waiting { return }
             }
-            writeStreamMessage(callId, ExportAwardsChunk(awards: awards))
-            stream.nextAfter = awards.last!.awardId
+            guard send(callId, sequence, stream, awards) else { return }
             sent += 1
             if sent % 16 == 0 {
                 // Yield to other connections' work on this loop, then continue.
@@ -564,6 +580,37 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return
             }
         }
+    }
+
+    /// Sends an export chunk read while a write it may hold was syncing, then goes on with the
+    /// stream, unless the call ended meanwhile (or its id now names another stream).
+    private func sendHeldChunk(_ callId: UInt64, _ stream: ExportStream, _ awards: [Award], _ error: BadgeError?) {
+        guard let sequence = calls[callId]?.sequence, calls[callId]?.export === stream, !stream.cancelled else {
+            return
+        }
+        if let error { return respondError(callId, sequence: sequence, error) }
+        if send(callId, sequence, stream, awards) {
+            flushIfNeeded(force: true)
+            pump(callId)
+        }
+    }
+
+    /// Sends one chunk of an export, or its end when `awards` is empty; false when the stream is
+    /// over.
+    private func send(_ callId: UInt64, _ sequence: UInt64, _ stream: ExportStream, _ awards: [Award]) -> Bool {
+        if awards.isEmpty {
+            guard finish(callId, sequence: sequence, .ok) != nil else { return false }
+            appendOutbound(capacity: 32) {
+                $0.writeResponseFrame(
+                    ResponseHeader(callId: callId), payload: UnsafeRawBufferPointer(start: nil, count: 0))
+            }
+            flushIfNeeded(force: true)
+            closeIfDrained()
+            return false
+        }
+        writeStreamMessage(callId, ExportAwardsChunk(awards: awards))
+        stream.nextAfter = awards.last!.awardId
+        return true
     }
 }
 

@@ -139,14 +139,16 @@ extension BadgeService {
         let event = event.occurredAtMs != 0 ? event : event.at(clock())
         if event.dryRun {
             let now = clock()
-            return completion(
+            // It reads global counts (caps) and stored outcomes as well as the customer's records.
+            return answerWhenDurable(
+                .everything,
                 Result { () throws(BadgeError) in
                     try store.read { txn throws(BadgeError) in
                         if let replay = try Self.replay(event, store: store, txn: txn) { return reply(replay, nil) }
                         let rules = WriterCatalogue.build(try store.allBadges(txn))[event.type] ?? .empty
                         return reply(try Self.plan(event, rules: rules, store: store, txn: txn, now: now).result, nil)
                     }
-                })
+                }, completion)
         }
         let planned: PlannedEvaluate?
         if plansAhead {
@@ -156,7 +158,8 @@ extension BadgeService {
                 switch try planAhead(event) {
                 case .replayed(let result):
                     writer.withdraw()
-                    return completion(.success(reply(result, nil)))
+                    // The stored outcome may be of a batch still syncing.
+                    return answerWhenDurable(.everything, .success(reply(result, nil)), completion)
                 case .planned(let plan): planned = plan
                 }
             } catch {
@@ -190,7 +193,7 @@ extension BadgeService {
     }
 
     private enum PlannedAhead {
-        /// The event was evaluated before: its stored outcome (committed, so durable).
+        /// The event was evaluated before: its stored outcome (committed, durable once the gate says so).
         case replayed(EvaluateResult)
         case planned(PlannedEvaluate)
     }

@@ -55,6 +55,13 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var parser: WireFrameParser
     /// The start of a frame whose rest has not arrived yet.
     private var partialFrame: ByteBuffer?
+    /// When the first bytes of the frame in `partialFrame` were read (nil between frames, and before
+    /// the preface, which has its own timer).
+    private var partialFrameSince: NIODeadline?
+    /// Closes the connection when a frame takes longer than `frameTimeout`. One timer, armed while a
+    /// frame is unfinished and re-armed when it fires early, rather than one scheduled per frame:
+    /// pipelined reads often end inside a frame.
+    private var frameTimer: Scheduled<Void>?
     /// Replies not yet handed to the channel (written and flushed at the end of the burst).
     private var outbound: ByteBuffer?
     /// Reading is off until the channel is writable again (see `channelReadComplete`).
@@ -118,6 +125,9 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         prefaceTimer?.cancel()
         prefaceTimer = nil
+        frameTimer?.cancel()
+        frameTimer = nil
+        partialFrameSince = nil
         for (_, call) in calls { call.deadlineTimer?.cancel() }
         if !calls.isEmpty { logger.debug("connection closed with \(calls.count) calls in flight") }
         if let partialFrame, partialFrame.readableBytes > 0 {
@@ -167,7 +177,10 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
             closeWithError(error.badgeError)
             return
         }
-        guard bytes.readableBytes > 0, !closing else { return }
+        guard bytes.readableBytes > 0, !closing else {
+            partialFrameSince = nil
+            return
+        }
         if let partialStart, bytes.readerIndex == partialStart {
             // Still the same frame: keep growing its buffer. Copying it afresh on every read made
             // a client that sends a large frame a few bytes at a time cost a copy of all of it
@@ -175,7 +188,39 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
             partialFrame = bytes
         } else {
             keepPartialFrame(&bytes, context)
+            if handshakeDone { frameStarted(context) }
         }
+    }
+
+    /// Starts the clock of the frame just begun in `partialFrame`.
+    private func frameStarted(_ context: ChannelHandlerContext) {
+        let now = NIODeadline.now()
+        partialFrameSince = now
+        if frameTimer == nil { armFrameTimer(context, deadline: now + TimeAmount(configuration.frameTimeout)) }
+    }
+
+    private func armFrameTimer(_ context: ChannelHandlerContext, deadline: NIODeadline) {
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        frameTimer = context.eventLoop.scheduleTask(deadline: deadline) { bound.value.frameTimerFired() }
+    }
+
+    private func frameTimerFired() {
+        frameTimer = nil
+        // Between frames, or not reading (the clock restarts when reading does): nothing to time.
+        guard let since = partialFrameSince, !readingPaused, !closing, let context else { return }
+        let deadline = since + TimeAmount(configuration.frameTimeout)
+        if deadline > .now() {
+            // A later frame than the one the timer was armed for, or a clock restarted on reading again.
+            armFrameTimer(context, deadline: deadline)
+            return
+        }
+        let pending = partialFrame?.readableBytes ?? 0
+        logger.info("closing connection: a frame unfinished after \(configuration.frameTimeout) (\(pending) bytes)")
+        closeWithError(
+            BadgeError(
+                .deadlineExceeded,
+                "a frame was not completed within \(configuration.frameTimeout) of its first bytes (\(pending) bytes received)",
+                reason: "frame_timeout"))
     }
 
     /// Keeps the unread start of a frame in a buffer of its own, sized for the whole frame when its
@@ -226,6 +271,9 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
             if readingPaused {
                 readingPaused = false
                 context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+                // The rest of an unfinished frame may have waited unread in the socket meanwhile:
+                // the client gets its full time again.
+                if partialFrameSince != nil { frameStarted(context) }
             }
         }
         context.fireChannelWritabilityChanged()
@@ -520,6 +568,9 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func closeWithError(_ error: BadgeError) {
         guard let context, !closing else { return }
         closing = true
+        // Nothing more is read; the close may wait for the error frame's write.
+        partialFrame = nil
+        partialFrameSince = nil
         handOverOutbound()
         var buffer = context.channel.allocator.buffer(capacity: 128)
         if !handshakeDone { buffer.writeBytes(WireProtocol.preface()) }

@@ -18,6 +18,12 @@ public struct ServerConfiguration: Sendable {
     /// DEADLINE_EXCEEDED `preface_timeout` and is closed, so connections that never speak cannot
     /// hold the `maxConnections` slots.
     public var prefaceTimeout: Duration
+    /// How long a frame may take to arrive whole, from its first byte; one that has not by then gets
+    /// DEADLINE_EXCEEDED `frame_timeout` and the connection is closed, so a client that stalls inside a
+    /// frame cannot hold its slot and the buffered part of the frame. Time between frames is not
+    /// counted (idle pooled connections stay open), nor time in which the server is not reading
+    /// because the client is not reading its replies.
+    public var frameTimeout: Duration
     /// When set, every call must carry metadata `authorization: Bearer <token>`.
     public var authToken: String?
     /// How long a graceful shutdown waits for calls in flight before closing connections anyway.
@@ -41,7 +47,8 @@ public struct ServerConfiguration: Sendable {
     public init(
         unixSocketPath: String? = nil, tcpHost: String? = nil, tcpPort: Int = 0,
         maxFrameSize: Int = WireProtocol.defaultMaxFrameSize, maxInFlightPerConnection: Int = 1024,
-        maxConnections: Int = 1024, prefaceTimeout: Duration = .seconds(10), authToken: String? = nil,
+        maxConnections: Int = 1024, prefaceTimeout: Duration = .seconds(10), frameTimeout: Duration = .seconds(30),
+        authToken: String? = nil,
         shutdownGraceSeconds: Int64 = 10,
         eventLoopThreads: Int = 0, metricsFactory: any MetricsFactory = MetricsSystem.factory,
         callDurationSampling: Int = 16, metricsEndpoint: MetricsEndpoint? = nil
@@ -54,6 +61,7 @@ public struct ServerConfiguration: Sendable {
         self.maxInFlightPerConnection = maxInFlightPerConnection
         self.maxConnections = maxConnections
         self.prefaceTimeout = prefaceTimeout
+        self.frameTimeout = frameTimeout
         self.authToken = authToken
         self.shutdownGraceSeconds = shutdownGraceSeconds
         self.eventLoopThreads = eventLoopThreads

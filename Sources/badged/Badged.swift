@@ -84,6 +84,9 @@ struct Badged: AsyncParsableCommand {
     @Option(help: "Seconds a new connection has to send its preface before it is closed (a silent one holds a slot).")
     var prefaceTimeoutSeconds: Int = 10
 
+    @Option(help: "Seconds a frame may take to arrive whole once begun (time between frames is not counted).")
+    var frameTimeoutSeconds: Int = 30
+
     @Option(help: "Event loop threads; 0 = one per core. Use 1 when pinned to one core with taskset.")
     var eventLoopThreads: Int = 0
 
@@ -119,6 +122,9 @@ struct Badged: AsyncParsableCommand {
         if eventLoopThreads < 0 { throw ValidationError("--event-loop-threads must be 0 or more") }
         if prefaceTimeoutSeconds < 1 || prefaceTimeoutSeconds > 3600 {
             throw ValidationError("--preface-timeout-seconds must be between 1 and 3600")
+        }
+        if frameTimeoutSeconds < 1 || frameTimeoutSeconds > 3600 {
+            throw ValidationError("--frame-timeout-seconds must be between 1 and 3600")
         }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level \(logLevel) is not a level") }
     }
@@ -157,7 +163,8 @@ struct Badged: AsyncParsableCommand {
 
         var configuration = ServerConfiguration(
             maxFrameSize: maxFrameBytes, maxInFlightPerConnection: maxInFlight, maxConnections: maxConnections,
-            prefaceTimeout: .seconds(prefaceTimeoutSeconds), authToken: authToken.isEmpty ? nil : authToken,
+            prefaceTimeout: .seconds(prefaceTimeoutSeconds), frameTimeout: .seconds(frameTimeoutSeconds),
+            authToken: authToken.isEmpty ? nil : authToken,
             eventLoopThreads: eventLoopThreads,
             metricsEndpoint: metricsEndpoint)
         if !noSocket { configuration.unixSocketPath = socket }

@@ -152,4 +152,89 @@ struct AbuseTests {
             #expect(speaking.readFrame()?.0.status == .ok)
         }
     }
+
+    @Test(
+        "a frame left unfinished gets frame_timeout and its connection closed; one idle between frames is kept",
+        arguments: Transport.allCases)
+    func unfinishedFrameTimesOut(transport: Transport) async throws {
+        try await TestServer.with(configure: { $0.frameTimeout = .seconds(1) }) { server in
+            // Idle between frames from here on.
+            let idle = try RawConnection(server, transport)
+            idle.sendPreface()
+            #expect(idle.readPreface() != nil)
+            idle.sendCall(callId: 1, method: Method.health.rawValue, payload: [])
+            #expect(idle.readFrame()?.0.status == .ok)
+
+            // Announces a 4 MiB frame (the limit), sends 1 KiB of it, then nothing.
+            let stalled = try RawConnection(server, transport)
+            stalled.setReadTimeout(seconds: 30)
+            stalled.sendPreface()
+            #expect(stalled.readPreface() != nil)
+            var length = UInt32(WireProtocol.defaultMaxFrameSize).bigEndian
+            stalled.send(withUnsafeBytes(of: &length) { Array($0) } + [UInt8](repeating: 0x0A, count: 1024))
+            let (header, _) = try #require(stalled.readFrame())
+            #expect(header.callId == 0)
+            #expect(header.status == .deadlineExceeded)
+            #expect(header.reason == "frame_timeout")
+            #expect(stalled.readsEOF())
+            for _ in 0..<200 where server.server.connectionCount > 1 { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(server.server.connectionCount == 1)
+
+            // Idle since before the stalled frame began, so for longer than the frame timeout: still served.
+            idle.sendCall(callId: 2, method: Method.health.rawValue, payload: [])
+            #expect(idle.readFrame()?.0.status == .ok)
+        }
+    }
+
+    @Test("an unfinished frame is not timed out while the server is not reading because the client is not reading")
+    func frameTimeoutPausedWhileNotReading() async throws {
+        try await TestServer.with(configure: { $0.frameTimeout = .seconds(1) }) { server in
+            // ~2 MB of awards: far more than the socket and the channel buffer hold.
+            let client = try await server.client(.unix)
+            try await Fixtures.define(client, [Fixtures.newMember])
+            let evidence = String(repeating: "e", count: 4000)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<500 {
+                    group.addTask {
+                        _ = try await client.issue(
+                            IssueRequest(
+                                customerId: "p-\(index)", badgeId: "new-member", requestId: "p-\(index)",
+                                evidence: evidence))
+                    }
+                }
+                try await group.waitForAll()
+            }
+            await client.close()
+
+            let raw = try RawConnection(server, .unix)
+            raw.sendPreface()
+            #expect(raw.readPreface() != nil)
+            // An export left unread, then the start of a Health call: the server fills the socket
+            // with chunks and stops reading, with that frame unfinished.
+            let health = RawConnection.frame(RequestHeader(callId: 2, method: Method.health.rawValue), payload: [])
+            raw.send(
+                RawConnection.frame(
+                    RequestHeader(callId: 1, method: Method.exportAwards.rawValue),
+                    payload: ExportAwardsRequest().encoded()) + health.prefix(3))
+            // Longer than the frame timeout, but the wait is the server's (the client is not reading).
+            try await Task.sleep(for: .seconds(2))
+            raw.send(Array(health.dropFirst(3)))
+            var exported = 0
+            var ends: [UInt64: BadgeError.Code] = [:]
+            while ends.count < 2 {
+                let (header, payload) = try #require(raw.readFrame())
+                if header.endOfCall {
+                    ends[header.callId] = header.status
+                } else {
+                    exported += try ExportAwardsChunk(decoding: payload).awards.count
+                }
+            }
+            #expect(ends == [1: .ok, 2: .ok])
+            #expect(exported == 500)
+            // The timer armed for that frame finds the connection between frames: it stays open.
+            try await Task.sleep(for: .milliseconds(1500))
+            raw.sendCall(callId: 3, method: Method.health.rawValue, payload: [])
+            #expect(raw.readFrame()?.0.status == .ok)
+        }
+    }
 }

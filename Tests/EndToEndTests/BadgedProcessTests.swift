@@ -241,6 +241,7 @@ struct BadgedProcessTests {
             (["--list-cache-mb=-1"], "--list-cache-mb must be between 0"),
             (["--event-retention-days=-3"], "--event-retention-days must be between 0"),
             (["--preface-timeout-seconds=0"], "--preface-timeout-seconds must be between 1 and 3600"),
+            (["--frame-timeout-seconds=3601"], "--frame-timeout-seconds must be between 1 and 3600"),
         ])
     func badFlags(arguments: [String], expected: String) throws {
         let process = SpawnedProcess()

@@ -52,8 +52,11 @@ final class RawConnection {
 
     deinit { close(fd) }
 
-    private func setTimeout() {
-        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+    private func setTimeout() { setReadTimeout(seconds: 2) }
+
+    /// For reads that wait on a server timer rather than on a reply.
+    func setReadTimeout(seconds: Int) {
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 

@@ -1,5 +1,7 @@
 import BadgeClient
+import BadgeCodec
 import BadgeModel
+import BadgeWire
 import Foundation
 import Testing
 
@@ -155,6 +157,61 @@ struct FlowTests {
             for try await chunk in client.exportAwards(after: 440) { tail += chunk.awards.map(\.awardId) }
             #expect(tail == Array(441...450))
             await client.close()
+        }
+    }
+
+    @Test("an export cancelled mid-stream and started again under the same call id sends each award once, in order")
+    func exportRestartedUnderSameCallId() async throws {
+        try await TestServer.with { server in
+            // 1,000 awards of ~1 KB, one per chunk: more than one pass of the stream's pump, and
+            // more than the socket and channel buffers hold.
+            let count = 1000
+            let client = try await server.client(.unix)
+            try await Fixtures.define(client, [Fixtures.newMember])
+            let evidence = String(repeating: "e", count: 1000)
+            for start in stride(from: 0, to: count, by: 200) {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for index in start..<start + 200 {
+                        group.addTask {
+                            _ = try await client.issue(
+                                IssueRequest(
+                                    customerId: "x-\(index)", badgeId: "new-member", requestId: "x-\(index)",
+                                    evidence: evidence))
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            await client.close()
+
+            let raw = try RawConnection(server, .unix)
+            raw.sendPreface()
+            #expect(raw.readPreface() != nil)
+            let export = RawConnection.frame(
+                RequestHeader(callId: 1, method: Method.exportAwards.rawValue),
+                payload: ExportAwardsRequest(chunkSize: 1).encoded())
+            // In one write, so the server reads them together: the first export's next pass is
+            // already scheduled (under call id 1) when it is cancelled and the id is reused.
+            raw.send(export + RawConnection.frame(RequestHeader(callId: 1, kind: .cancel), payload: []) + export)
+
+            // The first call's frames end with CANCELLED; everything after it is the second call's.
+            var first: [UInt64] = []
+            var second: [UInt64] = []
+            var ends: [BadgeError.Code] = []
+            while ends.count < 2 {
+                let (header, payload) = try #require(raw.readFrame())
+                #expect(header.callId == 1)
+                if header.endOfCall {
+                    ends.append(header.status)
+                } else if ends.isEmpty {
+                    first += try ExportAwardsChunk(decoding: payload).awards.map(\.awardId)
+                } else {
+                    second += try ExportAwardsChunk(decoding: payload).awards.map(\.awardId)
+                }
+            }
+            #expect(ends == [.cancelled, .ok])
+            #expect(first == Array(1...UInt64(first.count)))
+            #expect(second == Array(1...UInt64(count)))
         }
     }
 }

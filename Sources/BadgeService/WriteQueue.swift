@@ -310,11 +310,14 @@ final class WriteQueue: @unchecked Sendable {
         var refusals: [(PendingWrite, BadgeError)] = []
         var gateEntry: UInt64?
         let ticket: SyncTicket
+        // With nothing else to do, the writer would only wait for the sync: it syncs in place then
+        // (visible only once durable, no hand-over to the sync thread), as it does a quiet caller.
+        let later = syncingLater && moreWorkWaiting
         do throws(BadgeError) {
             let written = try store.writeNotingChanges(
-                syncingLater: syncingLater,
+                syncingLater: later,
                 beforeCommit: { changes in
-                    if syncingLater && !changes.isEmpty { gateEntry = gate.add(changes) }
+                    if later && !changes.isEmpty { gateEntry = gate.add(changes) }
                 }
             ) { txn throws(BadgeError) in
                 for write in live {
@@ -344,6 +347,14 @@ final class WriteQueue: @unchecked Sendable {
             StagedBatch(
                 ticket: ticket, gateEntry: gateEntry, completions: completions, refusals: refusals, start: start))
         finishStaged(waiting: false)
+    }
+
+    /// Writes are queued or being prepared: the next batch is ready to go.
+    private var moreWorkWaiting: Bool {
+        if announced.load(ordering: .relaxed) > 0 { return true }
+        condition.lock()
+        defer { condition.unlock() }
+        return !pending.isEmpty
     }
 
     /// A committed batch waiting for its journal sync before its callers hear back.

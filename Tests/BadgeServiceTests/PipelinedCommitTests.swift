@@ -1,13 +1,15 @@
 import BadgeModel
-import BadgeService
 import BadgeStore
 import BadgeTestSupport
 import Foundation
 import Synchronization
 import Testing
 
+@testable import BadgeService
+
 /// The writer commits a batch before its journal sync is done (pipelined commits): nobody may
-/// hear of the batch, from its own reply or from a read, until the sync is done.
+/// hear of the batch, from its own reply or from a read, until the sync is done. The writer
+/// pipelines only while more work is on its way, so each test announces a write that never comes.
 @Suite("Pipelined commits: nothing is answered before it is durable")
 struct PipelinedCommitTests {
     /// Waits (polling) until `customerId` holds an award in the store, durable or not.
@@ -44,6 +46,8 @@ struct PipelinedCommitTests {
             try await h.issue("c2", "gold")
             let hold = SyncHold()
             hold.install(on: h.store.environment)
+            h.service.writer.announce()
+            defer { h.service.writer.withdraw() }
 
             let issued = Self.startIssue(h, "c1")
             try Self.waitUntilStored(h, "c1")
@@ -81,12 +85,27 @@ struct PipelinedCommitTests {
         }
     }
 
+    @Test("a write with nothing else waiting is synced in place: answered without the sync thread")
+    func quietWriteSyncsInPlace() async throws {
+        try await withHarness { h throws in
+            try await h.putBadge(BadgeDefinition(id: "gold", name: "Gold"))
+            let hold = SyncHold()
+            hold.install(on: h.store.environment)
+            try await h.issue("c1", "gold")
+            #expect(h.service.isDurable(.everything))
+            #expect(try h.service.trophyCase(customerId: "c1").entries.map(\.state) == [.earned])
+            #expect(hold.entered.load(ordering: .relaxed) == 0)
+            hold.release(on: h.store.environment)
+        }
+    }
+
     @Test("a failed sync fails its batch's callers and the reads that would see it; then writes are refused")
     func failedSync() async throws {
         try await withHarness { h throws in
             try await h.putBadge(BadgeDefinition(id: "gold", name: "Gold"))
             try await h.issue("c2", "gold")
             SyncHold.failSyncs(of: h.store.environment, with: EIO)
+            h.service.writer.announce()
 
             let failed = await callback {
                 h.service.issue(IssueRequest(customerId: "c1", badgeId: "gold", requestId: "r1"), completion: $0)
@@ -108,6 +127,7 @@ struct PipelinedCommitTests {
             #expect(refused.failure != nil)
 
             // A restart recovers from the journal: c2's award is there, and writes work again.
+            h.service.writer.withdraw()
             try h.reopen()
             #expect(try h.service.trophyCase(customerId: "c2").entries.map(\.state) == [.earned])
             try await h.issue("c4", "gold")

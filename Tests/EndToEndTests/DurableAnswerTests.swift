@@ -6,6 +6,8 @@ import Foundation
 import Synchronization
 import Testing
 
+@testable import BadgeService
+
 /// Over a socket: the server commits a batch before its journal sync is done, and neither the
 /// batch's replies nor any read that would show it go out before the sync.
 @Suite("End to end: answers wait for durability")
@@ -38,6 +40,9 @@ struct DurableAnswerTests {
             let environment = server.service.store.environment
             let hold = SyncHold()
             hold.install(on: environment)
+            // The writer pipelines only while more work is on its way: a write that never comes.
+            server.service.writer.announce()
+            defer { server.service.writer.withdraw() }
 
             let issueDone = Done()
             let issue = Task {

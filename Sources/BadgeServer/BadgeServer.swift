@@ -50,6 +50,7 @@ public final class BadgeServer: Sendable {
         let metrics = ServerMetrics(factory: configuration.metricsFactory)
         let replyHops = ReplyHops(group: group, service: service)
         self.replyHops = replyHops
+        let streamTurns = StreamTurns(group: group)
 
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 256)
@@ -62,7 +63,8 @@ public final class BadgeServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(
                         ConnectionHandler(
                             service: service, configuration: configuration, registry: registry,
-                            metrics: metrics, replyHops: replyHops, logger: connectionLogger))
+                            metrics: metrics, replyHops: replyHops, streamTurns: streamTurns,
+                            logger: connectionLogger))
                 }
             }
 

@@ -36,6 +36,8 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     let metrics: ServerMetrics
     /// How write replies get from the writer thread back to this connection's event loop.
     let replyHops: ReplyHops
+    /// Where export streams wait between bursts for the loop to read its sockets.
+    let streamTurns: StreamTurns
     var logger: Logger
     /// "Bearer <token>" when the server requires a token, built once rather than per call.
     let expectedAuthorization: String?
@@ -74,10 +76,11 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     init(
         service: BadgeService, configuration: ServerConfiguration, registry: ConnectionRegistry,
-        metrics: ServerMetrics, replyHops: ReplyHops, logger: Logger
+        metrics: ServerMetrics, replyHops: ReplyHops, streamTurns: StreamTurns, logger: Logger
     ) {
         self.service = service
         self.replyHops = replyHops
+        self.streamTurns = streamTurns
         self.configuration = configuration
         self.registry = registry
         self.metrics = metrics
@@ -593,8 +596,9 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         for (callId, call) in calls where call.export?.parked == true { pump(callId) }
     }
 
-    /// Sends chunks while the channel is writable; parks until writability returns otherwise. Each
-    /// chunk is its own short read transaction, so a long export never pins old pages.
+    /// Sends chunks while the channel is writable, in bursts of 16 between which the loop reads its
+    /// sockets (`StreamTurns`); parks until writability returns otherwise. Each chunk is its own
+    /// short read transaction, so a long export never pins old pages.
     private func pump(_ callId: UInt64) {
         guard let context, let sequence = calls[callId]?.sequence, let stream = calls[callId]?.export else { return }
         stream.parked = false
@@ -624,10 +628,13 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
             guard send(callId, sequence, stream, awards) else { return }
             sent += 1
             if sent % 16 == 0 {
-                // Yield to other connections' work on this loop, then continue.
+                // Let the loop read its sockets (other connections, a CANCEL) before going on.
                 flushIfNeeded(force: true)
-                let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-                context.eventLoop.execute { bound.value.pump(callId) }
+                streamTurns.afterIO(on: context.eventLoop) { [self] in
+                    // Unless the call ended meanwhile and its id now names another stream, which
+                    // is pumped by its own turns.
+                    if calls[callId]?.export === stream { pump(callId) }
+                }
                 return
             }
         }

@@ -123,19 +123,25 @@ struct AbuseTests {
     func silentConnectionsTimeOut(transport: Transport) async throws {
         try await TestServer.with(configure: {
             $0.maxConnections = 3
-            // Long enough for the refused connection below to meet the two silent ones even on a
-            // busy machine.
-            $0.prefaceTimeout = .seconds(2)
+            // The refused connection is made only once the silent ones are counted (below), so it
+            // meets them unless the server takes this long to accept that one connection: ample
+            // even on a busy machine.
+            $0.prefaceTimeout = .seconds(5)
         }) { server in
             let speaking = try RawConnection(server, transport)
             speaking.sendPreface()
             #expect(speaking.readPreface() != nil)
             let silent = try (0..<2).map { _ in try RawConnection(server, transport) }
-            for _ in 0..<100 where server.server.connectionCount < 3 { try await Task.sleep(for: .milliseconds(5)) }
+            // Connected is not yet accepted (the server does that when its loops get to it, which
+            // under load took longer than the half second this once waited): the third connection
+            // must come after both are counted, or it takes a free slot and times out itself.
+            try #require(try await eventually { server.server.connectionCount == 3 })
             let refused = try RawConnection(server, transport)
             #expect(refused.readPreface() != nil)
             #expect(refused.readFrame()?.0.reason == "too_many_connections")
             for raw in silent {
+                // Longer than the preface timeout, which is what this waits for.
+                raw.setReadTimeout(seconds: 30)
                 #expect(raw.readPreface() == WireProtocol.preface())
                 let (header, _) = try #require(raw.readFrame())
                 #expect(header.callId == 0)
@@ -144,7 +150,7 @@ struct AbuseTests {
                 #expect(raw.readsEOF())
             }
             // The slots are free again, and a connection past its preface is not timed out.
-            for _ in 0..<100 where server.server.connectionCount > 1 { try await Task.sleep(for: .milliseconds(10)) }
+            try #require(try await eventually { server.server.connectionCount == 1 })
             let client = try await server.client(transport)
             #expect(try await client.health().awards == 0)
             await client.close()
@@ -237,4 +243,15 @@ struct AbuseTests {
             #expect(raw.readFrame()?.0.status == .ok)
         }
     }
+}
+
+/// Polls `condition` until it holds (true) or `limit` has passed (false): for server state a test
+/// is not told about, on a machine that may be slow.
+func eventually(within limit: Duration = .seconds(30), _ condition: () -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while !condition() {
+        if ContinuousClock.now >= deadline { return false }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+    return true
 }

@@ -317,7 +317,10 @@ final class WriteQueue: @unchecked Sendable {
             let written = try store.writeNotingChanges(
                 syncingLater: later,
                 beforeCommit: { changes in
-                    if later && !changes.isEmpty { gateEntry = gate.add(changes) }
+                    // Even without trophy-case changes: a batch may still write what `.everything`
+                    // reads (evaluated events' outcomes, pruned events), and a stored outcome
+                    // is replayed and dry-run outside the writer.
+                    if later { gateEntry = gate.add(changes) }
                 }
             ) { txn throws(BadgeError) in
                 for write in live {

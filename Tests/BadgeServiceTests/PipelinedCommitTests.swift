@@ -99,6 +99,46 @@ struct PipelinedCommitTests {
         }
     }
 
+    @Test("an event that changes no trophy case is neither replayed nor dry-run before its sync")
+    func eventOutcomeHeldUntilDurable() async throws {
+        try await withHarness { h throws in
+            // No badge listens to "visit": the event's batch stores only its outcome (event record).
+            let hold = SyncHold()
+            hold.install(on: h.store.environment)
+            h.service.writer.announce()
+            defer { h.service.writer.withdraw() }
+            let event = ActivityEvent(eventId: "e1", customerId: "c1", type: "visit")
+            let first = Finished()
+            h.service.evaluate(event) { result in if (try? result.get()) != nil { first.set() } }
+            for _ in 0..<3_000 {
+                let stored = try h.store.read { txn throws(BadgeError) in
+                    try h.store.eventRecord(txn, eventId: "e1")
+                }
+                if stored != nil { break }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(hold.entered.load(ordering: .relaxed) == 1)
+            // A retry (replayed from the stored outcome, on the caller's thread) and a dry run
+            // would tell of an event that a crash could still lose.
+            let retried = Finished()
+            h.service.evaluate(event) { result in if (try? result.get())?.replayed == true { retried.set() } }
+            var dry = event
+            dry.dryRun = true
+            let dryRun = Finished()
+            h.service.evaluate(dry) { result in if (try? result.get())?.replayed == true { dryRun.set() } }
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(!first.isSet)
+            #expect(!retried.isSet)
+            #expect(!dryRun.isSet)
+            #expect(!h.service.isDurable(.everything))
+
+            hold.release(on: h.store.environment)
+            #expect(first.wait(seconds: 30))
+            #expect(retried.wait(seconds: 30))
+            #expect(dryRun.wait(seconds: 30))
+        }
+    }
+
     @Test("a failed sync fails its batch's callers and the reads that would see it; then writes are refused")
     func failedSync() async throws {
         try await withHarness { h throws in

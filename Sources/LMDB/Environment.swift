@@ -321,8 +321,9 @@ public final class Environment: @unchecked Sendable {
         try journal?.syncer.waitSynced(through: ticket.sequence)
     }
 
-    /// Why a deferred journal sync failed, once one has: what it was syncing may be lost, and the
-    /// journal refuses every later write until a restart recovers it.
+    /// Why a deferred journal sync failed (or a record's write or inline sync), once one has: what
+    /// was not synced yet may be lost, and the journal refuses every later write until a restart
+    /// recovers it.
     public var syncFailure: LMDBError? { journal?.syncer.failed }
 
     /// Runs `observer` on the journal's sync thread after each sync of a `write(syncingLater:)`
@@ -336,6 +337,14 @@ public final class Environment: @unchecked Sendable {
     @_spi(Testing)
     public func setBeforeDeferredSync(_ hook: (@Sendable () -> Int32)?) {
         journal?.syncer.setBeforeSync(hook)
+    }
+
+    /// For tests: `hook` runs on the writing thread before each journal record sync it makes
+    /// itself (a commit without `syncingLater`, a cancel record), and may block; a non-zero
+    /// result fails that sync with this errno instead.
+    @_spi(Testing)
+    public func setBeforeInlineSync(_ hook: (@Sendable () -> Int32)?) {
+        journal?.syncer.setBeforeInlineSync(hook)
     }
 
     private func writeOnce<T>(

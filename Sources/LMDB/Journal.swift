@@ -199,7 +199,7 @@ final class Journal: @unchecked Sendable {
             // Before the commit: a checkpoint's copy that sees the transaction waits for this.
             syncer.noteWritten(sequence)
             if !syncLater {
-                try JournalFiles.syncData(segmentFD, JournalFiles.name(segmentNumber))
+                try syncer.syncInline(segmentFD, JournalFiles.name(segmentNumber))
                 syncer.noteSynced(sequence)
             }
         } catch {
@@ -215,7 +215,7 @@ final class Journal: @unchecked Sendable {
             do throws(LMDBError) {
                 // Synced here, with the record it cancels: nothing was committed to wait for.
                 try write(recorder.seal(kind: JournalRecord.Kind.cancel.rawValue, sequence: sequence))
-                try JournalFiles.syncData(segmentFD, JournalFiles.name(segmentNumber))
+                try syncer.syncInline(segmentFD, JournalFiles.name(segmentNumber))
                 syncer.noteSynced(sequence)
             } catch {
                 fail(error)
@@ -369,6 +369,8 @@ final class Journal: @unchecked Sendable {
         condition.withLock {
             if failure == nil { failure = Self.unusable(error) }
         }
+        // A checkpoint's copy may be waiting for the record that failed (`makeBase`).
+        syncer.fail(error)
     }
 
     private static func unusable(_ error: LMDBError) -> LMDBError {

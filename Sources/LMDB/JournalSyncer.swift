@@ -23,6 +23,7 @@ final class JournalSyncer: @unchecked Sendable {
     private var running = false
     private var observer: (@Sendable () -> Void)?
     private var beforeSync: (@Sendable () -> Int32)?
+    private var beforeInlineSync: (@Sendable () -> Int32)?
     /// The highest journal sequence known to be on disk.
     private let synced = Atomic<UInt64>(0)
     /// The highest journal sequence written (synced or not), set before its transaction commits.
@@ -47,6 +48,29 @@ final class JournalSyncer: @unchecked Sendable {
     /// result fails that sync with this errno instead.
     func setBeforeSync(_ hook: (@Sendable () -> Int32)?) {
         condition.withLock { beforeSync = hook }
+    }
+
+    /// For tests: `setBeforeSync` for the syncs the writer makes itself (`syncInline`).
+    func setBeforeInlineSync(_ hook: (@Sendable () -> Int32)?) {
+        condition.withLock { beforeInlineSync = hook }
+    }
+
+    /// Syncs a record on the calling thread (a commit that does not sync later, a cancel record).
+    func syncInline(_ fd: Int32, _ name: String) throws(LMDBError) {
+        if let hook = condition.withLock({ beforeInlineSync }) {
+            let injected = hook()
+            if injected != 0 { throw LMDBError(code: injected, operation: "fdatasync(\(name))") }
+        }
+        try JournalFiles.syncData(fd, name)
+    }
+
+    /// The journal failed on the writer's side (a record's write or its inline sync): records
+    /// written but not synced never will be, so nothing may wait for them (`waitSynced`).
+    func fail(_ error: LMDBError) {
+        condition.withLock {
+            if failure == nil { failure = error }
+            condition.broadcast()
+        }
     }
 
     /// Why a sync failed, once one has: the journal then takes no more writes.

@@ -99,6 +99,39 @@ import Testing
         }
     }
 
+    @Test("a checkpoint under way when a commit's own sync fails ends with an error instead of waiting forever")
+    func checkpointDuringAFailedInlineSync() throws {
+        try withTemporaryDirectory { path in
+            let env = try Environment(path: path, options: JournalTests.manual)
+            let db = try env.openDatabase("test")
+            try env.write { txn in try txn.put(db, "kept", "yes") }
+            let entered = Finished()
+            let failNow = DispatchSemaphore(value: 0)
+            env.setBeforeInlineSync {
+                entered.set()
+                failNow.wait()
+                return EIO
+            }
+            // A commit that syncs its record itself: written, then its sync fails.
+            let writer = Thread { _ = try? env.write { txn in try txn.put(db, "lost", "1") } }
+            writer.start()
+            #expect(entered.wait(seconds: 30))
+            // The checkpoint starts before the failure, and waits for the write lock the commit holds.
+            let checkpointed = Finished()
+            let checkpointer = Thread {
+                _ = try? env.checkpoint()
+                checkpointed.set()
+            }
+            checkpointer.start()
+            Thread.sleep(forTimeInterval: 0.2)
+            failNow.signal()
+            let ended = checkpointed.wait(seconds: 30)
+            #expect(ended)
+            // A checkpoint that never ends hangs the close too: then the environment is left open.
+            if ended { env.close() }
+        }
+    }
+
     @Test("a deferred commit without a journal is durable at once")
     func withoutJournal() throws {
         var options = JournalTests.manual

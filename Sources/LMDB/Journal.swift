@@ -213,7 +213,11 @@ final class Journal: @unchecked Sendable {
         guard rc == MDB_SUCCESS else {
             recorder.reset()
             do throws(LMDBError) {
-                // Synced here, with the record it cancels: nothing was committed to wait for.
+                // A record written to sync later is not synced yet: it is first, or a crash while
+                // the cancel syncs could leave both unsynced, and a torn record followed by a
+                // whole cancel reads as damage (`JournalFormat.swift`).
+                if syncLater { try syncer.syncInline(segmentFD, JournalFiles.name(segmentNumber)) }
+                // Synced here: nothing was committed to wait for.
                 try write(recorder.seal(kind: JournalRecord.Kind.cancel.rawValue, sequence: sequence))
                 try syncer.syncInline(segmentFD, JournalFiles.name(segmentNumber))
                 syncer.noteSynced(sequence)

@@ -132,6 +132,67 @@ import Testing
         }
     }
 
+    @Test("a deferred commit LMDB refuses leaves one unsynced record at most: a crash then still opens")
+    func refusedDeferredCommitThenCrash() throws {
+        try withTemporaryDirectory { path in
+            var options = JournalTests.manual
+            options.mapSize = 1 << 20
+            var lastKept = ""
+            var refused: [String] = []
+            do {
+                let env = try Environment(path: path, options: options)
+                let db = try env.openDatabase("test")
+                // The process dies at the first sync the writer makes itself (after a refused
+                // commit): what it would have synced may reach the disk in part, in any order.
+                env.setBeforeInlineSync { EIO }
+                // Fills the map until LMDB refuses a commit (MDB_MAP_FULL saving its free list).
+                var random = SplitMix64(state: 3)
+                var live: [Int] = []
+                var next = 0
+                while refused.isEmpty && next < 10_000 {
+                    let deleting = !live.isEmpty && Int.random(in: 0..<8, using: &random) == 0
+                    let count = Int.random(in: 1...6, using: &random)
+                    let size = Int.random(in: 1_500...3_000, using: &random)
+                    let keys = deleting ? Array(live.prefix(count)) : Array(next..<(next + count))
+                    do {
+                        _ = try env.write(syncingLater: true) { txn in
+                            for key in keys {
+                                if deleting {
+                                    _ = try txn.delete(db, key: Array("k\(key)".utf8))
+                                } else {
+                                    try txn.put(db, "k\(key)", String(repeating: "v", count: size))
+                                }
+                            }
+                        }
+                        if deleting {
+                            live.removeFirst(keys.count)
+                        } else {
+                            live += keys
+                            next += count
+                            lastKept = "k\(keys.last!)"
+                        }
+                    } catch let error as LMDBError where error.operation.hasPrefix("mdb_txn_commit") {
+                        refused = deleting ? [] : keys.map { "k\($0)" }
+                        break
+                    } catch {}
+                }
+                #expect(!refused.isEmpty)
+                env.closeWithoutCheckpoint()
+            }
+            // A page in the middle of the refused transaction's record never reached the disk.
+            let segment = try JournalTests.lastSegment(path)
+            let record = try #require(try JournalTests.recordRanges(segment).last { $0.count > 2 * 4096 })
+            let page = (record.lowerBound / 4096 + 1) * 4096
+            try JournalTests.overwrite(segment, at: page, with: [UInt8](repeating: 0, count: 4096))
+
+            let env = try Environment(path: path, options: options)
+            defer { env.close() }
+            let db = try env.openDatabase("test")
+            #expect(try env.read { try $0.get(db, lastKept) } != nil)
+            for key in refused { #expect(try env.read { try $0.get(db, key) } == nil) }
+        }
+    }
+
     @Test("a deferred commit without a journal is durable at once")
     func withoutJournal() throws {
         var options = JournalTests.manual

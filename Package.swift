@@ -120,7 +120,7 @@ let package = Package(
 
         // Tests.
         .testTarget(name: "LMDBTests", dependencies: ["LMDB", "BadgeTestSupport"]),
-        .target(name: "BadgeTestSupport", dependencies: ["BadgeModel", "LMDB"], path: "Tests/BadgeTestSupport"),
+        .target(name: "BadgeTestSupport", dependencies: ["BadgeModel"], path: "Tests/BadgeTestSupport"),
         .testTarget(
             name: "BadgeCodecTests", dependencies: ["BadgeCodec", "BadgeModel", "BadgeTestSupport", "BadgeWireC"]),
         .testTarget(name: "BadgeRulesTests", dependencies: ["BadgeRules", "BadgeModel", "BadgeTestSupport"]),

@@ -372,28 +372,20 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch method {
         case .getBadge:
             let request = try GetBadgeRequest(decoding: payload)
-            answer(
-                callId, sequence, .catalogue,
-                encoded: BadgeReply(badge: try service.readBadge(id: request.badgeId)).encoded())
+            respond(callId, sequence: sequence, BadgeReply(badge: try service.badge(id: request.badgeId)))
         case .listBadges:
             let request = try ListBadgesRequest(decoding: payload)
-            answer(
-                callId, sequence, .catalogue,
-                encoded: ListBadgesReply(badges: try service.readBadges(includeInactive: request.includeInactive))
-                    .encoded())
+            respond(
+                callId, sequence: sequence,
+                ListBadgesReply(badges: try service.badges(includeInactive: request.includeInactive)))
         case .list:
             let request = try ListRequest(decoding: payload)
-            answer(
-                callId, sequence, .customer(request.customerId),
-                encoded: try service.readEncodedTrophyCase(customerId: request.customerId))
+            respond(callId, sequence: sequence, encoded: try service.encodedTrophyCase(customerId: request.customerId))
         case .health:
             _ = try HealthRequest(decoding: payload)
-            answer(
-                callId, sequence, .everything,
-                encoded: try service.readHealth(
-                    version: BadgeServer.version, protocolVersion: UInt32(WireProtocol.version)
-                )
-                .encoded())
+            respond(
+                callId, sequence: sequence,
+                try service.health(version: BadgeServer.version, protocolVersion: UInt32(WireProtocol.version)))
         case .putBadge:
             let request = try PutBadgeRequest(decoding: payload)
             service.putBadge(request, deadline: deadline, completion: completer(callId, sequence) { $0 })
@@ -415,16 +407,6 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .evaluate:
             let event = try ActivityEvent(decoding: payload)
             service.evaluateEncoded(event, deadline: deadline, completion: encodedCompleter(callId, sequence) { $0 })
-        }
-    }
-
-    /// Answers a read with `reply` now, or once what it read is durable (see `BadgeService.whenDurable`).
-    private func answer(_ callId: UInt64, _ sequence: UInt64, _ scope: ReadScope, encoded reply: [UInt8]) {
-        // Idle or unaffected (the usual case): no closure, no hop.
-        if service.isDurable(scope) { return respond(callId, sequence: sequence, encoded: reply) }
-        let completion = encodedCompleter(callId, sequence) { (bytes: [UInt8]) in bytes }
-        if service.whenDurable(scope, { error in completion(error.map { .failure($0) } ?? .success(reply)) }) {
-            respond(callId, sequence: sequence, encoded: reply)
         }
     }
 
@@ -611,21 +593,23 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             let awards: [Award]
             do {
-                awards = try service.readExportAwards(after: stream.nextAfter, limit: stream.chunkSize)
+                awards = try service.exportAwards(after: stream.nextAfter, limit: stream.chunkSize)
             } catch {
                 respondError(callId, sequence: sequence, error)
                 return
             }
-            if !service.isDurable(.everything) {
-                // The chunk may hold awards still being synced: it goes out once they are durable.
-                let bound = NIOLoopBound((self, stream), eventLoop: context.eventLoop)
-                let loop = context.eventLoop
-                let waiting = !service.whenDurable(.everything) { error in
-                    loop.execute { bound.value.0.sendHeldChunk(callId, bound.value.1, awards, error) }
+            if awards.isEmpty {
+                guard finish(callId, sequence: sequence, .ok) != nil else { return }
+                appendOutbound(capacity: 32) {
+                    $0.writeResponseFrame(
+                        ResponseHeader(callId: callId), payload: UnsafeRawBufferPointer(start: nil, count: 0))
                 }
-                if waiting { return }
+                flushIfNeeded(force: true)
+                closeIfDrained()
+                return
             }
-            guard send(callId, sequence, stream, awards) else { return }
+            writeStreamMessage(callId, ExportAwardsChunk(awards: awards))
+            stream.nextAfter = awards.last!.awardId
             sent += 1
             if sent % 16 == 0 {
                 // Let the loop read its sockets (other connections, a CANCEL) before going on.
@@ -638,37 +622,6 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return
             }
         }
-    }
-
-    /// Sends an export chunk read while a write it may hold was syncing, then goes on with the
-    /// stream, unless the call ended meanwhile (or its id now names another stream).
-    private func sendHeldChunk(_ callId: UInt64, _ stream: ExportStream, _ awards: [Award], _ error: BadgeError?) {
-        guard let sequence = calls[callId]?.sequence, calls[callId]?.export === stream, !stream.cancelled else {
-            return
-        }
-        if let error { return respondError(callId, sequence: sequence, error) }
-        if send(callId, sequence, stream, awards) {
-            flushIfNeeded(force: true)
-            pump(callId)
-        }
-    }
-
-    /// Sends one chunk of an export, or its end when `awards` is empty; false when the stream is
-    /// over.
-    private func send(_ callId: UInt64, _ sequence: UInt64, _ stream: ExportStream, _ awards: [Award]) -> Bool {
-        if awards.isEmpty {
-            guard finish(callId, sequence: sequence, .ok) != nil else { return false }
-            appendOutbound(capacity: 32) {
-                $0.writeResponseFrame(
-                    ResponseHeader(callId: callId), payload: UnsafeRawBufferPointer(start: nil, count: 0))
-            }
-            flushIfNeeded(force: true)
-            closeIfDrained()
-            return false
-        }
-        writeStreamMessage(callId, ExportAwardsChunk(awards: awards))
-        stream.nextAfter = awards.last!.awardId
-        return true
     }
 }
 

@@ -10,13 +10,8 @@ import Logging
 /// The badge domain operations over the store and the rules.
 ///
 /// Reads run on the caller's thread in one short read transaction. Writes go through the single
-/// writer thread (group commit): their completion runs on that thread once the commit is durable,
-/// so it must be quick (hop to an event loop, resume a continuation).
-///
-/// With the journal, the writer commits a batch before its journal sync is done and builds the next
-/// one meanwhile (`pipelineCommits`). Readers may then see a batch that is not durable yet, so no
-/// read answers with it before its sync: the throwing reads here wait for it (briefly: one sync),
-/// and a front end that must not block uses the `package` reads with `whenDurable`.
+/// writer thread (group commit): their completion runs on that thread after the commit, so it must
+/// be quick (hop to an event loop, resume a continuation).
 ///
 /// Call `shutdown()` before dropping a service: it commits what is queued and stops the writer.
 public final class BadgeService: Sendable {
@@ -38,8 +33,6 @@ public final class BadgeService: Sendable {
     public let plansAhead: Bool
     let commitLog = CommitLog()
     let planCounters = PlanCounters()
-    /// Holds back answers that would reveal a batch committed but not yet synced.
-    let gate = DurabilityGate()
 
     /// Wall-clock Unix milliseconds.
     public static let systemClock: @Sendable () -> Int64 = {
@@ -58,15 +51,12 @@ public final class BadgeService: Sendable {
     ///   - plansAhead: Evaluate reads, evaluates and encodes on the caller's thread, in parallel
     ///     with the writer, which then only checks that nothing read has changed and stores the
     ///     result (or plans again itself). False: everything happens on the writer.
-    ///   - pipelineCommits: with the journal, commit each batch as soon as its journal record is
-    ///     written and apply the next while the record syncs (callers still hear back only after
-    ///     the sync). False: the writer waits for each sync before it commits.
     ///   - metricsFactory: where the writer's and the store's metrics go; passed explicitly so that
     ///     tests need not bootstrap the process-wide `MetricsSystem`.
     public init(
         store: BadgeStore, clock: @escaping @Sendable () -> Int64 = BadgeService.systemClock, maxBatch: Int = 4096,
         listCacheBytes: Int = BadgeService.defaultListCacheBytes, eventRetentionMs: Int64 = 0,
-        pruneInterval: Duration = .seconds(60), plansAhead: Bool = true, pipelineCommits: Bool = true,
+        pruneInterval: Duration = .seconds(60), plansAhead: Bool = true,
         logger: Logger = Logger(label: "badges.service"), metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         self.store = store
@@ -96,8 +86,7 @@ public final class BadgeService: Sendable {
             maintenance: eventRetentionMs > 0
                 ? Self.pruneMaintenance(
                     store: store, retentionMs: eventRetentionMs, interval: max(pruneInterval, .milliseconds(10)),
-                    logger: logger) : nil,
-            syncingLater: pipelineCommits && store.environment.durability == .journal, gate: gate)
+                    logger: logger) : nil)
     }
 
     /// 32 MiB: the trophy cases of ~20,000 customers with ten awards each.
@@ -138,46 +127,7 @@ public final class BadgeService: Sendable {
 
     // MARK: - Reads
 
-    /// True when a read of `scope` made now holds only durable writes, so its answer may go out.
-    public func isDurable(_ scope: ReadScope) -> Bool { gate.isDurable(scope) }
-
-    /// For an answer read without waiting (the `package` reads): returns true when what `scope`
-    /// reads is durable now, and then does not call `body`; otherwise calls `body` once it is (nil)
-    /// or once it may have been lost to a failed sync (the error), on the writer thread or at once.
-    public func whenDurable(_ scope: ReadScope, _ body: @escaping @Sendable (BadgeError?) -> Void) -> Bool {
-        gate.whenDurable(scope, body)
-    }
-
-    /// Passes `result` to `completion` once what `scope` reads is durable.
-    func answerWhenDurable<R: Sendable>(
-        _ scope: ReadScope, _ result: Result<R, BadgeError>,
-        _ completion: @escaping @Sendable (Result<R, BadgeError>) -> Void
-    ) {
-        if gate.whenDurable(scope, { error in completion(error.map { .failure($0) } ?? result) }) {
-            completion(result)
-        }
-    }
-
-    /// Runs a read and waits until what it read is durable.
-    func durableRead<T>(_ scope: ReadScope, _ read: () throws(BadgeError) -> T) throws(BadgeError) -> T {
-        let value = try read()
-        if !gate.isDurable(scope) && writer.isWriterThread {
-            // Only the writer can make it durable: waiting here would never end.
-            throw BadgeError(
-                .failedPrecondition,
-                "a read that waits for durability was made in a write's completion; hop to another thread first",
-                reason: "read_on_writer_thread")
-        }
-        try gate.waitUntilDurable(scope)
-        return value
-    }
-
     public func badge(id: String) throws(BadgeError) -> BadgeDefinition {
-        try durableRead(.catalogue) { () throws(BadgeError) in try readBadge(id: id) }
-    }
-
-    /// `badge(id:)` without waiting: answer it through `whenDurable(.catalogue)`.
-    package func readBadge(id: String) throws(BadgeError) -> BadgeDefinition {
         try Validate.badgeId(id)
         guard let badge = try store.read({ txn throws(BadgeError) in try store.badge(txn, id: id) }) else {
             throw Self.badgeNotFound(id)
@@ -187,11 +137,6 @@ public final class BadgeService: Sendable {
 
     /// The catalogue in display order (rank, then id).
     public func badges(includeInactive: Bool) throws(BadgeError) -> [BadgeDefinition] {
-        try durableRead(.catalogue) { () throws(BadgeError) in try readBadges(includeInactive: includeInactive) }
-    }
-
-    /// `badges(includeInactive:)` without waiting: answer it through `whenDurable(.catalogue)`.
-    package func readBadges(includeInactive: Bool) throws(BadgeError) -> [BadgeDefinition] {
         let all = try store.read { txn throws(BadgeError) in try store.allBadges(txn) }
         return all.filter { includeInactive || $0.status == .active }.sorted(by: BadgeDefinition.displayOrder)
     }
@@ -201,15 +146,7 @@ public final class BadgeService: Sendable {
         try Validate.opaqueId(customerId, field: "customer_id")
         let now = clock()
         let generation = catalogueCache.generation
-        return try durableRead(.customer(customerId)) { () throws(BadgeError) in
-            try buildTrophyCase(customerId: customerId, nowMs: now, catalogueGeneration: generation)
-        }
-    }
-
-    private func buildTrophyCase(
-        customerId: String, nowMs now: Int64, catalogueGeneration generation: UInt64
-    ) throws(BadgeError) -> TrophyCase {
-        try store.read { txn throws(BadgeError) in
+        return try store.read { txn throws(BadgeError) in
             let catalogue = try catalogueCache.snapshot(store, txn, generation: generation)
             return TrophyCaseBuilder.build(
                 customerId: customerId, catalogue: catalogue.badges,
@@ -224,23 +161,10 @@ public final class BadgeService: Sendable {
 
     /// Up to `limit` awards after `afterAwardId`, in award id order.
     public func exportAwards(after afterAwardId: UInt64, limit: Int) throws(BadgeError) -> [Award] {
-        try durableRead(.everything) { () throws(BadgeError) in try readExportAwards(after: afterAwardId, limit: limit)
-        }
-    }
-
-    /// `exportAwards` without waiting: answer it through `whenDurable(.everything)`.
-    package func readExportAwards(after afterAwardId: UInt64, limit: Int) throws(BadgeError) -> [Award] {
         try store.read { txn throws(BadgeError) in try store.awards(txn, after: afterAwardId, limit: limit) }
     }
 
     public func health(version: String, protocolVersion: UInt32) throws(BadgeError) -> HealthInfo {
-        try durableRead(.everything) { () throws(BadgeError) in
-            try readHealth(version: version, protocolVersion: protocolVersion)
-        }
-    }
-
-    /// `health` without waiting: answer it through `whenDurable(.everything)`.
-    package func readHealth(version: String, protocolVersion: UInt32) throws(BadgeError) -> HealthInfo {
         let counts = try store.read { txn throws(BadgeError) in try store.counts(txn) }
         let now = clock()
         return HealthInfo(

@@ -139,16 +139,14 @@ extension BadgeService {
         let event = event.occurredAtMs != 0 ? event : event.at(clock())
         if event.dryRun {
             let now = clock()
-            // It reads global counts (caps) and stored outcomes as well as the customer's records.
-            return answerWhenDurable(
-                .everything,
+            return completion(
                 Result { () throws(BadgeError) in
                     try store.read { txn throws(BadgeError) in
                         if let replay = try Self.replay(event, store: store, txn: txn) { return reply(replay, nil) }
                         let rules = WriterCatalogue.build(try store.allBadges(txn))[event.type] ?? .empty
                         return reply(try Self.plan(event, rules: rules, store: store, txn: txn, now: now).result, nil)
                     }
-                }, completion)
+                })
         }
         let planned: PlannedEvaluate?
         if plansAhead {
@@ -158,8 +156,7 @@ extension BadgeService {
                 switch try planAhead(event) {
                 case .replayed(let result):
                     writer.withdraw()
-                    // The stored outcome may be of a batch still syncing.
-                    return answerWhenDurable(.everything, .success(reply(result, nil)), completion)
+                    return completion(.success(reply(result, nil)))
                 case .planned(let plan): planned = plan
                 }
             } catch {
@@ -193,7 +190,7 @@ extension BadgeService {
     }
 
     private enum PlannedAhead {
-        /// The event was evaluated before: its stored outcome (committed, durable once the gate says so).
+        /// The event was evaluated before: its stored outcome (committed, so durable).
         case replayed(EvaluateResult)
         case planned(PlannedEvaluate)
     }

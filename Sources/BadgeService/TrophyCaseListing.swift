@@ -62,20 +62,13 @@ extension BadgeService {
     /// read), and no per-badge structs are built. Replies are kept (`TrophyCaseCache`) until a write
     /// or the passing of time changes them.
     public func encodedTrophyCase(customerId: String) throws(BadgeError) -> [UInt8] {
-        try durableRead(.customer(customerId)) { () throws(BadgeError) in
-            try readEncodedTrophyCase(customerId: customerId)
-        }
-    }
-
-    /// `encodedTrophyCase` without waiting: answer it through `whenDurable(.customer(customerId))`.
-    package func readEncodedTrophyCase(customerId: String) throws(BadgeError) -> [UInt8] {
         try Validate.opaqueId(customerId, field: "customer_id")
         let now = clock()
         if let cached = trophyCases.lookup(customerId, nowMs: now) { return cached }
         // Both before the read transaction opens (see TrophyCaseCache and CatalogueCache).
         let ticket = trophyCases.ticket()
         let generation = catalogueCache.generation
-        let (bytes, validUntilMs) = try buildEncodedTrophyCase(
+        let (bytes, validUntilMs) = try buildTrophyCase(
             customerId: customerId, nowMs: now, catalogueGeneration: generation)
         trophyCases.install(customerId, bytes, builtAtMs: now, validUntilMs: validUntilMs, ticket: ticket)
         return bytes
@@ -86,7 +79,7 @@ extension BadgeService {
 
     /// The encoded trophy case at `now`, and the first instant it may read differently without a
     /// write: an award expiring, a badge's window ending, or the local day turning (progress).
-    private func buildEncodedTrophyCase(
+    private func buildTrophyCase(
         customerId: String, nowMs now: Int64, catalogueGeneration generation: UInt64
     ) throws(BadgeError) -> (bytes: [UInt8], validUntilMs: Int64) {
         try store.read { txn throws(BadgeError) in

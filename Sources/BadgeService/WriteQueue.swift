@@ -19,15 +19,10 @@ struct PendingWrite: Sendable {
 
 /// The one thread that owns every LMDB write transaction.
 ///
-/// Callers enqueue; the thread takes everything waiting, applies it in one transaction, commits once,
-/// and completes the callers once the commit is durable (group commit). LMDB ties a write
-/// transaction to its OS thread, which is why this is a thread and not a task.
-///
-/// With `syncingLater` (and the store's journal) commits are pipelined: a batch is committed as
-/// soon as its journal record is written, and the journal syncs the record on its own thread while
-/// this one applies the next batch. The batch waits, staged, for its sync; only then are its
-/// callers answered (`gate` holds back reads that would see it meanwhile). LMDB takes one write
-/// transaction at a time, so without this the writer sat idle through every fdatasync.
+/// Callers enqueue; the thread takes everything waiting, applies it in one transaction, commits once
+/// (made durable by the store: a journal append + fdatasync by default), and only then completes
+/// the callers (group commit). LMDB ties a write transaction to
+/// its OS thread, which is why this is a thread and not a task.
 final class WriteQueue: @unchecked Sendable {
     private let condition = NSCondition()
     // Guarded by `condition`.
@@ -37,11 +32,6 @@ final class WriteQueue: @unchecked Sendable {
     private var statistics = WriterStatistics()
 
     private let store: BadgeStore
-    /// Commit before the journal sync, and answer once it is done (see the type's comment).
-    let syncingLater: Bool
-    let gate: DurabilityGate
-    /// Committed batches waiting for their journal sync, oldest first. Writer thread only.
-    private var staged: [StagedBatch] = []
     private let clock: @Sendable () -> Int64
     private let maxBatch: Int
     private let logger: Logger
@@ -92,11 +82,8 @@ final class WriteQueue: @unchecked Sendable {
         store: BadgeStore, clock: @escaping @Sendable () -> Int64, maxBatch: Int, logger: Logger,
         metrics: WriterMetrics, onRollback: @escaping @Sendable () -> Void = {},
         afterCommit: @escaping @Sendable (TrophyCaseChanges) -> Void = { _ in }, maintenance: Maintenance? = nil,
-        gatherWindow: Duration = .microseconds(1_000), gatherGap: Duration = .microseconds(150),
-        syncingLater: Bool = true, gate: DurabilityGate = DurabilityGate()
+        gatherWindow: Duration = .microseconds(1_000), gatherGap: Duration = .microseconds(150)
     ) {
-        self.syncingLater = syncingLater
-        self.gate = gate
         self.gatherWindow = gatherWindow
         self.gatherGap = gatherGap
         self.metrics = metrics
@@ -109,14 +96,6 @@ final class WriteQueue: @unchecked Sendable {
         self.logger = logger
         // The thread holds the queue until `stop()`: dropping the service without stopping it leaks
         // the thread rather than leaving it with a dangling queue.
-        // Wakes a writer waiting for work, so that it answers a staged batch as soon as it is synced.
-        if syncingLater {
-            store.environment.setSyncObserver { [condition] in
-                condition.lock()
-                condition.signal()
-                condition.unlock()
-            }
-        }
         let thread = Thread { self.run() }
         thread.name = "badges-writer"
         thread.start()
@@ -202,22 +181,18 @@ final class WriteQueue: @unchecked Sendable {
         writerThread.store(Self.currentThreadID, ordering: .relaxed)
         var maintenanceDue = maintenance.map { ContinuousClock.now + $0.interval }
         while true {
-            finishStaged(waiting: false)
             if let maintenance, let due = maintenanceDue, due <= ContinuousClock.now {
-                // Its writes sync on their own: the callers before them hear back first.
-                finishStaged(waiting: true)
                 let more = maintenance.run(clock())
                 maintenanceDue =
                     ContinuousClock.now
                     + (more ? min(maintenance.backlogPause, maintenance.interval) : maintenance.interval)
             }
             guard let batch = nextBatch(waitingUntil: maintenanceDue) else { break }
-            if batch.isEmpty { continue }  // woken for maintenance or a sync
+            if batch.isEmpty { continue }  // woken for maintenance
             count(writes: batch.count)
             apply(batch)
             notifyObservers()
         }
-        finishStaged(waiting: true)
         // A later thread may be given the same id: it must not pass for the writer.
         writerThread.store(0, ordering: .relaxed)
         condition.lock()
@@ -232,7 +207,6 @@ final class WriteQueue: @unchecked Sendable {
         defer { condition.unlock() }
         while pending.isEmpty {
             if stopping { return nil }
-            if stagedReady { return [] }
             if let due {
                 if due <= ContinuousClock.now { return [] }
                 waitForSignal(until: due)
@@ -253,12 +227,6 @@ final class WriteQueue: @unchecked Sendable {
                     announced.load(ordering: .relaxed) > 0 ? until : min(until, lastAnnouncedSubmit + gatherGap)
                 if stopAt <= ContinuousClock.now { break }
                 waitForSignal(until: stopAt)
-                if stagedReady {
-                    // Answers the synced batch's callers now rather than after this one commits.
-                    condition.unlock()
-                    finishStaged(waiting: false)
-                    condition.lock()
-                }
             }
         }
         if pending.count <= maxBatch {
@@ -306,114 +274,32 @@ final class WriteQueue: @unchecked Sendable {
         }
         if live.isEmpty { return }
 
-        var completions: [(PendingWrite, @Sendable () -> Void)] = []
+        var completions: [@Sendable () -> Void] = []
         var refusals: [(PendingWrite, BadgeError)] = []
-        var gateEntry: UInt64?
-        let ticket: SyncTicket
-        // With nothing else to do, the writer would only wait for the sync: it syncs in place then
-        // (visible only once durable, no hand-over to the sync thread), as it does a quiet caller.
-        let later = syncingLater && moreWorkWaiting
         do throws(BadgeError) {
-            let written = try store.writeNotingChanges(
-                syncingLater: later,
-                beforeCommit: { changes in
-                    // Even without trophy-case changes: a batch may still write what `.everything`
-                    // reads (evaluated events' outcomes, pruned events), and a stored outcome
-                    // is replayed and dry-run outside the writer.
-                    if later { gateEntry = gate.add(changes) }
-                }
-            ) { txn throws(BadgeError) in
+            let changes = try store.writeNotingChanges { txn throws(BadgeError) in
                 for write in live {
                     do throws(BadgeError) {
-                        completions.append((write, try write.apply(txn, now)))
+                        completions.append(try write.apply(txn, now))
                     } catch  where !error.abortsTransaction {
                         // A refusal writes nothing, so the rest of the batch stands.
                         refusals.append((write, error))
                     }
-                    // The previous batch's callers hear back as soon as its sync is done.
-                    finishStaged(waiting: false)
                 }
-            }
-            ticket = written.ticket
-            afterCommit(written.changes)
+            }.changes
+            afterCommit(changes)
         } catch {
-            if let gateEntry { gate.remove(gateEntry) }
             onRollback()
             metrics.batchFailures.increment()
             logger.warning("batch of \(live.count) writes failed (\(error)); retrying one by one")
-            finishStaged(waiting: true)
             return applyOneByOne(live, now: now)
         }
-        // Answered once durable: now, without a journal or syncing in place; else once the
-        // journal's sync thread is done (a batch without a record waits for the one before it).
-        staged.append(
-            StagedBatch(
-                ticket: ticket, gateEntry: gateEntry, completions: completions, refusals: refusals, start: start))
-        finishStaged(waiting: false)
-    }
-
-    /// Writes are queued or being prepared: the next batch is ready to go.
-    private var moreWorkWaiting: Bool {
-        if announced.load(ordering: .relaxed) > 0 { return true }
-        condition.lock()
-        defer { condition.unlock() }
-        return !pending.isEmpty
-    }
-
-    /// A committed batch waiting for its journal sync before its callers hear back.
-    private struct StagedBatch {
-        let ticket: SyncTicket
-        let gateEntry: UInt64?
-        let completions: [(PendingWrite, @Sendable () -> Void)]
-        let refusals: [(PendingWrite, BadgeError)]
-        let start: ContinuousClock.Instant
-    }
-
-    /// The oldest staged batch is synced (or its sync failed): it can be answered.
-    private var stagedReady: Bool {
-        guard let first = staged.first else { return false }
-        return store.environment.isSynced(first.ticket) || store.environment.syncFailure != nil
-    }
-
-    /// Answers the staged batches whose syncs are done, oldest first; `waiting`, all of them,
-    /// waiting for their syncs. Writer thread only.
-    private func finishStaged(waiting: Bool) {
-        while let batch = staged.first {
-            if !store.environment.isSynced(batch.ticket) {
-                guard waiting || store.environment.syncFailure != nil else { return }
-                do {
-                    try store.environment.waitUntilSynced(batch.ticket)
-                } catch {
-                    return failStaged(error)
-                }
-            }
-            staged.removeFirst()
-            if let entry = batch.gateEntry { gate.durable(through: entry) }
-            metrics.commitDuration.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - batch.start))
-            metrics.batchSize.record(batch.completions.count + batch.refusals.count)
-            count(commits: 1)
-            for (_, completion) in batch.completions { completion() }
-            for (write, error) in batch.refusals { write.fail(error) }
-            notifyObservers()
-        }
-    }
-
-    /// A journal sync failed: every staged batch may be lost, so none of its callers may be told
-    /// it succeeded, and reads that would see them fail too.
-    private func failStaged(_ error: any Error) {
-        let failure = BadgeError(
-            .unavailable,
-            "the write was committed but could not be made durable (\(error)); restart badged to recover",
-            reason: "storage_sync_failed")
-        logger.critical("journal sync failed: \(error); every later write fails until a restart")
-        gate.fail(failure)
-        for batch in staged {
-            count(commits: 1)
-            for (write, _) in batch.completions { write.fail(failure) }
-            for (write, _) in batch.refusals { write.fail(failure) }
-        }
-        staged.removeAll()
-        notifyObservers()
+        // Durable now: what callers wait for, completions excluded.
+        metrics.commitDuration.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - start))
+        metrics.batchSize.record(live.count)
+        count(commits: 1)
+        for completion in completions { completion() }
+        for (write, error) in refusals { write.fail(error) }
     }
 
     private static func nanoseconds(_ duration: Duration) -> Int64 {

@@ -74,30 +74,16 @@ public final class BadgeStore: Sendable {
     public func writeNotingChanges<T>(
         _ body: (borrowing WriteTransaction) throws(BadgeError) -> T
     ) throws(BadgeError) -> (result: T, changes: TrophyCaseChanges) {
-        let written = try writeNotingChanges(syncingLater: false, beforeCommit: { _ in }, body)
-        return (written.result, written.changes)
-    }
-
-    /// `writeNotingChanges`, committed as `Environment.write(syncingLater:_:)` does: with
-    /// `syncingLater` the commit is visible before it is durable, and the caller must hold back
-    /// what it reveals until `environment.isSynced(ticket)`. `beforeCommit` gets the changes
-    /// after `body` and before the commit makes them visible (the commit may still fail).
-    public func writeNotingChanges<T>(
-        syncingLater: Bool, beforeCommit: (TrophyCaseChanges) -> Void,
-        _ body: (borrowing WriteTransaction) throws(BadgeError) -> T
-    ) throws(BadgeError) -> (result: T, changes: TrophyCaseChanges, ticket: SyncTicket) {
         try lmdb {
-            let written = try environment.write(syncingLater: syncingLater) { txn in
+            try environment.write { txn in
                 // Inside LMDB's write lock, so no other writer's transaction can see or clear them.
                 pendingCounters.reset(active: true)
                 pendingChanges.changes = TrophyCaseChanges()
                 defer { pendingCounters.reset(active: false) }
                 let result = try body(txn)
                 try flushPendingCounters(txn)
-                beforeCommit(pendingChanges.changes)
                 return (result, pendingChanges.changes)
             }
-            return (written.result.0, written.result.1, written.ticket)
         }
     }
 

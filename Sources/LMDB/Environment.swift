@@ -14,12 +14,6 @@ public struct Database: Sendable, Hashable {
     let dbi: UInt32
 }
 
-/// A point in the journal (`Environment.write(syncingLater:_:)`): what was committed up to it is
-/// durable once `Environment.isSynced` says so.
-public struct SyncTicket: Sendable, Hashable {
-    let sequence: UInt64
-}
-
 /// An LMDB environment (a directory holding `data.mdb` and `lock.mdb`).
 ///
 /// Open at most one `Environment` per path per process: LMDB's locking breaks if the same files are
@@ -68,9 +62,8 @@ public final class Environment: @unchecked Sendable {
     /// How a committed write transaction is made durable.
     public enum Durability: String, Sendable, CaseIterable {
         /// The transaction's changes are appended to a write-ahead journal and fdatasync'ed before the
-        /// commit returns (one sequential write), or, with `write(syncingLater:_:)`, on a thread of the
-        /// journal's after the commit; LMDB itself is not synced, and recovery rebuilds it from a
-        /// base copy plus the journal. Survives process and system crashes.
+        /// commit returns (one sequential write); LMDB itself is not synced, and recovery rebuilds it
+        /// from a base copy plus the journal. Survives process and system crashes.
         case journal
         /// LMDB fsyncs every commit itself (every page the transaction touched). Survives crashes; slower.
         case syncEachCommit = "sync"
@@ -294,62 +287,10 @@ public final class Environment: @unchecked Sendable {
     /// If a write operation fails (e.g. map full), the transaction can only be aborted: let the error
     /// propagate out of `body`.
     public func write<T>(_ body: (borrowing WriteTransaction) throws -> T) throws -> T {
-        try withEnv("mdb_txn_begin(read-write)") { env in try writeOnce(env, syncLater: false, body).result }
+        try withEnv("mdb_txn_begin(read-write)") { env in try writeOnce(env, body) }
     }
 
-    /// `write`, but with `.journal` durability the transaction is committed as soon as its journal
-    /// record is written, and the record is synced on a thread of the journal's while the caller
-    /// goes on (say, to build its next transaction; the next one's record waits for this sync).
-    ///
-    /// The commit is visible to readers at once but durable only once `isSynced(ticket)`: the
-    /// caller must not acknowledge it, nor reveal what readers may see of it, before then. A failed
-    /// sync makes the journal refuse every later write until a restart recovers it (the
-    /// transaction may then be lost). Without a journal, the ticket is already synced.
-    public func write<T>(
-        syncingLater: Bool, _ body: (borrowing WriteTransaction) throws -> T
-    ) throws -> (result: T, ticket: SyncTicket) {
-        try withEnv("mdb_txn_begin(read-write)") { env in try writeOnce(env, syncLater: syncingLater, body) }
-    }
-
-    /// True once everything committed up to `ticket` is durable.
-    public func isSynced(_ ticket: SyncTicket) -> Bool {
-        journal?.syncer.isSynced(ticket.sequence) ?? true
-    }
-
-    /// Waits until everything committed up to `ticket` is durable; throws if a sync failed first.
-    public func waitUntilSynced(_ ticket: SyncTicket) throws {
-        try journal?.syncer.waitSynced(through: ticket.sequence)
-    }
-
-    /// Why a deferred journal sync failed (or a record's write or inline sync), once one has: what
-    /// was not synced yet may be lost, and the journal refuses every later write until a restart
-    /// recovers it.
-    public var syncFailure: LMDBError? { journal?.syncer.failed }
-
-    /// Runs `observer` on the journal's sync thread after each sync of a `write(syncingLater:)`
-    /// record, and after a failed one (nil: none).
-    public func setSyncObserver(_ observer: (@Sendable () -> Void)?) {
-        journal?.syncer.setObserver(observer)
-    }
-
-    /// For tests: `hook` runs on the journal's sync thread before each deferred sync, and may block
-    /// (holding commits visible but not durable); a non-zero result fails the sync with that errno.
-    @_spi(Testing)
-    public func setBeforeDeferredSync(_ hook: (@Sendable () -> Int32)?) {
-        journal?.syncer.setBeforeSync(hook)
-    }
-
-    /// For tests: `hook` runs on the writing thread before each journal record sync it makes
-    /// itself (a commit without `syncingLater`, a cancel record), and may block; a non-zero
-    /// result fails that sync with this errno instead.
-    @_spi(Testing)
-    public func setBeforeInlineSync(_ hook: (@Sendable () -> Int32)?) {
-        journal?.syncer.setBeforeInlineSync(hook)
-    }
-
-    private func writeOnce<T>(
-        _ env: OpaquePointer, syncLater: Bool, _ body: (borrowing WriteTransaction) throws -> T
-    ) throws -> (result: T, ticket: SyncTicket) {
+    private func writeOnce<T>(_ env: OpaquePointer, _ body: (borrowing WriteTransaction) throws -> T) throws -> T {
         journal?.writerLock.lock()
         defer { journal?.writerLock.unlock() }
         var txn: OpaquePointer?
@@ -366,10 +307,11 @@ public final class Environment: @unchecked Sendable {
         }
         // mdb_txn_commit frees the transaction even when it fails, so there is nothing to abort.
         if let journal {
-            return (result, SyncTicket(sequence: try journal.commit(txn, syncLater: syncLater)))
+            try journal.commit(txn)
+        } else {
+            try check(mdb_txn_commit(txn), "mdb_txn_commit")
         }
-        try check(mdb_txn_commit(txn), "mdb_txn_commit")
-        return (result, SyncTicket(sequence: 0))
+        return result
     }
 
     /// The current size of the memory map in bytes (0 once closed).

@@ -37,8 +37,6 @@ final class Journal: @unchecked Sendable {
     /// The preparer was asked for a spare while this segment is current.
     private var spareAsked = false
     private let preparer: SegmentPreparer
-    /// Syncs records written with `syncLater` while the writer goes on.
-    let syncer = JournalSyncer()
     /// Journal bytes the current base does not cover (all segments since it): what a crash would
     /// replay, and what triggers the next checkpoint.
     private var bytesSinceBase = 0
@@ -85,7 +83,6 @@ final class Journal: @unchecked Sendable {
             throw error
         }
         preparer.start()
-        syncer.start(syncedThrough: lastJournaled)
         let thread = Thread { [self] in runCheckpoints() }
         thread.name = "lmdb-checkpoint"
         thread.start()
@@ -124,7 +121,6 @@ final class Journal: @unchecked Sendable {
             return (self.failure, claim)
         }
         if let failure { throw failure }
-        if let failed = syncer.failed { throw Self.unusable(failed) }
         recorder.reset()
         guard claimed else { return }
         // Rotating here, while this thread holds the write lock anyway: a checkpoint thread
@@ -146,25 +142,12 @@ final class Journal: @unchecked Sendable {
         }
     }
 
-    /// Journals the transaction's mutations, then commits it; returns the journal sequence the
-    /// transaction is durable at (for one without mutations, the last one written before it).
-    ///
-    /// By default the record is appended and fdatasync'ed before the commit, so nothing is visible
-    /// to readers before it is durable. With `syncLater` the record is written, the transaction
-    /// committed (visible, not yet durable), and the sync runs on `syncer`'s thread while the
-    /// caller goes on; the caller must not reveal what it wrote until `syncer.isSynced` says so.
-    /// Either way a record is written only once every earlier one is synced. On failure the
-    /// transaction is gone (committed or aborted).
-    func commit(_ txn: OpaquePointer, syncLater: Bool = false) throws(LMDBError) -> UInt64 {
+    /// Journals the transaction's mutations (append + fdatasync), then commits it. Nothing is visible
+    /// to readers before it is durable. On failure the transaction is gone (committed or aborted).
+    func commit(_ txn: OpaquePointer) throws(LMDBError) {
         guard recorder.hasMutations else {
             try check(mdb_txn_commit(txn), "mdb_txn_commit")
-            return lastJournaled
-        }
-        do throws(LMDBError) {
-            try syncer.waitIdle()
-        } catch {
-            mdb_txn_abort(txn)
-            throw Self.unusable(error)
+            return
         }
         // A record that does not fit goes into the next segment, with room for a cancel after it.
         let needed = recorder.bytes.count + Self.cancelSize
@@ -195,13 +178,7 @@ final class Journal: @unchecked Sendable {
         lastJournaled = sequence
         let record = recorder.seal(sequence: sequence)
         do throws(LMDBError) {
-            try write(record)
-            // Before the commit: a checkpoint's copy that sees the transaction waits for this.
-            syncer.noteWritten(sequence)
-            if !syncLater {
-                try syncer.syncInline(segmentFD, JournalFiles.name(segmentNumber))
-                syncer.noteSynced(sequence)
-            }
+            try append(record)
         } catch {
             mdb_txn_abort(txn)
             // What reached the file is unknown, and a record after a damaged one would be refused
@@ -213,33 +190,23 @@ final class Journal: @unchecked Sendable {
         guard rc == MDB_SUCCESS else {
             recorder.reset()
             do throws(LMDBError) {
-                // A record written to sync later is not synced yet: it is first, or a crash while
-                // the cancel syncs could leave both unsynced, and a torn record followed by a
-                // whole cancel reads as damage (`JournalFormat.swift`).
-                if syncLater { try syncer.syncInline(segmentFD, JournalFiles.name(segmentNumber)) }
-                // Synced here: nothing was committed to wait for.
-                try write(recorder.seal(kind: JournalRecord.Kind.cancel.rawValue, sequence: sequence))
-                try syncer.syncInline(segmentFD, JournalFiles.name(segmentNumber))
-                syncer.noteSynced(sequence)
+                try append(recorder.seal(kind: JournalRecord.Kind.cancel.rawValue, sequence: sequence))
             } catch {
                 fail(error)
             }
             throw LMDBError(code: rc, operation: "mdb_txn_commit")
         }
-        if syncLater {
-            syncer.requestSync(fd: segmentFD, name: JournalFiles.name(segmentNumber), sequence: sequence)
-        }
-        return sequence
     }
 
-    /// Writes `record` over the zeros at the current offset (not synced): the file's size never
-    /// changes, so the fdatasync that follows writes no inode.
-    private func write(_ record: [UInt8]) throws(LMDBError) {
+    /// Writes `record` over the zeros at the current offset and syncs it: the file's size never
+    /// changes, so the fdatasync writes no inode.
+    private func append(_ record: [UInt8]) throws(LMDBError) {
         try record.withBytes { raw throws(LMDBError) in
             try JournalFiles.writeAll(segmentFD, raw, at: writeOffset, JournalFiles.name(segmentNumber))
         }
         writeOffset += record.count
         bytesSinceBase += record.count
+        try JournalFiles.syncData(segmentFD, JournalFiles.name(segmentNumber))
         // A quarter in, a spare is made in the background, long before this segment is full.
         if !spareAsked && writeOffset >= segmentSize / 4 {
             spareAsked = true
@@ -252,9 +219,6 @@ final class Journal: @unchecked Sendable {
     /// here: a small one, or one sized for a record larger than a segment.
     @discardableResult
     private func rotate(fitting needed: Int) throws(LMDBError) -> UInt64 {
-        // The old segment is closed below, and must hold every record synced before the next
-        // segment begins (its header says where the old one ends).
-        try syncer.waitIdle()
         let header = SegmentHeader(number: segmentNumber + 1, previousSequence: lastJournaled)
         let path = directory + "/" + JournalFiles.name(header.number)
         let minimum = SegmentHeader.size + needed
@@ -356,10 +320,6 @@ final class Journal: @unchecked Sendable {
         let path = directory + "/" + JournalFiles.baseName
         try JournalFiles.writeDurably(path, directory: directory) { fd throws(LMDBError) in
             try check(mdb_env_copyfd2(env, fd, UInt32(MDB_CP_COMPACT)), "mdb_env_copyfd2(\(path).tmp)")
-            // The copy may hold a transaction committed with its record not yet synced. A base
-            // is durable, so it must not take a transaction the journal could still lose: its
-            // successor would then be journaled after a gap in the sequence.
-            try syncer.waitSynced(through: syncer.writtenSequence)
         }
     }
 
@@ -371,18 +331,13 @@ final class Journal: @unchecked Sendable {
 
     private func fail(_ error: LMDBError) {
         condition.withLock {
-            if failure == nil { failure = Self.unusable(error) }
+            if failure == nil {
+                failure = LMDBError(
+                    code: error.code,
+                    operation: "journal unusable after an I/O error, restart to recover (\(error.operation))")
+            }
         }
-        // A checkpoint's copy may be waiting for the record that failed (`makeBase`).
-        syncer.fail(error)
     }
-
-    private static func unusable(_ error: LMDBError) -> LMDBError {
-        if error.operation.hasPrefix(unusablePrefix) { return error }
-        return LMDBError(code: error.code, operation: "\(unusablePrefix) (\(error.operation))")
-    }
-
-    private static let unusablePrefix = "journal unusable after an I/O error, restart to recover"
 
     /// Stops the checkpoint thread. With `clean`, syncs LMDB and writes `journal.clean` so the next
     /// open needs no recovery; without it, leaves the files as a crash would.
@@ -393,9 +348,8 @@ final class Journal: @unchecked Sendable {
             condition.broadcast()
             while !threadDone { condition.wait() }
         }
-        syncer.stop()
         preparer.stop()
-        let usable = condition.withLock { failure == nil } && syncer.failed == nil
+        let usable = condition.withLock { failure == nil }
         if segmentFD >= 0 {
             // Cut to its records: the next clean start counts what the segments left hold by
             // their sizes, and a folder restarted often does not keep megabytes of zeros per run.

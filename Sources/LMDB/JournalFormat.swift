@@ -57,8 +57,7 @@ internal import CZlib
 // (Older versions appended to growing files; those read back the same way.)
 //
 // Where a segment's records end, after a crash. Writes are serial: a record is appended and synced
-// before the next is written (a deferred sync, `Environment.write(syncingLater:_:)`, runs on the
-// journal's sync thread, and the next record waits for it: `JournalSyncer`), and the writer rotates only after every record of the old segment is
+// before the next is written, and the writer rotates only after every record of the old segment is
 // synced (a failed write or sync stops the journal until a restart recovers it). So at any crash at
 // most one record is unsynced: the last one written, in the newest segment; everything after it is
 // still the zeros the file was made with, and everything before it is synced. Its pages may reach

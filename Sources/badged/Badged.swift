@@ -64,14 +64,6 @@ struct Badged: AsyncParsableCommand {
                 "By default an event is read and evaluated on the connection's thread and the writer only stores it."))
     var evaluateOnWriter = false
 
-    @Flag(
-        help: ArgumentHelp(
-            "Commit each batch only after its journal sync, as before session 9 (for comparisons).",
-            discussion:
-                "By default the writer commits a batch once its journal record is written and applies the next while "
-                + "the record syncs; nothing is answered before it is durable either way."))
-    var syncBeforeCommit = false
-
     @Option(help: "Largest accepted frame in bytes.")
     var maxFrameBytes: Int = 4 << 20
 
@@ -156,7 +148,7 @@ struct Badged: AsyncParsableCommand {
         }
         let service = BadgeService(
             store: store, listCacheBytes: listCacheMb << 20, eventRetentionMs: Int64(eventRetentionDays) * 86_400_000,
-            plansAhead: !evaluateOnWriter, pipelineCommits: !syncBeforeCommit, logger: logger)
+            plansAhead: !evaluateOnWriter, logger: logger)
         if let loadCatalogue {
             try await Self.seed(service: service, path: loadCatalogue, logger: logger)
         }

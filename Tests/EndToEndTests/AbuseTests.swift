@@ -109,7 +109,7 @@ struct AbuseTests {
             var abort = linger(l_onoff: 1, l_linger: 0)
             setsockopt(open[0].fd, SOL_SOCKET, SO_LINGER, &abort, socklen_t(MemoryLayout<linger>.size))
             open.removeFirst()
-            for _ in 0..<100 where server.server.connectionCount > 1 { try await Task.sleep(for: .milliseconds(10)) }
+            try #require(try await eventually { server.server.connectionCount <= 1 })
             let client = try await server.client(transport)
             #expect(try await client.health().awards == 0)
             await client.close()
@@ -183,8 +183,7 @@ struct AbuseTests {
             #expect(header.status == .deadlineExceeded)
             #expect(header.reason == "frame_timeout")
             #expect(stalled.readsEOF())
-            for _ in 0..<200 where server.server.connectionCount > 1 { try await Task.sleep(for: .milliseconds(10)) }
-            #expect(server.server.connectionCount == 1)
+            #expect(try await eventually { server.server.connectionCount == 1 })
 
             // Idle since before the stalled frame began, so for longer than the frame timeout: still served.
             idle.sendCall(callId: 2, method: Method.health.rawValue, payload: [])

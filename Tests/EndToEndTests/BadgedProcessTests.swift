@@ -41,7 +41,8 @@ struct BadgedProcessTests {
             "--map-size-mb", "64", "--log-level", "warning",
         ]
         try process.run()
-        for _ in 0..<100 {
+        // Up to 30 s: a loaded CI machine can be slow to start a process.
+        for _ in 0..<600 {
             if let client = try? await BadgeClient.connect(to: .unix(path: socket)) { return (process, client) }
             try await Task.sleep(for: .milliseconds(50))
         }
@@ -206,7 +207,7 @@ struct BadgedProcessTests {
         }
         // The bound port (0 picks one) is in the ready line.
         var port: Int?
-        for _ in 0..<100 where port == nil {
+        for _ in 0..<600 where port == nil {
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
             if let range = text.range(of: "metrics=http://127.0.0.1:") {
                 port = Int(text[range.upperBound...].prefix { $0.isNumber })

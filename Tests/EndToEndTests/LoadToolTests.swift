@@ -146,7 +146,7 @@ struct LoadToolTests {
                 ] + Self.smallData)
         }
         // Stop the server once the tool is connected and calls are flowing.
-        for _ in 0..<200 where server.server.connectionCount < 2 { try await Task.sleep(for: .milliseconds(50)) }
+        for _ in 0..<600 where server.server.connectionCount < 2 { try await Task.sleep(for: .milliseconds(50)) }
         try await Task.sleep(for: .milliseconds(300))
         await server.finish()
         let run = try await running.value

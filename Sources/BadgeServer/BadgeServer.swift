@@ -128,6 +128,19 @@ public final class BadgeServer: Sendable {
     /// Open connections right now.
     public var connectionCount: Int { registry.count }
 
+    /// What each open connection buffers right now, for tests of the per-connection bounds.
+    @_spi(Testing)
+    public func connectionBuffers() async -> [ConnectionBuffers] {
+        var result: [ConnectionBuffers] = []
+        for channel in registry.channels {
+            let buffers = try? await channel.eventLoop.submit {
+                try channel.pipeline.syncOperations.handler(type: ConnectionHandler.self).buffers
+            }.get()
+            if let buffers { result.append(buffers) }
+        }
+        return result
+    }
+
     /// Graceful stop (idempotent): close the listeners, let calls in flight finish (up to the grace period), close
     /// connections, then stop the event loops. The service (and its writer) is left to the caller.
     public func shutdown() async {
@@ -152,4 +165,18 @@ public final class BadgeServer: Sendable {
         replyHops.stop()
         logger.info("server stopped")
     }
+}
+
+/// A snapshot of one connection's buffers (see `BadgeServer.connectionBuffers()`).
+@_spi(Testing)
+public struct ConnectionBuffers: Sendable {
+    /// Reply bytes written to the channel but not yet to the socket.
+    public var queuedReplyBytes: Int
+    /// The most `queuedReplyBytes` has been, as seen whenever replies are handed to a channel
+    /// that is over its high watermark (below it, at most the watermark).
+    public var peakQueuedReplyBytes: Int
+    /// Bytes read from the socket but not yet handled (an unfinished frame, or frames held back).
+    public var unreadInputBytes: Int
+    /// True while the server is not reading this connection.
+    public var readingPaused: Bool
 }

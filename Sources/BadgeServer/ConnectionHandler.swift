@@ -7,7 +7,7 @@ import NIOCore
 
 /// One connection: checks the preface, splits frames, decodes envelopes, dispatches calls (many in
 /// flight, replies in any order), enforces the per-connection bounds and deadlines, and writes and
-/// flushes once per read burst.
+/// flushes once per read burst (or per `outboundLimit` of replies within one).
 ///
 /// Frames are read in place from the bytes the channel delivers (no slice per frame, no decoder
 /// stage in the pipeline), and replies go into one outbound buffer per burst rather than one
@@ -18,6 +18,12 @@ import NIOCore
 final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
+
+    /// Replies of one burst after which they are handed to the socket before any more frames are
+    /// handled, and no more are while the socket does not take them. Without it, one read of ~30-byte
+    /// List calls (up to `maxMessagesPerRead` buffers of 64 KiB) queued tens of MB of replies for a
+    /// client that does not read them. About the channel's default high watermark.
+    static let outboundLimit = 64 * 1024
 
     struct Call {
         /// Distinguishes this call from a later one that reuses its id after it ended (deadline,
@@ -55,7 +61,8 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var flushPending = false
     private var flushScheduled = false
     private var parser: WireFrameParser
-    /// The start of a frame whose rest has not arrived yet.
+    /// The start of a frame whose rest has not arrived yet, after any complete frames held back
+    /// while reading is paused (see `outboundLimit`).
     private var partialFrame: ByteBuffer?
     /// When the first bytes of the frame in `partialFrame` were read (nil between frames, and before
     /// the preface, which has its own timer).
@@ -66,8 +73,11 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var frameTimer: Scheduled<Void>?
     /// Replies not yet handed to the channel (written and flushed at the end of the burst).
     private var outbound: ByteBuffer?
-    /// Reading is off until the channel is writable again (see `channelReadComplete`).
+    /// Reading (and handling what was read) is off until the channel is writable again (see
+    /// `endBurst` and `outboundLimit`).
     private var readingPaused = false
+    /// The most reply bytes the channel has held unwritten (see `ConnectionBuffers`).
+    private var peakQueuedBytes = 0
     /// Calls until the next one whose duration is recorded (see `callDurationSampling`).
     private var callsUntilSample = 1
     /// This connection's share of `badges_rpc_calls_in_flight`, brought up to `calls.count` once
@@ -151,16 +161,23 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard admitted, !closing else { return }
         inReadBurst = true
         var bytes = unwrapInboundIn(data)
-        // Where the frame kept from the last read starts in `bytes`, when `bytes` is that buffer.
-        var partialStart: Int?
-        if var partial = partialFrame {
-            partialFrame = nil  // so `partial` is the only reference and grows in place
-            partial.writeBuffer(&bytes)
-            bytes = partial
-            partialStart = bytes.readerIndex
+        guard var kept = partialFrame else {
+            handleInput(&bytes, kept: false, context)
+            return
         }
+        partialFrame = nil  // so `kept` is the only reference and grows in place
+        kept.writeBuffer(&bytes)
+        handleInput(&kept, kept: true, context)
+    }
+
+    /// Handles the complete frames in `bytes`, unless reading is paused, and keeps the rest in
+    /// `partialFrame`. `kept`: `bytes` is the buffer `partialFrame` held.
+    private func handleInput(_ bytes: inout ByteBuffer, kept: Bool, _ context: ChannelHandlerContext) {
+        let start = bytes.readerIndex
         do throws(WireError) {
-            frames: while !closing {
+            // While paused, the rest of the socket's read burst is only kept: its replies would
+            // have nowhere to go but memory.
+            frames: while !closing, !readingPaused {
                 switch try parser.next(&bytes) {
                 case .needMoreData:
                     break frames
@@ -173,6 +190,10 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
                 case .frame(let length):
                     bytes.withUnsafeReadableBytes { handleFrame(UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
                     bytes.moveReaderIndex(forwardBy: length)
+                    if (outbound?.readableBytes ?? 0) >= Self.outboundLimit {
+                        flushIfNeeded()
+                        if !context.channel.isWritable { pauseReading(context) }
+                    }
                 }
             }
         } catch {
@@ -184,10 +205,11 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
             partialFrameSince = nil
             return
         }
-        if let partialStart, bytes.readerIndex == partialStart {
-            // Still the same frame: keep growing its buffer. Copying it afresh on every read made
-            // a client that sends a large frame a few bytes at a time cost a copy of all of it
-            // (up to the frame limit) per read, stalling every connection on this event loop.
+        if kept, bytes.readerIndex == start {
+            // Still the same frame (or still paused): keep growing its buffer. Copying it afresh on
+            // every read made a client that sends a large frame a few bytes at a time cost a copy
+            // of all of it (up to the frame limit) per read, stalling every connection on this
+            // event loop.
             partialFrame = bytes
         } else {
             keepPartialFrame(&bytes, context)
@@ -242,16 +264,23 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        endBurst(context)
+        context.fireChannelReadComplete()
+    }
+
+    private func endBurst(_ context: ChannelHandlerContext) {
         inReadBurst = false
         reportInFlight()
         flushIfNeeded()
         // A client that sends calls but does not read the replies must not make the server buffer
         // them without bound: stop reading until the socket drains.
-        if !context.channel.isWritable, readingPaused == false {
-            readingPaused = true
-            context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
-        }
-        context.fireChannelReadComplete()
+        if !context.channel.isWritable { pauseReading(context) }
+    }
+
+    private func pauseReading(_ context: ChannelHandlerContext) {
+        guard !readingPaused else { return }
+        readingPaused = true
+        context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -271,15 +300,27 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
             resumeStreams()
-            if readingPaused {
-                readingPaused = false
-                context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
-                // The rest of an unfinished frame may have waited unread in the socket meanwhile:
-                // the client gets its full time again.
-                if partialFrameSince != nil { frameStarted(context) }
-            }
+            if readingPaused { resumeReading(context) }
         }
         context.fireChannelWritabilityChanged()
+    }
+
+    private func resumeReading(_ context: ChannelHandlerContext) {
+        readingPaused = false
+        // Frames held back come first, as a burst of their own: the client may have sent them all
+        // and be waiting for nothing but their replies.
+        if var kept = partialFrame, !closing {
+            partialFrame = nil
+            inReadBurst = true
+            handleInput(&kept, kept: true, context)
+            endBurst(context)
+            // The socket filled again before they were all handled.
+            if readingPaused { return }
+        }
+        context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+        // The rest of an unfinished frame may have waited unread in the socket meanwhile: the
+        // client gets its full time again.
+        if partialFrameSince != nil { frameStarted(context) }
     }
 
     // MARK: - Calls
@@ -547,6 +588,19 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard let buffer = outbound, let context else { return }
         outbound = nil
         context.write(wrapOutboundOut(buffer), promise: nil)
+        // Below the high watermark there is nothing to note; above it, the option is worth its cost.
+        if !context.channel.isWritable { peakQueuedBytes = max(peakQueuedBytes, queuedBytes(context)) }
+    }
+
+    private func queuedBytes(_ context: ChannelHandlerContext) -> Int {
+        (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+    }
+
+    var buffers: ConnectionBuffers {
+        let queued = (context.map(queuedBytes) ?? 0) + (outbound?.readableBytes ?? 0)
+        return ConnectionBuffers(
+            queuedReplyBytes: queued, peakQueuedReplyBytes: max(peakQueuedBytes, queued),
+            unreadInputBytes: partialFrame?.readableBytes ?? 0, readingPaused: readingPaused)
     }
 
     /// Sends a connection-level error on call id 0 (after our preface, so any client can read it), then closes.

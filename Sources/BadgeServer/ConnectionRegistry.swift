@@ -38,6 +38,8 @@ final class ConnectionRegistry: Sendable {
 
     var count: Int { state.withLock { $0.channels.count } }
 
+    var channels: [any Channel] { state.withLock { Array($0.channels.values) } }
+
     /// Asks every connection to finish its calls and close; the future completes when all have closed.
     func drainAll(on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
         let promise = eventLoop.makePromise(of: Void.self)

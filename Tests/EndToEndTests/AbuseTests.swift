@@ -1,7 +1,7 @@
 import BadgeClient
 import BadgeCodec
 import BadgeModel
-import BadgeServer
+@_spi(Testing) import BadgeServer
 import BadgeWire
 import Foundation
 import Synchronization
@@ -242,13 +242,103 @@ struct AbuseTests {
             #expect(raw.readFrame()?.0.status == .ok)
         }
     }
+
+    @Test(
+        "thousands of List calls sent at once and never read do not make the server queue their replies",
+        arguments: Transport.allCases)
+    func pipelinedReadsWithoutReading(transport: Transport) async throws {
+        try await TestServer.with { server in
+            // Ten awards, so that each List reply is over a kilobyte.
+            let client = try await server.client(.unix)
+            let badges = (0..<10).map {
+                BadgeDefinition(
+                    id: "badge-\($0)", name: "Badge \($0)", description: String(repeating: "d", count: 60),
+                    rank: Int32($0))
+            }
+            try await Fixtures.define(client, badges)
+            for badge in badges {
+                _ = try await client.issue(
+                    IssueRequest(
+                        customerId: "c", badgeId: badge.id, requestId: "r-\(badge.id)",
+                        evidence: String(repeating: "e", count: 40)))
+            }
+
+            let raw = try RawConnection(server, transport)
+            raw.sendPreface()
+            #expect(raw.readPreface() != nil)
+            // ~700 KB of calls asking for ~30 MB of replies: more than the kernel's socket buffers
+            // hold either way.
+            let count = 20_000
+            let list = ListRequest(customerId: "c").encoded()
+            var calls: [UInt8] = []
+            for callId in 1...count {
+                calls += RawConnection.frame(
+                    RequestHeader(callId: UInt64(callId), method: Method.list.rawValue), payload: list)
+            }
+            // From a thread of its own: once the server stops reading, sending blocks until the
+            // replies are read.
+            let fd = raw.fd
+            let sent = Atomic<Bool>(false)
+            let sender = Thread { [calls] in
+                var offset = 0
+                while offset < calls.count {
+                    let written = calls[offset...].withUnsafeBytes {
+                        send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                    }
+                    if written <= 0 { break }
+                    offset += written
+                }
+                sent.store(true, ordering: .relaxed)
+            }
+            sender.start()
+
+            // The server stops reading once the client's socket is full.
+            try #require(
+                try await eventually { await server.server.connectionBuffers().contains(where: \.readingPaused) })
+            // What it holds on top of the socket is about the channel's high watermark (64 KiB),
+            // not the replies of every call it had read.
+            let bound = 256 * 1024
+            let stalled = try #require(await server.server.connectionBuffers().first(where: \.readingPaused))
+            #expect(stalled.peakQueuedReplyBytes <= bound)
+            // The calls it holds unread are at most the rest of one read burst of the socket
+            // (`maxMessagesPerRead` reads of up to 64 KiB), not its replies.
+            #expect(stalled.unreadInputBytes <= 16 * 64 * 1024)
+
+            // Other connections are answered meanwhile.
+            #expect(try await client.list(customerId: "c").entries.count == badges.count)
+            await client.close()
+
+            // Reading on, the client gets every reply, in order.
+            let (first, expected) = try #require(raw.readFrame())
+            #expect(first.callId == 1)
+            #expect(first.status == .ok)
+            #expect(expected.count > 1024)
+            #expect(try TrophyCase(decoding: expected).entries.count == badges.count)
+            var answered = 1
+            while answered < count, let (header, payload) = raw.readFrame() {
+                answered += 1
+                guard header.callId == UInt64(answered), header.status == .ok, payload == expected else {
+                    Issue.record("reply \(answered): call \(header.callId), \(header.status), \(payload.count) bytes")
+                    break
+                }
+            }
+            #expect(answered == count)
+            try #require(try await eventually { sent.load(ordering: .relaxed) })
+            raw.sendCall(callId: UInt64(count + 1), method: Method.health.rawValue, payload: [])
+            #expect(raw.readFrame()?.0.status == .ok)
+            // Nor at any time while the client read.
+            for buffers in await server.server.connectionBuffers() {
+                #expect(buffers.peakQueuedReplyBytes <= bound)
+            }
+        }
+    }
 }
 
 /// Polls `condition` until it holds (true) or `limit` has passed (false): for server state a test
 /// is not told about, on a machine that may be slow.
-func eventually(within limit: Duration = .seconds(30), _ condition: () -> Bool) async throws -> Bool {
+func eventually(within limit: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {
     let deadline = ContinuousClock.now + limit
-    while !condition() {
+    while try await !condition() {
         if ContinuousClock.now >= deadline { return false }
         try await Task.sleep(for: .milliseconds(5))
     }

@@ -22,8 +22,10 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Replies of one burst after which they are handed to the socket before any more frames are
     /// handled, and no more are while the socket does not take them. Without it, one read of ~30-byte
     /// List calls (up to `maxMessagesPerRead` buffers of 64 KiB) queued tens of MB of replies for a
-    /// client that does not read them. About the channel's default high watermark.
-    static let outboundLimit = 64 * 1024
+    /// client that does not read them. Four times the channel's default high watermark, so that
+    /// pipelined bursts of well-behaved clients rarely flush midway (at 64 KiB, List 4 x 32 ran
+    /// 286k vs 339k calls/s without the limit, in alternating runs; at 256 KiB 289k vs 263k).
+    static let outboundLimit = 256 * 1024
 
     struct Call {
         /// Distinguishes this call from a later one that reuses its id after it ended (deadline,

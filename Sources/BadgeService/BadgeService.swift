@@ -159,10 +159,20 @@ public final class BadgeService: Sendable {
         }
     }
 
-    /// Up to `limit` awards after `afterAwardId`, in award id order.
-    public func exportAwards(after afterAwardId: UInt64, limit: Int) throws(BadgeError) -> [Award] {
-        try store.read { txn throws(BadgeError) in try store.awards(txn, after: afterAwardId, limit: limit) }
+    /// Up to `limit` awards after `afterAwardId`, in award id order, and no more than about
+    /// `maxBytes` of them (always at least one).
+    public func exportAwards(
+        after afterAwardId: UInt64, limit: Int, maxBytes: Int = BadgeService.exportChunkBytes
+    ) throws(BadgeError) -> [Award] {
+        try store.read { txn throws(BadgeError) in
+            try store.awards(txn, after: afterAwardId, limit: limit, maxBytes: maxBytes)
+        }
     }
+
+    /// An export chunk stops growing past this many bytes of stored awards (1 MiB): 4,096 awards
+    /// with long evidence and many evidence fields could otherwise make one reply of hundreds of
+    /// MB, past what clients accept (the reference client's default limit is 64 MiB).
+    public static let exportChunkBytes = 1 << 20
 
     public func health(version: String, protocolVersion: UInt32) throws(BadgeError) -> HealthInfo {
         let counts = try store.read { txn throws(BadgeError) in try store.counts(txn) }

@@ -64,9 +64,10 @@ extension BadgeStore {
         return try value(txn, badgeCounts, stringKey: badgeId) { Keys.readUInt64($0) ?? 0 } ?? 0
     }
 
-    /// Up to `limit` awards with ids greater than `afterAwardId`, in id order.
+    /// Up to `limit` awards with ids greater than `afterAwardId`, in id order, stopping after the
+    /// award whose stored record brings their total to `maxBytes` or more (always at least one).
     public func awards<M>(
-        _ txn: borrowing Transaction<M>, after afterAwardId: UInt64, limit: Int
+        _ txn: borrowing Transaction<M>, after afterAwardId: UInt64, limit: Int, maxBytes: Int = .max
     ) throws(BadgeError)
         -> [Award]
     {
@@ -84,14 +85,17 @@ extension BadgeStore {
         }
         var result: [Award] = []
         result.reserveCapacity(keys.count)
+        var bytesRead = 0
         for key in keys {
             let award = try value(txn, awards, key: key) { bytes throws(BadgeError) in
-                try decode(Award.self, bytes, what: "award")
+                bytesRead += bytes.count
+                return try decode(Award.self, bytes, what: "award")
             }
             guard let award else {
                 throw BadgeError(.dataLoss, "an indexed award record is missing", reason: "index_corrupt")
             }
             result.append(award)
+            if bytesRead >= maxBytes { break }
         }
         return result
     }

@@ -131,6 +131,35 @@ struct FlowTests {
         }
     }
 
+    @Test("ExportAwards chunks stop at about 1 MiB, however many awards chunk_size allows")
+    func exportChunksAreBoundedInBytes() async throws {
+        try await TestServer.with { server in
+            let client = try await server.client(.unix)
+            try await Fixtures.define(client, [Fixtures.newMember])
+            let evidence = String(repeating: "e", count: 4_000)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<600 {
+                    group.addTask {
+                        _ = try await client.issue(
+                            IssueRequest(
+                                customerId: "big-\(index)", badgeId: "new-member", requestId: "big-\(index)",
+                                evidence: evidence))
+                    }
+                }
+                try await group.waitForAll()
+            }
+            var chunks: [[Award]] = []
+            for try await chunk in client.exportAwards(chunkSize: 4_096) { chunks.append(chunk.awards) }
+            #expect(chunks.flatMap { $0.map(\.awardId) } == Array(1...600))
+            // 600 awards of ~4 KB are ~2.4 MB: three chunks, none much past 1 MiB of evidence.
+            #expect(chunks.count == 3)
+            for chunk in chunks {
+                #expect(chunk.reduce(0) { $0 + $1.evidence.utf8.count } <= (1 << 20) + 4_000)
+            }
+            await client.close()
+        }
+    }
+
     @Test("ExportAwards streams every award in id order, in chunks")
     func exportStreams() async throws {
         try await TestServer.with { server in

@@ -51,7 +51,8 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     let expectedAuthorization: String?
 
     private(set) var context: ChannelHandlerContext?
-    private var calls: [UInt64: Call] = [:]
+    /// Calls in flight by id (not private: the export streaming extension keeps its streams here).
+    var calls: [UInt64: Call] = [:]
     private var nextSequence: UInt64 = 0
     private var admitted = false
     /// Closes the connection if the client's preface has not arrived in time.
@@ -511,7 +512,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// Forgets a call that ends with `code`, and counts it; nil if it had already ended.
-    private func finish(_ callId: UInt64, sequence: UInt64, _ code: BadgeError.Code) -> Call? {
+    func finish(_ callId: UInt64, sequence: UInt64, _ code: BadgeError.Code) -> Call? {
         guard calls[callId]?.sequence == sequence, let call = calls.removeValue(forKey: callId) else { return nil }
         call.deadlineTimer?.cancel()
         metrics.countCall(call.method, code)
@@ -537,7 +538,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// During a graceful shutdown, closes once the last call's reply has been written.
-    private func closeIfDrained() {
+    func closeIfDrained() {
         guard draining, calls.isEmpty, let context else { return }
         flushIfNeeded(force: true)
         context.close(promise: nil)
@@ -560,7 +561,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     // MARK: - Writing and flushing
 
     /// Appends to the burst's outbound buffer (allocated on first use, handed to the channel at flush).
-    private func appendOutbound(capacity: Int, _ append: (inout ByteBuffer) -> Void) {
+    func appendOutbound(capacity: Int, _ append: (inout ByteBuffer) -> Void) {
         guard let context, context.channel.isActive else { return }
         if outbound == nil { outbound = context.channel.allocator.buffer(capacity: max(capacity, 8 * 1024)) }
         append(&outbound!)
@@ -578,7 +579,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    private func flushIfNeeded(force: Bool = false) {
+    func flushIfNeeded(force: Bool = false) {
         guard flushPending || force, let context else { return }
         flushPending = false
         handOverOutbound()
@@ -619,77 +620,5 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { [channel = context.channel] _ in
             channel.close(promise: nil)
         }
-    }
-
-    // MARK: - Server streaming (ExportAwards)
-
-    private func startExport(_ callId: UInt64, _ request: ExportAwardsRequest) {
-        let chunk = request.chunkSize == 0 ? 256 : Int(min(request.chunkSize, 4096))
-        let stream = ExportStream(nextAfter: request.afterAwardId, chunkSize: chunk)
-        calls[callId]?.export = stream
-        pump(callId)
-    }
-
-    private func resumeStreams() {
-        for (callId, call) in calls where call.export?.parked == true { pump(callId) }
-    }
-
-    /// Sends chunks while the channel is writable, in bursts of 16 between which the loop reads its
-    /// sockets (`StreamTurns`); parks until writability returns otherwise. Each chunk is its own
-    /// short read transaction, so a long export never pins old pages.
-    private func pump(_ callId: UInt64) {
-        guard let context, let sequence = calls[callId]?.sequence, let stream = calls[callId]?.export else { return }
-        stream.parked = false
-        var sent = 0
-        while !stream.cancelled {
-            guard context.channel.isWritable else {
-                stream.parked = true
-                flushIfNeeded(force: true)
-                return
-            }
-            let awards: [Award]
-            do {
-                awards = try service.exportAwards(after: stream.nextAfter, limit: stream.chunkSize)
-            } catch {
-                respondError(callId, sequence: sequence, error)
-                return
-            }
-            if awards.isEmpty {
-                guard finish(callId, sequence: sequence, .ok) != nil else { return }
-                appendOutbound(capacity: 32) {
-                    $0.writeResponseFrame(
-                        ResponseHeader(callId: callId), payload: UnsafeRawBufferPointer(start: nil, count: 0))
-                }
-                flushIfNeeded(force: true)
-                closeIfDrained()
-                return
-            }
-            writeStreamMessage(callId, ExportAwardsChunk(awards: awards))
-            stream.nextAfter = awards.last!.awardId
-            sent += 1
-            if sent % 16 == 0 {
-                // Let the loop read its sockets (other connections, a CANCEL) before going on.
-                flushIfNeeded(force: true)
-                streamTurns.afterIO(on: context.eventLoop) { [self] in
-                    // Unless the call ended meanwhile and its id now names another stream, which
-                    // is pumped by its own turns.
-                    if calls[callId]?.export === stream { pump(callId) }
-                }
-                return
-            }
-        }
-    }
-}
-
-/// Progress of one ExportAwards stream (kept in its call's entry, under the call id).
-final class ExportStream {
-    var nextAfter: UInt64
-    let chunkSize: Int
-    var cancelled = false
-    var parked = false
-
-    init(nextAfter: UInt64, chunkSize: Int) {
-        self.nextAfter = nextAfter
-        self.chunkSize = chunkSize
     }
 }

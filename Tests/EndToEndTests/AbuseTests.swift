@@ -197,18 +197,8 @@ struct AbuseTests {
             // ~2 MB of awards: far more than the socket and the channel buffer hold.
             let client = try await server.client(.unix)
             try await Fixtures.define(client, [Fixtures.newMember])
-            let evidence = String(repeating: "e", count: 4000)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for index in 0..<500 {
-                    group.addTask {
-                        _ = try await client.issue(
-                            IssueRequest(
-                                customerId: "p-\(index)", badgeId: "new-member", requestId: "p-\(index)",
-                                evidence: evidence))
-                    }
-                }
-                try await group.waitForAll()
-            }
+            try await Fixtures.issueNewMembers(
+                client, count: 500, prefix: "p", evidence: String(repeating: "e", count: 4000))
             await client.close()
 
             let raw = try RawConnection(server, .unix)

@@ -136,18 +136,8 @@ struct FlowTests {
         try await TestServer.with { server in
             let client = try await server.client(.unix)
             try await Fixtures.define(client, [Fixtures.newMember])
-            let evidence = String(repeating: "e", count: 4_000)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for index in 0..<600 {
-                    group.addTask {
-                        _ = try await client.issue(
-                            IssueRequest(
-                                customerId: "big-\(index)", badgeId: "new-member", requestId: "big-\(index)",
-                                evidence: evidence))
-                    }
-                }
-                try await group.waitForAll()
-            }
+            try await Fixtures.issueNewMembers(
+                client, count: 600, prefix: "big", evidence: String(repeating: "e", count: 4_000))
             var chunks: [[Award]] = []
             for try await chunk in client.exportAwards(chunkSize: 4_096) { chunks.append(chunk.awards) }
             #expect(chunks.flatMap { $0.map(\.awardId) } == Array(1...600))
@@ -165,15 +155,7 @@ struct FlowTests {
         try await TestServer.with { server in
             let client = try await server.client(.unix)
             try await Fixtures.define(client, [Fixtures.newMember])
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for index in 0..<450 {
-                    group.addTask {
-                        _ = try await client.issue(
-                            IssueRequest(customerId: "e-\(index)", badgeId: "new-member", requestId: "e-\(index)"))
-                    }
-                }
-                try await group.waitForAll()
-            }
+            try await Fixtures.issueNewMembers(client, count: 450, prefix: "e")
             var chunks = 0
             var ids: [UInt64] = []
             for try await chunk in client.exportAwards(chunkSize: 100) {
@@ -197,20 +179,8 @@ struct FlowTests {
             let count = 1000
             let client = try await server.client(.unix)
             try await Fixtures.define(client, [Fixtures.newMember])
-            let evidence = String(repeating: "e", count: 1000)
-            for start in stride(from: 0, to: count, by: 200) {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for index in start..<start + 200 {
-                        group.addTask {
-                            _ = try await client.issue(
-                                IssueRequest(
-                                    customerId: "x-\(index)", badgeId: "new-member", requestId: "x-\(index)",
-                                    evidence: evidence))
-                        }
-                    }
-                    try await group.waitForAll()
-                }
-            }
+            try await Fixtures.issueNewMembers(
+                client, count: count, prefix: "x", evidence: String(repeating: "e", count: 1000))
             await client.close()
 
             let raw = try RawConnection(server, .unix)

@@ -138,6 +138,28 @@ enum Fixtures {
     {
         for badge in badges { _ = try await client.putBadge(badge) }
     }
+
+    /// Issues `newMember` to customers "\(prefix)-0" ... "\(prefix)-\(count - 1)" (request ids the
+    /// same), 200 calls in flight at a time, each award carrying `evidence`. Awards get ids 1...count
+    /// on a fresh server.
+    static func issueNewMembers(
+        _ client: BadgeClient, count: Int, prefix: String, evidence: String = ""
+    ) async throws {
+        for start in stride(from: 0, to: count, by: 200) {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in start..<min(start + 200, count) {
+                    group.addTask {
+                        _ = try await client.issue(
+                            IssueRequest(
+                                customerId: "\(prefix)-\(index)", badgeId: newMember.id,
+                                requestId: "\(prefix)-\(index)",
+                                evidence: evidence))
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+    }
 }
 
 /// Runs `body` and returns the BadgeError it throws; fails the test if it succeeds.

@@ -102,8 +102,22 @@ public enum CriterionEngine {
                 state.stateTimeMs = event.occurredAtMs
             }
         }
-        state.recent.keepLast(maxRecent - 1)
-        state.recent.append(event.eventId)
+        let kept = recentIdsKept(criterion)
+        if kept > 0 {
+            state.recent.keepLast(kept - 1)
+            state.recent.append(event.eventId)
+        } else if !state.recent.isEmpty {
+            // A state written before ids were kept only where evidence shows them.
+            state.recent = RecentIds()
+        }
+    }
+
+    /// How many of the latest event ids a state keeps: only a COUNT's evidence lists them, and
+    /// only its last `target` (at most `maxRecent`). Every other state kept ten ids it never
+    /// showed, which were most of its bytes, decoded, re-encoded and stored on every event.
+    static func recentIdsKept(_ criterion: Criterion) -> Int {
+        guard criterion.aggregate == .count else { return 0 }
+        return Int(max(min(criterion.target, Double(maxRecent)), 0))
     }
 
     static func periodUnit(_ criterion: Criterion) -> LocalTime.PeriodUnit {
@@ -313,7 +327,7 @@ public enum CriterionEngine {
             text += " "
             text += unit(criterion)
             text += ":"
-            appendList(state.recent.suffix(Int(min(criterion.target, Double(maxRecent)))), to: &text)
+            appendList(state.recent.suffix(recentIdsKept(criterion)), to: &text)
         case .sum:
             text += summed(criterion)
             text += " "

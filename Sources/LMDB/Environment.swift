@@ -30,9 +30,10 @@ public final class Environment: @unchecked Sendable {
         public var maxReaders: UInt32
         /// How commits reach the disk (default: `.journal`).
         public var durability: Durability
-        /// With `.journal`: once the journal holds this many bytes since the base, a background
-        /// checkpoint copies a new base and drops the segments before it. Smaller means less to replay after a
-        /// crash but more copying (each checkpoint copies the whole environment).
+        /// With `.journal`: once the journal holds this many bytes since the base, and at least as
+        /// many as the base itself, a background checkpoint copies a new base and drops the
+        /// segments before it. Smaller means less to replay after a crash but more copying (each
+        /// checkpoint copies the whole environment, which is why a large base waits for more).
         public var checkpointBytes: Int
         /// With `.journal`: the size of a journal segment. Segments are made at this size, filled
         /// with zeros, ahead of time, and written in place, so a commit's fdatasync never has to

@@ -52,6 +52,8 @@ final class Journal: @unchecked Sendable {
     private var threadDone = false
     private var checkpoints = 0
     private var lastCheckpointFailure: LMDBError?
+    /// The size of the current base: the next checkpoint waits for at least as much journal.
+    private var baseBytes = 0
 
     /// A segment the writer has to make itself (none ready) is at most this large, so that wait stays
     /// short (~6 ms for 1 MiB here, against ~100 ms for 32 MiB).
@@ -96,6 +98,7 @@ final class Journal: @unchecked Sendable {
         if newBase {
             try checkpoint()
         } else {
+            noteBaseSize()
             // The existing segments still count towards the next checkpoint, by their sizes. A
             // clean close cut the last one to its records; older ones may still end in zeros, which
             // only brings the next checkpoint forward.
@@ -111,10 +114,15 @@ final class Journal: @unchecked Sendable {
     // MARK: - Writes (under LMDB's write lock)
 
     /// Called right after a write transaction begins: refuses writes once the journal has failed,
-    /// and asks for a checkpoint when the current segment is full.
+    /// and asks for a checkpoint once the journal since the base holds `checkpointBytes` and at
+    /// least as many bytes as the base itself. A checkpoint copies the whole store, so with a fixed
+    /// interval its cost grew with the store: at 600 MB, a copy every 128 MiB of journal wrote
+    /// ~5x more than the journal did, in bursts that stalled the journal's syncs. Sized by the
+    /// base, copies write at most as much as the journal, and a crash replays at most about one
+    /// base's worth of journal.
     func beforeWrite() throws(LMDBError) {
-        let due = bytesSinceBase >= checkpointBytes
         let (failure, claimed) = condition.withLock {
+            let due = bytesSinceBase >= max(checkpointBytes, baseBytes)
             // Claimed here, before rotating, so that `checkpointNow` cannot run a second one.
             let claim = due && !inProgress && self.failure == nil
             if claim { inProgress = true }
@@ -321,6 +329,14 @@ final class Journal: @unchecked Sendable {
         try JournalFiles.writeDurably(path, directory: directory) { fd throws(LMDBError) in
             try check(mdb_env_copyfd2(env, fd, UInt32(MDB_CP_COMPACT)), "mdb_env_copyfd2(\(path).tmp)")
         }
+        noteBaseSize()
+    }
+
+    /// Reads the base's size for `beforeWrite` (0 when there is none yet).
+    private func noteBaseSize() {
+        var info = stat()
+        let size = stat(directory + "/" + JournalFiles.baseName, &info) == 0 ? Int(info.st_size) : 0
+        condition.withLock { baseBytes = size }
     }
 
     /// Number of completed checkpoints (for tests).

@@ -203,6 +203,31 @@ struct CriterionEngineTests {
         #expect(simulator.awards == ["e9"])
     }
 
+    @Test("a state keeps only the event ids its evidence lists: a count's last `target`, nothing for the rest")
+    func recentIdsKept() throws {
+        let local = try LocalTime(utcMs: Self.base, timeZone: "")
+        let count = Criterion(key: "c", eventType: "purchase", aggregate: .count, target: 3)
+        let many = Criterion(key: "m", eventType: "purchase", aggregate: .count, target: 500)
+        let sum = Criterion(key: "s", eventType: "purchase", aggregate: .sum, target: 1000)
+        let streak = Criterion(key: "k", eventType: "purchase", aggregate: .streak, target: 7)
+        var states = [CriterionState](repeating: CriterionState(), count: 4)
+        // A state stored before: ten ids, which only a COUNT's evidence ever shows.
+        states[2].recent = RecentIds((0..<10).map { "old-\($0)" })
+        for index in 0..<12 {
+            let purchase = event("e\(index)", amount: 100)
+            for (position, criterion) in [count, many, sum, streak].enumerated() {
+                states[position] = CriterionEngine.record(criterion, states[position], purchase, at: local)
+            }
+        }
+        #expect(states[0].recent.ids == ["e9", "e10", "e11"])
+        #expect(states[1].recent.ids == (2..<12).map { "e\($0)" })
+        #expect(states[2].recent.isEmpty)
+        #expect(states[3].recent.isEmpty)
+        #expect(CriterionEngine.evidence(count, states[0], value: 12) == "12 purchase: e9, e10, e11")
+        #expect(CriterionEngine.evidence(many, states[1], value: 12).hasSuffix(": e2, e3, e4, e5, e6, e7, e8, e9, e10, e11"))
+        #expect(CriterionEngine.evidence(sum, states[2], value: 1200) == "amount 1,200.00 >= 1,000.00")
+    }
+
     @Test("fingerprints change with the rule and the badge's zone, not with the key or unit")
     func fingerprints() {
         let base = Criterion(key: "a", eventType: "purchase", target: 3, unit: "buys")

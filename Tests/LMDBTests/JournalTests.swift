@@ -265,6 +265,35 @@ import Testing
         }
     }
 
+    @Test func aLargeBaseWaitsForAsMuchJournalBeforeTheNextCheckpoint() throws {
+        try withTemporaryDirectory { path in
+            let env = try Environment(path: path, options: .init(mapSize: 16 << 20, checkpointBytes: 8 << 10))
+            defer { env.close() }
+            let db = try env.openDatabase("test")
+            func write(_ prefix: String, _ count: Int) throws {
+                for index in 0..<count {
+                    try env.write { txn in
+                        try txn.put(db, key: bytes("\(prefix)\(index)"), value: [UInt8](repeating: 7, count: 1000))
+                    }
+                }
+            }
+            // ~1 MB of data, then a checkpoint now (it waits for any running one): a ~1 MB base.
+            try write("a", 1000)
+            try env.checkpoint()
+            let copied = env.completedCheckpoints
+            var info = stat()
+            #expect(stat(path + "/journal-base.mdb", &info) == 0 && info.st_size > 1_000_000)
+            // ~250 KB more: far past checkpointBytes, but less than the base holds.
+            try write("b", 250)
+            Thread.sleep(forTimeInterval: 0.2)
+            #expect(env.completedCheckpoints == copied)
+            // Once the journal since the base outgrows the base, the next write asks for one.
+            try write("c", 2000)
+            for _ in 0..<500 where env.completedCheckpoints == copied { Thread.sleep(forTimeInterval: 0.01) }
+            #expect(env.completedCheckpoints == copied + 1)
+        }
+    }
+
     @Test func journalLeftByCleanRunsStillCountsTowardsTheNextCheckpoint() throws {
         try withTemporaryDirectory { path in
             let options = Environment.Options(mapSize: 4 << 20, checkpointBytes: 16 << 10)

@@ -83,6 +83,13 @@ public enum BadgeEvaluator {
                 // A state measured against another definition of the criterion is not carried over.
                 if stored.fingerprint == fingerprint {
                     current = stored
+                } else if stored.fingerprint
+                    == CriterionEngine.legacyFingerprint(criterion, timeZone: criteria.timeZone)
+                {
+                    // Stored by an older build: the same rule, stamped the old way.
+                    current = stored
+                    current.fingerprint = fingerprint
+                    result.markChanged(criterion.key)
                 } else {
                     current = CriterionState(fingerprint: fingerprint)
                     result.markChanged(criterion.key)
@@ -151,7 +158,11 @@ public enum BadgeEvaluator {
     ) -> [Progress] {
         precondition(fingerprints.count == criteria.criteria.count, "one fingerprint per criterion")
         return zip(criteria.criteria, fingerprints).map { criterion, fingerprint in
-            let state = states[criterion.key].flatMap { $0.fingerprint == fingerprint ? $0 : nil }
+            let state = states[criterion.key].flatMap { state in
+                state.fingerprint == fingerprint
+                    || state.fingerprint == CriterionEngine.legacyFingerprint(criterion, timeZone: criteria.timeZone)
+                    ? state : nil
+            }
             return CriterionEngine.progress(
                 criterion, state ?? CriterionState(fingerprint: fingerprint), at: local, atEvent: false)
         }

@@ -386,9 +386,44 @@ public enum CriterionEngine {
         return text
     }
 
-    /// A stable fingerprint of everything that decides how events count (FNV-1a over a canonical
-    /// text). The zone is part of it: the same rule in another zone counts different days.
+    /// A stable fingerprint of everything that decides how events count: FNV-1a over each field's
+    /// length and bytes, so no text in one field can pass for another's. The zone is part of it:
+    /// the same rule in another zone counts different days. Conditions (all must hold) and days of
+    /// the week are sets, so their order does not count; nor do the values an `eq`/`ne` ignores
+    /// (it compares with the first) or the order of an `in`/`not_in` set.
     public static func fingerprint(_ criterion: Criterion, timeZone: String) -> UInt64 {
+        var hash = FieldHash()
+        hash.add("v2")
+        hash.add(criterion.eventType)
+        hash.add(criterion.aggregate.rawValue)
+        hash.add(criterion.attribute)
+        hash.add(criterion.stateValue)
+        hash.add(criterion.window.rawValue)
+        hash.add(String(criterion.windowDays))
+        hash.add(criterion.streakUnit.rawValue)
+        hash.add(timeZone)
+        hash.add(criterion.timeOfDay.map { "\($0.startMinute)-\($0.endMinute)" } ?? "")
+        hash.add(Set(criterion.daysOfWeek).sorted().map(String.init).joined(separator: ","))
+        let conditions = criterion.conditions.map { condition -> [UInt8] in
+            var fields = FieldHash.Fields()
+            fields.add(condition.attribute)
+            fields.add(condition.op.rawValue)
+            switch condition.op {
+            case .eq, .ne: fields.add(condition.values.first ?? "")
+            case .in, .notIn: for value in Set(condition.values).sorted() { fields.add(value) }
+            case .gt, .gte, .lt, .lte: fields.add("\(condition.number)")
+            }
+            return fields.bytes
+        }
+        hash.add(String(conditions.count))
+        for condition in conditions.sorted(by: { $0.lexicographicallyPrecedes($1) }) { hash.add(bytes: condition) }
+        return hash.value
+    }
+
+    /// The fingerprint states were stamped with before `fingerprint` (fields joined by `|`, sets in
+    /// the order given). Still accepted for a stored state, which then takes the new one: progress
+    /// stored by an older build is not restarted by the upgrade.
+    public static func legacyFingerprint(_ criterion: Criterion, timeZone: String) -> UInt64 {
         var text = "v1|\(criterion.eventType)|\(criterion.aggregate.rawValue)|\(criterion.attribute)|"
         text += "\(criterion.stateValue)|\(criterion.window.rawValue)|\(criterion.windowDays)|"
         text += "\(criterion.streakUnit.rawValue)|\(timeZone)|"
@@ -398,12 +433,49 @@ public enum CriterionEngine {
             text +=
                 "|\(condition.attribute)\u{1}\(condition.op.rawValue)\u{1}\(condition.values.joined(separator: "\u{2}"))\u{1}\(condition.number)"
         }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01B3
+        var hash = FieldHash()
+        hash.mix(Array(text.utf8))
+        return hash.value
+    }
+}
+
+/// FNV-1a, fed one length-prefixed field at a time.
+struct FieldHash {
+    private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    mutating func mix(_ bytes: [UInt8]) {
+        for byte in bytes {
+            value ^= UInt64(byte)
+            value = value &* 0x0000_0100_0000_01B3
         }
-        return hash
+    }
+
+    mutating func add(_ field: String) { add(bytes: Array(field.utf8)) }
+
+    mutating func add(bytes: [UInt8]) {
+        var prefix = Fields()
+        prefix.appendLength(bytes.count)
+        mix(prefix.bytes)
+        mix(bytes)
+    }
+
+    /// Fields written out length-prefixed, to be hashed (or sorted) as one.
+    struct Fields {
+        private(set) var bytes: [UInt8] = []
+
+        mutating func add(_ field: String) {
+            appendLength(field.utf8.count)
+            bytes.append(contentsOf: field.utf8)
+        }
+
+        mutating func appendLength(_ length: Int) {
+            var rest = UInt64(length)
+            while rest >= 0x80 {
+                bytes.append(UInt8(truncatingIfNeeded: rest) | 0x80)
+                rest >>= 7
+            }
+            bytes.append(UInt8(rest))
+        }
     }
 }
 

@@ -224,7 +224,9 @@ struct CriterionEngineTests {
         #expect(states[2].recent.isEmpty)
         #expect(states[3].recent.isEmpty)
         #expect(CriterionEngine.evidence(count, states[0], value: 12) == "12 purchase: e9, e10, e11")
-        #expect(CriterionEngine.evidence(many, states[1], value: 12).hasSuffix(": e2, e3, e4, e5, e6, e7, e8, e9, e10, e11"))
+        #expect(
+            CriterionEngine.evidence(many, states[1], value: 12).hasSuffix(": e2, e3, e4, e5, e6, e7, e8, e9, e10, e11")
+        )
         #expect(CriterionEngine.evidence(sum, states[2], value: 1200) == "amount 1,200.00 >= 1,000.00")
     }
 
@@ -244,6 +246,69 @@ struct CriterionEngineTests {
         #expect(CriterionEngine.fingerprint(base, timeZone: "Europe/Paris") != print)
         // The target is compared at evaluation time; changing it keeps the count.
         #expect(CriterionEngine.fingerprint(retargeted, timeZone: "") == print)
+    }
+
+    @Test("sets count as sets in a fingerprint, and no field's text can pass for another's")
+    func fingerprintsOfSets() {
+        var base = Criterion(key: "a", eventType: "purchase", target: 3, daysOfWeek: [6, 7])
+        base.conditions = [
+            Condition(attribute: "channel", op: .in, values: ["store", "app"]),
+            Condition(attribute: "amount", op: .gte, number: 100),
+            Condition(attribute: "coupon", op: .eq, values: ["no"]),
+        ]
+        let print = CriterionEngine.fingerprint(base, timeZone: "")
+        var reordered = base
+        reordered.daysOfWeek = [7, 6, 7]
+        reordered.conditions = [
+            Condition(attribute: "coupon", op: .eq, values: ["no", "ignored: eq compares with the first"]),
+            Condition(attribute: "channel", op: .in, values: ["app", "store"]),
+            Condition(attribute: "amount", op: .gte, number: 100),
+        ]
+        #expect(CriterionEngine.fingerprint(reordered, timeZone: "") == print)
+        // The old fingerprint told them apart, so reordering a definition restarted its progress.
+        #expect(
+            CriterionEngine.legacyFingerprint(reordered, timeZone: "")
+                != CriterionEngine.legacyFingerprint(base, timeZone: ""))
+        var changed = base
+        changed.conditions[0].values = ["store", "web"]
+        #expect(CriterionEngine.fingerprint(changed, timeZone: "") != print)
+        changed = base
+        changed.daysOfWeek = [6]
+        #expect(CriterionEngine.fingerprint(changed, timeZone: "") != print)
+        // Two different rules that the old `|`-joined text could not tell apart.
+        let pipeInAttribute = Criterion(
+            key: "t", eventType: "tier_changed", aggregate: .state, attribute: "x|y", stateValue: "z")
+        let pipeInValue = Criterion(
+            key: "t", eventType: "tier_changed", aggregate: .state, attribute: "x", stateValue: "y|z")
+        #expect(
+            CriterionEngine.legacyFingerprint(pipeInAttribute, timeZone: "")
+                == CriterionEngine.legacyFingerprint(pipeInValue, timeZone: ""))
+        #expect(
+            CriterionEngine.fingerprint(pipeInAttribute, timeZone: "")
+                != CriterionEngine.fingerprint(pipeInValue, timeZone: ""))
+    }
+
+    @Test("a state stamped with the old fingerprint keeps its progress and takes the new stamp")
+    func legacyStampedStateCarriesOver() throws {
+        let criterion = Criterion(key: "c", eventType: "purchase", target: 3)
+        let criteria = Criteria(criteria: [criterion])
+        var stored = CriterionState(fingerprint: CriterionEngine.legacyFingerprint(criterion, timeZone: ""))
+        stored.count = 2
+        let local = try LocalTime(utcMs: Self.base, timeZone: "")
+        let shown = BadgeEvaluator.progress(
+            criteria, fingerprints: BadgeEvaluator.fingerprints(of: criteria), states: ["c": stored], at: local)
+        #expect(shown.map(\.current) == [2])
+        let outcome = try BadgeEvaluator.evaluate(
+            criteria, states: ["c": stored], event: event("e3"), timeZone: "", prerequisitesHeld: true)
+        #expect(outcome.complete)
+        #expect(outcome.states["c"]?.count == 3)
+        #expect(outcome.states["c"]?.fingerprint == CriterionEngine.fingerprint(criterion, timeZone: ""))
+        // A state of another rule still starts again.
+        stored.fingerprint = CriterionEngine.legacyFingerprint(
+            Criterion(key: "c", eventType: "refund", target: 3), timeZone: "")
+        let restarted = try BadgeEvaluator.evaluate(
+            criteria, states: ["c": stored], event: event("e4"), timeZone: "", prerequisitesHeld: true)
+        #expect(restarted.states["c"]?.count == 1)
     }
 
     @Test("progress text and number formatting")

@@ -112,6 +112,12 @@ final class RawConnection {
         send(Self.frame(RequestHeader(callId: callId, method: method, timeoutMicros: timeoutMicros), payload: payload))
     }
 
+    /// Sends a Health call and reads one reply: true when it is OK (the connection still serves).
+    func answersHealth(callId: UInt64) -> Bool {
+        sendCall(callId: callId, method: Method.health.rawValue, payload: [])
+        return readFrame()?.0.status == .ok
+    }
+
     static func frame(_ header: RequestHeader, payload: [UInt8]) -> [UInt8] {
         payload.withUnsafeBytes { payload in
             let size = Envelope.requestSize(header, payloadCount: payload.count)

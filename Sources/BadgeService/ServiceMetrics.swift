@@ -14,11 +14,16 @@ struct WriterMetrics: Sendable {
     /// `badges_writer_batch_failures_total`: batches whose transaction failed as a whole and were
     /// retried one write at a time (storage full, I/O errors).
     let batchFailures: Counter
+    /// `badges_writer_queue_wait_seconds`: for each batch, how long its oldest write waited for the
+    /// writer (behind earlier batches, then gathering) before the batch's transaction began. With
+    /// `commit_duration` and `rpc_call_duration` it tells whether calls wait for the writer.
+    let queueWait: CoreMetrics.Timer
 
     init(factory: any MetricsFactory) {
         batchSize = Recorder(label: "badges_writer_batch_size", aggregate: true, factory: factory)
         commitDuration = CoreMetrics.Timer(label: "badges_writer_commit_duration_seconds", factory: factory)
         batchFailures = Counter(label: "badges_writer_batch_failures_total", factory: factory)
+        queueWait = CoreMetrics.Timer(label: "badges_writer_queue_wait_seconds", factory: factory)
     }
 }
 

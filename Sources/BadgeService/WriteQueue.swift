@@ -15,6 +15,8 @@ struct PendingWrite: Sendable {
     let deadline: ContinuousClock.Instant?
     let apply: @Sendable (borrowing WriteTransaction, Int64) throws(BadgeError) -> @Sendable () -> Void
     let fail: @Sendable (BadgeError) -> Void
+    /// When it was made, right before it was queued (for `badges_writer_queue_wait_seconds`).
+    let queuedAt = ContinuousClock.now
 }
 
 /// The one thread that owns every LMDB write transaction.
@@ -260,6 +262,8 @@ final class WriteQueue: @unchecked Sendable {
     private func apply(_ batch: [PendingWrite]) {
         let now = clock()
         let start = ContinuousClock.now
+        // Writes are taken in the order they came: the first waited longest.
+        if let oldest = batch.first { metrics.queueWait.recordNanoseconds(Self.nanoseconds(start - oldest.queuedAt)) }
         var live: [PendingWrite] = []
         live.reserveCapacity(batch.count)
         for write in batch {

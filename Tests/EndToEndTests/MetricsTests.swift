@@ -82,6 +82,8 @@ struct MetricsTests {
             // Five writes (two PutBadge, three Issue), awaited one by one: five commits of one write.
             #expect(samples["badges_writer_batch_size_sum"] == 5)
             #expect(samples["badges_writer_commit_duration_seconds_count"] == 5)
+            #expect(samples["badges_writer_queue_wait_seconds_count"] == 5)
+            #expect((samples["badges_writer_queue_wait_seconds_sum"] ?? -1) >= 0)
             #expect(samples["badges_store_map_size_bytes"] == Double(64 << 20))
         }
     }

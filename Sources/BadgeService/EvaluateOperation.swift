@@ -266,9 +266,20 @@ extension BadgeService {
             plan.decidedUntilMs = min(plan.decidedUntilMs, loaded.changesAtMs)
             return loaded
         }
+        // Prerequisites only need to be held: their tallies stop at the first award held, so they
+        // are kept apart from the full ones the award decisions use.
+        var held: [String: Bool] = [:]
         func holdsAll(_ badgeIds: [String]) throws(BadgeError) -> Bool {
             for badgeId in badgeIds where !awardedNow.contains(badgeId) {
-                if !(try tally(badgeId)).holds { return false }
+                if let known = tallies[badgeId]?.holds ?? held[badgeId] {
+                    if !known { return false }
+                    continue
+                }
+                let loaded = try store.awardTally(
+                    txn, customerId: event.customerId, badgeId: badgeId, nowMs: now, untilHeld: true)
+                plan.decidedUntilMs = min(plan.decidedUntilMs, loaded.changesAtMs)
+                held[badgeId] = loaded.holds
+                if !loaded.holds { return false }
             }
             return true
         }

@@ -106,8 +106,12 @@ extension BadgeStore {
     }
 
     /// Tallies a customer's awards of one badge from their stored records, without decoding them.
+    ///
+    /// - Parameter untilHeld: stop at the first award held now. The tally then answers `holds`
+    ///   (and `changesAtMs`, no later than the full tally's) but not `unrevoked`: a prerequisite
+    ///   check needs no more, and a repeatable badge may have thousands of awards to step over.
     public func awardTally<M>(
-        _ txn: borrowing Transaction<M>, customerId: String, badgeId: String, nowMs: Int64
+        _ txn: borrowing Transaction<M>, customerId: String, badgeId: String, nowMs: Int64, untilHeld: Bool = false
     ) throws(BadgeError) -> AwardTally {
         var tally = AwardTally()
         try lmdb {
@@ -120,7 +124,7 @@ extension BadgeStore {
                     }
                     let awardId = Keys.readUInt64(UnsafeRawBufferPointer(rebasing: key[(key.count - 8)...])) ?? 0
                     tally.count(awardId: awardId, expiresAtMs: expiresAtMs, revokedAtMs: revokedAtMs, nowMs: nowMs)
-                    return true
+                    return !(untilHeld && tally.holds)
                 }
             }
         }

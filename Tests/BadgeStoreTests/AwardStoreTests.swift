@@ -1,5 +1,6 @@
 import BadgeModel
 import BadgeStore
+import BadgeTestSupport
 import Testing
 
 @Suite("BadgeStore awards")
@@ -153,6 +154,46 @@ struct AwardStoreTests {
             #expect(try store.read { txn throws(BadgeError) in try store.awardId(txn, forRequest: "r1") } == 1)
             // Awards ever issued are unchanged.
             #expect(try store.read { txn throws(BadgeError) in try store.counts(txn) }.awards == 2)
+        }
+    }
+
+    @Test(
+        "a tally that stops at the first award held answers holds as the full one does, and for no longer",
+        arguments: 0..<30)
+    func tallyUntilHeld(seed: UInt64) throws {
+        try withStore { store, _ in
+            var random = SplitMix64(state: seed)
+            let now: Int64 = 1_000_000
+            for index in 0..<Int(random.next() % 8) {
+                var award = newAward(customer: "c", badge: "b", earnedAtMs: 1_000)
+                // No expiry, expired already, or expiring later.
+                award.expiresAtMs = [0, now - 10, now + Int64(random.next() % 1_000 + 1)][Int(random.next() % 3)]
+                let stored = try store.insert(award)
+                if random.next() % 4 == 0 { try store.revoke(stored, atMs: 2_000 + Int64(index)) }
+            }
+            _ = try store.insert(newAward(customer: "c", badge: "other"))
+            let (full, partial) = try store.read { txn throws(BadgeError) in
+                (
+                    try store.awardTally(txn, customerId: "c", badgeId: "b", nowMs: now),
+                    try store.awardTally(txn, customerId: "c", badgeId: "b", nowMs: now, untilHeld: true)
+                )
+            }
+            #expect(partial.holds == full.holds)
+            #expect(partial.currentAwardId == full.currentAwardId)
+            // Awards after the one held were not looked at.
+            let live = try store.customerAwards("c", badge: "b").filter {
+                !$0.isRevoked && ($0.expiresAtMs == 0 || $0.expiresAtMs > now)
+            }
+            if live.count > 1 { #expect(partial.unrevoked < full.unrevoked) }
+            if full.holds {
+                // It stopped at the award it holds by, which stays held until partial.changesAtMs.
+                #expect(partial.unrevoked <= full.unrevoked)
+                let awards = try store.customerAwards("c", badge: "b")
+                let holding = try #require(awards.first { $0.awardId == partial.currentAwardId })
+                #expect(partial.changesAtMs == (holding.expiresAtMs == 0 ? .max : holding.expiresAtMs))
+            } else {
+                #expect(partial == full)
+            }
         }
     }
 

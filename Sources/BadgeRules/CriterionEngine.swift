@@ -112,12 +112,18 @@ public enum CriterionEngine {
         }
     }
 
-    /// How many of the latest event ids a state keeps: only a COUNT's evidence lists them, and
-    /// only its last `target` (at most `maxRecent`). Every other state kept ten ids it never
-    /// showed, which were most of its bytes, decoded, re-encoded and stored on every event.
+    /// How many of the latest event ids a state keeps: only a COUNT's evidence lists them (its
+    /// last `target`, at most `maxRecent`). Every other state kept ten ids it never showed, which
+    /// were most of its bytes, decoded, re-encoded and stored on every event. A COUNT keeps
+    /// `maxRecent` whatever its target: a new target keeps the state (it is not in the
+    /// fingerprint), and a raised one must still find its last `target` ids.
     static func recentIdsKept(_ criterion: Criterion) -> Int {
-        guard criterion.aggregate == .count else { return 0 }
-        return Int(max(min(criterion.target, Double(maxRecent)), 0))
+        criterion.aggregate == .count ? maxRecent : 0
+    }
+
+    /// How many of the latest event ids a COUNT's evidence lists: its last `target`, at most `maxRecent`.
+    static func recentIdsShown(_ criterion: Criterion) -> Int {
+        Int(max(min(criterion.target, Double(maxRecent)), 0))
     }
 
     static func periodUnit(_ criterion: Criterion) -> LocalTime.PeriodUnit {
@@ -327,7 +333,7 @@ public enum CriterionEngine {
             text += " "
             text += unit(criterion)
             text += ":"
-            appendList(state.recent.suffix(recentIdsKept(criterion)), to: &text)
+            appendList(state.recent.suffix(recentIdsShown(criterion)), to: &text)
         case .sum:
             text += summed(criterion)
             text += " "

@@ -203,7 +203,7 @@ struct CriterionEngineTests {
         #expect(simulator.awards == ["e9"])
     }
 
-    @Test("a state keeps only the event ids its evidence lists: a count's last `target`, nothing for the rest")
+    @Test("a state keeps event ids only where evidence lists them: a count's last ten, nothing for the rest")
     func recentIdsKept() throws {
         let local = try LocalTime(utcMs: Self.base, timeZone: "")
         let count = Criterion(key: "c", eventType: "purchase", aggregate: .count, target: 3)
@@ -219,7 +219,8 @@ struct CriterionEngineTests {
                 states[position] = CriterionEngine.record(criterion, states[position], purchase, at: local)
             }
         }
-        #expect(states[0].recent.ids == ["e9", "e10", "e11"])
+        // Ten, not `target`: a raised target keeps the state and lists more of them.
+        #expect(states[0].recent.ids == (2..<12).map { "e\($0)" })
         #expect(states[1].recent.ids == (2..<12).map { "e\($0)" })
         #expect(states[2].recent.isEmpty)
         #expect(states[3].recent.isEmpty)
@@ -228,6 +229,23 @@ struct CriterionEngineTests {
             CriterionEngine.evidence(many, states[1], value: 12).hasSuffix(": e2, e3, e4, e5, e6, e7, e8, e9, e10, e11")
         )
         #expect(CriterionEngine.evidence(sum, states[2], value: 1200) == "amount 1,200.00 >= 1,000.00")
+    }
+
+    @Test("a count whose target is raised in place (progress kept) still lists its last `target` ids")
+    func recentIdsAfterTargetRaised() throws {
+        let three = Criteria(criteria: [Criterion(key: "c", eventType: "purchase", target: 3)])
+        var states: [String: CriterionState] = [:]
+        for index in 0..<5 {
+            states = try BadgeEvaluator.evaluate(
+                three, states: states, event: event("e\(index)"), timeZone: "", prerequisitesHeld: true
+            ).states
+        }
+        // PutBadge replace raising the target: same fingerprint, so the customer's progress stays.
+        let five = Criteria(criteria: [Criterion(key: "c", eventType: "purchase", target: 5)])
+        let outcome = try BadgeEvaluator.evaluate(
+            five, states: states, event: event("e5"), timeZone: "", prerequisitesHeld: true)
+        #expect(outcome.complete)
+        #expect(outcome.evidence(for: five) == "6 purchase: e1, e2, e3, e4, e5")
     }
 
     @Test("fingerprints change with the rule and the badge's zone, not with the key or unit")

@@ -421,8 +421,10 @@ public enum CriterionEngine {
             }
             return fields.bytes
         }
-        hash.add(String(conditions.count))
-        for condition in conditions.sorted(by: { $0.lexicographicallyPrecedes($1) }) { hash.add(bytes: condition) }
+        // A set: a condition given twice is the same rule as given once.
+        let distinct = Set(conditions)
+        hash.add(String(distinct.count))
+        for condition in distinct.sorted(by: { $0.lexicographicallyPrecedes($1) }) { hash.add(bytes: condition) }
         return hash.value
     }
 

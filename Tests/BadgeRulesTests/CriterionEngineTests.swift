@@ -306,6 +306,20 @@ struct CriterionEngineTests {
                 != CriterionEngine.fingerprint(pipeInValue, timeZone: ""))
     }
 
+    @Test("conditions are a set in a fingerprint: one given twice is the same rule")
+    func fingerprintOfRepeatedCondition() {
+        let coupon = Condition(attribute: "coupon", op: .eq, values: ["no"])
+        let channel = Condition(attribute: "channel", op: .in, values: ["store", "app"])
+        var once = Criterion(key: "a", eventType: "purchase", target: 3)
+        once.conditions = [coupon, channel]
+        var twice = once
+        twice.conditions = [coupon, channel, coupon]
+        #expect(CriterionEngine.fingerprint(twice, timeZone: "") == CriterionEngine.fingerprint(once, timeZone: ""))
+        var other = once
+        other.conditions = [coupon]
+        #expect(CriterionEngine.fingerprint(other, timeZone: "") != CriterionEngine.fingerprint(once, timeZone: ""))
+    }
+
     @Test("a state stamped with the old fingerprint keeps its progress and takes the new stamp")
     func legacyStampedStateCarriesOver() throws {
         let criterion = Criterion(key: "c", eventType: "purchase", target: 3)

@@ -83,8 +83,7 @@ public enum BadgeEvaluator {
                 // A state measured against another definition of the criterion is not carried over.
                 if stored.fingerprint == fingerprint {
                     current = stored
-                } else if stored.fingerprint
-                    == CriterionEngine.legacyFingerprint(criterion, timeZone: criteria.timeZone)
+                } else if CriterionEngine.isLegacyStamp(stored.fingerprint, of: criterion, timeZone: criteria.timeZone)
                 {
                     // Stored by an older build: the same rule, stamped the old way.
                     current = stored
@@ -160,7 +159,7 @@ public enum BadgeEvaluator {
         return zip(criteria.criteria, fingerprints).map { criterion, fingerprint in
             let state = states[criterion.key].flatMap { state in
                 state.fingerprint == fingerprint
-                    || state.fingerprint == CriterionEngine.legacyFingerprint(criterion, timeZone: criteria.timeZone)
+                    || CriterionEngine.isLegacyStamp(state.fingerprint, of: criterion, timeZone: criteria.timeZone)
                     ? state : nil
             }
             return CriterionEngine.progress(

@@ -445,6 +445,22 @@ public enum CriterionEngine {
         hash.mix(Array(text.utf8))
         return hash.value
     }
+
+    /// True when `stamp` is the criterion's `legacyFingerprint` and that old fingerprint is one
+    /// the criterion does not share with another rule. Its text joined fields with `|` (a
+    /// condition's parts with U+0001, its values with U+0002): with one of those in a text field,
+    /// another rule can have left the same stamp (attribute `x|y` with state value `z`, and `x`
+    /// with `y|z`), so such a criterion's old states restart rather than carry over progress of
+    /// another rule. (Without them, only a rule with U+0001 or U+0002 in its own texts could.)
+    public static func isLegacyStamp(_ stamp: UInt64, of criterion: Criterion, timeZone: String) -> Bool {
+        guard stamp == legacyFingerprint(criterion, timeZone: timeZone) else { return false }
+        func unambiguous(_ text: String) -> Bool {
+            !text.utf8.contains { $0 == UInt8(ascii: "|") || $0 == 1 || $0 == 2 }
+        }
+        return unambiguous(criterion.eventType) && unambiguous(criterion.attribute)
+            && unambiguous(criterion.stateValue) && unambiguous(timeZone)
+            && criterion.conditions.allSatisfy { unambiguous($0.attribute) && $0.values.allSatisfy(unambiguous) }
+    }
 }
 
 /// FNV-1a, fed one length-prefixed field at a time.

@@ -343,6 +343,28 @@ struct CriterionEngineTests {
         #expect(restarted.states["c"]?.count == 1)
     }
 
+    @Test("an old stamp the old fingerprint gave another rule too is not carried over")
+    func legacyStampSharedWithAnotherRule() throws {
+        // The old `|`-joined text made these one fingerprint, though they sum different attributes.
+        let before = Criterion(
+            key: "s", eventType: "purchase", aggregate: .sum, attribute: "x|y", target: 100, stateValue: "z")
+        let after = Criterion(
+            key: "s", eventType: "purchase", aggregate: .sum, attribute: "x", target: 100, stateValue: "y|z")
+        var stored = CriterionState(fingerprint: CriterionEngine.legacyFingerprint(before, timeZone: ""))
+        stored.count = 1
+        stored.sum = 500
+        let criteria = Criteria(criteria: [after])
+        let local = try LocalTime(utcMs: Self.base, timeZone: "")
+        let shown = BadgeEvaluator.progress(
+            criteria, fingerprints: BadgeEvaluator.fingerprints(of: criteria), states: ["s": stored], at: local)
+        #expect(shown.map(\.current) == [0])
+        let outcome = try BadgeEvaluator.evaluate(
+            criteria, states: ["s": stored], event: event("e1", attributes: ["x": "10"]), timeZone: "",
+            prerequisitesHeld: true)
+        #expect(outcome.states["s"]?.sum == 10)
+        #expect(!outcome.complete)
+    }
+
     @Test("progress text and number formatting")
     func texts() {
         #expect(Format.decimal(1240) == "1,240.00")

@@ -107,9 +107,10 @@ extension BadgeStore {
 
     /// Tallies a customer's awards of one badge from their stored records, without decoding them.
     ///
-    /// - Parameter untilHeld: stop at the first award held now. The tally then answers `holds`
-    ///   (and `changesAtMs`, no later than the full tally's) but not `unrevoked`: a prerequisite
-    ///   check needs no more, and a repeatable badge may have thousands of awards to step over.
+    /// - Parameter untilHeld: stop at the first award held now. The tally then answers `holds`,
+    ///   and its `changesAtMs` is when that award expires (the badge is held at least until then),
+    ///   but not `unrevoked`: a prerequisite check needs no more, and a repeatable badge may have
+    ///   thousands of awards to step over.
     public func awardTally<M>(
         _ txn: borrowing Transaction<M>, customerId: String, badgeId: String, nowMs: Int64, untilHeld: Bool = false
     ) throws(BadgeError) -> AwardTally {

@@ -396,7 +396,8 @@ public enum CriterionEngine {
     /// length and bytes, so no text in one field can pass for another's. The zone is part of it:
     /// the same rule in another zone counts different days. Conditions (all must hold) and days of
     /// the week are sets, so their order does not count; nor do the values an `eq`/`ne` ignores
-    /// (it compares with the first) or the order of an `in`/`not_in` set.
+    /// (it compares with the first) or the order of an `in`/`not_in` set. A whole-day time window
+    /// and all seven days count as no filter, as they match every event.
     public static func fingerprint(_ criterion: Criterion, timeZone: String) -> UInt64 {
         var hash = FieldHash()
         hash.add("v2")
@@ -408,8 +409,12 @@ public enum CriterionEngine {
         hash.add(String(criterion.windowDays))
         hash.add(criterion.streakUnit.rawValue)
         hash.add(timeZone)
-        hash.add(criterion.timeOfDay.map { "\($0.startMinute)-\($0.endMinute)" } ?? "")
-        hash.add(Set(criterion.daysOfWeek).sorted().map(String.init).joined(separator: ","))
+        // A window from a minute to the same minute is the whole day, and all seven days are no
+        // filter: both count as no filter at all.
+        let window = criterion.timeOfDay.flatMap { $0.startMinute == $0.endMinute ? nil : $0 }
+        hash.add(window.map { "\($0.startMinute)-\($0.endMinute)" } ?? "")
+        let days = Set(criterion.daysOfWeek)
+        hash.add(days.count == 7 ? "" : days.sorted().map(String.init).joined(separator: ","))
         let conditions = criterion.conditions.map { condition -> [UInt8] in
             var fields = FieldHash.Fields()
             fields.add(condition.attribute)
@@ -417,7 +422,8 @@ public enum CriterionEngine {
             switch condition.op {
             case .eq, .ne: fields.add(condition.values.first ?? "")
             case .in, .notIn: for value in Set(condition.values).sorted() { fields.add(value) }
-            case .gt, .gte, .lt, .lte: fields.add("\(condition.number)")
+            // -0.0 compares as 0.0.
+            case .gt, .gte, .lt, .lte: fields.add("\(condition.number == 0 ? 0 : condition.number)")
             }
             return fields.bytes
         }

@@ -293,6 +293,16 @@ struct CriterionEngineTests {
         changed = base
         changed.daysOfWeek = [6]
         #expect(CriterionEngine.fingerprint(changed, timeZone: "") != print)
+        // Filters that let every event through are no filter.
+        var unfiltered = Criterion(key: "a", eventType: "purchase", target: 3)
+        let plain = CriterionEngine.fingerprint(unfiltered, timeZone: "")
+        unfiltered.timeOfDay = TimeOfDayWindow(startMinute: 600, endMinute: 600)
+        unfiltered.daysOfWeek = [1, 2, 3, 4, 5, 6, 7]
+        #expect(CriterionEngine.fingerprint(unfiltered, timeZone: "") == plain)
+        unfiltered.conditions = [Condition(attribute: "amount", op: .gt, number: -0.0)]
+        let negativeZero = CriterionEngine.fingerprint(unfiltered, timeZone: "")
+        unfiltered.conditions = [Condition(attribute: "amount", op: .gt, number: 0)]
+        #expect(CriterionEngine.fingerprint(unfiltered, timeZone: "") == negativeZero)
         // Two different rules that the old `|`-joined text could not tell apart.
         let pipeInAttribute = Criterion(
             key: "t", eventType: "tier_changed", aggregate: .state, attribute: "x|y", stateValue: "z")

@@ -265,14 +265,7 @@ struct AbuseTests {
             let fd = raw.fd
             let sent = Atomic<Bool>(false)
             let sender = Thread { [calls] in
-                var offset = 0
-                while offset < calls.count {
-                    let written = calls[offset...].withUnsafeBytes {
-                        send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
-                    }
-                    if written <= 0 { break }
-                    offset += written
-                }
+                RawConnection.send(calls, to: fd)
                 sent.store(true, ordering: .relaxed)
             }
             sender.start()

@@ -224,16 +224,7 @@ struct BadInputTests {
             }
             let fd = raw.fd
             let bytes = frames.flatMap { $0 }
-            let sender = Thread {
-                var offset = 0
-                while offset < bytes.count {
-                    let sent = bytes[offset...].withUnsafeBytes {
-                        send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
-                    }
-                    if sent <= 0 { return }
-                    offset += sent
-                }
-            }
+            let sender = Thread { RawConnection.send(bytes, to: fd) }
             sender.start()
             try await Task.sleep(for: .milliseconds(300))
             #expect(raw.readPreface() != nil)

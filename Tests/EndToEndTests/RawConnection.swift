@@ -60,7 +60,11 @@ final class RawConnection {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    func send(_ bytes: [UInt8]) {
+    func send(_ bytes: [UInt8]) { Self.send(bytes, to: fd) }
+
+    /// Writes all of `bytes` to `fd` (stops early if the socket fails). Static so that a thread of
+    /// its own can keep sending while the test reads (a send blocks once the server stops reading).
+    static func send(_ bytes: [UInt8], to fd: Int32) {
         var offset = 0
         while offset < bytes.count {
             let written = bytes[offset...].withUnsafeBytes {

@@ -33,8 +33,10 @@ extension BadgeClient {
     }
 
     /// A customer's trophy case.
-    public func list(customerId: String) async throws(BadgeError) -> TrophyCase {
-        try await call(.list, ListRequest(customerId: customerId))
+    /// - Parameter awardsPerBadge: how many of each badge's current awards to list, the newest
+    ///   (0: the server's default, 100; at most 1000). Each entry's `awardCount` counts them all.
+    public func list(customerId: String, awardsPerBadge: UInt32 = 0) async throws(BadgeError) -> TrophyCase {
+        try await call(.list, ListRequest(customerId: customerId, awardsPerBadge: awardsPerBadge))
     }
 
     /// Sends an activity event; returns the badges it earned and the progress it made.

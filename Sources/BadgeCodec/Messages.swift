@@ -45,7 +45,12 @@ public struct RevokeReply: Sendable, Hashable {
 /// List (trophy case) request.
 public struct ListRequest: Sendable, Hashable {
     public var customerId: String
-    public init(customerId: String) { self.customerId = customerId }
+    /// How many of each badge's current awards to list, the newest; 0 for the default (100).
+    public var awardsPerBadge: UInt32
+    public init(customerId: String, awardsPerBadge: UInt32 = 0) {
+        self.customerId = customerId
+        self.awardsPerBadge = awardsPerBadge
+    }
 }
 
 public struct ExportAwardsRequest: Sendable, Hashable {
@@ -212,9 +217,12 @@ extension RevokeReply: CBacked {
 
 extension ListRequest: CBacked {
     public static let protoName = "badges.v1.ListRequest"
-    init(c: UnsafePointer<Badges__V1__ListRequest>) { self.init(customerId: swiftString(c.pointee.customer_id)) }
+    init(c: UnsafePointer<Badges__V1__ListRequest>) {
+        self.init(customerId: swiftString(c.pointee.customer_id), awardsPerBadge: c.pointee.awards_per_badge)
+    }
     func fill(_ c: UnsafeMutablePointer<Badges__V1__ListRequest>, _ arena: EncodeArena) {
         c.pointee.customer_id = arena.string(customerId)
+        c.pointee.awards_per_badge = awardsPerBadge
     }
 }
 
@@ -225,6 +233,8 @@ extension TrophyCaseEntry: CBacked {
             badge: try required(c.pointee.badge, BadgeDefinition.self, field: "entries.badge"),
             state: c.pointee.state == BADGES__V1__TROPHY_CASE_ENTRY__STATE__LOCKED ? .locked : .earned,
             awards: try swiftArray(c.pointee.n_awards, c.pointee.awards) { Award(c: $0) },
+            // A server from before award_count (0) listed every award.
+            awardCount: c.pointee.award_count == 0 ? nil : Int(c.pointee.award_count),
             progress: try swiftArray(c.pointee.n_progress, c.pointee.progress) { Progress(c: $0) },
             criteriaText: swiftString(c.pointee.criteria_text))
     }
@@ -236,6 +246,7 @@ extension TrophyCaseEntry: CBacked {
             state == .locked
             ? BADGES__V1__TROPHY_CASE_ENTRY__STATE__LOCKED : BADGES__V1__TROPHY_CASE_ENTRY__STATE__EARNED
         (c.pointee.n_awards, c.pointee.awards) = repeated(awards, arena)
+        c.pointee.award_count = UInt32(clamping: awardCount)
     }
 }
 

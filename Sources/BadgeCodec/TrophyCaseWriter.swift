@@ -34,13 +34,16 @@ public struct TrophyCaseWriter {
     /// - Parameters:
     ///   - badgeField: from `badgeField(_:)`.
     ///   - awards: the awards' `badges.v1.Award` encodings, as ranges of `awardBytes`, in order.
+    ///   - awardCount: how many current awards the customer holds, `awards` being the newest of them.
     ///   - progress: each `badges.v1.Progress` encoded.
     ///   - criteriaTextField: from `criteriaTextField(_:)`.
     public mutating func appendEntry(
-        badgeField: [UInt8], locked: Bool, awards: ArraySlice<Range<Int>>, awardBytes: [UInt8],
+        badgeField: [UInt8], locked: Bool, awards: ArraySlice<Range<Int>>, awardBytes: [UInt8], awardCount: Int,
         progress: [[UInt8]], criteriaTextField: [UInt8]
     ) {
+        let countField = UInt64(awardCount)
         var size = badgeField.count + (locked ? 2 : 0) + criteriaTextField.count
+        if countField != 0 { size += 1 + varintSize(countField) }
         for award in awards { size += 1 + varintSize(UInt64(award.count)) + award.count }
         for item in progress { size += 1 + varintSize(UInt64(item.count)) + item.count }
         bytes.appendVarint(2 << 3 | 2)
@@ -54,6 +57,7 @@ public struct TrophyCaseWriter {
         }
         for item in progress { bytes.appendMessage(field: 4, item) }
         bytes.append(contentsOf: criteriaTextField)
+        bytes.appendVarint(field: 6, countField)
     }
 
     /// The whole reply for entries already assembled (tests and small callers).
@@ -69,7 +73,7 @@ public struct TrophyCaseWriter {
             }
             writer.appendEntry(
                 badgeField: badgeField(entry.badge.encoded()), locked: entry.state == .locked, awards: ranges[...],
-                awardBytes: awardBytes, progress: entry.progress.map { $0.encoded() },
+                awardBytes: awardBytes, awardCount: entry.awardCount, progress: entry.progress.map { $0.encoded() },
                 criteriaTextField: criteriaTextField(entry.criteriaText))
         }
         return writer.bytes

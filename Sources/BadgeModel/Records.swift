@@ -126,19 +126,25 @@ public struct TrophyCaseEntry: Sendable, Hashable, Codable {
     }
     public var badge: BadgeDefinition
     public var state: State
-    /// Current awards of this badge, oldest first; empty when locked.
+    /// Current awards of this badge, oldest first; empty when locked. Only the newest of them when
+    /// the customer holds more than the List asked for (see `awardCount`).
     public var awards: [Award]
+    /// How many current awards of this badge the customer holds, listed or not.
+    public var awardCount: Int
     /// For badges with criteria: progress per criterion.
     public var progress: [Progress]
     /// The criteria in words.
     public var criteriaText: String
 
+    /// - Parameter awardCount: nil when `awards` are all the current awards.
     public init(
-        badge: BadgeDefinition, state: State, awards: [Award], progress: [Progress] = [], criteriaText: String = ""
+        badge: BadgeDefinition, state: State, awards: [Award], awardCount: Int? = nil, progress: [Progress] = [],
+        criteriaText: String = ""
     ) {
         self.badge = badge
         self.state = state
         self.awards = awards
+        self.awardCount = awardCount ?? awards.count
         self.progress = progress
         self.criteriaText = criteriaText
     }

@@ -4,6 +4,11 @@ public enum Limits {
     public static let maxIdBytes = 128
     public static let maxTextBytes = 4096
     public static let maxLabels = 64
+    /// List shows at most this many of each badge's current awards (the newest) unless asked for
+    /// another number: a repeatable badge earned daily for years would otherwise make a trophy case
+    /// of megabytes, too big for a point-of-sale screen or a client's frame limit.
+    public static let defaultAwardsPerBadge = 100
+    public static let maxAwardsPerBadge = 1000
 }
 
 public enum Validate {
@@ -42,6 +47,17 @@ public enum Validate {
             throw .invalidArgument(
                 "\(field) is \(value.utf8.count) bytes; the limit is \(Limits.maxTextBytes)", reason: "too_long")
         }
+    }
+
+    /// List's `awards_per_badge`: 0 asks for the default; returns how many awards per badge to show.
+    public static func awardsPerBadge(_ value: UInt32) throws(BadgeError) -> Int {
+        if value == 0 { return Limits.defaultAwardsPerBadge }
+        guard value <= Limits.maxAwardsPerBadge else {
+            throw .invalidArgument(
+                "awards_per_badge is \(value); the limit is \(Limits.maxAwardsPerBadge) (0 means \(Limits.defaultAwardsPerBadge))",
+                reason: "out_of_range")
+        }
+        return Int(value)
     }
 
     public static func fields(_ map: [String: String], field: String) throws(BadgeError) {

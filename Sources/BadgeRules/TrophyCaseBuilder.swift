@@ -9,9 +9,12 @@ public enum TrophyCaseBuilder {
     ///   first; then active badges not held whose window has not closed, in display order.
     ///   - states: the customer's criteria states, by badge id then criterion key.
     ///   - timeZone: the customer's zone, if known (else each badge's own).
+    ///   - awardsPerBadge: how many of each badge's current awards to list (the newest); every
+    ///     entry's `awardCount` counts them all.
     public static func build(
         customerId: String, catalogue: [BadgeDefinition], awards: [Award], nowMs: Int64,
-        states: [String: [String: CriterionState]] = [:], timeZone: String = ""
+        states: [String: [String: CriterionState]] = [:], timeZone: String = "",
+        awardsPerBadge: Int = Limits.defaultAwardsPerBadge
     ) -> TrophyCase {
         var current: [String: [Award]] = [:]
         for award in awards where award.isCurrent(atMs: nowMs) {
@@ -34,8 +37,9 @@ public enum TrophyCaseBuilder {
             if let held = current[badge.id] {
                 earned.append(
                     TrophyCaseEntry(
-                        badge: badge, state: .earned, awards: held.sorted { $0.awardId < $1.awardId },
-                        progress: progress,
+                        badge: badge, state: .earned,
+                        awards: Array(held.sorted { $0.awardId < $1.awardId }.suffix(awardsPerBadge)),
+                        awardCount: held.count, progress: progress,
                         criteriaText: criteriaText))
             } else if isEarnable(badge, atMs: nowMs) {
                 locked.append(

@@ -424,7 +424,10 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
                 ListBadgesReply(badges: try service.badges(includeInactive: request.includeInactive)))
         case .list:
             let request = try ListRequest(decoding: payload)
-            respond(callId, sequence: sequence, encoded: try service.encodedTrophyCase(customerId: request.customerId))
+            respond(
+                callId, sequence: sequence,
+                encoded: try service.encodedTrophyCase(
+                    customerId: request.customerId, awardsPerBadge: request.awardsPerBadge))
         case .health:
             _ = try HealthRequest(decoding: payload)
             respond(

@@ -142,8 +142,11 @@ public final class BadgeService: Sendable {
     }
 
     /// A customer's trophy case: earned badges in rank order, then locked ones.
-    public func trophyCase(customerId: String) throws(BadgeError) -> TrophyCase {
+    /// - Parameter awardsPerBadge: List's `awards_per_badge`: how many of each badge's current
+    ///   awards to list, the newest (0: the default, 100).
+    public func trophyCase(customerId: String, awardsPerBadge: UInt32 = 0) throws(BadgeError) -> TrophyCase {
         try Validate.opaqueId(customerId, field: "customer_id")
+        let shown = try Validate.awardsPerBadge(awardsPerBadge)
         let now = clock()
         let generation = catalogueCache.generation
         return try store.read { txn throws(BadgeError) in
@@ -155,7 +158,8 @@ public final class BadgeService: Sendable {
                 states: catalogue.hasCriteria
                     ? try store.allCriterionStates(txn, customerId: customerId, currentKeys: catalogue.criterionKeys)
                     : [:],
-                timeZone: catalogue.hasCriteria ? try store.customerTimeZone(txn, customerId: customerId) : "")
+                timeZone: catalogue.hasCriteria ? try store.customerTimeZone(txn, customerId: customerId) : "",
+                awardsPerBadge: shown)
         }
     }
 

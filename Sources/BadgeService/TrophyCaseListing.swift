@@ -57,20 +57,26 @@ struct CatalogueListing: Sendable {
 
 extension BadgeService {
     /// The trophy case already encoded as a `badges.v1.ListResponse`, for the server. It holds
-    /// what `trophyCase(customerId:)` returns, but is written straight from the cached catalogue
-    /// and the stored award records: awards are not decoded (only their expiry and revocation are
-    /// read), and no per-badge structs are built. Replies are kept (`TrophyCaseCache`) until a write
-    /// or the passing of time changes them.
-    public func encodedTrophyCase(customerId: String) throws(BadgeError) -> [UInt8] {
+    /// what `trophyCase(customerId:awardsPerBadge:)` returns, but is written straight from the
+    /// cached catalogue and the stored award records: awards are not decoded (only their expiry and
+    /// revocation are read), and no per-badge structs are built. Replies with the default number of
+    /// awards per badge are kept (`TrophyCaseCache`) until a write or the passing of time changes them.
+    /// - Parameter awardsPerBadge: List's `awards_per_badge` (0: the default).
+    public func encodedTrophyCase(customerId: String, awardsPerBadge: UInt32 = 0) throws(BadgeError) -> [UInt8] {
         try Validate.opaqueId(customerId, field: "customer_id")
+        let shown = try Validate.awardsPerBadge(awardsPerBadge)
         let now = clock()
-        if let cached = trophyCases.lookup(customerId, nowMs: now) { return cached }
+        // Only the default shape is cached: one reply per customer, whatever callers ask.
+        let cacheable = shown == Limits.defaultAwardsPerBadge
+        if cacheable, let cached = trophyCases.lookup(customerId, nowMs: now) { return cached }
         // Both before the read transaction opens (see TrophyCaseCache and CatalogueCache).
         let ticket = trophyCases.ticket()
         let generation = catalogueCache.generation
         let (bytes, validUntilMs) = try buildTrophyCase(
-            customerId: customerId, nowMs: now, catalogueGeneration: generation)
-        trophyCases.install(customerId, bytes, builtAtMs: now, validUntilMs: validUntilMs, ticket: ticket)
+            customerId: customerId, awardsPerBadge: shown, nowMs: now, catalogueGeneration: generation)
+        if cacheable {
+            trophyCases.install(customerId, bytes, builtAtMs: now, validUntilMs: validUntilMs, ticket: ticket)
+        }
         return bytes
     }
 
@@ -80,12 +86,13 @@ extension BadgeService {
     /// The encoded trophy case at `now`, and the first instant it may read differently without a
     /// write: an award expiring, a badge's window ending, or the local day turning (progress).
     private func buildTrophyCase(
-        customerId: String, nowMs now: Int64, catalogueGeneration generation: UInt64
+        customerId: String, awardsPerBadge: Int, nowMs now: Int64, catalogueGeneration generation: UInt64
     ) throws(BadgeError) -> (bytes: [UInt8], validUntilMs: Int64) {
         try store.read { txn throws(BadgeError) in
             let catalogue = try catalogueCache.snapshot(store, txn, generation: generation)
             let listing = catalogue.listing
-            let held = try heldAwards(txn, customerId: customerId, listing: listing, nowMs: now)
+            let held = try heldAwards(
+                txn, customerId: customerId, listing: listing, nowMs: now, awardsPerBadge: awardsPerBadge)
             var validUntilMs = held.firstExpiryMs
             var states: [String: [String: CriterionState]] = [:]
             var timeZone = ""
@@ -117,12 +124,12 @@ extension BadgeService {
 
             var writer = TrophyCaseWriter(
                 customerId: customerId, capacity: 64 + held.recordBytes.count + listing.badges.count * 160)
-            // Earned badges first, in display order, each with its current awards oldest first.
+            // Earned badges first, in display order, each with its newest current awards oldest first.
             for group in held.groups {
                 let badge = listing.badges[group.badge]
                 writer.appendEntry(
                     badgeField: badge.badgeField, locked: false, awards: held.records[group.records],
-                    awardBytes: held.recordBytes, progress: progress(badge, held: true),
+                    awardBytes: held.recordBytes, awardCount: group.count, progress: progress(badge, held: true),
                     criteriaTextField: badge.criteriaTextField)
             }
             // Then every badge still to be earned, in display order.
@@ -135,7 +142,7 @@ extension BadgeService {
                 validUntilMs = min(validUntilMs, TrophyCaseBuilder.earnableChangesAfter(badge.definition, atMs: now))
                 guard TrophyCaseBuilder.isEarnable(badge.definition, atMs: now) else { continue }
                 writer.appendEntry(
-                    badgeField: badge.badgeField, locked: true, awards: [], awardBytes: [],
+                    badgeField: badge.badgeField, locked: true, awards: [], awardBytes: [], awardCount: 0,
                     progress: progress(badge, held: false), criteriaTextField: badge.criteriaTextField)
             }
             return (writer.bytes, validUntilMs)
@@ -145,16 +152,34 @@ extension BadgeService {
     /// A customer's awards held at `nowMs`, copied out of the map as stored records.
     private struct HeldAwards {
         var recordBytes: [UInt8] = []
-        /// Each award's record, as a range of `recordBytes`, grouped by badge and oldest first.
+        /// Each listed award's record, as a range of `recordBytes`, grouped by badge and oldest first.
         var records: [Range<Int>] = []
-        /// One per badge held, in display order: its index in the listing and its awards' range of `records`.
-        var groups: [(badge: Int, records: Range<Int>)] = []
-        /// When the first of the awards shown expires (`Int64.max`: none does).
+        /// One per badge held, in display order: its index in the listing, its listed awards' range
+        /// of `records` (the newest), and how many current awards it has in all.
+        var groups: [(badge: Int, records: Range<Int>, count: Int)] = []
+        /// When the first of the customer's current awards expires (`Int64.max`: none does), listed
+        /// or not: its expiry changes `award_count`.
         var firstExpiryMs = Int64.max
+
+        /// Drops all but the newest `limit` listed awards of the last group. Only the last group is
+        /// ever trimmed, so the bytes moved are that group's alone.
+        mutating func trimLastGroup(to limit: Int) {
+            guard let last = groups.last, last.records.count > limit else { return }
+            let keepFrom = last.records.upperBound - limit
+            let dropped = records[last.records.lowerBound].lowerBound..<records[keepFrom].lowerBound
+            recordBytes.removeSubrange(dropped)
+            records.removeSubrange(last.records.lowerBound..<keepFrom)
+            for index in last.records.lowerBound..<records.count {
+                records[index] =
+                    (records[index].lowerBound - dropped.count)..<(records[index].upperBound - dropped.count)
+            }
+            groups[groups.count - 1].records = last.records.lowerBound..<records.count
+        }
     }
 
     private func heldAwards(
-        _ txn: borrowing ReadTransaction, customerId: String, listing: CatalogueListing, nowMs: Int64
+        _ txn: borrowing ReadTransaction, customerId: String, listing: CatalogueListing, nowMs: Int64,
+        awardsPerBadge limit: Int
     ) throws(BadgeError) -> HeldAwards {
         var held = HeldAwards()
         held.recordBytes.reserveCapacity(2048)
@@ -176,15 +201,24 @@ extension BadgeService {
             guard order == 0 else { return }
             if expiresAtMs != 0 { held.firstExpiryMs = min(held.firstExpiryMs, expiresAtMs) }
             let badge = listing.keyOrder[position]
+            let sameBadge = held.groups.last?.badge == badge
+            // Trimmed in steps (at twice the limit, and when the badge's awards end), so a badge
+            // held 100,000 times costs neither 100,000 records of memory nor a move per award.
+            if !sameBadge || held.groups[held.groups.count - 1].records.count >= 2 * limit - 1 {
+                held.trimLastGroup(to: limit)
+            }
             let start = held.recordBytes.count
             held.recordBytes.append(contentsOf: record)
             held.records.append(start..<held.recordBytes.count)
-            if let last = held.groups.last, last.badge == badge {
-                held.groups[held.groups.count - 1].records = last.records.lowerBound..<held.records.count
+            if sameBadge {
+                let group = held.groups.count - 1
+                held.groups[group].records = held.groups[group].records.lowerBound..<held.records.count
+                held.groups[group].count += 1
             } else {
-                held.groups.append((badge, (held.records.count - 1)..<held.records.count))
+                held.groups.append((badge, (held.records.count - 1)..<held.records.count, 1))
             }
         }
+        held.trimLastGroup(to: limit)
         held.groups.sort { $0.badge < $1.badge }
         return held
     }

@@ -176,11 +176,14 @@ struct ListCommand: AsyncParsableCommand {
         commandName: "list", abstract: "A customer's trophy case: earned badges, then locked ones.")
     @OptionGroup var connection: ConnectionOptions
     @Argument(help: "Customer id.") var customer: String
+    @Option(help: "How many of each badge's awards to list, the newest (0: the server's default, 100; at most 1000).")
+    var awardsPerBadge: UInt32 = 0
 
     func run() async throws {
         let customer = customer
+        let awardsPerBadge = awardsPerBadge
         let trophyCase = try await connection.run { client throws(BadgeError) in
-            try await client.list(customerId: customer)
+            try await client.list(customerId: customer, awardsPerBadge: awardsPerBadge)
         }
         connection.json ? Output.json(trophyCase) : Output.trophyCase(trophyCase)
     }

@@ -83,7 +83,7 @@ enum Output {
             ["", "RANK", "BADGE", "NAME", "EARNED", "EVIDENCE / PROGRESS"],
             trophyCase.entries.map { entry in
                 let latest = entry.awards.last
-                let count = entry.awards.count > 1 ? " ×\(entry.awards.count)" : ""
+                let count = entry.awardCount > 1 ? " ×\(entry.awardCount)" : ""
                 return [
                     entry.state == .earned ? "★" : "·", String(entry.badge.rank), entry.badge.id,
                     entry.badge.name + count,

@@ -53,11 +53,66 @@ struct TrophyCaseListingTests {
 
         for step in 0..<2 {
             for customer in customers + ["nobody"] {
-                let built = try harness.service.trophyCase(customerId: customer)
-                let written = try TrophyCase(decoding: harness.service.encodedTrophyCase(customerId: customer))
-                #expect(written == built, "seed \(seed), step \(step), \(customer)")
+                for shown in [0, 1, 2] as [UInt32] {
+                    let built = try harness.service.trophyCase(customerId: customer, awardsPerBadge: shown)
+                    let written = try TrophyCase(
+                        decoding: harness.service.encodedTrophyCase(customerId: customer, awardsPerBadge: shown))
+                    #expect(written == built, "seed \(seed), step \(step), \(customer), \(shown) per badge")
+                }
             }
             harness.clock.advance(by: 10_000)
+        }
+    }
+
+    @Test("a badge held many times lists its newest awards and counts them all", arguments: 1...3)
+    func newestAwardsPerBadge(seed: UInt64) async throws {
+        var random = SplitMix64(state: seed)
+        let harness = try ServiceHarness()
+        defer { harness.close() }
+        // Ids whose award keys sort in another order than display order, so groups are trimmed
+        // while the scan is still inside them and when it moves to the next badge.
+        let ids = ["daily", "a", "weekly-visit", "zz"]
+        for (rank, id) in ids.enumerated() {
+            try await harness.putBadge(BadgeDefinition(id: id, name: id, rank: Int32(rank), repeatable: true))
+        }
+        var held: [String: [Award]] = [:]
+        for _ in 0..<120 {
+            let badge = ids.randomElement(using: &random)!
+            held[badge, default: []].append(try await harness.issue("c", badge, evidence: "e").award)
+        }
+        // Revoked awards are neither listed nor counted.
+        for badge in ids {
+            guard let award = held[badge]?.randomElement(using: &random) else { continue }
+            _ = try await harness.service.revoke(RevokeRequest(customerId: "c", awardId: award.awardId, reason: "t"))
+            held[badge]?.removeAll { $0.awardId == award.awardId }
+        }
+        for shown in [1, 2, 3, 7, 20, 0, 1000] as [UInt32] {
+            let limit = shown == 0 ? Limits.defaultAwardsPerBadge : Int(shown)
+            let written = try TrophyCase(
+                decoding: harness.service.encodedTrophyCase(customerId: "c", awardsPerBadge: shown))
+            #expect(written == (try harness.service.trophyCase(customerId: "c", awardsPerBadge: shown)))
+            for entry in written.entries {
+                let all = held[entry.badge.id] ?? []
+                #expect(entry.awardCount == all.count, "\(entry.badge.id), \(shown) per badge")
+                #expect(entry.awards.map(\.awardId) == all.suffix(limit).map(\.awardId), "\(entry.badge.id)")
+            }
+        }
+    }
+
+    @Test("awards_per_badge above 1000 is refused, naming the field")
+    func awardsPerBadgeLimit() async throws {
+        let harness = try ServiceHarness()
+        defer { harness.close() }
+        let errors = [
+            #expect(throws: BadgeError.self) {
+                try harness.service.encodedTrophyCase(customerId: "c", awardsPerBadge: 1001)
+            },
+            #expect(throws: BadgeError.self) { try harness.service.trophyCase(customerId: "c", awardsPerBadge: 1001) },
+        ]
+        for error in errors {
+            #expect(error?.code == .invalidArgument)
+            #expect(error?.reason == "out_of_range")
+            #expect(error?.message.contains("awards_per_badge is 1001") == true)
         }
     }
 

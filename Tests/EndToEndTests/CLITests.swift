@@ -35,6 +35,10 @@ struct CLITests {
             run = try await badgectl(["list", "c-42", "--json"] + socket)
             let trophyCase = try JSONDecoder().decode(TrophyCase.self, from: Data(run.stdout.utf8))
             #expect(trophyCase.entries.first?.awards.first?.evidence == "signup")
+            #expect(trophyCase.entries.first?.awardCount == 1)
+            run = try await badgectl(["list", "c-42", "--awards-per-badge", "5000"] + socket)
+            #expect(run.status == 1)
+            #expect(run.stderr.contains("INVALID_ARGUMENT (out_of_range)"), "\(run.stderr)")
 
             // A refusal: exit 1, status and reason on stderr.
             run = try await badgectl(["issue", "c-42", "new-member"] + socket)

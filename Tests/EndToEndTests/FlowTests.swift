@@ -131,6 +131,37 @@ struct FlowTests {
         }
     }
 
+    @Test("List shows a badge's newest awards and how many there are in all", arguments: Transport.allCases)
+    func listBoundsAwardsPerBadge(transport: Transport) async throws {
+        try await TestServer.with { server in
+            let client = try await server.client(transport)
+            defer { Task { await client.close() } }
+            try await Fixtures.define(client, [BadgeDefinition(id: "visit", name: "Visit", repeatable: true)])
+            var awardIds: [UInt64] = []
+            for index in 0..<150 {
+                awardIds.append(
+                    try await client.issue(
+                        IssueRequest(customerId: "regular", badgeId: "visit", requestId: "visit-\(index)")
+                    ).award.awardId)
+            }
+            let byDefault = try #require(try await client.list(customerId: "regular").entries.first)
+            #expect(byDefault.awardCount == 150)
+            #expect(byDefault.awards.map(\.awardId) == Array(awardIds.suffix(100)))
+            let five = try #require(try await client.list(customerId: "regular", awardsPerBadge: 5).entries.first)
+            #expect(five.awardCount == 150)
+            #expect(five.awards.map(\.awardId) == Array(awardIds.suffix(5)))
+            let all = try #require(try await client.list(customerId: "regular", awardsPerBadge: 1000).entries.first)
+            #expect(all.awards.map(\.awardId) == awardIds)
+
+            let error = await #expect(throws: BadgeError.self) {
+                try await client.list(customerId: "regular", awardsPerBadge: 1001)
+            }
+            #expect(error?.code == .invalidArgument)
+            #expect(error?.reason == "out_of_range")
+            #expect(error?.message.contains("awards_per_badge") == true)
+        }
+    }
+
     @Test("ExportAwards chunks stop at about 1 MiB, however many awards chunk_size allows")
     func exportChunksAreBoundedInBytes() async throws {
         try await TestServer.with { server in

@@ -3196,7 +3196,7 @@ const ProtobufCMessageDescriptor badges__v1__revoke_response__descriptor =
   (ProtobufCMessageInit) badges__v1__revoke_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor badges__v1__list_request__field_descriptors[1] =
+static const ProtobufCFieldDescriptor badges__v1__list_request__field_descriptors[2] =
 {
   {
     "customer_id",
@@ -3210,14 +3210,27 @@ static const ProtobufCFieldDescriptor badges__v1__list_request__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "awards_per_badge",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__ListRequest, awards_per_badge),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned badges__v1__list_request__field_indices_by_name[] = {
+  1,   /* field[1] = awards_per_badge */
   0,   /* field[0] = customer_id */
 };
 static const ProtobufCIntRange badges__v1__list_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor badges__v1__list_request__descriptor =
 {
@@ -3227,7 +3240,7 @@ const ProtobufCMessageDescriptor badges__v1__list_request__descriptor =
   "Badges__V1__ListRequest",
   "badges.v1",
   sizeof(Badges__V1__ListRequest),
-  1,
+  2,
   badges__v1__list_request__field_descriptors,
   badges__v1__list_request__field_indices_by_name,
   1,  badges__v1__list_request__number_ranges,
@@ -3262,7 +3275,7 @@ const ProtobufCEnumDescriptor badges__v1__trophy_case_entry__state__descriptor =
   badges__v1__trophy_case_entry__state__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCFieldDescriptor badges__v1__trophy_case_entry__field_descriptors[5] =
+static const ProtobufCFieldDescriptor badges__v1__trophy_case_entry__field_descriptors[6] =
 {
   {
     "badge",
@@ -3324,8 +3337,21 @@ static const ProtobufCFieldDescriptor badges__v1__trophy_case_entry__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "award_count",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__TrophyCaseEntry, award_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned badges__v1__trophy_case_entry__field_indices_by_name[] = {
+  5,   /* field[5] = award_count */
   2,   /* field[2] = awards */
   0,   /* field[0] = badge */
   4,   /* field[4] = criteria_text */
@@ -3335,7 +3361,7 @@ static const unsigned badges__v1__trophy_case_entry__field_indices_by_name[] = {
 static const ProtobufCIntRange badges__v1__trophy_case_entry__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor badges__v1__trophy_case_entry__descriptor =
 {
@@ -3345,7 +3371,7 @@ const ProtobufCMessageDescriptor badges__v1__trophy_case_entry__descriptor =
   "Badges__V1__TrophyCaseEntry",
   "badges.v1",
   sizeof(Badges__V1__TrophyCaseEntry),
-  5,
+  6,
   badges__v1__trophy_case_entry__field_descriptors,
   badges__v1__trophy_case_entry__field_indices_by_name,
   1,  badges__v1__trophy_case_entry__number_ranges,

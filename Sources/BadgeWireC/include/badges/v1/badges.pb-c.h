@@ -563,10 +563,15 @@ struct  Badges__V1__ListRequest
 {
   ProtobufCMessage base;
   char *customer_id;
+  /*
+   * At most this many of each badge's current awards are listed: the newest, still oldest first.
+   * 0 means the default, 100; at most 1000. `award_count` says how many there are in all.
+   */
+  uint32_t awards_per_badge;
 };
 #define BADGES__V1__LIST_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&badges__v1__list_request__descriptor) \
-    , (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Badges__V1__TrophyCaseEntry
@@ -576,6 +581,7 @@ struct  Badges__V1__TrophyCaseEntry
   Badges__V1__TrophyCaseEntry__State state;
   /*
    * The customer's current (unrevoked, unexpired) awards of this badge, oldest first; empty if locked.
+   * Only the newest `ListRequest.awards_per_badge` of them (see `award_count`).
    */
   size_t n_awards;
   Badges__V1__Award **awards;
@@ -588,10 +594,14 @@ struct  Badges__V1__TrophyCaseEntry
    * Human-readable criteria ("3 referral events; holding new-member").
    */
   char *criteria_text;
+  /*
+   * How many current awards of this badge the customer holds, listed or not (0 when locked).
+   */
+  uint32_t award_count;
 };
 #define BADGES__V1__TROPHY_CASE_ENTRY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&badges__v1__trophy_case_entry__descriptor) \
-    , NULL, BADGES__V1__TROPHY_CASE_ENTRY__STATE__EARNED, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string }
+    , NULL, BADGES__V1__TROPHY_CASE_ENTRY__STATE__EARNED, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Badges__V1__ListResponse

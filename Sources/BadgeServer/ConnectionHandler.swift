@@ -542,9 +542,17 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     /// During a graceful shutdown, closes once the last call's reply has been written.
     func closeIfDrained() {
-        guard draining, calls.isEmpty, let context else { return }
-        flushIfNeeded(force: true)
-        context.close(promise: nil)
+        guard draining, calls.isEmpty, !closing, let context else { return }
+        closing = true
+        // Closing at once would drop what the socket has not taken yet (NIO fails pending writes
+        // on close): close once the last write, which completes after every earlier one, is done.
+        // A client that never reads is closed by the grace period.
+        let last = outbound ?? context.channel.allocator.buffer(capacity: 0)
+        outbound = nil
+        flushPending = false
+        context.writeAndFlush(wrapOutboundOut(last)).whenComplete { [channel = context.channel] _ in
+            channel.close(promise: nil)
+        }
     }
 
     func writeStreamMessage(_ callId: UInt64, _ message: some WireMessage) {

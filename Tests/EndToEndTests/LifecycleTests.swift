@@ -1,5 +1,7 @@
 import BadgeClient
+import BadgeCodec
 import BadgeModel
+import BadgeWire
 import Foundation
 import Testing
 
@@ -47,6 +49,51 @@ struct LifecycleTests {
             #expect(stored == [result.award])
         }
         await reader.close()
+        await server.finish()
+    }
+
+    @Test("a stream in flight when the drain starts gets all its chunks and its final frame, even to a slow reader")
+    func drainFlushesTheLastReplyBeforeClosing() async throws {
+        let server = try await TestServer.start()
+        do {
+            let client = try await server.client(.unix)
+            try await Fixtures.define(client, [Fixtures.newMember])
+            // ~1.2 MB of awards: far more than the socket and channel buffers hold.
+            try await Fixtures.issueNewMembers(
+                client, count: 300, prefix: "d", evidence: String(repeating: "e", count: 4_000))
+            await client.close()
+
+            let raw = try RawConnection(server, .unix)
+            raw.sendPreface()
+            #expect(raw.readPreface() != nil)
+            raw.sendCall(
+                callId: 1, method: Method.exportAwards.rawValue, payload: ExportAwardsRequest(chunkSize: 4).encoded())
+            // The stream fills the buffers and waits for the client to read.
+            try await Task.sleep(for: .milliseconds(300))
+            let stopping = Task { await server.stop() }
+            try await Task.sleep(for: .milliseconds(100))
+
+            // Read slowly, so the socket stays full while the stream ends.
+            var ids: [UInt64] = []
+            var end: ResponseHeader?
+            while end == nil, let (header, payload) = raw.readFrame() {
+                #expect(header.callId == 1)
+                if header.endOfCall {
+                    end = header
+                } else {
+                    ids += try ExportAwardsChunk(decoding: payload).awards.map(\.awardId)
+                    usleep(2_000)
+                }
+            }
+            #expect(ids.count == 300 && ids == Array(1...UInt64(ids.count)), "awards 1-\(ids.last ?? 0) received")
+            #expect(end?.status == .ok)
+            // Then the connection is closed.
+            #expect(raw.readsEOF())
+            await stopping.value
+        } catch {
+            await server.finish()
+            throw error
+        }
         await server.finish()
     }
 }

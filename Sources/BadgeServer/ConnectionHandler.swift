@@ -625,6 +625,14 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         partialFrame = nil
         partialFrameSince = nil
         handOverOutbound()
+        // Calls in flight fail with the connection and get no answer of their own (PROTOCOL.md
+        // §4.7): forget them now, so that a write completing, a deadline or a stream cannot put
+        // frames after the error while its write waits for the client to read.
+        for (_, call) in calls {
+            call.deadlineTimer?.cancel()
+            call.export?.cancelled = true
+        }
+        calls.removeAll()
         var buffer = context.channel.allocator.buffer(capacity: 128)
         if !handshakeDone { buffer.writeBytes(WireProtocol.preface()) }
         buffer.writeErrorFrame(callId: 0, error)

@@ -297,4 +297,46 @@ struct BadInputTests {
             await client.close()
         }
     }
+
+    @Test("after a connection error the server sends nothing more for the calls in flight")
+    func connectionErrorEndsCallsInFlight() async throws {
+        try await TestServer.with { server in
+            let client = try await server.client(.unix)
+            try await Fixtures.define(client, [Fixtures.newMember])
+            try await Fixtures.issueNewMembers(
+                client, count: 400, prefix: "s", evidence: String(repeating: "e", count: 4_000))
+            await client.close()
+
+            let raw = try RawConnection(server, .unix)
+            raw.sendPreface()
+            #expect(raw.readPreface() == WireProtocol.preface())
+            // Chunks of ~256 KB: the first fills the socket and the stream waits. Then, in the same
+            // write, a length over the limit: a connection error while the stream is in flight.
+            var length = UInt32(WireProtocol.defaultMaxFrameSize + 1).bigEndian
+            let tooLarge = withUnsafeBytes(of: &length) { Array($0) }
+            let export = RawConnection.frame(
+                RequestHeader(callId: 1, method: Method.exportAwards.rawValue),
+                payload: ExportAwardsRequest(chunkSize: 64).encoded())
+            // A write in between, answered by the writer after the error.
+            let issue = RawConnection.frame(
+                RequestHeader(callId: 2, method: Method.issue.rawValue),
+                payload: IssueRequest(customerId: "late", badgeId: "new-member", requestId: "late").encoded())
+            raw.send(export + issue + tooLarge)
+            try await Task.sleep(for: .milliseconds(300))
+            // Chunks written before the error come first; after it, only the close.
+            var error: ResponseHeader?
+            while error == nil, let (header, _) = raw.readFrame() {
+                if header.callId == 0 {
+                    error = header
+                } else {
+                    #expect(header.callId == 1 && !header.endOfCall)
+                }
+            }
+            #expect(error?.reason == "frame_too_large")
+            if let (header, _) = raw.readFrame() {
+                Issue.record("call \(header.callId) answered (\(header.status)) after the connection error")
+            }
+            #expect(raw.readsEOF())
+        }
+    }
 }

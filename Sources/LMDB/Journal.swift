@@ -37,8 +37,11 @@ final class Journal: @unchecked Sendable {
     /// The preparer was asked for a spare while this segment is current.
     private var spareAsked = false
     private let preparer: SegmentPreparer
-    /// Journal bytes the current base does not cover (all segments since it): what a crash would
-    /// replay, and what triggers the next checkpoint.
+    /// Journal bytes the current base does not cover: every segment no checkpoint has yet removed,
+    /// which is what a crash would replay and what triggers the next checkpoint. Only a checkpoint
+    /// that succeeds lowers it (through `coveredBytes`): a failed one leaves the old base and every
+    /// segment in place, so they still count, and the next checkpoint is due one threshold after
+    /// the last base that was made, not a whole threshold after the failed attempt.
     private var bytesSinceBase = 0
 
     // Guarded by `condition`.
@@ -46,14 +49,22 @@ final class Journal: @unchecked Sendable {
     private var failure: LMDBError?
     /// A checkpoint is queued or running (on the thread or in `checkpointNow`).
     private var inProgress = false
-    /// The segment a checkpoint thread should copy a base for (the one just started).
-    private var requested: UInt64?
+    /// The segment a checkpoint thread should copy a base for (the one just started), and the
+    /// journal bytes before it (`rotateForCheckpoint`).
+    private var requested: (segment: UInt64, olderBytes: Int)?
     private var stopping = false
     private var threadDone = false
     private var checkpoints = 0
     private var lastCheckpointFailure: LMDBError?
     /// The size of the current base: the next checkpoint waits for at least as much journal.
     private var baseBytes = 0
+    /// Journal bytes a successful checkpoint's base covers, not yet taken off `bytesSinceBase`:
+    /// only the write lock's holder changes that, and the checkpoint thread does not hold it.
+    private var coveredBytes = 0
+    /// After a failed checkpoint, the `bytesSinceBase` the next one also waits for: a quarter of a
+    /// threshold past the failed attempt, so that a copy that keeps failing (say, a full disk) is
+    /// not retried, each time with a new segment, on every write. 0 otherwise.
+    private var retryBytes = 0
 
     /// A segment the writer has to make itself (none ready) is at most this large, so that wait stays
     /// short (~6 ms for 1 MiB here, against ~100 ms for 32 MiB).
@@ -119,10 +130,11 @@ final class Journal: @unchecked Sendable {
     /// interval its cost grew with the store: at 600 MB, a copy every 128 MiB of journal wrote
     /// ~5x more than the journal did, in bursts that stalled the journal's syncs. Sized by the
     /// base, copies write at most as much as the journal, and a crash replays at most about one
-    /// base's worth of journal.
+    /// base's worth of journal (a quarter more after a failed checkpoint: `retryBytes`).
     func beforeWrite() throws(LMDBError) {
         let (failure, claimed) = condition.withLock {
-            let due = bytesSinceBase >= max(checkpointBytes, baseBytes)
+            takeCoveredBytes()
+            let due = bytesSinceBase >= max(checkpointBytes, baseBytes, retryBytes)
             // Claimed here, before rotating, so that `checkpointNow` cannot run a second one.
             let claim = due && !inProgress && self.failure == nil
             if claim { inProgress = true }
@@ -134,14 +146,14 @@ final class Journal: @unchecked Sendable {
         // Rotating here, while this thread holds the write lock anyway: a checkpoint thread
         // waiting for that lock could starve behind a busy writer.
         do throws(LMDBError) {
-            let segment = try rotateForCheckpoint()
+            let started = try rotateForCheckpoint()
             condition.withLock {
-                requested = segment
+                requested = started
                 condition.broadcast()
             }
         } catch {
             // Nothing changed (the new segment file is whole or absent): keep writing to the
-            // current segment and try again on a later write, as for any failed checkpoint.
+            // current segment and try again on the next write.
             condition.withLock {
                 lastCheckpointFailure = error
                 inProgress = false
@@ -248,11 +260,20 @@ final class Journal: @unchecked Sendable {
     }
 
     /// Starts the segment a checkpoint's base will be followed by: the journal since the base
-    /// starts there.
-    private func rotateForCheckpoint() throws(LMDBError) -> UInt64 {
-        let segment = try rotate(fitting: 0)
-        bytesSinceBase = writeOffset
-        return segment
+    /// starts there. Returns its number and the journal bytes before it, which stop counting only
+    /// once the checkpoint has succeeded (`finishCheckpoint`).
+    private func rotateForCheckpoint() throws(LMDBError) -> (segment: UInt64, olderBytes: Int) {
+        // An earlier checkpoint's credit first, so that it is not counted twice.
+        condition.withLock { takeCoveredBytes() }
+        let olderBytes = bytesSinceBase
+        return (try rotate(fitting: 0), olderBytes)
+    }
+
+    /// Takes what successful checkpoints covered off `bytesSinceBase`. Under the write lock and
+    /// `condition`.
+    private func takeCoveredBytes() {
+        bytesSinceBase -= coveredBytes
+        coveredBytes = 0
     }
 
     // MARK: - Checkpoints
@@ -280,18 +301,18 @@ final class Journal: @unchecked Sendable {
         // calls (on Linux the nice value of PRIO_PROCESS 0 is the calling thread's own).
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
         while true {
-            let next: UInt64? = condition.withLock {
+            let next: (segment: UInt64, olderBytes: Int)? = condition.withLock {
                 while requested == nil && !stopping { condition.wait() }
                 defer { requested = nil }
                 return requested
             }
-            guard let segment = next else { break }
+            guard let next else { break }
             // A failed checkpoint (say, a full disk while copying) leaves the old base and every
-            // segment in place, so the journal stays correct: writes go on, and the next
-            // checkpoint is tried once as much journal has built up again.
+            // segment in place, so the journal stays correct: writes go on, the segments kept
+            // still count, and the next checkpoint is tried once it is due again (`retryBytes`).
             var failure: LMDBError?
             do throws(LMDBError) {
-                try finishCheckpoint(segment)
+                try finishCheckpoint(next.segment, olderBytes: next.olderBytes)
             } catch {
                 failure = error
             }
@@ -310,15 +331,29 @@ final class Journal: @unchecked Sendable {
     /// Every record in the segments before the new one is at or below the copy's sequence, so once
     /// the base is durably in place they can go.
     private func checkpoint() throws(LMDBError) {
-        try finishCheckpoint(try withWriteLock { () throws(LMDBError) in try rotateForCheckpoint() })
+        let started = try withWriteLock { () throws(LMDBError) in try rotateForCheckpoint() }
+        try finishCheckpoint(started.segment, olderBytes: started.olderBytes)
     }
 
-    /// The part of a checkpoint after `segment` was started: no lock needed.
-    private func finishCheckpoint(_ segment: UInt64) throws(LMDBError) {
-        try makeBase()
-        let older = try JournalFiles.segments(in: directory).filter { $0 < segment }
-        try Self.remove(older, in: directory)
-        condition.withLock { checkpoints += 1 }
+    /// The part of a checkpoint after `segment` was started: no lock needed. `olderBytes`, the
+    /// journal before `segment`, stops counting only once the base is in place and the segments
+    /// before `segment` are gone.
+    private func finishCheckpoint(_ segment: UInt64, olderBytes: Int) throws(LMDBError) {
+        do throws(LMDBError) {
+            try makeBase()
+            let older = try JournalFiles.segments(in: directory).filter { $0 < segment }
+            try Self.remove(older, in: directory)
+        } catch {
+            // The segments kept still count (any removed before the failure only bring the next
+            // checkpoint forward).
+            condition.withLock { retryBytes = olderBytes + max(checkpointBytes, baseBytes) / 4 }
+            throw error
+        }
+        condition.withLock {
+            checkpoints += 1
+            coveredBytes += olderBytes
+            retryBytes = 0
+        }
     }
 
     /// Copies the environment (a compacting copy: one read transaction's snapshot, without blocking

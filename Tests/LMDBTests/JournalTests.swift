@@ -336,6 +336,80 @@ import Testing
         }
     }
 
+    /// A checkpoint threshold well above the base of `writeKiBs` (ten keys overwritten again and
+    /// again), so it is what decides when checkpoints are due.
+    static let smallBase = Environment.Options(
+        mapSize: 4 << 20, checkpointBytes: 64 << 10, journalSegmentBytes: 1 << 20)
+
+    /// Commits `count` transactions of ~1 KiB of journal each.
+    static func writeKiBs(_ env: Environment, _ db: Database, _ count: Int) throws {
+        for index in 0..<count {
+            try env.write { txn in
+                try txn.put(db, key: bytes("k\(index % 10)"), value: [UInt8](repeating: 7, count: 1000))
+            }
+        }
+    }
+
+    /// A failed checkpoint keeps the old base and every segment, so a crash would still replay all
+    /// of them: the next checkpoint must come once the journal since the last base actually made
+    /// reaches the threshold, not a whole threshold after the failed attempt.
+    @Test func afterAFailedCheckpointTheJournalItKeptStillCounts() throws {
+        try withTemporaryDirectory { path in
+            let env = try Environment(path: path, options: Self.smallBase)
+            defer { env.close() }
+            let db = try env.openDatabase("test")
+            let blocker = path + "/journal-base.mdb.tmp"
+            try FileManager.default.createDirectory(atPath: blocker, withIntermediateDirectories: false)
+            // ~64 KiB: the write that asks for a checkpoint starts a segment; its copy then fails.
+            let before = try Self.segments(path).count
+            var asked = 0
+            while try Self.segments(path).count == before && asked < 200 {
+                try Self.writeKiBs(env, db, 1)
+                asked += 1
+            }
+            #expect((60...70).contains(asked))
+            for _ in 0..<200 where env.checkpointFailure == nil { Thread.sleep(forTimeInterval: 0.01) }
+            #expect(env.checkpointFailure != nil)
+            #expect(env.completedCheckpoints == 1)  // only the one made at open
+            // Not retried on the very next writes: a copy that keeps failing would otherwise start
+            // a segment and copy the whole store on every write.
+            try Self.writeKiBs(env, db, 8)
+            #expect(try Self.segments(path).count == before + 1)
+            // ~24 KiB after the failed attempt, far less than the threshold, but ~88 KiB since the base.
+            try FileManager.default.removeItem(atPath: blocker)
+            try Self.writeKiBs(env, db, 16)
+            for _ in 0..<300 where env.completedCheckpoints == 1 { Thread.sleep(forTimeInterval: 0.01) }
+            #expect(env.completedCheckpoints == 2)
+            #expect(try Self.segments(path).count == 1)
+            // The journal the new base covers stopped counting: the next checkpoint waits for a
+            // whole threshold again.
+            try Self.writeKiBs(env, db, 40)
+            Thread.sleep(forTimeInterval: 0.2)
+            #expect(env.completedCheckpoints == 2)
+            try Self.writeKiBs(env, db, 30)
+            for _ in 0..<300 where env.completedCheckpoints == 2 { Thread.sleep(forTimeInterval: 0.01) }
+            #expect(env.completedCheckpoints == 3)
+        }
+    }
+
+    /// The same for a checkpoint asked for directly (`Environment.checkpoint()`).
+    @Test func afterAFailedCheckpointNowTheJournalItKeptStillCounts() throws {
+        try withTemporaryDirectory { path in
+            let env = try Environment(path: path, options: Self.smallBase)
+            defer { env.close() }
+            let db = try env.openDatabase("test")
+            let blocker = path + "/journal-base.mdb.tmp"
+            try FileManager.default.createDirectory(atPath: blocker, withIntermediateDirectories: false)
+            try Self.writeKiBs(env, db, 40)
+            #expect(throws: LMDBError.self) { try env.checkpoint() }
+            try FileManager.default.removeItem(atPath: blocker)
+            // ~70 KiB since the base, ~30 KiB since the failed checkpoint.
+            try Self.writeKiBs(env, db, 30)
+            for _ in 0..<300 where env.completedCheckpoints == 1 { Thread.sleep(forTimeInterval: 0.01) }
+            #expect(env.completedCheckpoints == 2)
+        }
+    }
+
     @Test func writesFromSeveralThreadsAllReplayInCommitOrder() throws {
         try withTemporaryDirectory { path in
             do {

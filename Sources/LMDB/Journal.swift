@@ -292,7 +292,15 @@ final class Journal: @unchecked Sendable {
             }
         }
         if let failure = condition.withLock({ failure }) { throw failure }
-        try checkpoint()
+        // Its outcome is the last checkpoint's, as the thread's is: a success clears what the
+        // metrics and the log report as failing.
+        do throws(LMDBError) {
+            try checkpoint()
+        } catch {
+            condition.withLock { lastCheckpointFailure = error }
+            throw error
+        }
+        condition.withLock { lastCheckpointFailure = nil }
     }
 
     /// The checkpoint thread: runs a checkpoint whenever `beforeWrite` asks for one.

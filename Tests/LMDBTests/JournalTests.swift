@@ -402,11 +402,28 @@ import Testing
             try FileManager.default.createDirectory(atPath: blocker, withIntermediateDirectories: false)
             try Self.writeKiBs(env, db, 40)
             #expect(throws: LMDBError.self) { try env.checkpoint() }
+            #expect(env.checkpointFailure != nil)
             try FileManager.default.removeItem(atPath: blocker)
             // ~70 KiB since the base, ~30 KiB since the failed checkpoint.
             try Self.writeKiBs(env, db, 30)
             for _ in 0..<300 where env.completedCheckpoints == 1 { Thread.sleep(forTimeInterval: 0.01) }
             #expect(env.completedCheckpoints == 2)
+        }
+    }
+
+    @Test func aCheckpointNowThatSucceedsClearsAnEarlierFailure() throws {
+        try withTemporaryDirectory { path in
+            let env = try Environment(path: path, options: Self.smallBase)
+            defer { env.close() }
+            let db = try env.openDatabase("test")
+            let blocker = path + "/journal-base.mdb.tmp"
+            try FileManager.default.createDirectory(atPath: blocker, withIntermediateDirectories: false)
+            try Self.writeKiBs(env, db, 8)
+            #expect(throws: LMDBError.self) { try env.checkpoint() }
+            #expect(env.checkpointFailure != nil)
+            try FileManager.default.removeItem(atPath: blocker)
+            try env.checkpoint()
+            #expect(env.checkpointFailure == nil)
         }
     }
 

@@ -215,12 +215,15 @@ public struct EventRecord: Sendable, Hashable {
     public var occurredAtMs: Int64
     public var recordedAtMs: Int64
     public var awardedIds: [UInt64]
-    /// The original EvaluateResponse, returned again on a retry.
+    /// The original EvaluateResponse, returned again on a retry; without its awards when
+    /// `awardsById` (they are `awardedIds`, stored once, in the award records).
     public var response: [UInt8]
+    /// `response` leaves the awards out (every record written since session 11).
+    public var awardsById: Bool
 
     public init(
         customerId: String, type: String, occurredAtMs: Int64, recordedAtMs: Int64, awardedIds: [UInt64],
-        response: [UInt8]
+        response: [UInt8], awardsById: Bool = false
     ) {
         self.customerId = customerId
         self.type = type
@@ -228,6 +231,7 @@ public struct EventRecord: Sendable, Hashable {
         self.recordedAtMs = recordedAtMs
         self.awardedIds = awardedIds
         self.response = response
+        self.awardsById = awardsById
     }
 }
 
@@ -239,7 +243,8 @@ extension EventRecord: CBacked {
         self.init(
             customerId: swiftString(m.customer_id), type: swiftString(m.type), occurredAtMs: m.occurred_at_ms,
             recordedAtMs: m.recorded_at_ms, awardedIds: swiftScalars(m.n_awarded_ids, m.awarded_ids),
-            response: Array(UnsafeRawBufferPointer(start: m.response.data, count: m.response.len)))
+            response: Array(UnsafeRawBufferPointer(start: m.response.data, count: m.response.len)),
+            awardsById: m.awards_by_id != 0)
     }
 
     func fill(_ c: UnsafeMutablePointer<Badges__V1__EventRecord>, _ arena: EncodeArena) {
@@ -250,5 +255,6 @@ extension EventRecord: CBacked {
         (c.pointee.n_awarded_ids, c.pointee.awarded_ids) = arena.scalars(awardedIds)
         let copy = arena.scalars(response)
         c.pointee.response = ProtobufCBinaryData(len: copy.count, data: copy.pointer)
+        c.pointee.awards_by_id = awardsById ? 1 : 0
     }
 }

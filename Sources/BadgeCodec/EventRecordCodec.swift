@@ -15,6 +15,7 @@ extension EventRecord {
         out.appendVarint(field: 4, UInt64(bitPattern: recordedAtMs))
         out.appendPackedVarints(field: 5, awardedIds) { $0 }
         if !response.isEmpty { out.appendMessage(field: 6, response) }
+        out.appendVarint(field: 7, awardsById ? 1 : 0)
         return out
     }
 }

@@ -242,6 +242,19 @@ extension BadgeService {
                 reason: "event_id_reused")
         }
         var result = try EvaluateResult(decoding: record.response)
+        if record.awardsById {
+            result.awarded = try record.awardedIds.map { (id) throws(BadgeError) in
+                guard var award = try store.award(txn, id: id) else {
+                    throw BadgeError(
+                        .dataLoss, "award \(id) of event \(event.eventId) is missing", reason: "index_corrupt")
+                }
+                // As it was returned then: a revocation is the only change an award ever sees.
+                award.revokedAtMs = 0
+                award.revokeReason = ""
+                award.revokedBy = ""
+                return award
+            }
+        }
         result.replayed = true
         return result
     }
@@ -391,9 +404,14 @@ extension BadgeService {
         if let zone = plan.newTimeZone { try store.setCustomerTimeZone(txn, customerId: event.customerId, zone) }
         let encoded = EvaluateResult.encoded(
             awardRecords: awardRecords, encodedProgress: plan.encodedProgress, replayed: false)
+        // The awards are stored once, as award records: a replay reads them back by id.
         let record = EventRecord(
             customerId: event.customerId, type: event.type, occurredAtMs: event.occurredAtMs, recordedAtMs: now,
-            awardedIds: result.awarded.map(\.awardId), response: encoded)
+            awardedIds: result.awarded.map(\.awardId),
+            response: result.awarded.isEmpty
+                ? encoded
+                : EvaluateResult.encoded(awardRecords: [], encodedProgress: plan.encodedProgress, replayed: false),
+            awardsById: true)
         try store.putEventRecord(txn, eventId: event.eventId, record)
         return (result, encoded)
     }

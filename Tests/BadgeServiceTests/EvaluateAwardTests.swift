@@ -36,4 +36,48 @@ struct EvaluateAwardTests {
             #expect(try harness.allAwards().count == 1)
         }
     }
+
+    @Test("an event record keeps its awards by id only, and a replay after a revocation is the original")
+    func awardsStoredOnce() async throws {
+        try await withHarness { harness in
+            try await harness.putBadge(Self.firstPurchase)
+            let event = ActivityEvent(
+                eventId: "e1", customerId: "c", type: "purchase", occurredAtMs: ServiceHarness.startMs)
+            let first = try await callback { harness.service.evaluate(event, completion: $0) }.get()
+            let award = try #require(first.awarded.first)
+            let record = try #require(
+                try harness.store.read { txn throws(BadgeError) in try harness.store.eventRecord(txn, eventId: "e1") })
+            #expect(record.awardsById)
+            #expect(record.awardedIds == [award.awardId])
+            #expect(try EvaluateResult(decoding: record.response).awarded.isEmpty, "the award is not stored twice")
+
+            _ = try await harness.service.revoke(RevokeRequest(customerId: "c", awardId: award.awardId, reason: "test"))
+            #expect(try harness.storedAward(award.awardId)?.isRevoked == true)
+            let retried = try await callback { harness.service.evaluate(event, completion: $0) }.get()
+            #expect(retried.replayed)
+            #expect(retried.awarded == first.awarded, "as returned then: the revocation since is not shown")
+            #expect(retried.progress == first.progress)
+        }
+    }
+
+    @Test("a record written before awards were kept by id still replays its stored reply")
+    func olderRecordsReplay() async throws {
+        try await withHarness { harness in
+            try await harness.putBadge(Self.firstPurchase)
+            let award = Award(
+                awardId: 77, customerId: "c", badgeId: "first", earnedAtMs: 5, source: .rule, evidence: "then")
+            let old = EvaluateResult(awarded: [award], progress: [])
+            try harness.store.write { txn throws(BadgeError) in
+                try harness.store.putEventRecord(
+                    txn, eventId: "old",
+                    EventRecord(
+                        customerId: "c", type: "purchase", occurredAtMs: 5, recordedAtMs: 5, awardedIds: [77],
+                        response: old.encoded()))
+            }
+            let event = ActivityEvent(eventId: "old", customerId: "c", type: "purchase", occurredAtMs: 5)
+            let replayed = try await callback { harness.service.evaluate(event, completion: $0) }.get()
+            #expect(replayed.replayed)
+            #expect(replayed.awarded == [award])
+        }
+    }
 }

@@ -304,7 +304,7 @@ const ProtobufCMessageDescriptor badges__v1__criterion_state__descriptor =
   (ProtobufCMessageInit) badges__v1__criterion_state__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor badges__v1__event_record__field_descriptors[6] =
+static const ProtobufCFieldDescriptor badges__v1__event_record__field_descriptors[7] =
 {
   {
     "customer_id",
@@ -378,9 +378,22 @@ static const ProtobufCFieldDescriptor badges__v1__event_record__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "awards_by_id",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__EventRecord, awards_by_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned badges__v1__event_record__field_indices_by_name[] = {
   4,   /* field[4] = awarded_ids */
+  6,   /* field[6] = awards_by_id */
   0,   /* field[0] = customer_id */
   2,   /* field[2] = occurred_at_ms */
   3,   /* field[3] = recorded_at_ms */
@@ -390,7 +403,7 @@ static const unsigned badges__v1__event_record__field_indices_by_name[] = {
 static const ProtobufCIntRange badges__v1__event_record__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor badges__v1__event_record__descriptor =
 {
@@ -400,7 +413,7 @@ const ProtobufCMessageDescriptor badges__v1__event_record__descriptor =
   "Badges__V1__EventRecord",
   "badges.v1",
   sizeof(Badges__V1__EventRecord),
-  6,
+  7,
   badges__v1__event_record__field_descriptors,
   badges__v1__event_record__field_indices_by_name,
   1,  badges__v1__event_record__number_ranges,

@@ -92,11 +92,20 @@ struct  Badges__V1__EventRecord
   int64_t recorded_at_ms;
   size_t n_awarded_ids;
   uint64_t *awarded_ids;
+  /*
+   * The EvaluateResponse returned then (`replayed` false). With `awards_by_id` its `awarded` is
+   * left out: those awards are `awarded_ids`, read back from the `awards` database on a replay.
+   */
   ProtobufCBinaryData response;
+  /*
+   * Set by every build since session 11, so that each award is stored once, not twice: the
+   * awards were a third of an event record. Records without it carry the awards in `response`.
+   */
+  protobuf_c_boolean awards_by_id;
 };
 #define BADGES__V1__EVENT_RECORD__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&badges__v1__event_record__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0,NULL, {0,NULL} }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0,NULL, {0,NULL}, 0 }
 
 
 /* Badges__V1__CriterionState methods */

@@ -111,14 +111,20 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        admitted = registry.admit(context.channel)
-        if !admitted {
+        switch registry.admit(context.channel) {
+        case .admitted:
+            admitted = true
+        case .full:
             metrics.connectionsRefused.increment()
             logger.warning("refusing connection: \(registry.limit) connections open")
             closeWithError(
                 BadgeError(
                     .resourceExhausted, "the server has reached its limit of \(registry.limit) connections",
                     reason: "too_many_connections"))
+            return
+        case .shuttingDown:
+            metrics.connectionsRefused.increment()
+            closeWithError(BadgeError(.unavailable, "the server is shutting down", reason: "shutting_down"))
             return
         }
         metrics.connectionsOpen.increment()

@@ -9,6 +9,18 @@ final class ConnectionRegistry: Sendable {
     private struct State {
         var channels: [ObjectIdentifier: any Channel] = [:]
         var allClosed: EventLoopPromise<Void>?
+        /// A graceful shutdown has begun: connections accepted by a listener just before it closed
+        /// would otherwise never hear of it, and shutdown would wait its grace period for them.
+        var draining = false
+    }
+
+    /// What `admit` decided.
+    enum Admission: Equatable {
+        case admitted
+        /// At `limit` open connections.
+        case full
+        /// A graceful shutdown has begun.
+        case shuttingDown
     }
     private let state = Mutex(State())
     let limit: Int
@@ -17,12 +29,13 @@ final class ConnectionRegistry: Sendable {
         self.limit = limit
     }
 
-    /// Registers `channel`; false when the limit is reached (the channel is not registered).
-    func admit(_ channel: any Channel) -> Bool {
+    /// Registers `channel`, unless the limit is reached or a shutdown has begun.
+    func admit(_ channel: any Channel) -> Admission {
         state.withLock { state in
-            guard state.channels.count < limit else { return false }
+            guard !state.draining else { return .shuttingDown }
+            guard state.channels.count < limit else { return .full }
             state.channels[ObjectIdentifier(channel)] = channel
-            return true
+            return .admitted
         }
     }
 
@@ -44,6 +57,8 @@ final class ConnectionRegistry: Sendable {
     func drainAll(on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
         let promise = eventLoop.makePromise(of: Void.self)
         let channels: [any Channel] = state.withLock { state in
+            // Under the same lock as `admit`: every channel is either drained here or refused there.
+            state.draining = true
             if state.channels.isEmpty { return [] }
             state.allClosed = promise
             return Array(state.channels.values)

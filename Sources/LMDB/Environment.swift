@@ -227,6 +227,9 @@ public final class Environment: @unchecked Sendable {
     /// Number of journal checkpoints completed since opening (0 without a journal).
     public var completedCheckpoints: Int { journal?.completedCheckpoints ?? 0 }
 
+    /// Checkpoints started by writes, failed ones included (for tests).
+    @_spi(Testing) public var startedCheckpoints: Int { journal?.startedCheckpointCount ?? 0 }
+
     /// Why the last background checkpoint failed (nil once one succeeds). Writes go on meanwhile;
     /// the journal just grows until a checkpoint succeeds.
     public var checkpointFailure: LMDBError? { journal?.checkpointFailure }

@@ -65,6 +65,8 @@ final class Journal: @unchecked Sendable {
     /// threshold past the failed attempt, so that a copy that keeps failing (say, a full disk) is
     /// not retried, each time with a new segment, on every write. 0 otherwise.
     private var retryBytes = 0
+    /// Checkpoints `beforeWrite` claimed, for tests.
+    private var startedCheckpoints = 0
 
     /// A segment the writer has to make itself (none ready) is at most this large, so that wait stays
     /// short (~6 ms for 1 MiB here, against ~100 ms for 32 MiB).
@@ -137,7 +139,10 @@ final class Journal: @unchecked Sendable {
             let due = bytesSinceBase >= max(checkpointBytes, baseBytes, retryBytes)
             // Claimed here, before rotating, so that `checkpointNow` cannot run a second one.
             let claim = due && !inProgress && self.failure == nil
-            if claim { inProgress = true }
+            if claim {
+                inProgress = true
+                startedCheckpoints += 1
+            }
             return (self.failure, claim)
         }
         if let failure { throw failure }
@@ -153,9 +158,12 @@ final class Journal: @unchecked Sendable {
             }
         } catch {
             // Nothing changed (the new segment file is whole or absent): keep writing to the
-            // current segment and try again on the next write.
+            // current segment, and try again once a quarter threshold more has built up, as after a
+            // failed copy. On a full disk every retry costs this write a segment's creation (~6 ms
+            // for 1 MiB here): retrying on every write would add that to each commit.
             condition.withLock {
                 lastCheckpointFailure = error
+                retryBytes = bytesSinceBase + max(checkpointBytes, baseBytes) / 4
                 inProgress = false
                 condition.broadcast()
             }
@@ -384,6 +392,9 @@ final class Journal: @unchecked Sendable {
 
     /// Number of completed checkpoints (for tests).
     var completedCheckpoints: Int { condition.withLock { checkpoints } }
+
+    /// Number of checkpoints `beforeWrite` has started, failed ones included (for tests).
+    var startedCheckpointCount: Int { condition.withLock { startedCheckpoints } }
 
     /// Why the last background checkpoint failed; nil once one succeeds.
     var checkpointFailure: LMDBError? { condition.withLock { lastCheckpointFailure } }

@@ -490,6 +490,26 @@ import Testing
     /// A base larger than the shrink step replaces the old one, and segments that large are
     /// dropped, through trash links freed in steps; none is left behind, and a crash's leftover
     /// trash goes at the next open.
+    @Test func aSegmentThatCannotBeCreatedIsNotRetriedOnEveryWrite() throws {
+        try withTemporaryDirectory { path in
+            let env = try Environment(path: path, options: Self.smallBase)
+            defer { env.close() }
+            let db = try env.openDatabase("test")
+            let current = try Self.segments(path).last!
+            let next = UInt64(current.dropFirst(8).prefix(16), radix: 16)! + 1
+            let blocker = path + "/" + String(format: "journal-%016llx.log.tmp", next)
+            try FileManager.default.createDirectory(atPath: blocker, withIntermediateDirectories: false)
+            // ~64 KiB makes a checkpoint due; its segment cannot be made. 15 KiB more is under a
+            // quarter threshold (16 KiB): no second attempt.
+            try Self.writeKiBs(env, db, 64 + 15)
+            #expect(env.checkpointFailure != nil)
+            #expect(env.startedCheckpoints == 1)
+            // Past the quarter, it is tried again.
+            try Self.writeKiBs(env, db, 4)
+            #expect(env.startedCheckpoints == 2)
+        }
+    }
+
     @Test func largeFilesAreFreedInStepsAndLeaveNoTrash() throws {
         try withTemporaryDirectory { path in
             let large = Environment.Options(mapSize: 64 << 20, checkpointBytes: 1 << 40)

@@ -187,6 +187,7 @@ extension CriterionState: CBacked {
         stateTimeMs = m.state_time_ms
         recent = RecentIds(swiftStrings(m.n_recent, m.recent))
         rounds = m.rounds
+        heldUntilMs = m.held_until_ms
     }
 
     func fill(_ c: UnsafeMutablePointer<Badges__V1__CriterionState>, _ arena: EncodeArena) {
@@ -205,6 +206,7 @@ extension CriterionState: CBacked {
         c.pointee.state_time_ms = stateTimeMs
         (c.pointee.n_recent, c.pointee.recent) = arena.strings(recent.ids)
         c.pointee.rounds = rounds
+        c.pointee.held_until_ms = heldUntilMs
     }
 }
 

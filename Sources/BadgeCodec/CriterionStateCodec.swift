@@ -41,6 +41,7 @@ extension CriterionState {
             out.append(contentsOf: id)
         }
         out.appendVarint(field: 14, UInt64(rounds))
+        out.appendVarint(field: 15, UInt64(bitPattern: heldUntilMs))
     }
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(BadgeError) {
@@ -106,7 +107,8 @@ extension CriterionState {
             case (12, 0): stateTimeMs = Int64(bitPattern: try present(reader.varint(), malformed()))
             case (13, 2): recent.append(bytes: try present(reader.lengthDelimited(), malformed()))
             case (14, 0): rounds = UInt32(truncatingIfNeeded: try present(reader.varint(), malformed()))
-            case (1...14, _): throw malformed()
+            case (15, 0): heldUntilMs = Int64(bitPattern: try present(reader.varint(), malformed()))
+            case (1...15, _): throw malformed()
             default: guard reader.skipField(wireType) else { throw malformed() }  // unknown: skipped
             }
         }

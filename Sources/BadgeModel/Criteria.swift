@@ -174,6 +174,10 @@ public struct CriterionState: Sendable, Hashable {
     public var recent = RecentIds()
     /// How many times rules awarded this badge; repeatable badges start a new round after each.
     public var rounds: UInt32 = 0
+    /// Non-repeatable badges: the customer holds the badge, by an award its rules made, until this
+    /// instant (`Int64.max`: no expiry), so a completion need not read their awards to find it
+    /// held. Revoke clears it. 0: not known.
+    public var heldUntilMs: Int64 = 0
 
     public struct Bucket: Sendable, Hashable {
         public var period: Int64

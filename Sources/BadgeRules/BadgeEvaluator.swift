@@ -141,6 +141,24 @@ public enum BadgeEvaluator {
         }
     }
 
+    /// When the states of a non-repeatable badge say the customer holds it (the latest mark, if
+    /// still after `now`), or nil when they do not know: the caller must then read the awards.
+    public static func heldUntil(_ outcome: Outcome, now: Int64) -> Int64? {
+        var latest: Int64 = 0
+        for state in outcome.states.values { latest = max(latest, state.heldUntilMs) }
+        return latest > now ? latest : nil
+    }
+
+    /// After a non-repeatable badge is awarded by its criteria: every state of the badge says it is
+    /// held until `until` (`Int64.max`: no expiry), so that later completions need not read the
+    /// customer's awards to refuse it. Whoever revokes the award must clear the mark.
+    public static func markHeld(_ outcome: inout Outcome, until: Int64) {
+        for key in Array(outcome.states.keys) {
+            outcome.states[key]?.heldUntilMs = until
+            outcome.markChanged(key)
+        }
+    }
+
     /// Progress toward `criteria` now, for the trophy case.
     public static func progress(
         _ criteria: Criteria, states: [String: CriterionState], nowMs: Int64, timeZone: String

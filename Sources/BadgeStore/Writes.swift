@@ -46,6 +46,18 @@ extension BadgeStore {
         let record = award.encoded()
         try lmdb { try txn.put(awards, key: key, value: record) }
         try adjustCount(txn, badgeId: award.badgeId, by: -1)
+        try clearHeldMarks(txn, customerId: award.customerId, badgeId: award.badgeId)
         changedTrophyCase(of: award.customerId)
+    }
+
+    /// The badge's criterion states may say the customer holds it (`CriterionState.heldUntilMs`,
+    /// set when its rules award a non-repeatable badge): after a revocation they no longer know.
+    /// Here, with the revocation, so that no way of revoking can leave a mark behind.
+    func clearHeldMarks(_ txn: borrowing WriteTransaction, customerId: String, badgeId: String) throws(BadgeError) {
+        for (key, var state) in try criterionStates(txn, customerId: customerId, badgeId: badgeId)
+        where state.heldUntilMs != 0 {
+            state.heldUntilMs = 0
+            try putCriterionState(txn, customerId: customerId, badgeId: badgeId, key: key, state)
+        }
     }
 }

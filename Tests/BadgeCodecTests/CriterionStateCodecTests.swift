@@ -31,6 +31,7 @@ struct CriterionStateCodecTests {
         state.stateTimeMs = pick(Self.int64s)
         state.recent = RecentIds((0..<Int.random(in: 0...3, using: &random)).map { _ in pick(Self.texts) })
         state.rounds = pick([0, 1, 2, UInt32.max])
+        state.heldUntilMs = pick(Self.int64s)
         return state
     }
 

@@ -97,7 +97,7 @@ void   badges__v1__event_record__free_unpacked
   assert(message->base.descriptor == &badges__v1__event_record__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor badges__v1__criterion_state__field_descriptors[14] =
+static const ProtobufCFieldDescriptor badges__v1__criterion_state__field_descriptors[15] =
 {
   {
     "fingerprint",
@@ -267,6 +267,18 @@ static const ProtobufCFieldDescriptor badges__v1__criterion_state__field_descrip
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "held_until_ms",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__CriterionState, held_until_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned badges__v1__criterion_state__field_indices_by_name[] = {
   6,   /* field[6] = bucket_counts */
@@ -276,6 +288,7 @@ static const unsigned badges__v1__criterion_state__field_indices_by_name[] = {
   4,   /* field[4] = distinct_days */
   3,   /* field[3] = distinct_values */
   0,   /* field[0] = fingerprint */
+  14,   /* field[14] = held_until_ms */
   12,   /* field[12] = recent */
   13,   /* field[13] = rounds */
   9,   /* field[9] = run_ends */
@@ -287,7 +300,7 @@ static const unsigned badges__v1__criterion_state__field_indices_by_name[] = {
 static const ProtobufCIntRange badges__v1__criterion_state__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 14 }
+  { 0, 15 }
 };
 const ProtobufCMessageDescriptor badges__v1__criterion_state__descriptor =
 {
@@ -297,7 +310,7 @@ const ProtobufCMessageDescriptor badges__v1__criterion_state__descriptor =
   "Badges__V1__CriterionState",
   "badges.v1",
   sizeof(Badges__V1__CriterionState),
-  14,
+  15,
   badges__v1__criterion_state__field_descriptors,
   badges__v1__criterion_state__field_indices_by_name,
   1,  badges__v1__criterion_state__number_ranges,

@@ -74,10 +74,15 @@ struct  Badges__V1__CriterionState
    * Number of times this criterion's badge was awarded by rules (repeatable badges restart after each).
    */
   uint32_t rounds;
+  /*
+   * Non-repeatable badges: the customer held the badge, by an award its rules made, until this
+   * instant (int64 max: no expiry). Revoke clears it. 0: not known; the awards are then read.
+   */
+  int64_t held_until_ms;
 };
 #define BADGES__V1__CRITERION_STATE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&badges__v1__criterion_state__descriptor) \
-    , 0, 0, 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string, 0, 0,NULL, 0 }
+    , 0, 0, 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0 }
 
 
 /*

@@ -53,11 +53,26 @@ extension BadgeStore {
     /// The badge's criterion states may say the customer holds it (`CriterionState.heldUntilMs`,
     /// set when its rules award a non-repeatable badge): after a revocation they no longer know.
     /// Here, with the revocation, so that no way of revoking can leave a mark behind.
+    ///
+    /// Every state under the badge's prefix, by its key's bytes: states keyed by `String` would
+    /// merge criterion keys that are canonically equivalent but different store keys (a criterion
+    /// renamed "caf\u{E9}" -> "cafe\u{301}" leaves the old state behind), and one mark would stay.
     func clearHeldMarks(_ txn: borrowing WriteTransaction, customerId: String, badgeId: String) throws(BadgeError) {
-        for (key, var state) in try criterionStates(txn, customerId: customerId, badgeId: badgeId)
-        where state.heldUntilMs != 0 {
-            state.heldUntilMs = 0
-            try putCriterionState(txn, customerId: customerId, badgeId: badgeId, key: key, state)
+        var cleared: [(key: [UInt8], value: [UInt8])] = []
+        try lmdb {
+            try txn.withCursor(progress) { cursor in
+                try cursor.forEach(prefix: Keys.customerBadgePrefix(customerId, badgeId)) { key, value in
+                    var state = try decode(CriterionState.self, value, what: "progress of \(badgeId)")
+                    if state.heldUntilMs != 0 {
+                        state.heldUntilMs = 0
+                        cleared.append((Array(key), state.encoded()))
+                    }
+                    return true
+                }
+            }
         }
+        guard !cleared.isEmpty else { return }
+        try lmdb { try txn.put(progress, entries: cleared) }
+        changedTrophyCase(of: customerId)
     }
 }

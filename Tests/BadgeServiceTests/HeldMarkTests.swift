@@ -55,6 +55,33 @@ struct HeldMarkTests {
         }
     }
 
+    @Test("a revocation clears the mark of a state under a criterion key spelled in other Unicode bytes")
+    func markClearedUnderEquivalentKey() async throws {
+        try await withHarness { harness in
+            // Two criterion keys that are equal `String`s but different store keys.
+            func badge(_ key: String) -> BadgeDefinition {
+                BadgeDefinition(
+                    id: "cafe", name: "Cafe",
+                    criteria: Criteria(criteria: [Criterion(key: key, eventType: "visit", target: 1)]))
+            }
+            func evaluate(_ eventId: String) async throws -> EvaluateResult {
+                try await callback {
+                    harness.service.evaluate(
+                        ActivityEvent(
+                            eventId: eventId, customerId: "c", type: "visit", occurredAtMs: harness.clock.nowMs),
+                        completion: $0)
+                }.get()
+            }
+            try await harness.putBadge(badge("cafe\u{301}"))
+            #expect(try await evaluate("e1").awarded.count == 1)  // marks the state under "cafe\u{301}"
+            try await harness.putBadge(badge("caf\u{E9}"), replace: true)
+            #expect(try await evaluate("e2").awarded.isEmpty)  // held: a state under "caf\u{E9}", unmarked
+            _ = try await harness.service.revoke(RevokeRequest(customerId: "c", badgeId: "cafe", reason: "r"))
+            try await harness.putBadge(badge("cafe\u{301}"), replace: true)
+            #expect(try await evaluate("e3").awarded.count == 1, "not held after the revocation")
+        }
+    }
+
     @Test(
         "with random revocations, hand issues, expiries and definition changes, a completion awards exactly when not held",
         arguments: 1...4)

@@ -11,9 +11,11 @@ public final class BadgeStore: Sendable {
     ///
     /// 2: evaluated events are also indexed by the time they were recorded (`event_times`), so old
     /// ones can be pruned. A version-1 folder is brought up to 2 when opened (`indexEventTimes`).
-    /// 3: an event record may keep its awards by id only (`EventRecord.awards_by_id`). Nothing is
-    /// converted; the version is raised so that an older build, which would replay such an event
-    /// without its awards, refuses the folder instead.
+    /// 3: an event record may keep its awards by id only (`EventRecord.awards_by_id`), and a
+    /// criterion state may say its badge is held (`CriterionState.held_until_ms`), which every
+    /// revocation must clear. Nothing is converted; the version is raised so that an older build,
+    /// which would replay such an event without its awards or revoke without clearing the marks,
+    /// refuses the folder instead.
     public static let schemaVersion: UInt32 = 3
 
     public let environment: Environment

@@ -11,13 +11,15 @@ struct EvaluateAwardTests {
     static let firstPurchase = BadgeDefinition(
         id: "first", name: "First purchase",
         criteria: Criteria(criteria: [Criterion(key: "n", eventType: "purchase", target: 1)]))
+    /// The event that earns it.
+    static let purchase = ActivityEvent(
+        eventId: "e1", customerId: "c", type: "purchase", occurredAtMs: ServiceHarness.startMs)
 
     @Test("the encoded reply carries the stored award; its request id is kept but not indexed")
     func replyAndRequestIndex() async throws {
         try await withHarness { harness in
             try await harness.putBadge(Self.firstPurchase)
-            let event = ActivityEvent(
-                eventId: "e1", customerId: "c", type: "purchase", occurredAtMs: ServiceHarness.startMs)
+            let event = Self.purchase
             let encoded = try await callback { harness.service.evaluateEncoded(event, completion: $0) }.get()
             let reply = try EvaluateResult(decoding: encoded)
             let stored = try harness.allAwards()
@@ -41,8 +43,7 @@ struct EvaluateAwardTests {
     func awardsStoredOnce() async throws {
         try await withHarness { harness in
             try await harness.putBadge(Self.firstPurchase)
-            let event = ActivityEvent(
-                eventId: "e1", customerId: "c", type: "purchase", occurredAtMs: ServiceHarness.startMs)
+            let event = Self.purchase
             let first = try await callback { harness.service.evaluate(event, completion: $0) }.get()
             let award = try #require(first.awarded.first)
             let record = try #require(

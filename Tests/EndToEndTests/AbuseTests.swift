@@ -190,12 +190,8 @@ struct AbuseTests {
     @Test("an unfinished frame is not timed out while the server is not reading because the client is not reading")
     func frameTimeoutPausedWhileNotReading() async throws {
         try await TestServer.with(configure: { $0.frameTimeout = .seconds(1) }) { server in
-            // ~2 MB of awards: far more than the socket and the channel buffer hold.
-            let client = try await server.client(.unix)
-            try await Fixtures.define(client, [Fixtures.newMember])
-            try await Fixtures.issueNewMembers(
-                client, count: 500, prefix: "p", evidence: String(repeating: "e", count: 4000))
-            await client.close()
+            // ~2 MB of awards.
+            try await Fixtures.storeLargeAwards(server, count: 500, prefix: "p")
 
             let raw = try RawConnection(server, .unix)
             raw.sendPreface()

@@ -301,11 +301,7 @@ struct BadInputTests {
     @Test("after a connection error the server sends nothing more for the calls in flight")
     func connectionErrorEndsCallsInFlight() async throws {
         try await TestServer.with { server in
-            let client = try await server.client(.unix)
-            try await Fixtures.define(client, [Fixtures.newMember])
-            try await Fixtures.issueNewMembers(
-                client, count: 400, prefix: "s", evidence: String(repeating: "e", count: 4_000))
-            await client.close()
+            try await Fixtures.storeLargeAwards(server, count: 400, prefix: "s")
 
             let raw = try RawConnection(server, .unix)
             raw.sendPreface()

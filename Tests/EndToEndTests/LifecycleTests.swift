@@ -56,12 +56,8 @@ struct LifecycleTests {
     func drainFlushesTheLastReplyBeforeClosing() async throws {
         let server = try await TestServer.start()
         do {
-            let client = try await server.client(.unix)
-            try await Fixtures.define(client, [Fixtures.newMember])
-            // ~1.2 MB of awards: far more than the socket and channel buffers hold.
-            try await Fixtures.issueNewMembers(
-                client, count: 300, prefix: "d", evidence: String(repeating: "e", count: 4_000))
-            await client.close()
+            // ~1.2 MB of awards.
+            try await Fixtures.storeLargeAwards(server, count: 300, prefix: "d")
 
             let raw = try RawConnection(server, .unix)
             raw.sendPreface()

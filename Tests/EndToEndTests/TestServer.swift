@@ -139,6 +139,16 @@ enum Fixtures {
         for badge in badges { _ = try await client.putBadge(badge) }
     }
 
+    /// Stores `count` awards of ~4 KB each (`newMember` to "\(prefix)-0" ...) through a client of
+    /// its own: an export of them is more than the socket and the channel buffers hold, for tests
+    /// of a client that does not read.
+    static func storeLargeAwards(_ server: TestServer, count: Int, prefix: String) async throws {
+        let client = try await server.client(.unix)
+        try await define(client, [newMember])
+        try await issueNewMembers(client, count: count, prefix: prefix, evidence: String(repeating: "e", count: 4_000))
+        await client.close()
+    }
+
     /// Issues `newMember` to customers "\(prefix)-0" ... "\(prefix)-\(count - 1)" (request ids the
     /// same), 200 calls in flight at a time, each award carrying `evidence`. Awards get ids 1...count
     /// on a fresh server.

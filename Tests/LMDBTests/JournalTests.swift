@@ -321,9 +321,7 @@ import Testing
             let env = try Environment(path: path, options: .init(mapSize: 4 << 20, checkpointBytes: 8 << 10))
             defer { env.close() }
             let db = try env.openDatabase("test")
-            // A directory where the base copy's temporary file goes makes the copy fail.
-            let blocker = path + "/journal-base.mdb.tmp"
-            try FileManager.default.createDirectory(atPath: blocker, withIntermediateDirectories: false)
+            let blocker = try Self.blockBaseCopies(path)
             try Self.churn(env, db, round: 1, model: &model)
             for _ in 0..<200 where env.checkpointFailure == nil { Thread.sleep(forTimeInterval: 0.01) }
             #expect(env.checkpointFailure != nil)
@@ -340,6 +338,14 @@ import Testing
     /// again), so it is what decides when checkpoints are due.
     static let smallBase = Environment.Options(
         mapSize: 4 << 20, checkpointBytes: 64 << 10, journalSegmentBytes: 1 << 20)
+
+    /// Makes every base copy in `path` fail until the returned path is removed: a directory where
+    /// the copy's temporary file goes.
+    static func blockBaseCopies(_ path: String) throws -> String {
+        let blocker = path + "/journal-base.mdb.tmp"
+        try FileManager.default.createDirectory(atPath: blocker, withIntermediateDirectories: false)
+        return blocker
+    }
 
     /// Commits `count` transactions of ~1 KiB of journal each.
     static func writeKiBs(_ env: Environment, _ db: Database, _ count: Int) throws {
@@ -358,8 +364,7 @@ import Testing
             let env = try Environment(path: path, options: Self.smallBase)
             defer { env.close() }
             let db = try env.openDatabase("test")
-            let blocker = path + "/journal-base.mdb.tmp"
-            try FileManager.default.createDirectory(atPath: blocker, withIntermediateDirectories: false)
+            let blocker = try Self.blockBaseCopies(path)
             // ~64 KiB: the write that asks for a checkpoint starts a segment; its copy then fails.
             let before = try Self.segments(path).count
             var asked = 0
@@ -398,8 +403,7 @@ import Testing
             let env = try Environment(path: path, options: Self.smallBase)
             defer { env.close() }
             let db = try env.openDatabase("test")
-            let blocker = path + "/journal-base.mdb.tmp"
-            try FileManager.default.createDirectory(atPath: blocker, withIntermediateDirectories: false)
+            let blocker = try Self.blockBaseCopies(path)
             try Self.writeKiBs(env, db, 40)
             #expect(throws: LMDBError.self) { try env.checkpoint() }
             #expect(env.checkpointFailure != nil)
@@ -416,8 +420,7 @@ import Testing
             let env = try Environment(path: path, options: Self.smallBase)
             defer { env.close() }
             let db = try env.openDatabase("test")
-            let blocker = path + "/journal-base.mdb.tmp"
-            try FileManager.default.createDirectory(atPath: blocker, withIntermediateDirectories: false)
+            let blocker = try Self.blockBaseCopies(path)
             try Self.writeKiBs(env, db, 8)
             #expect(throws: LMDBError.self) { try env.checkpoint() }
             #expect(env.checkpointFailure != nil)

@@ -347,6 +347,24 @@ import Testing
         return blocker
     }
 
+    /// An environment in `path` (`smallBase`) after `kib` ~1 KiB writes and an
+    /// `Environment.checkpoint()` whose base copy failed; copies work again afterwards.
+    static func afterAFailedCheckpointNow(_ path: String, writingKiBs kib: Int) throws -> (Environment, Database) {
+        let env = try Environment(path: path, options: smallBase)
+        do {
+            let db = try env.openDatabase("test")
+            let blocker = try blockBaseCopies(path)
+            try writeKiBs(env, db, kib)
+            #expect(throws: LMDBError.self) { try env.checkpoint() }
+            #expect(env.checkpointFailure != nil)
+            try FileManager.default.removeItem(atPath: blocker)
+            return (env, db)
+        } catch {
+            env.close()
+            throw error
+        }
+    }
+
     /// Commits `count` transactions of ~1 KiB of journal each.
     static func writeKiBs(_ env: Environment, _ db: Database, _ count: Int) throws {
         for index in 0..<count {
@@ -400,14 +418,8 @@ import Testing
     /// The same for a checkpoint asked for directly (`Environment.checkpoint()`).
     @Test func afterAFailedCheckpointNowTheJournalItKeptStillCounts() throws {
         try withTemporaryDirectory { path in
-            let env = try Environment(path: path, options: Self.smallBase)
+            let (env, db) = try Self.afterAFailedCheckpointNow(path, writingKiBs: 40)
             defer { env.close() }
-            let db = try env.openDatabase("test")
-            let blocker = try Self.blockBaseCopies(path)
-            try Self.writeKiBs(env, db, 40)
-            #expect(throws: LMDBError.self) { try env.checkpoint() }
-            #expect(env.checkpointFailure != nil)
-            try FileManager.default.removeItem(atPath: blocker)
             // ~70 KiB since the base, ~30 KiB since the failed checkpoint.
             try Self.writeKiBs(env, db, 30)
             for _ in 0..<300 where env.completedCheckpoints == 1 { Thread.sleep(forTimeInterval: 0.01) }
@@ -417,14 +429,8 @@ import Testing
 
     @Test func aCheckpointNowThatSucceedsClearsAnEarlierFailure() throws {
         try withTemporaryDirectory { path in
-            let env = try Environment(path: path, options: Self.smallBase)
+            let (env, _) = try Self.afterAFailedCheckpointNow(path, writingKiBs: 8)
             defer { env.close() }
-            let db = try env.openDatabase("test")
-            let blocker = try Self.blockBaseCopies(path)
-            try Self.writeKiBs(env, db, 8)
-            #expect(throws: LMDBError.self) { try env.checkpoint() }
-            #expect(env.checkpointFailure != nil)
-            try FileManager.default.removeItem(atPath: blocker)
             try env.checkpoint()
             #expect(env.checkpointFailure == nil)
         }

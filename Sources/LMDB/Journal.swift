@@ -358,7 +358,7 @@ final class Journal: @unchecked Sendable {
         do throws(LMDBError) {
             try makeBase()
             let older = try JournalFiles.segments(in: directory).filter { $0 < segment }
-            try Self.remove(older, in: directory)
+            try Self.removeFiles(preparer.recycle(older.map(JournalFiles.name)), in: directory)
         } catch {
             // The segments kept still count (any removed before the failure only bring the next
             // checkpoint forward).
@@ -377,11 +377,14 @@ final class Journal: @unchecked Sendable {
     /// sequence of its last journaled transaction (`SequenceMarker`): recovery replays what came after.
     private func makeBase() throws(LMDBError) {
         let path = directory + "/" + JournalFiles.baseName
-        try JournalFiles.writeDurably(path, directory: directory) { fd throws(LMDBError) in
+        try JournalFiles.replaceDurably(path, directory: directory, spare: spareBasePath) { fd throws(LMDBError) in
             try check(mdb_env_copyfd2(env, fd, UInt32(MDB_CP_COMPACT)), "mdb_env_copyfd2(\(path).tmp)")
         }
         noteBaseSize()
     }
+
+    /// The base before the current one, kept to write the next base over (`replaceDurably`).
+    private var spareBasePath: String { directory + "/" + JournalFiles.prefix + "spare-base.tmp" }
 
     /// Reads the base's size for `beforeWrite` (0 when there is none yet).
     private func noteBaseSize() {
@@ -419,6 +422,8 @@ final class Journal: @unchecked Sendable {
             while !threadDone { condition.wait() }
         }
         preparer.stop()
+        // Kept only to be written over by the next checkpoint, and a restart removes it anyway.
+        JournalFiles.shrinkAndUnlink(spareBasePath)
         let usable = condition.withLock { failure == nil }
         if segmentFD >= 0 {
             // Cut to its records: the next clean start counts what the segments left hold by

@@ -104,6 +104,70 @@ extension JournalFiles {
         return -1
     }
 
+    /// `writeDurably` for a file replaced again and again (the base): the file `path` held before
+    /// is kept as `spare` instead of being freed, and the next replacement is written over the
+    /// spare, cut to what `fill` wrote. `fill` writes sequentially from offset 0.
+    ///
+    /// Why: a new file takes fresh page-cache memory and new disk blocks for every byte, and the
+    /// base is the whole store. On a VM that hands freed memory back to its host (as the project's
+    /// does), each fresh page costs a host fault, ~7 µs per 4 KiB here against ~0.4 µs for
+    /// overwriting a cached page. The spare ends in `.tmp`, so a crash leaves nothing that counts.
+    static func replaceDurably(
+        _ path: String, directory: String, spare: String, _ fill: (Int32) throws(LMDBError) -> Void
+    ) throws(LMDBError) {
+        let temporary = path + ".tmp"
+        var fd: Int32 = -1
+        if rename(spare, temporary) == 0 {
+            fd = openUnshared(temporary, O_WRONLY)
+        }
+        if fd < 0 { fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
+        guard fd >= 0 else { throw LMDBError(code: errno, operation: "open(\(temporary))") }
+        var parked: String?
+        var keptAsSpare = false
+        do throws(LMDBError) {
+            try fill(fd)
+            let end = lseek(fd, 0, SEEK_CUR)
+            guard end >= 0 else { throw LMDBError(code: errno, operation: "lseek(\(temporary))") }
+            try shrink(fd, to: end, temporary)
+            try flushInSteps(fd, temporary)
+            try syncData(fd, temporary)
+            keptAsSpare = link(path, spare) == 0
+            if !keptAsSpare { parked = parkIfLarge(path, directory: directory) }
+            guard rename(temporary, path) == 0 else { throw LMDBError(code: errno, operation: "rename(\(temporary))") }
+            try syncDirectory(directory)
+        } catch {
+            close(fd)
+            unlink(temporary)
+            if keptAsSpare { unlink(spare) }
+            if let parked { unlink(parked) }
+            throw error
+        }
+        close(fd)
+        if let parked { shrinkAndUnlink(parked) }
+    }
+
+    /// Opens `path` to be written over, if no other name shares the file (someone's hard link,
+    /// say a backup, must never be overwritten); otherwise unlinks this name and returns -1.
+    static func openUnshared(_ path: String, _ mode: Int32) -> Int32 {
+        let fd = open(path, mode | O_CLOEXEC)
+        var status = stat()
+        if fd >= 0, fstat(fd, &status) == 0, status.st_nlink == 1 { return fd }
+        if fd >= 0 { close(fd) }
+        unlink(path)
+        return -1
+    }
+
+    /// Cuts an open file to `size`, a step at a time when much is cut (see `shrinkStep`).
+    static func shrink(_ fd: Int32, to size: off_t, _ what: @autoclosure () -> String) throws(LMDBError) {
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw LMDBError(code: errno, operation: "fstat(\(what()))") }
+        var current = status.st_size
+        while current > size {
+            current = max(size, current - off_t(shrinkStep))
+            guard ftruncate(fd, current) == 0 else { throw LMDBError(code: errno, operation: "ftruncate(\(what()))") }
+        }
+    }
+
     /// `writeDurably` with fixed contents (a segment header, the clean marker).
     @discardableResult
     static func createDurably(

@@ -32,8 +32,11 @@ internal import CZlib
 //   journal.lock                                   flock'ed while an Environment has the folder open
 //   journal-*.tmp                                  work in progress: a file being written before
 //                                                  its rename, a prepared segment waiting to be
-//                                                  used, or a large old file (trash-*) being freed
-//                                                  in steps; any left at open is deleted
+//                                                  used, old segments kept to be zeroed into new
+//                                                  ones (retired-*), the previous base kept to be
+//                                                  written over by the next (spare-base), or a
+//                                                  large old file (trash-*) being freed in steps;
+//                                                  any left at open is deleted
 //
 // Segment header (little-endian): "BDGJRNL2", u32 format (2), u64 segment number, u64 the last
 // sequence journaled before the segment began, u32 CRC-32 of everything before it.
@@ -52,8 +55,13 @@ internal import CZlib
 // (ext4 without a journal writes the inode, a second I/O, whenever the size changed). A record
 // that does not fit (with room for a cancel after it) goes into the next segment; one larger than a
 // segment gets a segment sized for it. A clean close truncates the current segment to its records,
-// so the files a clean run leaves behind measure what they hold. Files are never reused: a segment
-// holds only bytes written for it, so no stale record from an earlier use can be read as current.
+// so the files a clean run leaves behind measure what they hold. A segment holds only zeros and
+// bytes written for it, so no stale record from an earlier use can be read as current: an old
+// segment a checkpoint retires may become a new one (`SegmentPreparer.recycle`), but only after
+// its rename out of the journal is durable and every byte of it has been zeroed and synced again.
+// Reusing files this way saves fresh page-cache memory and new blocks (on the project's VM, which
+// hands freed memory back to its host, each new page costs ~7 µs against ~0.4 µs for a cached one);
+// so does writing each base over the one before the last (`JournalFiles.replaceDurably`).
 // (Older versions appended to growing files; those read back the same way.)
 //
 // Where a segment's records end, after a crash. Writes are serial: a record is appended and synced

@@ -46,7 +46,7 @@ extension ConnectionHandler {
                 closeIfDrained()
                 return
             }
-            writeStreamMessage(callId, ExportAwardsChunk(awards: awards))
+            guard writeStreamMessage(callId, ExportAwardsChunk(awards: awards)) else { return }
             stream.nextAfter = awards.last!.awardId
             sent += 1
             if sent % 16 == 0 {

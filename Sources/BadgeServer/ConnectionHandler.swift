@@ -495,11 +495,27 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Sends the final reply of `callId` from an already encoded reply message.
     func respond(_ callId: UInt64, sequence: UInt64, encoded reply: [UInt8]) {
+        if let tooLarge = replyTooLarge(callId, payloadCount: reply.count) {
+            respondError(callId, sequence: sequence, tooLarge)
+            return
+        }
         guard finish(callId, sequence: sequence, .ok) != nil else { return }
         appendOutbound(capacity: reply.count + 32) { buffer in
             reply.withUnsafeBytes { buffer.writeResponseFrame(ResponseHeader(callId: callId), payload: $0) }
         }
         closeIfDrained()
+    }
+
+    /// The error for a reply whose frame would pass `maxReplyFrameSize`, or nil when it fits.
+    private func replyTooLarge(_ callId: UInt64, payloadCount: Int) -> BadgeError? {
+        let size = Envelope.responseSize(ResponseHeader(callId: callId), payloadCount: payloadCount)
+        let limit = configuration.maxReplyFrameSize
+        guard size > limit else { return nil }
+        return BadgeError(
+            .resourceExhausted,
+            "reply of \(size) bytes exceeds the server's reply limit of \(limit) bytes (--max-reply-bytes); "
+                + "ask for less (List: a smaller awards_per_badge)",
+            reason: "reply_too_large")
     }
 
     /// Sends the final error of `callId`, unless the call already ended.
@@ -561,13 +577,24 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    func writeStreamMessage(_ callId: UInt64, _ message: some WireMessage) {
-        guard calls[callId] != nil else { return }
-        appendOutbound(capacity: 256) {
-            $0.writeResponseFrame(ResponseHeader(callId: callId, endOfCall: false), message: message)
+    /// Writes one message of a stream; false if it was not sent (the call had ended, or the message
+    /// was too large for a frame, which ends the call with `reply_too_large`).
+    @discardableResult
+    func writeStreamMessage(_ callId: UInt64, _ message: some WireMessage) -> Bool {
+        guard let sequence = calls[callId]?.sequence else { return false }
+        let encoded = message.encoded()
+        if let tooLarge = replyTooLarge(callId, payloadCount: encoded.count) {
+            respondError(callId, sequence: sequence, tooLarge)
+            return false
+        }
+        appendOutbound(capacity: encoded.count + 32) { buffer in
+            encoded.withUnsafeBytes {
+                buffer.writeResponseFrame(ResponseHeader(callId: callId, endOfCall: false), payload: $0)
+            }
         }
         // Handed over at once, so the channel's writability (which the stream obeys) counts it.
         handOverOutbound()
+        return true
     }
 
     private func cancel(_ callId: UInt64) {

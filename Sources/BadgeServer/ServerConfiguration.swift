@@ -10,6 +10,11 @@ public struct ServerConfiguration: Sendable {
     public var tcpPort: Int
     /// Largest frame (envelope bytes) accepted; a larger one gets RESOURCE_EXHAUSTED and the connection closes.
     public var maxFrameSize: Int
+    /// Largest reply frame (envelope bytes) sent; a call whose reply would be larger ends with
+    /// RESOURCE_EXHAUSTED `reply_too_large` instead, and the connection stays open. A client could
+    /// not take such a frame anyway (the reference client's limit is the default), and above 4 GiB
+    /// it cannot be framed at all. At most `WireProtocol.largestFrameSize`.
+    public var maxReplyFrameSize: Int
     /// Calls in flight on one connection; more get RESOURCE_EXHAUSTED.
     public var maxInFlightPerConnection: Int
     /// Open connections; more are answered with RESOURCE_EXHAUSTED and closed.
@@ -46,7 +51,8 @@ public struct ServerConfiguration: Sendable {
 
     public init(
         unixSocketPath: String? = nil, tcpHost: String? = nil, tcpPort: Int = 0,
-        maxFrameSize: Int = WireProtocol.defaultMaxFrameSize, maxInFlightPerConnection: Int = 1024,
+        maxFrameSize: Int = WireProtocol.defaultMaxFrameSize,
+        maxReplyFrameSize: Int = WireProtocol.defaultMaxReplyFrameSize, maxInFlightPerConnection: Int = 1024,
         maxConnections: Int = 1024, prefaceTimeout: Duration = .seconds(10), frameTimeout: Duration = .seconds(30),
         authToken: String? = nil,
         shutdownGraceSeconds: Int64 = 10,
@@ -54,10 +60,14 @@ public struct ServerConfiguration: Sendable {
         callDurationSampling: Int = 16, metricsEndpoint: MetricsEndpoint? = nil
     ) {
         precondition(callDurationSampling >= 1, "callDurationSampling must be 1 or more")
+        precondition(
+            (1...WireProtocol.largestFrameSize).contains(maxReplyFrameSize),
+            "maxReplyFrameSize must be between 1 and \(WireProtocol.largestFrameSize)")
         self.unixSocketPath = unixSocketPath
         self.tcpHost = tcpHost
         self.tcpPort = tcpPort
         self.maxFrameSize = maxFrameSize
+        self.maxReplyFrameSize = maxReplyFrameSize
         self.maxInFlightPerConnection = maxInFlightPerConnection
         self.maxConnections = maxConnections
         self.prefaceTimeout = prefaceTimeout

@@ -12,6 +12,11 @@ public enum WireProtocol {
     public static let prefaceLength = 8
     /// Default maximum size of one frame's envelope (the bytes after the length prefix).
     public static let defaultMaxFrameSize = 4 << 20
+    /// Default maximum size of one reply frame's envelope the server sends: what the reference
+    /// client accepts by default (`BadgeClient.connect(maxFrameSize:)`).
+    public static let defaultMaxReplyFrameSize = 64 << 20
+    /// The largest envelope a frame's u32 length prefix can describe.
+    public static let largestFrameSize = Int(UInt32.max)
 
     /// The preface for `version`.
     public static func preface(version: UInt16 = version) -> [UInt8] {

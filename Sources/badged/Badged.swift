@@ -67,6 +67,10 @@ struct Badged: AsyncParsableCommand {
     @Option(help: "Largest accepted frame in bytes.")
     var maxFrameBytes: Int = 4 << 20
 
+    @Option(
+        help: "Largest reply frame in bytes; a larger reply fails its call with RESOURCE_EXHAUSTED reply_too_large.")
+    var maxReplyBytes: Int = 64 << 20
+
     @Option(help: "Most calls in flight per connection.")
     var maxInFlight: Int = 1024
 
@@ -105,6 +109,11 @@ struct Badged: AsyncParsableCommand {
         if !noTcp { _ = try Self.parseAddress(tcp) }
         if !metricsAddress.isEmpty { _ = try Self.parseAddress(metricsAddress, what: "metrics") }
         if mapSizeMb < 1 { throw ValidationError("--map-size-mb must be at least 1") }
+        for (flag, value) in [("--max-frame-bytes", maxFrameBytes), ("--max-reply-bytes", maxReplyBytes)]
+        where !(1...WireProtocol.largestFrameSize).contains(value) {
+            throw ValidationError(
+                "\(flag) must be between 1 and \(WireProtocol.largestFrameSize) (a frame's u32 length)")
+        }
         if listCacheMb < 0 || listCacheMb > 1 << 20 {
             throw ValidationError("--list-cache-mb must be between 0 (keep none) and 1048576")
         }
@@ -154,7 +163,8 @@ struct Badged: AsyncParsableCommand {
         }
 
         var configuration = ServerConfiguration(
-            maxFrameSize: maxFrameBytes, maxInFlightPerConnection: maxInFlight, maxConnections: maxConnections,
+            maxFrameSize: maxFrameBytes, maxReplyFrameSize: maxReplyBytes, maxInFlightPerConnection: maxInFlight,
+            maxConnections: maxConnections,
             prefaceTimeout: .seconds(prefaceTimeoutSeconds), frameTimeout: .seconds(frameTimeoutSeconds),
             authToken: authToken.isEmpty ? nil : authToken,
             eventLoopThreads: eventLoopThreads,

@@ -243,6 +243,8 @@ struct BadgedProcessTests {
             (["--event-retention-days=-3"], "--event-retention-days must be between 0"),
             (["--preface-timeout-seconds=0"], "--preface-timeout-seconds must be between 1 and 3600"),
             (["--frame-timeout-seconds=3601"], "--frame-timeout-seconds must be between 1 and 3600"),
+            (["--max-frame-bytes=0"], "--max-frame-bytes must be between 1 and 4294967295"),
+            (["--max-reply-bytes=4294967296"], "--max-reply-bytes must be between 1 and 4294967295"),
         ])
     func badFlags(arguments: [String], expected: String) throws {
         let process = SpawnedProcess()

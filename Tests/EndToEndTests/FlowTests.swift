@@ -162,6 +162,46 @@ struct FlowTests {
         }
     }
 
+    @Test(
+        "A reply larger than the server's reply limit fails its call with reply_too_large; the connection goes on",
+        arguments: Transport.allCases)
+    func replyTooLargeFailsOnlyItsCall(transport: Transport) async throws {
+        try await TestServer.with(configure: { $0.maxReplyFrameSize = 8_000 }) { server in
+            let client = try await server.client(transport)
+            defer { Task { await client.close() } }
+            try await Fixtures.define(client, [BadgeDefinition(id: "visit", name: "Visit", repeatable: true)])
+            for index in 0..<60 {
+                _ = try await client.issue(
+                    IssueRequest(
+                        customerId: "regular", badgeId: "visit", requestId: "visit-\(index)",
+                        evidence: String(repeating: "e", count: 200)))
+            }
+            // 60 awards of ~250 bytes pass 8,000 bytes; 5 of them do not.
+            let error = await #expect(throws: BadgeError.self) {
+                try await client.list(customerId: "regular", awardsPerBadge: 60)
+            }
+            #expect(error?.code == .resourceExhausted)
+            #expect(error?.reason == "reply_too_large")
+            #expect(error?.message.contains("8000") == true)
+            #expect(error?.message.contains("awards_per_badge") == true)
+            let small = try #require(try await client.list(customerId: "regular", awardsPerBadge: 5).entries.first)
+            #expect(small.awardCount == 60)
+            #expect(small.awards.count == 5)
+
+            // A stream whose chunk would pass the limit ends with the same error; smaller chunks go through.
+            var received: [UInt64] = []
+            let streamError = await #expect(throws: BadgeError.self) {
+                for try await chunk in client.exportAwards(chunkSize: 60) { received += chunk.awards.map(\.awardId) }
+            }
+            #expect(streamError?.reason == "reply_too_large")
+            #expect(received.isEmpty)
+            var fitting: [UInt64] = []
+            for try await chunk in client.exportAwards(chunkSize: 10) { fitting += chunk.awards.map(\.awardId) }
+            #expect(fitting.count == 60)
+            #expect(try await client.health().awards == 60)
+        }
+    }
+
     @Test("ExportAwards chunks stop at about 1 MiB, however many awards chunk_size allows")
     func exportChunksAreBoundedInBytes() async throws {
         try await TestServer.with { server in

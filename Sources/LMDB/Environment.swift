@@ -93,6 +93,7 @@ public final class Environment: @unchecked Sendable {
     /// and the reader-table search of a new one, which List pays on every call. A reset transaction
     /// keeps its reader slot but pins no pages.
     private let idleReaders = Mutex(IdleReaders())
+    private let lastCommit = Atomic<Int64>(0)
     private struct IdleReaders: @unchecked Sendable {
         var transactions: [OpaquePointer] = []
     }
@@ -310,12 +311,24 @@ public final class Environment: @unchecked Sendable {
             throw error
         }
         // mdb_txn_commit frees the transaction even when it fails, so there is nothing to abort.
+        let commitStart = ContinuousClock.now
+        defer { lastCommit.store(Self.nanoseconds(ContinuousClock.now - commitStart), ordering: .relaxed) }
         if let journal {
             try journal.commit(txn)
         } else {
             try check(mdb_txn_commit(txn), "mdb_txn_commit")
         }
         return result
+    }
+
+    /// How long the last write transaction's commit took, in nanoseconds: the journal's append and
+    /// fdatasync, or LMDB's own commit and syncs (0 before the first). What waiting to put more
+    /// writes into one commit can save, at most.
+    public var lastCommitNanoseconds: Int64 { lastCommit.load(ordering: .relaxed) }
+
+    private static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
     /// The current size of the memory map in bytes (0 once closed).

@@ -306,10 +306,13 @@ struct PlanAheadTests {
 
     /// A writer over `harness`'s store with a long gathering window, and a way to submit a write
     /// that records when it was applied.
-    func gatheringWriter(_ harness: ServiceHarness, gap: Duration) -> WriteQueue {
+    func gatheringWriter(
+        _ harness: ServiceHarness, gap: Duration, bound: WriteQueue.GatherBound = .none
+    ) -> WriteQueue {
         WriteQueue(
             store: harness.store, clock: harness.clock.function, maxBatch: 64, logger: Logger(label: "test"),
-            metrics: WriterMetrics(factory: NOOPMetricsHandler.instance), gatherWindow: .seconds(30), gatherGap: gap)
+            metrics: WriterMetrics(factory: NOOPMetricsHandler.instance), gatherWindow: .seconds(30), gatherGap: gap,
+            gatherBound: bound)
     }
 
     func write(_ done: DispatchSemaphore) -> PendingWrite {
@@ -377,6 +380,42 @@ struct PlanAheadTests {
         writer.withdraw()
         #expect(waiting.wait(timeout: .now() + .seconds(10)) == .success)
         #expect(writer.stats.commits == 2)
+    }
+
+    @Test("a batch waits for announced writes no longer than its bound, however long the window")
+    func gatherStopsAtItsBound() throws {
+        let harness = try ServiceHarness()
+        defer { harness.close() }
+        let writer = gatheringWriter(harness, gap: .seconds(30), bound: .fixed(.milliseconds(300)))
+        defer { writer.stop() }
+        let done = DispatchSemaphore(value: 0)
+        writer.announce()
+        writer.announce()  // never submitted: without the bound the batch would wait 30 s
+        let start = ContinuousClock.now
+        writer.submit(write(done), announced: true)
+        #expect(done.wait(timeout: .now() + .seconds(10)) == .success)
+        // It did wait, for the bound.
+        #expect(ContinuousClock.now - start >= .milliseconds(250))
+        writer.withdraw()
+    }
+
+    @Test("by default a batch waits for announced writes no longer than the last commits took")
+    func gatherBoundedByMeasuredCommits() throws {
+        let harness = try ServiceHarness()
+        defer { harness.close() }
+        let writer = gatheringWriter(harness, gap: .seconds(30), bound: .measuredCommits)
+        defer { writer.stop() }
+        let first = DispatchSemaphore(value: 0)
+        writer.submit(write(first))
+        #expect(first.wait(timeout: .now() + .seconds(10)) == .success)
+        #expect(harness.store.environment.lastCommitNanoseconds > 0)
+        let second = DispatchSemaphore(value: 0)
+        writer.announce()
+        writer.announce()  // never submitted: the 30 s window would hold the batch
+        writer.submit(write(second), announced: true)
+        #expect(second.wait(timeout: .now() + .seconds(10)) == .success)
+        #expect(writer.stats.commits == 2)
+        writer.withdraw()
     }
 
     // MARK: The log's own rules

@@ -41,8 +41,15 @@ final class ClientHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     let ready: EventLoopPromise<Void>
 
-    init(ready: EventLoopPromise<Void>) {
+    /// The largest request frame sent; a larger call fails locally (`frame_too_large`) without
+    /// touching the connection. By default what a frame's u32 length can say: past it, the frame
+    /// could not be written at all (the length would trap), and below it the server's own limit
+    /// applies.
+    let maxRequestFrameSize: Int
+
+    init(ready: EventLoopPromise<Void>, maxRequestFrameSize: Int = WireProtocol.largestFrameSize) {
         self.ready = ready
+        self.maxRequestFrameSize = maxRequestFrameSize
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -59,6 +66,18 @@ final class ClientHandler: ChannelDuplexHandler {
             promise?.fail(failure)
             return
         }
+        let header = RequestHeader(
+            callId: nextCallId, method: call.method, timeoutMicros: call.timeoutMicros, metadata: call.metadata)
+        let size = Envelope.requestSize(header, payloadCount: call.payload.count)
+        guard size <= maxRequestFrameSize else {
+            let error = BadgeError(
+                .resourceExhausted,
+                "request of \(size) bytes exceeds the largest frame this client sends (\(maxRequestFrameSize) bytes)",
+                reason: "frame_too_large")
+            fail(call.receiver, error)
+            promise?.fail(error)
+            return
+        }
         let callId = nextCallId
         nextCallId += 1
         pending[callId] = call.receiver
@@ -69,13 +88,8 @@ final class ClientHandler: ChannelDuplexHandler {
                 eventLoop.execute { bound.value.cancel(callId) }
             }
         }
-        var buffer = context.channel.allocator.buffer(capacity: call.payload.count + 64 + call.method.utf8.count)
-        call.payload.withUnsafeBytes { payload in
-            buffer.writeRequestFrame(
-                RequestHeader(
-                    callId: callId, method: call.method, timeoutMicros: call.timeoutMicros, metadata: call.metadata),
-                payload: payload)
-        }
+        var buffer = context.channel.allocator.buffer(capacity: size + 4)
+        call.payload.withUnsafeBytes { payload in buffer.writeRequestFrame(header, payload: payload, size: size) }
         context.write(wrapOutboundOut(buffer), promise: promise)
         scheduleFlush(context)
     }

@@ -22,7 +22,12 @@ extension ByteBuffer {
 
     /// Appends one client frame.
     public mutating func writeRequestFrame(_ header: RequestHeader, payload: UnsafeRawBufferPointer) {
-        let size = Envelope.requestSize(header, payloadCount: payload.count)
+        writeRequestFrame(header, payload: payload, size: Envelope.requestSize(header, payloadCount: payload.count))
+    }
+
+    /// Appends one client frame whose envelope size the caller has already computed
+    /// (`Envelope.requestSize`), say to check it against a limit first.
+    public mutating func writeRequestFrame(_ header: RequestHeader, payload: UnsafeRawBufferPointer, size: Int) {
         writeFrame(size: size) { Envelope.encodeRequest(header, payload: payload, into: $0) }
     }
 

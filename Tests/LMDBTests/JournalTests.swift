@@ -339,6 +339,16 @@ import Testing
     static let smallBase = Environment.Options(
         mapSize: 4 << 20, checkpointBytes: 64 << 10, journalSegmentBytes: 1 << 20)
 
+    /// Makes the next segment's creation fail: a directory where its temporary file goes.
+    /// Returns the current (last) segment's name and the blocker's path.
+    static func blockNextSegment(_ path: String) throws -> (current: String, blocker: String) {
+        let current = try segments(path).last!
+        let next = UInt64(current.dropFirst(8).prefix(16), radix: 16)! + 1
+        let blocker = path + "/" + JournalFiles.name(next) + ".tmp"
+        try FileManager.default.createDirectory(atPath: blocker, withIntermediateDirectories: false)
+        return (current, blocker)
+    }
+
     /// Makes every base copy in `path` fail until the returned path is removed: a directory where
     /// the copy's temporary file goes.
     static func blockBaseCopies(_ path: String) throws -> String {
@@ -480,11 +490,7 @@ import Testing
             let env = try Environment(path: path, options: .init(mapSize: 4 << 20, checkpointBytes: 8 << 10))
             defer { env.close() }
             let db = try env.openDatabase("test")
-            let current = try Self.segments(path).last!
-            let next = UInt64(current.dropFirst(8).prefix(16), radix: 16)! + 1
-            // A directory where the next segment's temporary file goes makes its creation fail.
-            let blocker = path + "/" + String(format: "journal-%016llx.log.tmp", next)
-            try FileManager.default.createDirectory(atPath: blocker, withIntermediateDirectories: false)
+            let (current, blocker) = try Self.blockNextSegment(path)
             try Self.churn(env, db, round: 1, model: &model)
             #expect(env.checkpointFailure != nil)
             #expect(try Self.segments(path) == [current])
@@ -496,18 +502,12 @@ import Testing
         }
     }
 
-    /// A base larger than the shrink step replaces the old one, and segments that large are
-    /// dropped, through trash links freed in steps; none is left behind, and a crash's leftover
-    /// trash goes at the next open.
     @Test func aSegmentThatCannotBeCreatedIsNotRetriedOnEveryWrite() throws {
         try withTemporaryDirectory { path in
             let env = try Environment(path: path, options: Self.smallBase)
             defer { env.close() }
             let db = try env.openDatabase("test")
-            let current = try Self.segments(path).last!
-            let next = UInt64(current.dropFirst(8).prefix(16), radix: 16)! + 1
-            let blocker = path + "/" + String(format: "journal-%016llx.log.tmp", next)
-            try FileManager.default.createDirectory(atPath: blocker, withIntermediateDirectories: false)
+            _ = try Self.blockNextSegment(path)
             // ~64 KiB makes a checkpoint due; its segment cannot be made. 15 KiB more is under a
             // quarter threshold (16 KiB): no second attempt.
             try Self.writeKiBs(env, db, 64 + 15)
@@ -519,6 +519,9 @@ import Testing
         }
     }
 
+    /// A base larger than the shrink step replaces the old one, and segments that large are
+    /// dropped, through trash links freed in steps; none is left behind, and a crash's leftover
+    /// trash goes at the next open.
     @Test func largeFilesAreFreedInStepsAndLeaveNoTrash() throws {
         try withTemporaryDirectory { path in
             let large = Environment.Options(mapSize: 64 << 20, checkpointBytes: 1 << 40)

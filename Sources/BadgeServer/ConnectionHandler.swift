@@ -495,27 +495,35 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Sends the final reply of `callId` from an already encoded reply message.
     func respond(_ callId: UInt64, sequence: UInt64, encoded reply: [UInt8]) {
-        if let tooLarge = replyTooLarge(callId, payloadCount: reply.count) {
-            respondError(callId, sequence: sequence, tooLarge)
-            return
-        }
-        guard finish(callId, sequence: sequence, .ok) != nil else { return }
-        appendOutbound(capacity: reply.count + 32) { buffer in
-            reply.withUnsafeBytes { buffer.writeResponseFrame(ResponseHeader(callId: callId), payload: $0) }
-        }
+        let header = ResponseHeader(callId: callId)
+        guard let size = replyFrameSize(header, payloadCount: reply.count, sequence: sequence),
+            finish(callId, sequence: sequence, .ok) != nil
+        else { return }
+        appendReply(header, reply, size: size)
         closeIfDrained()
     }
 
-    /// The error for a reply whose frame would pass `maxReplyFrameSize`, or nil when it fits.
-    private func replyTooLarge(_ callId: UInt64, payloadCount: Int) -> BadgeError? {
-        let size = Envelope.responseSize(ResponseHeader(callId: callId), payloadCount: payloadCount)
+    /// The envelope size of a reply frame, or nil after failing the call with `reply_too_large`
+    /// when it would pass `maxReplyFrameSize`.
+    private func replyFrameSize(_ header: ResponseHeader, payloadCount: Int, sequence: UInt64) -> Int? {
+        let size = Envelope.responseSize(header, payloadCount: payloadCount)
         let limit = configuration.maxReplyFrameSize
-        guard size > limit else { return nil }
-        return BadgeError(
-            .resourceExhausted,
-            "reply of \(size) bytes exceeds the server's reply limit of \(limit) bytes (--max-reply-bytes); "
-                + "ask for less (List: a smaller awards_per_badge)",
-            reason: "reply_too_large")
+        guard size > limit else { return size }
+        respondError(
+            header.callId, sequence: sequence,
+            BadgeError(
+                .resourceExhausted,
+                "reply of \(size) bytes exceeds the server's reply limit of \(limit) bytes (--max-reply-bytes); "
+                    + "ask for less (List: a smaller awards_per_badge)",
+                reason: "reply_too_large"))
+        return nil
+    }
+
+    /// Appends a reply frame whose envelope size `replyFrameSize` gave.
+    private func appendReply(_ header: ResponseHeader, _ payload: [UInt8], size: Int) {
+        appendOutbound(capacity: size + 4) { buffer in
+            payload.withUnsafeBytes { buffer.writeResponseFrame(header, payload: $0, size: size) }
+        }
     }
 
     /// Sends the final error of `callId`, unless the call already ended.
@@ -583,15 +591,9 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     func writeStreamMessage(_ callId: UInt64, _ message: some WireMessage) -> Bool {
         guard let sequence = calls[callId]?.sequence else { return false }
         let encoded = message.encoded()
-        if let tooLarge = replyTooLarge(callId, payloadCount: encoded.count) {
-            respondError(callId, sequence: sequence, tooLarge)
-            return false
-        }
-        appendOutbound(capacity: encoded.count + 32) { buffer in
-            encoded.withUnsafeBytes {
-                buffer.writeResponseFrame(ResponseHeader(callId: callId, endOfCall: false), payload: $0)
-            }
-        }
+        let header = ResponseHeader(callId: callId, endOfCall: false)
+        guard let size = replyFrameSize(header, payloadCount: encoded.count, sequence: sequence) else { return false }
+        appendReply(header, encoded, size: size)
         // Handed over at once, so the channel's writability (which the stream obeys) counts it.
         handOverOutbound()
         return true

@@ -5,7 +5,12 @@ import NIOCore
 extension ByteBuffer {
     /// Appends one server frame: length prefix, then the envelope packed in place.
     public mutating func writeResponseFrame(_ header: ResponseHeader, payload: UnsafeRawBufferPointer) {
-        let size = Envelope.responseSize(header, payloadCount: payload.count)
+        writeResponseFrame(header, payload: payload, size: Envelope.responseSize(header, payloadCount: payload.count))
+    }
+
+    /// Appends one server frame whose envelope size the caller has already computed
+    /// (`Envelope.responseSize`), say to check it against a limit first.
+    public mutating func writeResponseFrame(_ header: ResponseHeader, payload: UnsafeRawBufferPointer, size: Int) {
         writeFrame(size: size) { Envelope.encodeResponse(header, payload: payload, into: $0) }
     }
 

@@ -377,13 +377,13 @@ final class Journal: @unchecked Sendable {
     /// sequence of its last journaled transaction (`SequenceMarker`): recovery replays what came after.
     private func makeBase() throws(LMDBError) {
         let path = directory + "/" + JournalFiles.baseName
-        try JournalFiles.replaceDurably(path, directory: directory, spare: spareBasePath) { fd throws(LMDBError) in
+        try JournalFiles.writeDurably(path, directory: directory, spare: spareBasePath) { fd throws(LMDBError) in
             try check(mdb_env_copyfd2(env, fd, UInt32(MDB_CP_COMPACT)), "mdb_env_copyfd2(\(path).tmp)")
         }
         noteBaseSize()
     }
 
-    /// The base before the current one, kept to write the next base over (`replaceDurably`).
+    /// The base before the current one, kept to write the next base over (`JournalFiles.writeDurably`).
     private var spareBasePath: String { directory + "/" + JournalFiles.prefix + "spare-base.tmp" }
 
     /// Reads the base's size for `beforeWrite` (0 when there is none yet).

@@ -61,7 +61,7 @@ internal import CZlib
 // its rename out of the journal is durable and every byte of it has been zeroed and synced again.
 // Reusing files this way saves fresh page-cache memory and new blocks (on the project's VM, which
 // hands freed memory back to its host, each new page costs ~7 µs against ~0.4 µs for a cached one);
-// so does writing each base over the one before the last (`JournalFiles.replaceDurably`).
+// so does writing each base over the one before the last (`JournalFiles.writeDurably` with a spare).
 // (Older versions appended to growing files; those read back the same way.)
 //
 // Where a segment's records end, after a crash. Writes are serial: a record is appended and synced

@@ -31,10 +31,7 @@ struct PreparedSegment {
         if fd < 0 { fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) }
         guard fd >= 0 else { throw LMDBError(code: errno, operation: "open(\(path))") }
         do throws(LMDBError) {
-            var status = stat()
-            if fstat(fd, &status) == 0, status.st_size > size, ftruncate(fd, off_t(size)) != 0 {
-                throw LMDBError(code: errno, operation: "ftruncate(\(path))")
-            }
+            if old != nil { try JournalFiles.shrink(fd, to: off_t(size), path) }
             let zeros = [UInt8](repeating: 0, count: min(size, 1 << 20))
             var offset = 0
             while offset < size {

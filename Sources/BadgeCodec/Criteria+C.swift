@@ -164,7 +164,7 @@ extension EvaluateResult: CBacked {
 extension CriterionState: CBacked {
     public static let protoName = "badges.v1.CriterionState"
 
-    init(c: UnsafePointer<Badges__V1__CriterionState>) {
+    init(c: UnsafePointer<Badges__V1__CriterionState>) throws(BadgeError) {
         let m = c.pointee
         self.init(fingerprint: m.fingerprint)
         count = m.count
@@ -186,6 +186,10 @@ extension CriterionState: CBacked {
         stateValue = swiftString(m.state_value)
         stateTimeMs = m.state_time_ms
         recent = RecentIds(swiftStrings(m.n_recent, m.recent))
+        let frontCoded = UnsafeRawBufferPointer(start: m.recent_front_coded.data, count: m.recent_front_coded.len)
+        guard recent.appendFrontCoded(frontCoded) else {
+            throw Envelope.malformed(Self.protoName, m.recent_front_coded.len)
+        }
         rounds = m.rounds
         heldUntilMs = m.held_until_ms
     }
@@ -204,7 +208,10 @@ extension CriterionState: CBacked {
         (c.pointee.n_run_ends, c.pointee.run_ends) = arena.scalars(runs.map(\.end))
         c.pointee.state_value = arena.string(stateValue)
         c.pointee.state_time_ms = stateTimeMs
-        (c.pointee.n_recent, c.pointee.recent) = arena.strings(recent.ids)
+        var frontCoded: [UInt8] = []
+        recent.appendFrontCoded(to: &frontCoded)
+        let copy = arena.scalars(frontCoded)
+        c.pointee.recent_front_coded = ProtobufCBinaryData(len: copy.count, data: copy.pointer)
         c.pointee.rounds = rounds
         c.pointee.held_until_ms = heldUntilMs
     }

@@ -35,13 +35,15 @@ extension CriterionState {
         out.appendPackedVarints(field: 10, runs) { UInt64(bitPattern: $0.end) }
         out.appendString(field: 11, stateValue)
         out.appendVarint(field: 12, UInt64(bitPattern: stateTimeMs))
-        recent.forEach { id in
-            out.appendVarint(13 << 3 | 2)
-            out.appendVarint(UInt64(id.count))
-            out.append(contentsOf: id)
-        }
+        // `recent` (13) is no longer written: the ids go front-coded into field 16, after 15 as
+        // protobuf-c orders fields.
         out.appendVarint(field: 14, UInt64(rounds))
         out.appendVarint(field: 15, UInt64(bitPattern: heldUntilMs))
+        if !recent.isEmpty {
+            out.appendVarint(16 << 3 | 2)
+            out.appendVarint(UInt64(recent.frontCodedSize))
+            recent.appendFrontCoded(to: &out)
+        }
     }
 
     public init(decoding bytes: UnsafeRawBufferPointer) throws(BadgeError) {
@@ -108,7 +110,11 @@ extension CriterionState {
             case (13, 2): recent.append(bytes: try present(reader.lengthDelimited(), malformed()))
             case (14, 0): rounds = UInt32(truncatingIfNeeded: try present(reader.varint(), malformed()))
             case (15, 0): heldUntilMs = Int64(bitPattern: try present(reader.varint(), malformed()))
-            case (1...15, _): throw malformed()
+            case (16, 2):
+                guard recent.appendFrontCoded(try present(reader.lengthDelimited(), malformed())) else {
+                    throw malformed()
+                }
+            case (1...16, _): throw malformed()
             default: guard reader.skipField(wireType) else { throw malformed() }  // unknown: skipped
             }
         }

@@ -16,7 +16,10 @@ public final class BadgeStore: Sendable {
     /// revocation must clear. Nothing is converted; the version is raised so that an older build,
     /// which would replay such an event without its awards or revoke without clearing the marks,
     /// refuses the folder instead.
-    public static let schemaVersion: UInt32 = 3
+    /// 4: a criterion state keeps its event ids front-coded (`CriterionState.recent_front_coded`),
+    /// which an older build would skip, losing the ids its evidence lists. States written before
+    /// keep their plain ids until their next change; both are read.
+    public static let schemaVersion: UInt32 = 4
 
     public let environment: Environment
     let meta: Database

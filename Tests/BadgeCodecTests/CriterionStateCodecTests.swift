@@ -142,4 +142,30 @@ struct CriterionStateCodecTests {
         // Field number 0 is refused in any encoding (protobuf-c passes a padded one as unknown).
         #expect((try? ([0x80, 0x00, 0x01] as [UInt8]).withUnsafeBytes { try CriterionState(decoding: $0) }) == nil)
     }
+
+    @Test("ids are written front-coded (field 16) and plain ones (field 13, before schema 4) are still read")
+    func recentIdsFrontCodedAndPlain() throws {
+        var state = CriterionState(fingerprint: 1)
+        state.recent = ["ord-1001", "ord-1002"]
+        // fingerprint, then field 16 (tag 0x82 0x01, 13 bytes): "ord-1001" whole, then 7 bytes
+        // shared and "2".
+        #expect(state.encoded() == [1 << 3, 1, 0x82, 0x01, 13, 0, 8] + Array("ord-1001".utf8) + [7, 1, 0x32])
+        let plain: [UInt8] = [1 << 3, 1, 13 << 3 | 2, 2, 0x61, 0x62, 13 << 3 | 2, 1, 0x63]
+        let fromPlain = try plain.withUnsafeBytes { try CriterionState(decoding: $0) }
+        #expect(fromPlain.recent.ids == ["ab", "c"])
+        #expect(fromPlain == (try plain.withUnsafeBytes { try CriterionState(protobufC: $0) }))
+        // Both fields: the plain ids first, then the front-coded ones.
+        let both = plain + [0x82, 0x01, 4, 0, 2, 0x64, 0x65]
+        #expect(try both.withUnsafeBytes { try CriterionState(decoding: $0) }.recent.ids == ["ab", "c", "de"])
+        #expect(try both.withUnsafeBytes { try CriterionState(protobufC: $0) }.recent.ids == ["ab", "c", "de"])
+    }
+
+    @Test("a malformed field 16 is refused by both decoders")
+    func malformedFrontCodedIds() {
+        for inner: [UInt8] in [[1, 1, 0x61], [0, 5, 0x61], [0x80]] {
+            let bytes: [UInt8] = [1 << 3, 1, 0x82, 0x01, UInt8(inner.count)] + inner
+            #expect((try? bytes.withUnsafeBytes { try CriterionState(decoding: $0) }) == nil, "\(inner)")
+            #expect((try? bytes.withUnsafeBytes { try CriterionState(protobufC: $0) }) == nil, "\(inner)")
+        }
+    }
 }

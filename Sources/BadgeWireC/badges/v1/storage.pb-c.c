@@ -97,7 +97,7 @@ void   badges__v1__event_record__free_unpacked
   assert(message->base.descriptor == &badges__v1__event_record__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor badges__v1__criterion_state__field_descriptors[15] =
+static const ProtobufCFieldDescriptor badges__v1__criterion_state__field_descriptors[16] =
 {
   {
     "fingerprint",
@@ -279,6 +279,18 @@ static const ProtobufCFieldDescriptor badges__v1__criterion_state__field_descrip
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "recent_front_coded",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__CriterionState, recent_front_coded),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned badges__v1__criterion_state__field_indices_by_name[] = {
   6,   /* field[6] = bucket_counts */
@@ -290,6 +302,7 @@ static const unsigned badges__v1__criterion_state__field_indices_by_name[] = {
   0,   /* field[0] = fingerprint */
   14,   /* field[14] = held_until_ms */
   12,   /* field[12] = recent */
+  15,   /* field[15] = recent_front_coded */
   13,   /* field[13] = rounds */
   9,   /* field[9] = run_ends */
   8,   /* field[8] = run_starts */
@@ -300,7 +313,7 @@ static const unsigned badges__v1__criterion_state__field_indices_by_name[] = {
 static const ProtobufCIntRange badges__v1__criterion_state__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 15 }
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor badges__v1__criterion_state__descriptor =
 {
@@ -310,7 +323,7 @@ const ProtobufCMessageDescriptor badges__v1__criterion_state__descriptor =
   "Badges__V1__CriterionState",
   "badges.v1",
   sizeof(Badges__V1__CriterionState),
-  15,
+  16,
   badges__v1__criterion_state__field_descriptors,
   badges__v1__criterion_state__field_indices_by_name,
   1,  badges__v1__criterion_state__number_ranges,

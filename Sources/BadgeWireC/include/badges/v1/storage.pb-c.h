@@ -66,7 +66,8 @@ struct  Badges__V1__CriterionState
   char *state_value;
   int64_t state_time_ms;
   /*
-   * The last few contributing event ids, for evidence.
+   * The last few contributing event ids, for evidence, oldest first. Written by schema 1-3 only:
+   * later builds write `recent_front_coded` instead, and read both (this one's ids first).
    */
   size_t n_recent;
   char **recent;
@@ -79,10 +80,17 @@ struct  Badges__V1__CriterionState
    * instant (int64 max: no expiry). Revoke clears it. 0: not known; the awards are then read.
    */
   int64_t held_until_ms;
+  /*
+   * The last few contributing event ids, oldest first, front-coded (schema 4 on): for each id, a
+   * varint count of its leading bytes shared with the id before it in this field (0 for the first),
+   * a varint count of the bytes that follow, and those bytes. Ids that share a prefix (sequential or
+   * prefixed ids) take a few bytes each instead of their full length.
+   */
+  ProtobufCBinaryData recent_front_coded;
 };
 #define BADGES__V1__CRITERION_STATE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&badges__v1__criterion_state__descriptor) \
-    , 0, 0, 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0 }
+    , 0, 0, 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0, {0,NULL} }
 
 
 /*

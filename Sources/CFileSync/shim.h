@@ -11,4 +11,13 @@ enum {
     CFILESYNC_WAIT_AFTER = 4,
 };
 
+// O_DIRECT is hidden the same way; glibc's internal name for it (its value differs by
+// architecture) is always defined. The base copy is written around the page cache with it.
+#if defined(__linux__)
+#include <fcntl.h>
+enum { CFILESYNC_O_DIRECT = __O_DIRECT };
+#else
+enum { CFILESYNC_O_DIRECT = 0 };
+#endif
+
 #endif

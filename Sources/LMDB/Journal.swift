@@ -375,10 +375,23 @@ final class Journal: @unchecked Sendable {
     /// Copies the environment (a compacting copy: one read transaction's snapshot, without blocking
     /// writers) to a temporary file, syncs it and renames it into place. The snapshot holds the
     /// sequence of its last journaled transaction (`SequenceMarker`): recovery replays what came after.
+    ///
+    /// The copy is written around the page cache (`O_DIRECT`, as LMDB's own `mdb_env_copy` writes):
+    /// through the cache, copying the base into it took ~5% of the server's CPU under Evaluate load
+    /// and fresh page-cache memory for the whole store at every checkpoint. Where the file system
+    /// refuses the flag, or LMDB's writes under it, the copy goes through the cache as before.
     private func makeBase() throws(LMDBError) {
         let path = directory + "/" + JournalFiles.baseName
         try JournalFiles.writeDurably(path, directory: directory, spare: spareBasePath) { fd throws(LMDBError) in
-            try check(mdb_env_copyfd2(env, fd, UInt32(MDB_CP_COMPACT)), "mdb_env_copyfd2(\(path).tmp)")
+            let direct = JournalFiles.setDirect(fd, true)
+            var rc = mdb_env_copyfd2(env, fd, UInt32(MDB_CP_COMPACT))
+            if rc == EINVAL && direct {
+                guard JournalFiles.setDirect(fd, false), lseek(fd, 0, SEEK_SET) == 0, ftruncate(fd, 0) == 0 else {
+                    throw LMDBError(code: errno, operation: "restarting \(path).tmp without O_DIRECT")
+                }
+                rc = mdb_env_copyfd2(env, fd, UInt32(MDB_CP_COMPACT))
+            }
+            try check(rc, "mdb_env_copyfd2(\(path).tmp)")
         }
         noteBaseSize()
     }

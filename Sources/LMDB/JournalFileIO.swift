@@ -123,6 +123,15 @@ extension JournalFiles {
         return -1
     }
 
+    /// Sets (or clears) `O_DIRECT` on `fd`; false when the file system refuses it (or there is
+    /// no such flag).
+    static func setDirect(_ fd: Int32, _ on: Bool) -> Bool {
+        let direct = Int32(CFILESYNC_O_DIRECT)
+        let flags = fcntl(fd, F_GETFL)
+        guard direct != 0, flags >= 0 else { return false }
+        return fcntl(fd, F_SETFL, on ? flags | direct : flags & ~direct) == 0
+    }
+
     /// Opens `path` to be written over, if no other name shares the file (someone's hard link,
     /// say a backup, must never be overwritten); otherwise unlinks this name and returns -1.
     static func openUnshared(_ path: String, _ mode: Int32) -> Int32 {

@@ -15,9 +15,10 @@ internal import CZlib
 // `data.mdb` on disk is only a cache that the kernel writes back when it likes.
 //
 // What survives any crash is a *base*, `journal-base.mdb`: a consistent copy of the environment
-// (a compacting mdb_env_copyfd2, made by a background checkpoint), plus the journal segments
-// written since. Each journal record carries a sequence number of the journal's own, which the
-// same transaction also stores in the environment (`SequenceMarker`); recovery copies the base
+// (a compacting mdb_env_copyfd2 written with O_DIRECT where the file system allows, made by a
+// background checkpoint), plus the journal segments written since. Each journal record carries a
+// sequence number of the journal's own, which the same transaction also stores in the
+// environment (`SequenceMarker`); recovery copies the base
 // back over `data.mdb` and replays, in order, every record with a sequence above the base's.
 // (Not LMDB's txnids: a compacting copy renumbers them from 1.)
 // A clean close syncs `data.mdb` and writes `journal.clean` (its txnid), so the next open skips

@@ -31,6 +31,23 @@ import Testing
         throw CocoaError(.fileWriteUnknown)
     }
 
+    /// The base is copied with O_DIRECT where the file system takes it: set, then cleared, on
+    /// the descriptor itself (a file system that refuses it returns false and changes nothing).
+    @Test func theDirectFlagIsSetAndClearedOnTheDescriptor() throws {
+        try withTemporaryDirectory { path in
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            let fd = open(path + "/base.tmp", O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+            try #require(fd >= 0)
+            defer { close(fd) }
+            let before = fcntl(fd, F_GETFL)
+            if JournalFiles.setDirect(fd, true) {
+                #expect(fcntl(fd, F_GETFL) != before)
+                #expect(JournalFiles.setDirect(fd, false))
+            }
+            #expect(fcntl(fd, F_GETFL) == before)
+        }
+    }
+
     @Test func aRetiredSegmentBecomesTheNextSpareAllZeros() throws {
         try withTemporaryDirectory { path in
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)

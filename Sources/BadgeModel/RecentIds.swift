@@ -10,6 +10,8 @@ public struct RecentIds: Sendable, Hashable, ExpressibleByArrayLiteral {
     /// validated, so neither arises from the service's own writes).
     private var packed: [UInt8] = []
     public private(set) var count = 0
+    /// Where the last id's entry starts in `packed` (derived from it, so equal lists agree).
+    private var lastStart = 0
 
     public init() {}
 
@@ -54,14 +56,19 @@ public struct RecentIds: Sendable, Hashable, ExpressibleByArrayLiteral {
         // Room for a full list of ids like this one at the first, rather than growing the buffer
         // three or four times as a state's ids are decoded (the engine keeps ten).
         if packed.capacity == 0 { packed.reserveCapacity((bytes.count + 2) * 10) }
-        var length = UInt64(bytes.count)
-        while length >= 0x80 {
-            packed.append(UInt8(truncatingIfNeeded: length) | 0x80)
-            length >>= 7
-        }
-        packed.append(UInt8(length))
+        lastStart = packed.count
+        appendLength(bytes.count)
         packed.append(contentsOf: bytes)
         count += 1
+    }
+
+    private mutating func appendLength(_ length: Int) {
+        var rest = UInt64(length)
+        while rest >= 0x80 {
+            packed.append(UInt8(truncatingIfNeeded: rest) | 0x80)
+            rest >>= 7
+        }
+        packed.append(UInt8(rest))
     }
 
     /// Drops the oldest ids until at most `limit` are left.
@@ -71,6 +78,7 @@ public struct RecentIds: Sendable, Hashable, ExpressibleByArrayLiteral {
         for _ in 0..<(count - max(limit, 0)) { offset = Self.entry(packed, at: offset).end }
         packed.removeSubrange(0..<offset)
         count = max(limit, 0)
+        lastStart = count == 0 ? 0 : lastStart - offset
     }
 
     /// Calls `body` with each id's UTF-8 bytes, oldest first (valid only during the call).
@@ -85,60 +93,11 @@ public struct RecentIds: Sendable, Hashable, ExpressibleByArrayLiteral {
         }
     }
 
-    // MARK: Front coding (how states store the ids from schema 4 on)
+    // MARK: Front coding (how states store the ids from schema 4 on; the codec writes the bytes)
 
-    /// Bytes `appendFrontCoded(to:)` appends.
-    public var frontCodedSize: Int {
-        var size = 0
-        forEachShared { shared, suffix in
-            size += Self.varintSize(shared) + Self.varintSize(suffix.count) + suffix.count
-        }
-        return size
-    }
-
-    /// Appends the ids front-coded, oldest first: for each, a varint count of leading bytes shared
-    /// with the id before it (0 for the first), a varint count of the bytes that follow, and those
-    /// bytes. Ids with a common prefix (badge-load's, order numbers) then take a few bytes each.
-    public func appendFrontCoded(to out: inout [UInt8]) {
-        forEachShared { shared, suffix in
-            Self.appendVarint(shared, to: &out)
-            Self.appendVarint(suffix.count, to: &out)
-            out.append(contentsOf: suffix)
-        }
-    }
-
-    /// Appends the ids of a front-coded buffer (`appendFrontCoded(to:)`). False when the buffer is
-    /// malformed (a length running past its end, a shared count longer than the id before it);
-    /// the ids read up to that point are then kept, so the caller must discard the whole value.
-    public mutating func appendFrontCoded(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        var position = 0
-        // Where the id before this one lies in `packed` (none before the first of this buffer).
-        var previous = 0..<0
-        while position < bytes.count {
-            guard let shared = Self.readVarint(bytes, &position), shared <= previous.count,
-                let length = Self.readVarint(bytes, &position), length <= bytes.count - position
-            else { return false }
-            if packed.capacity == 0 { packed.reserveCapacity((shared + length + 2) * 10) }
-            var total = shared + length
-            while total >= 0x80 {
-                packed.append(UInt8(truncatingIfNeeded: total) | 0x80)
-                total >>= 7
-            }
-            packed.append(UInt8(total))
-            let start = packed.count
-            // Byte by byte: appending a slice of `packed` to itself would copy the whole buffer.
-            for index in previous.lowerBound..<(previous.lowerBound + shared) { packed.append(packed[index]) }
-            packed.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[position..<(position + length)]))
-            position += length
-            previous = start..<packed.count
-            count += 1
-        }
-        return true
-    }
-
-    /// Calls `body` with each id's count of leading bytes shared with the id before it and the
-    /// bytes after those, oldest first.
-    private func forEachShared(_ body: (_ shared: Int, _ suffix: UnsafeRawBufferPointer) -> Void) {
+    /// Calls `body` with each id, oldest first, as the count of its leading bytes it shares with
+    /// the id before it (0 for the first) and its bytes after those (valid only during the call).
+    public func forEachSharingPrefix(_ body: (_ shared: Int, _ suffix: UnsafeRawBufferPointer) -> Void) {
         packed.withUnsafeBytes { buffer in
             var previous = 0..<0
             var offset = 0
@@ -154,38 +113,20 @@ public struct RecentIds: Sendable, Hashable, ExpressibleByArrayLiteral {
         }
     }
 
-    private static func varintSize(_ value: Int) -> Int {
-        var size = 1
-        var rest = value >> 7
-        while rest > 0 {
-            size += 1
-            rest >>= 7
-        }
-        return size
-    }
-
-    private static func appendVarint(_ value: Int, to out: inout [UInt8]) {
-        var rest = UInt64(value)
-        while rest >= 0x80 {
-            out.append(UInt8(truncatingIfNeeded: rest) | 0x80)
-            rest >>= 7
-        }
-        out.append(UInt8(rest))
-    }
-
-    /// A varint of at most 9 bytes (nothing in a state comes near 2^63), or nil when the buffer
-    /// ends inside it or it is longer.
-    private static func readVarint(_ bytes: UnsafeRawBufferPointer, _ position: inout Int) -> Int? {
-        var value = 0
-        var shift = 0
-        while position < bytes.count, shift < 63 {
-            let byte = bytes[position]
-            position += 1
-            value |= Int(byte & 0x7F) << shift
-            if byte < 0x80 { return value }
-            shift += 7
-        }
-        return nil
+    /// Appends an id made of the first `shared` bytes of the last id, then `suffix`. False, and
+    /// nothing appended, when the last id is shorter than `shared` (or there is none and `shared`
+    /// is not 0).
+    public mutating func append(sharing shared: Int, suffix: UnsafeRawBufferPointer) -> Bool {
+        let last = count == 0 ? 0..<0 : Self.entry(packed, at: lastStart).start..<packed.count
+        guard shared >= 0, shared <= last.count else { return false }
+        if packed.capacity == 0 { packed.reserveCapacity((shared + suffix.count + 2) * 10) }
+        lastStart = packed.count
+        appendLength(shared + suffix.count)
+        // Byte by byte: appending a slice of `packed` to itself would copy the whole buffer.
+        for index in last.lowerBound..<(last.lowerBound + shared) { packed.append(packed[index]) }
+        packed.append(contentsOf: suffix)
+        count += 1
+        return true
     }
 
     /// Where the id starting at `offset` has its bytes. The buffer is only ever written by

@@ -30,58 +30,25 @@ struct RecentIdsTests {
         #expect(recent == RecentIds())
     }
 
-    func frontCoded(_ recent: RecentIds) -> [UInt8] {
-        var out: [UInt8] = []
-        recent.appendFrontCoded(to: &out)
-        #expect(out.count == recent.frontCodedSize)
-        return out
-    }
-
-    func decoded(_ bytes: [UInt8], after start: RecentIds = RecentIds()) -> RecentIds? {
-        var recent = start
-        return bytes.withUnsafeBytes { recent.appendFrontCoded($0) } ? recent : nil
-    }
-
-    @Test("front coding: ids sharing a prefix take their differing tail only, and come back whole")
-    func frontCodingSharesPrefixes() {
-        let ids = (940..<950).map { "ld1795839195465673-0-\($0)" }
-        let recent = RecentIds(ids)
-        let bytes = frontCoded(recent)
-        // The first id whole (2 + 24 bytes), then 2 + 1 byte each ("ld...-0-94" shared, one digit new).
-        #expect(bytes.count == 26 + 9 * 3)
-        #expect(Array(bytes.prefix(2)) == [0, 24])
-        #expect(Array(bytes[26..<29]) == [23, 1, UInt8(ascii: "1")])
-        #expect(decoded(bytes) == recent)
-        #expect(decoded(bytes)?.ids == ids)
-    }
-
-    @Test("front coding round trips any ids: none shared, empty, longer and shorter, split UTF-8")
-    func frontCodingRoundTrips() {
-        let long = String(repeating: "x", count: 200)
-        let lists: [[String]] = [
-            [], [""], ["", "", "a"], ["abc", "ab", "abcd", "x"], [long, long + "y", long],
-            ["é1", "é2", "èz"],  // "é" and "è" share their first UTF-8 byte only
-            ["0d3f6a2e-5b1c-4c8e-9a7b-2f4e6d8c0a1b", "7c1e9b44-0f2a-4d6b-8e3c-5a9d1f7b2c60"],
-        ]
-        for ids in lists {
-            let recent = RecentIds(ids)
-            #expect(decoded(frontCoded(recent))?.ids == ids, "\(ids)")
-            #expect(decoded(frontCoded(recent)) == recent, "\(ids)")
-        }
-        // Appended after ids already there (a state holding both fields): the buffer's first id
-        // shares nothing with them.
-        #expect(decoded(frontCoded(["b-1", "b-2"]), after: ["a-1"])?.ids == ["a-1", "b-1", "b-2"])
-    }
-
-    @Test("malformed front-coded ids are refused: a share longer than the id before, a length past the end")
-    func frontCodingRefusesMalformed() {
-        #expect(decoded([1, 1, 0x61]) == nil, "the first id cannot share")
-        #expect(decoded([0, 2, 0x61, 0x62, 3, 0]) == nil, "shares 3 of a 2-byte id")
-        #expect(decoded([0, 5, 0x61]) == nil, "5 bytes announced, 1 there")
-        #expect(decoded([0]) == nil, "ends inside an entry")
-        #expect(decoded([0x80]) == nil, "ends inside a varint")
-        #expect(decoded(Array(repeating: 0xFF, count: 10) + [0]) == nil, "a varint of ten bytes")
-        #expect(decoded([0, 2, 0x61, 0x62, 2, 0])?.ids == ["ab", "ab"], "shares all of it")
-        #expect(decoded([]) == RecentIds())
+    @Test("an id can be appended as a prefix of the last one plus new bytes, and each id read back that way")
+    func sharingPrefixes() {
+        var recent: RecentIds = ["order-1001"]
+        #expect(Array("2".utf8).withUnsafeBytes { recent.append(sharing: 9, suffix: $0) })
+        #expect(Array("".utf8).withUnsafeBytes { recent.append(sharing: 3, suffix: $0) })
+        #expect(recent.ids == ["order-1001", "order-1002", "ord"])
+        #expect(recent == ["order-1001", "order-1002", "ord"])
+        // Longer than the last id, or sharing with no id at all: refused, nothing appended.
+        #expect(!Array("x".utf8).withUnsafeBytes { recent.append(sharing: 4, suffix: $0) })
+        var empty = RecentIds()
+        #expect(!Array("x".utf8).withUnsafeBytes { empty.append(sharing: 1, suffix: $0) })
+        #expect(Array("x".utf8).withUnsafeBytes { empty.append(sharing: 0, suffix: $0) })
+        #expect(recent.ids == ["order-1001", "order-1002", "ord"] && empty.ids == ["x"])
+        // After keepLast the last id is still found.
+        recent.keepLast(2)
+        #expect(Array("er".utf8).withUnsafeBytes { recent.append(sharing: 3, suffix: $0) })
+        #expect(recent.ids == ["order-1002", "ord", "order"])
+        var seen: [(Int, String)] = []
+        recent.forEachSharingPrefix { shared, suffix in seen.append((shared, String(decoding: suffix, as: UTF8.self))) }
+        #expect(seen.map(\.0) == [0, 3, 3] && seen.map(\.1) == ["order-1002", "", "er"])
     }
 }

@@ -377,9 +377,9 @@ final class Journal: @unchecked Sendable {
     /// sequence of its last journaled transaction (`SequenceMarker`): recovery replays what came after.
     ///
     /// The copy is written around the page cache (`O_DIRECT`, as LMDB's own `mdb_env_copy` writes):
-    /// through the cache, copying the base into it took ~5% of the server's CPU under Evaluate load
-    /// and fresh page-cache memory for the whole store at every checkpoint. Where the file system
-    /// refuses the flag, or LMDB's writes under it, the copy goes through the cache as before.
+    /// through the cache, copying the base into it was ~5% of the server's samples under Evaluate
+    /// load, and took fresh page-cache memory for the whole store at every checkpoint. Where the
+    /// file system refuses the flag, or LMDB's writes under it, the copy goes through the cache.
     private func makeBase() throws(LMDBError) {
         let path = directory + "/" + JournalFiles.baseName
         try JournalFiles.writeDurably(path, directory: directory, spare: spareBasePath) { fd throws(LMDBError) in

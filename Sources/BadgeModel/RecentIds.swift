@@ -46,6 +46,22 @@ public struct RecentIds: Sendable, Hashable, ExpressibleByArrayLiteral {
         return result
     }
 
+    /// The newest `n` ids, oldest first, joined by `separator` into one String (one allocation,
+    /// not one per id: evidence lists them for every award); nil when none would be listed.
+    public func newest(_ n: Int, joinedBy separator: String) -> String? {
+        let skipped = max(count - max(n, 0), 0)
+        guard count > skipped else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(packed.count + (count - skipped) * separator.utf8.count)
+        var index = 0
+        forEach { id in
+            if index > skipped { bytes.append(contentsOf: separator.utf8) }
+            if index >= skipped { bytes.append(contentsOf: id) }
+            index += 1
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     public mutating func append(_ id: String) {
         var id = id
         id.withUTF8 { append(bytes: UnsafeRawBufferPointer($0)) }

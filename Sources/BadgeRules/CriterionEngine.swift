@@ -333,7 +333,10 @@ public enum CriterionEngine {
             text += " "
             text += unit(criterion)
             text += ":"
-            appendList(state.recent.suffix(recentIdsShown(criterion)), to: &text)
+            if let ids = state.recent.newest(recentIdsShown(criterion), joinedBy: ", ") {
+                text += " "
+                text += ids
+            }
         case .sum:
             text += summed(criterion)
             text += " "

@@ -15,6 +15,20 @@ struct RecentIdsTests {
         #expect(recent != RecentIds(ids.dropLast()))
     }
 
+    @Test("the newest n ids joined, as the separate ids joined would be; nil when none are listed")
+    func newestJoined() {
+        let long = String(repeating: "x", count: 200)
+        let ids = ["r-11", "", long, "é/ü — ok"]
+        let recent = RecentIds(ids)
+        for n in 1...(ids.count + 1) {
+            #expect(recent.newest(n, joinedBy: ", ") == ids.suffix(n).joined(separator: ", "), "\(n)")
+        }
+        #expect(recent.newest(0, joinedBy: ", ") == nil)
+        #expect(recent.newest(-1, joinedBy: ", ") == nil)
+        #expect(RecentIds().newest(3, joinedBy: ", ") == nil)
+        #expect(RecentIds([""]).newest(1, joinedBy: ", ") == "")
+    }
+
     @Test("keepLast drops the oldest")
     func keepLast() {
         var recent: RecentIds = ["a", "bb", "ccc", "dddd"]

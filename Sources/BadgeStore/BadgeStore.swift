@@ -86,7 +86,7 @@ public final class BadgeStore: Sendable {
             try environment.write { txn in
                 // Inside LMDB's write lock, so no other writer's transaction can see or clear them.
                 pendingCounters.reset(active: true)
-                pendingChanges.changes = TrophyCaseChanges()
+                pendingChanges.reset()
                 defer { pendingCounters.reset(active: false) }
                 let result = try body(txn)
                 try flushPendingCounters(txn)

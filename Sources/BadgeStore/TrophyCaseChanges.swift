@@ -23,7 +23,30 @@ public struct TrophyCaseChanges: Sendable, Equatable {
 /// The changes of the write transaction in progress. Only the writer thread touches this, inside
 /// `BadgeStore.write`, which empties it when a transaction starts (an aborted one reports nothing).
 final class PendingChanges: @unchecked Sendable {
-    var changes = TrophyCaseChanges()
+    private(set) var changes = TrophyCaseChanges()
+    /// The customer noted last: an Evaluate notes its customer three or four times (states,
+    /// awards, time zone), and each note of the same one made an array only to find it in the set.
+    private var lastCustomer: String?
+
+    func reset() {
+        changes = TrophyCaseChanges()
+        lastCustomer = nil
+    }
+
+    func note(customer customerId: String) {
+        if let lastCustomer, lastCustomer.utf8.elementsEqual(customerId.utf8) { return }
+        changes.customers.insert(Array(customerId.utf8))
+        lastCustomer = customerId
+    }
+
+    func noteCatalogue() {
+        changes.catalogue = true
+    }
+
+    func includes(customer customerId: String) -> Bool {
+        if let lastCustomer, lastCustomer.utf8.elementsEqual(customerId.utf8) { return true }
+        return changes.customers.contains(Array(customerId.utf8))
+    }
 }
 
 extension BadgeStore {
@@ -35,13 +58,13 @@ extension BadgeStore {
     func changedTrophyCase(of customerId: String) {
         // Outside `BadgeStore.write` the change would never be reported: readers would keep a stale reply.
         pendingCounters.requireActive()
-        pendingChanges.changes.customers.insert(Array(customerId.utf8))
+        pendingChanges.note(customer: customerId)
     }
 
     /// Notes that the transaction in progress changed the catalogue (every trophy case).
     func changedCatalogue() {
         pendingCounters.requireActive()
-        pendingChanges.changes.catalogue = true
+        pendingChanges.noteCatalogue()
     }
 }
 
@@ -50,7 +73,6 @@ extension BadgeStore {
     /// catalogue: work planned from an earlier read of them is out of date.
     public func changedInTransaction(_ txn: borrowing WriteTransaction, customerId: String) -> Bool {
         pendingCounters.requireActive()
-        let changes = pendingChanges.changes
-        return changes.catalogue || changes.customers.contains(Array(customerId.utf8))
+        return pendingChanges.changes.catalogue || pendingChanges.includes(customer: customerId)
     }
 }

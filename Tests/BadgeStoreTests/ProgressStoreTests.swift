@@ -11,6 +11,37 @@ struct ProgressStoreTests {
         return state
     }
 
+    @Test("a transaction reports every customer it wrote, each once, whatever the order of its writes")
+    func changesNoteEveryCustomer() throws {
+        try withStore { store, _ in
+            let (seen, changes) = try store.writeNotingChanges { txn throws(BadgeError) in
+                var seen: [Bool] = []
+                seen.append(store.changedInTransaction(txn, customerId: "a"))
+                try store.setCustomerTimeZone(txn, customerId: "a", "Europe/Paris")
+                try store.setCustomerTimeZone(txn, customerId: "a", "Europe/Paris")
+                try store.setCustomerTimeZone(txn, customerId: "b", "UTC")
+                // "a" again, after "b": still reported once, and still known as changed.
+                try store.setCustomerTimeZone(txn, customerId: "a", "UTC")
+                seen.append(store.changedInTransaction(txn, customerId: "a"))
+                seen.append(store.changedInTransaction(txn, customerId: "b"))
+                try store.setCustomerTimeZone(txn, customerId: "c", "UTC")
+                seen.append(store.changedInTransaction(txn, customerId: "b"))
+                // Canonically equivalent to "é" but other bytes: another customer.
+                seen.append(store.changedInTransaction(txn, customerId: "e\u{301}"))
+                try store.setCustomerTimeZone(txn, customerId: "\u{E9}", "UTC")
+                seen.append(store.changedInTransaction(txn, customerId: "e\u{301}"))
+                return seen
+            }
+            #expect(seen == [false, true, true, true, false, false])
+            #expect(changes == TrophyCaseChanges(customers: ["a", "b", "c", "\u{E9}"]))
+            // The next transaction starts with nothing noted.
+            let later = try store.writeNotingChanges { txn throws(BadgeError) in
+                store.changedInTransaction(txn, customerId: "c")
+            }
+            #expect(later.result == false && later.changes.isEmpty)
+        }
+    }
+
     @Test("states of the badges asked for, in the order asked, among many others and other customers", arguments: 0..<8)
     func statesOfSomeBadges(seed: UInt64) throws {
         var random = SplitMix64(state: seed)

@@ -33,19 +33,6 @@ public struct RecentIds: Sendable, Hashable, ExpressibleByArrayLiteral {
         return result
     }
 
-    /// The newest `n` ids, oldest first (only those become Strings).
-    public func suffix(_ n: Int) -> [String] {
-        let skipped = max(count - max(n, 0), 0)
-        var result: [String] = []
-        result.reserveCapacity(count - skipped)
-        var index = 0
-        forEach { id in
-            if index >= skipped { result.append(String(decoding: id, as: UTF8.self)) }
-            index += 1
-        }
-        return result
-    }
-
     /// The newest `n` ids, oldest first, joined by `separator` into one String (one allocation,
     /// not one per id: evidence lists them for every award); nil when none would be listed.
     public func newest(_ n: Int, joinedBy separator: String) -> String? {

@@ -21,14 +21,23 @@ extension Award {
         out.appendVarint(field: 5, UInt64(bitPattern: expiresAtMs))
         out.appendVarint(field: 6, source.wireNumber)
         out.appendString(field: 7, evidence)
-        if !evidenceFields.isEmpty {
-            for (key, value) in evidenceFields.sorted(by: { $0.key < $1.key }) {
-                let entrySize = stringFieldSize(key) + stringFieldSize(value)
-                out.appendVarint(8 << 3 | 2)
-                out.appendVarint(UInt64(entrySize))
-                out.appendString(field: 1, key)
-                out.appendString(field: 2, value)
-            }
+        func appendField(_ key: String, _ value: String) {
+            let entrySize = stringFieldSize(key) + stringFieldSize(value)
+            out.appendVarint(8 << 3 | 2)
+            out.appendVarint(UInt64(entrySize))
+            out.appendString(field: 1, key)
+            out.appendString(field: 2, value)
+        }
+        // In key order, so that equal awards encode to equal bytes. Awards earned by rules carry
+        // two fields (event id and type): ordered here without sorting them into a new array.
+        if evidenceFields.count == 2 {
+            let first = evidenceFields.first!
+            let second = evidenceFields[evidenceFields.index(after: evidenceFields.startIndex)]
+            let (low, high) = first.key < second.key ? (first, second) : (second, first)
+            appendField(low.key, low.value)
+            appendField(high.key, high.value)
+        } else {
+            for (key, value) in evidenceFields.sorted(by: { $0.key < $1.key }) { appendField(key, value) }
         }
         out.appendString(field: 9, requestId)
         out.appendVarint(field: 10, UInt64(bitPattern: revokedAtMs))

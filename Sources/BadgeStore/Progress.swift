@@ -142,9 +142,10 @@ extension BadgeStore {
         let bytes = record.encoded()
         let sequence = try takeNextHistorySequence(txn)
         let historyKey = Keys.history(customerId: record.customerId, sequence: sequence)
+        let eventKey = Keys.string(eventId)
         try lmdb {
-            try txn.put(events, key: Keys.string(eventId), value: bytes)
-            try txn.put(history, key: historyKey, value: Keys.string(eventId))
+            try txn.put(events, key: eventKey, value: bytes)
+            try txn.put(history, key: historyKey, value: eventKey)
             try txn.put(
                 eventTimes, key: Keys.eventTime(recordedAtMs: record.recordedAtMs, eventId: eventId), value: historyKey)
         }

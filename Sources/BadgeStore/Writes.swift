@@ -27,11 +27,12 @@ extension BadgeStore {
         award.awardId = try takeNextAwardId(txn)
         let key = Keys.award(customerId: award.customerId, badgeId: award.badgeId, awardId: award.awardId)
         let record = award.encoded()
+        let idKey = Keys.uint64(award.awardId)
         try lmdb {
             try txn.put(awards, key: key, value: record)
-            try txn.put(awardIds, key: Keys.uint64(award.awardId), value: key)
+            try txn.put(awardIds, key: idKey, value: key)
             if indexingRequest, !award.requestId.isEmpty {
-                try txn.put(requests, key: Keys.string(award.requestId), value: Keys.uint64(award.awardId))
+                try txn.put(requests, key: Keys.string(award.requestId), value: idKey)
             }
         }
         try adjustCount(txn, badgeId: award.badgeId, by: 1)

@@ -420,9 +420,7 @@ extension BadgeService {
         let record = EventRecord(
             customerId: event.customerId, type: event.type, occurredAtMs: event.occurredAtMs, recordedAtMs: now,
             awardedIds: result.awarded.map(\.awardId),
-            response: result.awarded.isEmpty
-                ? encoded
-                : EvaluateResult.encoded(awardRecords: [], encodedProgress: plan.encodedProgress, replayed: false),
+            response: EvaluateResult.encodedWithoutAwards(encodedProgress: plan.encodedProgress),
             awardsById: true)
         try store.putEventRecord(txn, eventId: event.eventId, record)
         return (result, encoded)

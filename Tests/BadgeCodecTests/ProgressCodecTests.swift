@@ -58,6 +58,13 @@ struct ProgressCodecTests {
             }
             let result = EvaluateResult(awarded: awards, progress: changes, replayed: Bool.random(using: &random))
             #expect(result.encoded() == result.protobufCEncoded(), "\(result)")
+            // What an event record keeps: the reply without its awards, not replayed.
+            let kept = EvaluateResult(awarded: [], progress: changes, replayed: false)
+            let progress = EvaluateResult.encodedProgress(changes)
+            #expect(EvaluateResult.encodedWithoutAwards(encodedProgress: progress) == kept.protobufCEncoded())
+            #expect(
+                EvaluateResult.encodedWithoutAwards(encodedProgress: progress)
+                    == EvaluateResult.encoded(awardRecords: [], encodedProgress: progress, replayed: false))
         }
     }
 }

@@ -373,10 +373,12 @@ extension BadgeService {
         _ badge: BadgeDefinition, _ criteria: Criteria, _ outcome: BadgeEvaluator.Outcome, _ event: ActivityEvent,
         _ tally: AwardTally, _ store: BadgeStore, _ txn: borrowing Transaction<M>, _ now: Int64
     ) throws(BadgeError) -> AwardDecision {
+        // The earliest of the badge's instants still ahead (one at a time: an array of them was
+        // an allocation per completed badge).
         var decidedUntilMs = Int64.max
-        for instant in [badge.validFromMs, badge.validUntilMs, badge.expiresAtMs] where instant > now {
-            decidedUntilMs = min(decidedUntilMs, instant)
-        }
+        if badge.validFromMs > now { decidedUntilMs = badge.validFromMs }
+        if badge.validUntilMs > now { decidedUntilMs = min(decidedUntilMs, badge.validUntilMs) }
+        if badge.expiresAtMs > now { decidedUntilMs = min(decidedUntilMs, badge.expiresAtMs) }
         var decision = AwardDecision(
             award: nil, readGlobalCount: badge.globalCap != 0, decidedUntilMs: decidedUntilMs)
         // Only a capped badge's decision depends on its global count (so only then is it read).
@@ -390,7 +392,7 @@ extension BadgeService {
             expiresAtMs: IssuePolicy.expiry(of: badge, earnedAtMs: now), source: .rule,
             evidence: outcome.evidence(for: criteria),
             evidenceFields: ["event_id": event.eventId, "event_type": event.type],
-            requestId: "\(ruleRequestPrefix)\(event.eventId):\(badge.id)")
+            requestId: ruleRequestId(eventId: event.eventId, badgeId: badge.id))
         return decision
     }
 

@@ -34,7 +34,7 @@ final class PendingChanges: @unchecked Sendable {
     }
 
     func note(customer customerId: String) {
-        if let lastCustomer, lastCustomer.utf8.elementsEqual(customerId.utf8) { return }
+        if isLast(customerId) { return }
         changes.customers.insert(Array(customerId.utf8))
         lastCustomer = customerId
     }
@@ -44,8 +44,12 @@ final class PendingChanges: @unchecked Sendable {
     }
 
     func includes(customer customerId: String) -> Bool {
-        if let lastCustomer, lastCustomer.utf8.elementsEqual(customerId.utf8) { return true }
-        return changes.customers.contains(Array(customerId.utf8))
+        isLast(customerId) || changes.customers.contains(Array(customerId.utf8))
+    }
+
+    /// `customerId` is the customer noted last, by bytes as the store keys ids.
+    private func isLast(_ customerId: String) -> Bool {
+        lastCustomer.map { $0.utf8.elementsEqual(customerId.utf8) } ?? false
     }
 }
 

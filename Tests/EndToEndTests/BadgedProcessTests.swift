@@ -57,6 +57,9 @@ struct BadgedProcessTests {
 
         var (process, client) = try await start(in: directory, socket: socket)
         #expect(try await client.badges().map(\.id).first == "new-member")
+        // Linked for its speed (Package.swift); a linker that drops it would cost 6-9% CPU silently.
+        let maps = try String(contentsOfFile: "/proc/\(process.processIdentifier)/maps", encoding: .utf8)
+        #expect(maps.contains("libtcmalloc_minimal"), "badged does not allocate with tcmalloc")
         var issued: [Award] = []
         for index in 0..<25 {
             issued.append(

@@ -72,7 +72,8 @@ struct CLITests {
             #expect(run.stdout.contains("referral-champion: 1 / 2 referral"))
 
             func json(_ text: String) throws -> String {
-                let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+                // Inside the server's folder, which is removed with it.
+                let file = URL(fileURLWithPath: server.dataDirectory).appendingPathComponent(
                     "event-\(UUID().uuidString.prefix(8)).json")
                 try Data(text.utf8).write(to: file)
                 return file.path

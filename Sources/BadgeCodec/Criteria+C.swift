@@ -208,9 +208,7 @@ extension CriterionState: CBacked {
         (c.pointee.n_run_ends, c.pointee.run_ends) = arena.scalars(runs.map(\.end))
         c.pointee.state_value = arena.string(stateValue)
         c.pointee.state_time_ms = stateTimeMs
-        var frontCoded: [UInt8] = []
-        recent.appendFrontCoded(to: &frontCoded)
-        let copy = arena.scalars(frontCoded)
+        let copy = arena.scalars(recent.frontCoded)
         c.pointee.recent_front_coded = ProtobufCBinaryData(len: copy.count, data: copy.pointer)
         c.pointee.rounds = rounds
         c.pointee.held_until_ms = heldUntilMs

@@ -14,7 +14,8 @@ extension CriterionState {
 
     /// About the size of `encoded()` (for reserving a buffer; never less for common states).
     public var estimatedSize: Int {
-        32 + stateValue.utf8.count + distinct.count * 24 + buckets.count * 28 + runs.count * 12 + recent.count * 24
+        32 + stateValue.utf8.count + distinct.count * 24 + buckets.count * 28 + runs.count * 12
+            + recent.frontCoded.count
     }
 
     /// Appends `encoded()` to `out` (the store packs a plan's states into one buffer).
@@ -41,8 +42,9 @@ extension CriterionState {
         out.appendVarint(field: 15, UInt64(bitPattern: heldUntilMs))
         if !recent.isEmpty {
             out.appendVarint(16 << 3 | 2)
-            out.appendVarint(UInt64(recent.frontCodedSize))
-            recent.appendFrontCoded(to: &out)
+            // Kept front-coded as stored (see `RecentIds`).
+            out.appendVarint(UInt64(recent.frontCoded.count))
+            out.append(contentsOf: recent.frontCoded)
         }
     }
 
@@ -124,45 +126,6 @@ extension CriterionState {
         if buckets.count > periodCount { buckets.removeSubrange(periodCount...) }
         let pairedRuns = min(startCount, endCount)
         if runs.count > pairedRuns { runs.removeSubrange(pairedRuns...) }
-    }
-}
-
-/// Front coding of a state's event ids (`CriterionState.recent_front_coded`): for each id, oldest
-/// first, a varint count of the leading bytes it shares with the id before it in the field (0 for
-/// the first), then the rest of its bytes, length-delimited. badge-load's ids then take ~3 bytes
-/// instead of 26; ids with nothing in common (random UUIDs) take one byte more each.
-extension RecentIds {
-    /// Bytes `appendFrontCoded(to:)` appends.
-    var frontCodedSize: Int {
-        var size = 0
-        forEachSharingPrefix { shared, suffix in
-            size += varintSize(UInt64(shared)) + varintSize(UInt64(suffix.count)) + suffix.count
-        }
-        return size
-    }
-
-    func appendFrontCoded(to out: inout [UInt8]) {
-        forEachSharingPrefix { shared, suffix in
-            out.appendVarint(UInt64(shared))
-            out.appendVarint(UInt64(suffix.count))
-            out.append(contentsOf: suffix)
-        }
-    }
-
-    /// Appends the ids of a front-coded field. False when it is malformed (a length past its end,
-    /// a first id that claims to share, a share longer than the id before); the ids read until
-    /// then stay, so the caller must discard the whole state.
-    mutating func appendFrontCoded(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        var reader = FieldReader(bytes)
-        var first = true
-        while !reader.atEnd {
-            guard let shared = reader.varint(), let suffix = reader.lengthDelimited(),
-                let sharedCount = Int(exactly: shared), !first || sharedCount == 0,
-                append(sharing: sharedCount, suffix: suffix)
-            else { return false }
-            first = false
-        }
-        return true
     }
 }
 

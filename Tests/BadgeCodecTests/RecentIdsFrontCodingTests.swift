@@ -1,16 +1,12 @@
 import BadgeModel
 import Testing
 
-@testable import BadgeCodec
-
-/// The codec's front coding of a state's event ids (`CriterionState.recent_front_coded`).
+/// The front coding of a state's event ids (`CriterionState.recent_front_coded`), which
+/// `RecentIds` keeps them in.
 @Suite("RecentIds front coding")
 struct RecentIdsFrontCodingTests {
     func frontCoded(_ recent: RecentIds) -> [UInt8] {
-        var out: [UInt8] = []
-        recent.appendFrontCoded(to: &out)
-        #expect(out.count == recent.frontCodedSize)
-        return out
+        recent.frontCoded
     }
 
     func decoded(_ bytes: [UInt8], after start: RecentIds = RecentIds()) -> RecentIds? {
@@ -59,5 +55,22 @@ struct RecentIdsFrontCodingTests {
         #expect(decoded(Array(repeating: 0xFF, count: 10) + [0]) == nil, "a varint of ten bytes")
         #expect(decoded([0, 2, 0x61, 0x62, 2, 0])?.ids == ["ab", "ab"], "shares all of it")
         #expect(decoded([]) == RecentIds())
+        #expect(decoded([0, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01]) == nil, "a varint of six bytes")
+    }
+
+    @Test("ids coded another way (sharing less than they could, padded varints) are read and coded canonically")
+    func frontCodingCanonicalises() {
+        let canonical = RecentIds(["ab", "abc", "b"])
+        // "abc" sharing nothing with "ab", and a length padded to two bytes.
+        let shareless: [UInt8] = [0, 2, 0x61, 0x62, 0, 3, 0x61, 0x62, 0x63, 0, 1, 0x62]
+        let padded: [UInt8] = [0, 0x82, 0x00, 0x61, 0x62, 2, 1, 0x63, 0, 1, 0x62]
+        for bytes in [shareless, padded] {
+            #expect(decoded(bytes) == canonical, "\(bytes)")
+            #expect(decoded(bytes)?.frontCoded == canonical.frontCoded, "\(bytes)")
+        }
+        // As stored by this build: the bytes are taken as they are.
+        #expect(decoded(canonical.frontCoded)?.frontCoded == canonical.frontCoded)
+        // After ids already there, the first id shares what it can with the last of them.
+        #expect(decoded(frontCoded(["ab", "b"]), after: ["a"])?.frontCoded == RecentIds(["a", "ab", "b"]).frontCoded)
     }
 }

@@ -43,25 +43,34 @@ struct RecentIdsTests {
         #expect(recent == RecentIds())
     }
 
-    @Test("an id can be appended as a prefix of the last one plus new bytes, and each id read back that way")
-    func sharingPrefixes() {
-        var recent: RecentIds = ["order-1001"]
-        #expect(Array("2".utf8).withUnsafeBytes { recent.append(sharing: 9, suffix: $0) })
-        #expect(Array("".utf8).withUnsafeBytes { recent.append(sharing: 3, suffix: $0) })
-        #expect(recent.ids == ["order-1001", "order-1002", "ord"])
-        #expect(recent == ["order-1001", "order-1002", "ord"])
-        // Longer than the last id, or sharing with no id at all: refused, nothing appended.
-        #expect(!Array("x".utf8).withUnsafeBytes { recent.append(sharing: 4, suffix: $0) })
-        var empty = RecentIds()
-        #expect(!Array("x".utf8).withUnsafeBytes { empty.append(sharing: 1, suffix: $0) })
-        #expect(Array("x".utf8).withUnsafeBytes { empty.append(sharing: 0, suffix: $0) })
-        #expect(recent.ids == ["order-1001", "order-1002", "ord"] && empty.ids == ["x"])
-        // After keepLast the last id is still found.
+    @Test("appending and dropping keep the coding canonical: the bytes of the same ids coded afresh")
+    func canonicalAfterChanges() {
+        var random = SystemRandomNumberGenerator()
+        let pieces = ["order-", "1001", "1002", "", "é", "x", "0d3f6a2e-5b1c", String(repeating: "y", count: 150)]
+        for _ in 0..<300 {
+            var recent = RecentIds()
+            var ids: [String] = []
+            for _ in 0..<Int.random(in: 0...14, using: &random) {
+                if Bool.random(using: &random), !ids.isEmpty {
+                    let limit = Int.random(in: 0...ids.count, using: &random)
+                    recent.keepLast(limit)
+                    ids = Array(ids.suffix(limit))
+                } else {
+                    let id = (0..<Int.random(in: 0...3, using: &random)).map { _ in
+                        pieces.randomElement(using: &random)!
+                    }
+                    .joined()
+                    recent.append(id)
+                    ids.append(id)
+                }
+                #expect(recent.ids == ids)
+                #expect(recent.count == ids.count)
+                #expect(recent.frontCoded == RecentIds(ids).frontCoded, "\(ids)")
+            }
+        }
+        // The first id kept is written whole; the ids after it keep what they share.
+        var recent: RecentIds = ["order-1001", "order-1002", "order-1003"]
         recent.keepLast(2)
-        #expect(Array("er".utf8).withUnsafeBytes { recent.append(sharing: 3, suffix: $0) })
-        #expect(recent.ids == ["order-1002", "ord", "order"])
-        var seen: [(Int, String)] = []
-        recent.forEachSharingPrefix { shared, suffix in seen.append((shared, String(decoding: suffix, as: UTF8.self))) }
-        #expect(seen.map(\.0) == [0, 3, 3] && seen.map(\.1) == ["order-1002", "", "er"])
+        #expect(recent.frontCoded == [0, 10] + Array("order-1002".utf8) + [9, 1, UInt8(ascii: "3")])
     }
 }

@@ -4,19 +4,33 @@ import BadgeModel
 /// the badge is now earned and why. Pure.
 public enum BadgeEvaluator {
     public struct Outcome: Sendable {
-        /// Every criterion's state after the event, by key (including unchanged ones).
-        public var states: [String: CriterionState]
-        /// Keys whose state changed, sorted, each once (see `markChanged`).
-        private var changedKeys = SmallList<String>()
+        /// Every criterion's state after the event, in the criteria's order (including unchanged
+        /// ones).
+        public internal(set) var states: SmallList<CriterionState>
+        /// Indices of the criteria whose state changed (to be stored), ascending, each once (see
+        /// `markChanged`).
+        private var changedIndices = SmallList<Int>()
 
-        /// Keys whose state changed (to be stored), sorted (String order), each once.
-        public var changed: [String] { changedKeys.array }
+        /// Indices of the criteria whose state changed (to be stored), ascending.
+        public var changed: [Int] { changedIndices.array }
 
-        /// Calls `body` with each key of `changed`, in order, without building the array.
-        public func forEachChanged(_ body: (String) -> Void) { changedKeys.forEach(body) }
+        /// Calls `body` with each index of `changed` and its state, in order, without building
+        /// the array.
+        public func forEachChanged(_ body: (_ index: Int, _ state: CriterionState) -> Void) {
+            changedIndices.forEach { body($0, states[$0]) }
+        }
 
-        init(states: [String: CriterionState]) {
-            self.states = states
+        /// `states` by criterion key.
+        public func statesByKey(_ criteria: Criteria) -> [String: CriterionState] {
+            var byKey: [String: CriterionState] = [:]
+            for (index, criterion) in criteria.criteria.enumerated() where index < states.count {
+                byKey[criterion.key] = states[index]
+            }
+            return byKey
+        }
+
+        init() {
+            states = SmallList()
             complete = false
             metValues = []
         }
@@ -35,22 +49,22 @@ public enum BadgeEvaluator {
         /// Calls `body` with each element of `progress`, without building the array.
         public func forEachProgress(_ body: (Progress) -> Void) { progressList.forEach(body) }
 
-        /// Adds `key` to `changed` unless it is there, keeping the order: a criterion's state can
-        /// be replaced (a new definition) and then count the event, and is stored once; sorted so
-        /// that the same event always writes its states in the same order.
-        mutating func markChanged(_ key: String) {
-            var index = 0
-            while index < changedKeys.count, changedKeys[index] < key { index += 1 }
-            if index == changedKeys.count || changedKeys[index] != key { changedKeys.insert(key, at: index) }
+        /// Adds `index` to `changed` unless it is there, keeping the order: a criterion's state can
+        /// be replaced (a new definition) and then count the event, and is stored once; in order
+        /// so that the same event always writes its states in the same order.
+        mutating func markChanged(_ index: Int) {
+            var position = 0
+            while position < changedIndices.count, changedIndices[position] < index { position += 1 }
+            if position == changedIndices.count || changedIndices[position] != index {
+                changedIndices.insert(index, at: position)
+            }
         }
 
         /// Why the badge is earned ("3 referral: r-11, r-12, r-19; holding new-member"), from the
         /// states after the event. Call it before `startNewRound`, which clears them.
         public func evidence(for criteria: Criteria) -> String {
             var text = metValues.map { index, value in
-                let criterion = criteria.criteria[index]
-                return CriterionEngine.evidence(
-                    criterion, states[criterion.key] ?? CriterionState(), value: value)
+                CriterionEngine.evidence(criteria.criteria[index], states[index], value: value)
             }.joined(separator: "; ")
             if !criteria.prerequisites.isEmpty {
                 text += "; holding \(criteria.prerequisites.joined(separator: ", "))"
@@ -60,26 +74,30 @@ public enum BadgeEvaluator {
     }
 
     /// - Parameters:
-    ///   - states: the customer's stored states by criterion key (missing = none yet).
+    ///   - states: the customer's stored state of each criterion, in the criteria's order (nil, or
+    ///     missing at the end: none yet). Taken over and changed in place.
     ///   - timeZone: the zone local times are read in (event's, else customer's, else the badge's).
     ///   - prerequisitesHeld: the customer currently holds every prerequisite badge.
     ///   - fingerprints: `fingerprints(of: criteria)`, computed once per catalogue version by callers
     ///     that evaluate many events (nil: computed here).
     public static func evaluate(
-        _ criteria: Criteria, fingerprints: [UInt64]? = nil, states: consuming [String: CriterionState],
+        _ criteria: Criteria, fingerprints: [UInt64]? = nil, states: consuming SmallList<CriterionState?>,
         event: ActivityEvent,
         timeZone: String, prerequisitesHeld: Bool, local givenLocal: LocalTime? = nil
     ) throws(BadgeError) -> Outcome {
         let local: LocalTime
         if let givenLocal { local = givenLocal } else { local = try Self.localTime(event, timeZone) }
         let fingerprints = fingerprints ?? Self.fingerprints(of: criteria)
-        // The caller's states are taken over and changed in place: copying each state's arrays on
-        // every event was a sixth of the engine's time.
-        var result = Outcome(states: states)
+        // Positions, not a dictionary by key: hashing the keys four times per state, and a
+        // dictionary per badge, were ~5% of planning an event.
+        var result = Outcome()
         for (index, criterion) in criteria.criteria.enumerated() {
             let fingerprint = fingerprints[index]
             var current: CriterionState
-            if let stored = result.states.removeValue(forKey: criterion.key) {
+            // Handed over, not shared, so that the state's arrays are changed in place (copying
+            // them on every event was a sixth of the engine's time).
+            let given = index < states.count ? states.take(at: index) : nil
+            if let stored = given {
                 // A state measured against another definition of the criterion is not carried over.
                 if stored.fingerprint == fingerprint {
                     current = stored
@@ -88,10 +106,10 @@ public enum BadgeEvaluator {
                     // Stored by an older build: the same rule, stamped the old way.
                     current = stored
                     current.fingerprint = fingerprint
-                    result.markChanged(criterion.key)
+                    result.markChanged(index)
                 } else {
                     current = CriterionState(fingerprint: fingerprint)
-                    result.markChanged(criterion.key)
+                    result.markChanged(index)
                 }
             } else {
                 current = CriterionState(fingerprint: fingerprint)
@@ -99,23 +117,33 @@ public enum BadgeEvaluator {
             let matched = CriterionEngine.matches(criterion, event, at: local)
             if matched {
                 CriterionEngine.record(criterion, into: &current, event, at: local)
-                result.markChanged(criterion.key)
+                result.markChanged(index)
             }
             let value = CriterionEngine.current(criterion, current, at: local, atEvent: matched)
             let complete = value >= CriterionEngine.target(criterion)
             if matched { result.progressList.append(CriterionEngine.progress(criterion, current, value: value)) }
             if complete { result.metValues.append((index, value)) }
-            result.states[criterion.key] = current
-        }
-        if result.states.count != criteria.criteria.count {
-            // States of criteria the badge no longer has stay where they are, untouched.
-            let keys = Set(criteria.criteria.map(\.key))
-            result.states = result.states.filter { keys.contains($0.key) }
+            result.states.append(current)
         }
         let met = result.metValues.count
         let criteriaMet = criteria.combine == .all ? met == criteria.criteria.count : met > 0
         result.complete = criteriaMet && prerequisitesHeld && !result.progressList.isEmpty
         return result
+    }
+
+    /// `evaluate` with the stored states by criterion key (states under keys the criteria do not
+    /// have are left out).
+    public static func evaluate(
+        _ criteria: Criteria, fingerprints: [UInt64]? = nil, states: [String: CriterionState],
+        event: ActivityEvent,
+        timeZone: String, prerequisitesHeld: Bool, local: LocalTime? = nil
+    ) throws(BadgeError) -> Outcome {
+        var byKey = states
+        var ordered = SmallList<CriterionState?>()
+        for criterion in criteria.criteria { ordered.append(byKey.removeValue(forKey: criterion.key)) }
+        return try evaluate(
+            criteria, fingerprints: fingerprints, states: ordered, event: event, timeZone: timeZone,
+            prerequisitesHeld: prerequisitesHeld, local: local)
     }
 
     static func localTime(_ event: ActivityEvent, _ timeZone: String) throws(BadgeError) -> LocalTime {
@@ -129,15 +157,16 @@ public enum BadgeEvaluator {
 
     /// After a repeatable badge is awarded by its criteria, its progress starts a new round.
     public static func startNewRound(_ outcome: inout Outcome) {
-        for (key, state) in outcome.states {
+        for index in 0..<outcome.states.count {
+            let state = outcome.states[index]
             // Everything restarts, a state criterion's value included: otherwise every later event
             // would find the customer still GOLD and award the badge again. Its time is kept so
             // that an older, late event cannot bring the old value back.
             var fresh = CriterionState(fingerprint: state.fingerprint)
             fresh.rounds = state.rounds + 1
             fresh.stateTimeMs = state.stateTimeMs
-            outcome.states[key] = fresh
-            outcome.markChanged(key)
+            outcome.states[index] = fresh
+            outcome.markChanged(index)
         }
     }
 
@@ -145,7 +174,7 @@ public enum BadgeEvaluator {
     /// still after `now`), or nil when they do not know: the caller must then read the awards.
     public static func heldUntil(_ outcome: Outcome, now: Int64) -> Int64? {
         var latest: Int64 = 0
-        for state in outcome.states.values { latest = max(latest, state.heldUntilMs) }
+        outcome.states.forEach { latest = max(latest, $0.heldUntilMs) }
         return latest > now ? latest : nil
     }
 
@@ -153,9 +182,9 @@ public enum BadgeEvaluator {
     /// held until `until` (`Int64.max`: no expiry), so that later completions need not read the
     /// customer's awards to refuse it. Whoever revokes the award must clear the mark.
     public static func markHeld(_ outcome: inout Outcome, until: Int64) {
-        for key in Array(outcome.states.keys) {
-            outcome.states[key]?.heldUntilMs = until
-            outcome.markChanged(key)
+        for index in 0..<outcome.states.count {
+            outcome.states[index].heldUntilMs = until
+            outcome.markChanged(index)
         }
     }
 
@@ -197,22 +226,36 @@ public enum BadgeEvaluator {
     }
 }
 
-/// A list that keeps its first element inline and only the others in an array: an outcome's
-/// changed keys and progress hold one element for most badges (one criterion), and an array per
-/// badge was a tenth of an event's allocations.
-struct SmallList<Element: Sendable>: Sendable {
+/// A list that keeps its first element inline and only the others in an array: most badges have
+/// one criterion, so an outcome's states, changed indices and progress hold one element, and an
+/// array per badge was a tenth of an event's allocations.
+public struct SmallList<Element: Sendable>: Sendable {
     private var first: Element?
     private var rest: [Element] = []
 
-    var isEmpty: Bool { first == nil }
-    var count: Int { first == nil ? 0 : 1 + rest.count }
+    public init() {}
 
-    subscript(index: Int) -> Element {
-        guard let first else { preconditionFailure("index \(index) of an empty list") }
-        return index == 0 ? first : rest[index - 1]
+    public init(_ elements: some Sequence<Element>) {
+        for element in elements { append(element) }
     }
 
-    mutating func append(_ element: Element) {
+    public var isEmpty: Bool { first == nil }
+    public var count: Int { first == nil ? 0 : 1 + rest.count }
+
+    public subscript(index: Int) -> Element {
+        get {
+            guard let first else { preconditionFailure("index \(index) of an empty list") }
+            return index == 0 ? first : rest[index - 1]
+        }
+        // A setter, not `_modify`: yielding an element as large as a state took a malloc for the
+        // coroutine's frame on every access.
+        set {
+            precondition(first != nil, "index \(index) of an empty list")
+            if index == 0 { first = newValue } else { rest[index - 1] = newValue }
+        }
+    }
+
+    public mutating func append(_ element: Element) {
         if first == nil { first = element } else { rest.append(element) }
     }
 
@@ -227,14 +270,30 @@ struct SmallList<Element: Sendable>: Sendable {
         }
     }
 
-    func forEach(_ body: (Element) -> Void) {
+    public func forEach(_ body: (Element) -> Void) {
         guard let first else { return }
         body(first)
         for element in rest { body(element) }
     }
 
-    var array: [Element] {
+    /// A list of `transform` of each element (no array for one element).
+    public func map<T: Sendable>(_ transform: (Element) -> T) -> SmallList<T> {
+        var result = SmallList<T>()
+        forEach { result.append(transform($0)) }
+        return result
+    }
+
+    public var array: [Element] {
         guard let first else { return [] }
         return [first] + rest
+    }
+}
+
+extension SmallList {
+    /// The element at `index`, leaving nil in its place (so that the caller holds the only copy).
+    mutating func take<Wrapped>(at index: Int) -> Wrapped? where Element == Wrapped? {
+        let element = self[index]
+        self[index] = nil
+        return element
     }
 }

@@ -67,13 +67,21 @@ struct EventRules: Sendable {
     static let empty = EventRules([])
 }
 
-/// A badge with criteria, with what evaluating it needs worked out once.
-struct RuleBadge: Sendable {
+/// A badge with criteria, with what evaluating it needs worked out once. A class: planning goes
+/// through ten of them per event, and copying the struct retained each of its strings and arrays.
+final class RuleBadge: Sendable {
     let badge: BadgeDefinition
     let criteria: Criteria
     let fingerprints: [UInt64]
     /// The badge's part of the store's progress keys.
     let keyPart: KeyPart
+
+    init(badge: BadgeDefinition, criteria: Criteria, fingerprints: [UInt64], keyPart: KeyPart) {
+        self.badge = badge
+        self.criteria = criteria
+        self.fingerprints = fingerprints
+        self.keyPart = keyPart
+    }
 }
 
 /// What an event will do, worked out before anything is written.
@@ -298,26 +306,36 @@ extension BadgeService {
         }
 
         // Display order, so a prerequisite earned by this event counts for the badges after it.
+        // The local time of the zone used last, and of the others: the badges mostly share one.
+        var lastLocal: (zone: String, local: LocalTime)?
         var localTimes: [String: LocalTime] = [:]
         // About one change per listening badge; growing the array one badge at a time was 4% of a plan.
         plan.result.progress.reserveCapacity(badges.count)
-        var allStates = try store.criterionStates(txn, customerId: event.customerId, rules.stateReads)
+        var storedStates = try store.criterionStateList(txn, customerId: event.customerId, rules.stateReads)
+        var stateOffset = 0
         let customerPart = KeyPart(event.customerId)
-        for (position, rule) in badges.enumerated() {
-            // Handed over, not shared, so that the evaluator changes the states in place.
-            let states = allStates[position]
-            allStates[position] = [:]
+        for rule in badges {
             let badge = rule.badge
             let criteria = rule.criteria
+            // Handed over, not shared, so that the evaluator changes the states in place.
+            var states = SmallList<CriterionState?>()
+            for index in stateOffset..<(stateOffset + criteria.criteria.count) {
+                states.append(storedStates[index])
+                storedStates[index] = nil
+            }
+            stateOffset += criteria.criteria.count
             let zone =
                 !event.timeZone.isEmpty ? event.timeZone : (!customerZone.isEmpty ? customerZone : criteria.timeZone)
             let local: LocalTime
-            if let known = localTimes[zone] {
+            if let lastLocal, lastLocal.zone == zone {
+                local = lastLocal.local
+            } else if let known = localTimes[zone] {
                 local = known
             } else {
                 local = try LocalTime(utcMs: event.occurredAtMs, timeZone: zone)
                 localTimes[zone] = local
             }
+            lastLocal = (zone, local)
             var outcome = try BadgeEvaluator.evaluate(
                 criteria, fingerprints: rule.fingerprints,
                 states: states,
@@ -347,10 +365,9 @@ extension BadgeService {
                     }
                 }
             }
-            outcome.forEachChanged { key in
-                if let state = outcome.states[key] {
-                    plan.states.append(customer: customerPart, badge: rule.keyPart, criterionKey: key, state)
-                }
+            outcome.forEachChanged { index, state in
+                plan.states.append(
+                    customer: customerPart, badge: rule.keyPart, criterionKey: criteria.criteria[index].key, state)
             }
         }
         plan.result.awarded = plan.awards.map(\.award)

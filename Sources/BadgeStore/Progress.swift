@@ -22,17 +22,53 @@ extension BadgeStore {
         try criterionStates(txn, customerId: customerId, ProgressReads(badgeIds: badgeIds))
     }
 
-    /// One customer's states for each of `reads`' badges (in the order they were given), read in
-    /// one pass in key order: an Evaluate reads about ten badges' states, which are neighbours
-    /// under the customer's prefix, and a seek from the root for each was a tenth of planning an
-    /// event. States of badges not asked for are stepped over, or sought past when there are many.
+    /// One customer's states for each of `reads`' badges (in the order they were given), by
+    /// criterion key.
     public func criterionStates<M>(
         _ txn: borrowing Transaction<M>, customerId: String, _ reads: ProgressReads
     )
         throws(BadgeError) -> [[String: CriterionState]]
     {
         var result = [[String: CriterionState]](repeating: [:], count: reads.count)
-        guard !reads.badges.isEmpty else { return result }
+        try scanStates(txn, customerId: customerId, reads) { wanted, _, criterionBytes, value throws(BadgeError) in
+            let criterion = String(decoding: criterionBytes, as: UTF8.self)
+            let state = try decode(CriterionState.self, value, what: "progress of \(wanted.badgeId)")
+            for position in wanted.positions { result[position][criterion] = state }
+        }
+        return result
+    }
+
+    /// One customer's states of `reads`' criterion keys, flat: badge after badge in the order
+    /// given, each badge's keys in the order given, nil where none is stored. Evaluate's read: no
+    /// dictionary per badge, and no key hashed.
+    public func criterionStateList<M>(
+        _ txn: borrowing Transaction<M>, customerId: String, _ reads: ProgressReads
+    )
+        throws(BadgeError) -> [CriterionState?]
+    {
+        precondition(reads.offsets != nil, "criterionStateList reads the criterion keys given, so needs them")
+        let offsets = reads.offsets ?? []
+        var result = [CriterionState?](repeating: nil, count: reads.keyCount)
+        try scanStates(txn, customerId: customerId, reads) {
+            wanted, keyIndex, _, value throws(BadgeError) in
+            guard let keyIndex else { return }
+            let state = try decode(CriterionState.self, value, what: "progress of \(wanted.badgeId)")
+            for position in wanted.positions { result[offsets[position] + keyIndex] = state }
+        }
+        return result
+    }
+
+    /// Calls `found` with each state of `reads`' badges, in one pass in key order: an Evaluate
+    /// reads about ten badges' states, which are neighbours under the customer's prefix, and a
+    /// seek from the root for each was a tenth of planning an event. States of badges not asked
+    /// for are stepped over, or sought past when there are many. `found` gets the badge read, the
+    /// index of the criterion key among those it asked for (nil when it asked for all), the key's
+    /// bytes and the stored value.
+    private func scanStates<M>(
+        _ txn: borrowing Transaction<M>, customerId: String, _ reads: ProgressReads,
+        _ found: (ProgressReads.Badge, Int?, UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws(BadgeError) -> Void
+    ) throws(BadgeError) {
+        guard !reads.badges.isEmpty else { return }
         // The key prefix of the badge being read: the customer's part, then the badge's (rewritten
         // in place as the pass moves on, so no key is built per badge).
         var prefix: [UInt8] = []
@@ -55,10 +91,12 @@ extension BadgeStore {
                     if key.starts(with: prefix) {
                         let criterionBytes = UnsafeRawBufferPointer(rebasing: key[prefix.count...])
                         let wanted = reads.badges[next]
-                        if wanted.keys?.contains(where: { $0.elementsEqual(criterionBytes) }) ?? true {
-                            let criterion = String(decoding: criterionBytes, as: UTF8.self)
-                            let state = try decode(CriterionState.self, value, what: "progress of \(wanted.badgeId)")
-                            for position in wanted.positions { result[position][criterion] = state }
+                        if let keys = wanted.keys {
+                            if let keyIndex = keys.firstIndex(where: { $0.elementsEqual(criterionBytes) }) {
+                                try found(wanted, keyIndex, criterionBytes, value)
+                            }
+                        } else {
+                            try found(wanted, nil, criterionBytes, value)
                         }
                         entry = try cursor.next()
                     } else if key.lexicographicallyPrecedes(prefix) {
@@ -77,7 +115,6 @@ extension BadgeStore {
                 }
             }
         }
-        return result
     }
 
     /// Every state of one customer, by badge id then criterion key (one range scan).
@@ -294,12 +331,18 @@ public struct KeyPart: Sendable {
 /// under a key the badge no longer has ("caf\u{E9}") would otherwise take the place of the state of
 /// its current key spelled in other bytes ("cafe\u{301}"), and every event would count from the old one.
 public struct ProgressReads: Sendable {
-    /// Each distinct badge: its id as it appears in a `progress` key, in key order, with where its
-    /// states go in the result, and the criterion keys read (nil: all).
-    let badges: [(part: [UInt8], badgeId: String, positions: [Int], keys: [[UInt8]]?)]
+    /// A distinct badge: its id as it appears in a `progress` key, with where its states go in the
+    /// result, and the criterion keys read (nil: all; a badge given twice reads the first's).
+    typealias Badge = (part: [UInt8], badgeId: String, positions: [Int], keys: [[UInt8]]?)
+    /// Each distinct badge, in key order.
+    let badges: [Badge]
     /// How many badge ids were given.
     let count: Int
     let longestPart: Int
+    /// Where each badge given starts in `criterionStateList`'s result (nil when some badge reads
+    /// all its states), and how many states that result holds.
+    let offsets: [Int]?
+    let keyCount: Int
 
     /// Every state of each badge.
     public init(badgeIds: [String]) {
@@ -308,7 +351,7 @@ public struct ProgressReads: Sendable {
 
     /// The states of each badge's `criterionKeys` (nil: all of its states).
     public init(_ reads: [(badgeId: String, criterionKeys: [String]?)]) {
-        var badges: [(part: [UInt8], badgeId: String, positions: [Int], keys: [[UInt8]]?)] = []
+        var badges: [Badge] = []
         for (position, read) in reads.enumerated() {
             if let known = badges.firstIndex(where: { $0.badgeId == read.badgeId }) {
                 badges[known].positions.append(position)
@@ -325,5 +368,15 @@ public struct ProgressReads: Sendable {
         self.badges = badges
         count = reads.count
         longestPart = badges.map(\.part.count).max() ?? 0
+        // A badge given twice reads its first keys for both (so both get as many places).
+        var offsets: [Int] = []
+        var keyCount = 0
+        for read in reads {
+            guard let first = reads.first(where: { $0.badgeId == read.badgeId })?.criterionKeys else { break }
+            offsets.append(keyCount)
+            keyCount += first.count
+        }
+        self.offsets = offsets.count == reads.count ? offsets : nil
+        self.keyCount = keyCount
     }
 }

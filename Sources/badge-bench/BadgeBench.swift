@@ -43,7 +43,7 @@ struct BadgeBench: AsyncParsableCommand {
                 // indexing, so the figure is the evaluator's (a String-keyed dictionary of
                 // customer/badge pairs was more than half of the measured time up to session 7).
                 var states = Array(
-                    repeating: Array(repeating: [String: CriterionState](), count: badges.count), count: customers)
+                    repeating: Array(repeating: SmallList<CriterionState?>(), count: badges.count), count: customers)
                 awards = 0
                 let stream = (0..<events).map { index in
                     let event = RuleCatalogue.event(index, customers: customers, prefix: "r\(run)")
@@ -54,7 +54,7 @@ struct BadgeBench: AsyncParsableCommand {
                     for position in positionsByType[event.type] ?? [] {
                         let badge = badges[position]
                         let current = states[customer][position]
-                        states[customer][position] = [:]
+                        states[customer][position] = SmallList()
                         var outcome = try BadgeEvaluator.evaluate(
                             badge.criteria!, fingerprints: fingerprints[position], states: current, event: event,
                             timeZone: badge.criteria!.timeZone, prerequisitesHeld: true)
@@ -65,7 +65,7 @@ struct BadgeBench: AsyncParsableCommand {
                             awards += 1
                             if badge.repeatable { BadgeEvaluator.startNewRound(&outcome) }
                         }
-                        states[customer][position] = outcome.states
+                        states[customer][position] = outcome.states.map { $0 }
                     }
                 }
                 let seconds = (ContinuousClock.now - start).seconds

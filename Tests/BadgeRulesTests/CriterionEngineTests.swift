@@ -16,7 +16,7 @@ struct Simulator {
             // A held non-repeatable badge keeps counting but is not awarded again.
             states = try BadgeEvaluator.evaluate(
                 criteria, states: states, event: event, timeZone: criteria.timeZone, prerequisitesHeld: true
-            ).states
+            ).statesByKey(criteria)
             return
         }
         var outcome = try BadgeEvaluator.evaluate(
@@ -25,7 +25,7 @@ struct Simulator {
             awards.append(event.eventId)
             if repeatable { BadgeEvaluator.startNewRound(&outcome) }
         }
-        states = outcome.states
+        states = outcome.statesByKey(criteria)
     }
 }
 
@@ -124,7 +124,7 @@ struct CriterionEngineTests {
             let outcome = try BadgeEvaluator.evaluate(
                 criteria, states: states, event: event(id, day: day, amount: amount), timeZone: "UTC",
                 prerequisitesHeld: true)
-            states = outcome.states
+            states = outcome.statesByKey(criteria)
             last = outcome
         }
         // Windows holding day 3: [2, 3] = -30 and [3, 4] = -30; day 1's -20 is outside both.
@@ -143,11 +143,13 @@ struct CriterionEngineTests {
             criteria, states: ["removed": orphan], event: event("a"), timeZone: "UTC", prerequisitesHeld: true)
         #expect(outcome.complete)
         BadgeEvaluator.startNewRound(&outcome)
-        #expect(Set(outcome.states.keys) == ["now"])
-        #expect(outcome.changed == ["now"])
+        #expect(Set(outcome.statesByKey(criteria).keys) == ["now"])
+        #expect(outcome.changed == [0])
     }
 
-    @Test("a state measured against an old definition restarts and counts the event: changed once, in key order")
+    @Test(
+        "a state measured against an old definition restarts and counts the event: changed once, in the criteria's order"
+    )
     func replacedStateIsChangedOnce() throws {
         let criteria = Criteria(
             combine: .all,
@@ -159,8 +161,9 @@ struct CriterionEngineTests {
         stale.count = 4
         let outcome = try BadgeEvaluator.evaluate(
             criteria, states: ["b": stale, "a": stale], event: event("e"), timeZone: "UTC", prerequisitesHeld: true)
-        #expect(outcome.changed == ["a", "b"])
-        #expect(outcome.states["a"]?.count == 1 && outcome.states["b"]?.count == 1)
+        #expect(outcome.changed == [0, 1])
+        #expect(outcome.states[0].count == 1 && outcome.states[1].count == 1)
+        #expect(outcome.statesByKey(criteria).keys.sorted() == ["a", "b"])
     }
 
     @Test("calendar windows count within the event's own period")
@@ -238,7 +241,7 @@ struct CriterionEngineTests {
         for index in 0..<5 {
             states = try BadgeEvaluator.evaluate(
                 three, states: states, event: event("e\(index)"), timeZone: "", prerequisitesHeld: true
-            ).states
+            ).statesByKey(three)
         }
         // PutBadge replace raising the target: same fingerprint, so the customer's progress stays.
         let five = Criteria(criteria: [Criterion(key: "c", eventType: "purchase", target: 5)])
@@ -343,14 +346,14 @@ struct CriterionEngineTests {
         let outcome = try BadgeEvaluator.evaluate(
             criteria, states: ["c": stored], event: event("e3"), timeZone: "", prerequisitesHeld: true)
         #expect(outcome.complete)
-        #expect(outcome.states["c"]?.count == 3)
-        #expect(outcome.states["c"]?.fingerprint == CriterionEngine.fingerprint(criterion, timeZone: ""))
+        #expect(outcome.statesByKey(criteria)["c"]?.count == 3)
+        #expect(outcome.statesByKey(criteria)["c"]?.fingerprint == CriterionEngine.fingerprint(criterion, timeZone: ""))
         // A state of another rule still starts again.
         stored.fingerprint = CriterionEngine.legacyFingerprint(
             Criterion(key: "c", eventType: "refund", target: 3), timeZone: "")
         let restarted = try BadgeEvaluator.evaluate(
             criteria, states: ["c": stored], event: event("e4"), timeZone: "", prerequisitesHeld: true)
-        #expect(restarted.states["c"]?.count == 1)
+        #expect(restarted.statesByKey(criteria)["c"]?.count == 1)
     }
 
     @Test("an old stamp the old fingerprint gave another rule too is not carried over")
@@ -371,7 +374,7 @@ struct CriterionEngineTests {
         let outcome = try BadgeEvaluator.evaluate(
             criteria, states: ["s": stored], event: event("e1", attributes: ["x": "10"]), timeZone: "",
             prerequisitesHeld: true)
-        #expect(outcome.states["s"]?.sum == 10)
+        #expect(outcome.statesByKey(criteria)["s"]?.sum == 10)
         #expect(!outcome.complete)
     }
 

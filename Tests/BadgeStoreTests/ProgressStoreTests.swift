@@ -71,6 +71,23 @@ struct ProgressStoreTests {
                 try store.criterionStates(txn, customerId: "c", badgeIds: [])
             }
             #expect(none.isEmpty)
+
+            // Flat, by criterion keys in the order given (one the states never have among them):
+            // each badge's keys in place, nil where nothing is stored.
+            var keysByBadge: [String: [String]] = [:]
+            for badge in asked where keysByBadge[badge] == nil {
+                keysByBadge[badge] = Array(
+                    ["streak", "n", "x", "s"].shuffled(using: &random).prefix(Int.random(in: 1...4, using: &random)))
+            }
+            let reads = ProgressReads(asked.map { (badgeId: $0, criterionKeys: keysByBadge[$0]) })
+            let list = try store.read { txn throws(BadgeError) in
+                try store.criterionStateList(txn, customerId: "c", reads)
+            }
+            #expect(list == asked.flatMap { badge in keysByBadge[badge]!.map { model["c"]?[badge]?[$0] } })
+            let emptyList = try store.read { txn throws(BadgeError) in
+                try store.criterionStateList(txn, customerId: "c", ProgressReads([]))
+            }
+            #expect(emptyList.isEmpty)
         }
     }
 }

@@ -174,7 +174,8 @@ extension FieldReader {
 
 extension [UInt8] {
     mutating func appendFixed64(_ bits: UInt64) {
-        for index in 0..<8 { append(UInt8(truncatingIfNeeded: bits >> (8 * UInt64(index)))) }
+        // One copy of the little-endian bytes, not eight appends each checking the capacity.
+        Swift.withUnsafeBytes(of: bits.littleEndian) { append(contentsOf: $0) }
     }
 
     /// proto3: zero (and negative zero) is not written.

@@ -57,11 +57,23 @@ final class WriterCatalogue: @unchecked Sendable {
 struct EventRules: Sendable {
     let badges: [RuleBadge]
     let stateReads: ProgressReads
+    /// The badges' own time zones, each once, and which of them each badge has (in `badges`'
+    /// order): an event without a zone, of a customer without one, is read in each badge's zone,
+    /// and each zone's local time is worked out once per event without hashing its name.
+    let zones: [String]
+    let zoneIndices: [Int]
 
     init(_ badges: [RuleBadge]) {
         self.badges = badges
         stateReads = ProgressReads(
             badges.map { (badgeId: $0.badge.id, criterionKeys: $0.criteria.criteria.map(\.key)) })
+        var zones: [String] = []
+        zoneIndices = badges.map { badge in
+            if let known = zones.firstIndex(of: badge.criteria.timeZone) { return known }
+            zones.append(badge.criteria.timeZone)
+            return zones.count - 1
+        }
+        self.zones = zones
     }
 
     static let empty = EventRules([])
@@ -306,16 +318,17 @@ extension BadgeService {
         }
 
         // Display order, so a prerequisite earned by this event counts for the badges after it.
-        // The local time of the zone used last, and of the others: the badges mostly share one.
-        var lastLocal: (zone: String, local: LocalTime)?
-        var localTimes: [String: LocalTime] = [:]
+        // The event's or the customer's zone, when there is one, is every badge's.
+        let sharedZone = !event.timeZone.isEmpty ? event.timeZone : customerZone
+        var sharedLocal: LocalTime?
+        var badgeZoneLocals = [LocalTime?](repeating: nil, count: sharedZone.isEmpty ? rules.zones.count : 0)
         // About one change per listening badge; growing the array one badge at a time was 4% of a plan.
         plan.result.progress.reserveCapacity(badges.count)
         var storedStates = try store.criterionStateList(txn, customerId: event.customerId, rules.stateReads)
         var stateOffset = 0
         let customerPart = KeyPart(event.customerId)
-        for rule in badges {
-            let badge = rule.badge
+        for (position, rule) in badges.enumerated() {
+            // Through the rule (a class), not copied out: a copy retained each of its strings.
             let criteria = rule.criteria
             // Handed over, not shared, so that the evaluator changes the states in place.
             var states = SmallList<CriterionState?>()
@@ -324,39 +337,49 @@ extension BadgeService {
                 storedStates[index] = nil
             }
             stateOffset += criteria.criteria.count
-            let zone =
-                !event.timeZone.isEmpty ? event.timeZone : (!customerZone.isEmpty ? customerZone : criteria.timeZone)
+            let zone: String
             let local: LocalTime
-            if let lastLocal, lastLocal.zone == zone {
-                local = lastLocal.local
-            } else if let known = localTimes[zone] {
-                local = known
+            if !sharedZone.isEmpty {
+                zone = sharedZone
+                if let sharedLocal {
+                    local = sharedLocal
+                } else {
+                    local = try LocalTime(utcMs: event.occurredAtMs, timeZone: zone)
+                    sharedLocal = local
+                }
             } else {
-                local = try LocalTime(utcMs: event.occurredAtMs, timeZone: zone)
-                localTimes[zone] = local
+                let zoneIndex = rules.zoneIndices[position]
+                zone = rules.zones[zoneIndex]
+                if let known = badgeZoneLocals[zoneIndex] {
+                    local = known
+                } else {
+                    local = try LocalTime(utcMs: event.occurredAtMs, timeZone: zone)
+                    badgeZoneLocals[zoneIndex] = local
+                }
             }
-            lastLocal = (zone, local)
             var outcome = try BadgeEvaluator.evaluate(
                 criteria, fingerprints: rule.fingerprints,
                 states: states,
                 event: event, timeZone: zone, prerequisitesHeld: try holdsAll(criteria.prerequisites), local: local)
-            outcome.forEachProgress { plan.result.progress.append(ProgressChange(badgeId: badge.id, progress: $0)) }
+            outcome.forEachProgress {
+                plan.result.progress.append(ProgressChange(badgeId: rule.badge.id, progress: $0))
+            }
             if outcome.complete {
-                if !badge.repeatable, let heldUntilMs = BadgeEvaluator.heldUntil(outcome, now: now) {
+                if !rule.badge.repeatable, let heldUntilMs = BadgeEvaluator.heldUntil(outcome, now: now) {
                     // Held by an award its rules made (a revocation clears the mark): refused as
                     // already held without reading the customer's awards. Aged, most completions
                     // are of these: the reads were ~9 of ~125 µs per event.
                     plan.decidedUntilMs = min(plan.decidedUntilMs, heldUntilMs)
                 } else {
                     let decision = try award(
-                        badge, criteria, outcome, event,
-                        IssuePolicy.needsTally(badge) ? try tally(badge.id) : AwardTally(), store, txn, now)
+                        rule.badge, criteria, outcome, event,
+                        IssuePolicy.needsTally(rule.badge) ? try tally(rule.badge.id) : AwardTally(), store, txn, now)
                     plan.readGlobalCount = plan.readGlobalCount || decision.readGlobalCount
                     plan.decidedUntilMs = min(plan.decidedUntilMs, decision.decidedUntilMs)
                     if let award = decision.award {
-                        plan.awards.append((award, badge))
-                        awardedNow.insert(badge.id)
-                        if badge.repeatable {
+                        plan.awards.append((award, rule.badge))
+                        awardedNow.insert(rule.badge.id)
+                        if rule.badge.repeatable {
                             BadgeEvaluator.startNewRound(&outcome)
                         } else {
                             // The commit dates the award a little later: its expiry is at or after this.

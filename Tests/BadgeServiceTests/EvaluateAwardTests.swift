@@ -15,6 +15,38 @@ struct EvaluateAwardTests {
     static let purchase = ActivityEvent(
         eventId: "e1", customerId: "c", type: "purchase", occurredAtMs: ServiceHarness.startMs)
 
+    @Test("badges in different zones each read an event in their own zone, unless the event or customer has one")
+    func eachBadgeInItsZone() async throws {
+        try await withHarness { harness in
+            // Three badges counting purchases between 22:00 and 05:00, in two zones (one twice).
+            for (id, zone) in [("tokyo", "Asia/Tokyo"), ("new-york", "America/New_York"), ("tokyo-2", "Asia/Tokyo")] {
+                try await harness.putBadge(
+                    BadgeDefinition(
+                        id: id, name: id,
+                        criteria: Criteria(
+                            criteria: [
+                                Criterion(
+                                    key: "night", eventType: "purchase", target: 5,
+                                    timeOfDay: TimeOfDayWindow(startMinute: 22 * 60, endMinute: 5 * 60))
+                            ], timeZone: zone)))
+            }
+            func counted(_ id: String, _ customer: String, zone: String = "") async throws -> [String] {
+                // 14:00Z: 23:00 in Tokyo, 09:00 in New York (EST).
+                let event = ActivityEvent(
+                    eventId: id, customerId: customer, type: "purchase", occurredAtMs: 1_793_628_000_000,
+                    timeZone: zone)
+                let result = try await callback { harness.service.evaluate(event, completion: $0) }.get()
+                return result.progress.map(\.badgeId).sorted()
+            }
+            #expect(try await counted("e1", "c1") == ["tokyo", "tokyo-2"])
+            // The event's zone is every badge's: night nowhere at 09:00 in New York.
+            #expect(try await counted("e2", "c2", zone: "America/New_York") == [])
+            // And, kept as the customer's zone, for that customer's later events too.
+            #expect(try await counted("e3", "c2") == [])
+            #expect(try await counted("e4", "c3", zone: "Asia/Tokyo") == ["new-york", "tokyo", "tokyo-2"])
+        }
+    }
+
     @Test("the encoded reply carries the stored award; its request id is kept but not indexed")
     func replyAndRequestIndex() async throws {
         try await withHarness { harness in

@@ -96,15 +96,16 @@ public enum BadgeEvaluator {
             var current: CriterionState
             // Handed over, not shared, so that the state's arrays are changed in place (copying
             // them on every event was a sixth of the engine's time).
-            let given = index < states.count ? states.take(at: index) : nil
-            if let stored = given {
+            // (`consume`: a binding left alive would share the state's buffers, and the event's
+            // changes would copy them.)
+            if index < states.count, let stored = states.take(at: index) {
                 // A state measured against another definition of the criterion is not carried over.
                 if stored.fingerprint == fingerprint {
-                    current = stored
+                    current = consume stored
                 } else if CriterionEngine.isLegacyStamp(stored.fingerprint, of: criterion, timeZone: criteria.timeZone)
                 {
                     // Stored by an older build: the same rule, stamped the old way.
-                    current = stored
+                    current = consume stored
                     current.fingerprint = fingerprint
                     result.markChanged(index)
                 } else {

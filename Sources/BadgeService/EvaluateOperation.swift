@@ -359,7 +359,7 @@ extension BadgeService {
             }
             var outcome = try BadgeEvaluator.evaluate(
                 criteria, fingerprints: rule.fingerprints,
-                states: states,
+                states: consume states,
                 event: event, timeZone: zone, prerequisitesHeld: try holdsAll(criteria.prerequisites), local: local)
             outcome.forEachProgress {
                 plan.result.progress.append(ProgressChange(badgeId: rule.badge.id, progress: $0))

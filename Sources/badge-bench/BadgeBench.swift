@@ -56,7 +56,8 @@ struct BadgeBench: AsyncParsableCommand {
                         let current = states[customer][position]
                         states[customer][position] = SmallList()
                         var outcome = try BadgeEvaluator.evaluate(
-                            badge.criteria!, fingerprints: fingerprints[position], states: current, event: event,
+                            badge.criteria!, fingerprints: fingerprints[position], states: consume current,
+                            event: event,
                             timeZone: badge.criteria!.timeZone, prerequisitesHeld: true)
                         if outcome.complete {
                             // Evidence for every completion, as the engine wrote it before it

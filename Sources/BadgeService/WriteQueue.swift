@@ -118,8 +118,10 @@ final class WriteQueue: @unchecked Sendable {
         self.logger = logger
         // The thread holds the queue until `stop()`: dropping the service without stopping it leaks
         // the thread rather than leaving it with a dangling queue.
-        let thread = Thread { self.run() }
-        thread.name = "badges-writer"
+        let thread = Thread {
+            nameCurrentThread("badges-writer")
+            self.run()
+        }
         thread.start()
     }
 

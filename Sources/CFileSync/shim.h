@@ -20,4 +20,8 @@ enum { CFILESYNC_O_DIRECT = __O_DIRECT };
 enum { CFILESYNC_O_DIRECT = 0 };
 #endif
 
+// pthread_setname_np(3), another GNU extension, for naming the writer's and the journal's threads
+// (pthread_t is an unsigned long in glibc).
+extern int pthread_setname_np(unsigned long thread, const char *name);
+
 #endif

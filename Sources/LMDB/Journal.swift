@@ -98,8 +98,10 @@ final class Journal: @unchecked Sendable {
             throw error
         }
         preparer.start()
-        let thread = Thread { [self] in runCheckpoints() }
-        thread.name = "lmdb-checkpoint"
+        let thread = Thread { [self] in
+            nameCurrentThread("lmdb-checkpoint")
+            runCheckpoints()
+        }
         thread.start()
     }
 

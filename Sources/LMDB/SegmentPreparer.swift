@@ -102,8 +102,10 @@ final class SegmentPreparer: @unchecked Sendable {
 
     func start() {
         condition.withLock { running = true }
-        let thread = Thread { [self] in run() }
-        thread.name = "lmdb-segments"
+        let thread = Thread { [self] in
+            nameCurrentThread("lmdb-segments")
+            run()
+        }
         thread.start()
     }
 

@@ -60,6 +60,13 @@ struct BadgedProcessTests {
         // Linked for its speed (Package.swift); a linker that drops it would cost 6-9% CPU silently.
         let maps = try String(contentsOfFile: "/proc/\(process.processIdentifier)/maps", encoding: .utf8)
         #expect(maps.contains("libtcmalloc_minimal"), "badged does not allocate with tcmalloc")
+        // Its own threads are named, for top -H and perf.
+        let tasks = "/proc/\(process.processIdentifier)/task"
+        let threadNames = try FileManager.default.contentsOfDirectory(atPath: tasks).compactMap {
+            try? String(contentsOfFile: "\(tasks)/\($0)/comm", encoding: .utf8).trimmingCharacters(in: .newlines)
+        }
+        #expect(
+            Set(threadNames).isSuperset(of: ["badges-writer", "lmdb-checkpoint", "lmdb-segments"]), "\(threadNames)")
         var issued: [Award] = []
         for index in 0..<25 {
             issued.append(

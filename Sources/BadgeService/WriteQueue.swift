@@ -298,7 +298,7 @@ final class WriteQueue: @unchecked Sendable {
         let now = clock()
         let start = ContinuousClock.now
         // Writes are taken in the order they came: the first waited longest.
-        if let oldest = batch.first { metrics.queueWait.recordNanoseconds(Self.nanoseconds(start - oldest.queuedAt)) }
+        if let oldest = batch.first { metrics.queueWait.recordNanoseconds((start - oldest.queuedAt).inNanoseconds) }
         var live: [PendingWrite] = []
         live.reserveCapacity(batch.count)
         for write in batch {
@@ -334,16 +334,11 @@ final class WriteQueue: @unchecked Sendable {
             return applyOneByOne(live, now: now)
         }
         // Durable now: what callers wait for, completions excluded.
-        metrics.commitDuration.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - start))
+        metrics.commitDuration.recordNanoseconds((ContinuousClock.now - start).inNanoseconds)
         metrics.batchSize.record(live.count)
         count(commits: 1)
         for completion in completions { completion() }
         for (write, error) in refusals { write.fail(error) }
-    }
-
-    private static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 
     private func applyOneByOne(_ writes: [PendingWrite], now: Int64) {

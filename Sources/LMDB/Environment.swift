@@ -312,7 +312,7 @@ public final class Environment: @unchecked Sendable {
         }
         // mdb_txn_commit frees the transaction even when it fails, so there is nothing to abort.
         let commitStart = ContinuousClock.now
-        defer { lastCommit.store(Self.nanoseconds(ContinuousClock.now - commitStart), ordering: .relaxed) }
+        defer { lastCommit.store((ContinuousClock.now - commitStart).inNanoseconds, ordering: .relaxed) }
         if let journal {
             try journal.commit(txn)
         } else {
@@ -325,11 +325,6 @@ public final class Environment: @unchecked Sendable {
     /// fdatasync, or LMDB's own commit and syncs (0 before the first). What waiting to put more
     /// writes into one commit can save, at most.
     public var lastCommitNanoseconds: Int64 { lastCommit.load(ordering: .relaxed) }
-
-    private static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
 
     /// The current size of the memory map in bytes (0 once closed).
     public var mapSize: Int {
@@ -454,5 +449,13 @@ public final class Environment: @unchecked Sendable {
             }
             prefix += "/"
         }
+    }
+}
+
+extension Duration {
+    /// The duration in whole nanoseconds (commit and queue times are recorded in them).
+    public var inNanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

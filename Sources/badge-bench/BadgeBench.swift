@@ -53,8 +53,9 @@ struct BadgeBench: AsyncParsableCommand {
                 for (event, customer) in stream {
                     for position in positionsByType[event.type] ?? [] {
                         let badge = badges[position]
-                        let current = states[customer][position]
-                        states[customer][position] = SmallList()
+                        // Moved out, not copied: the evaluator changes the states in place.
+                        var current = SmallList<CriterionState?>()
+                        swap(&current, &states[customer][position])
                         var outcome = try BadgeEvaluator.evaluate(
                             badge.criteria!, fingerprints: fingerprints[position], states: consume current,
                             event: event,

@@ -333,8 +333,10 @@ extension BadgeService {
             // Handed over, not shared, so that the evaluator changes the states in place.
             var states = SmallList<CriterionState?>()
             for index in stateOffset..<(stateOffset + criteria.criteria.count) {
-                states.append(storedStates[index])
-                storedStates[index] = nil
+                // Moved, not copied (a copy retains each of the state's arrays and strings).
+                var state: CriterionState? = nil
+                swap(&state, &storedStates[index])
+                states.append(state)
             }
             stateOffset += criteria.criteria.count
             let zone: String

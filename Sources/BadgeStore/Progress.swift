@@ -46,8 +46,9 @@ extension BadgeStore {
     )
         throws(BadgeError) -> [CriterionState?]
     {
-        precondition(reads.offsets != nil, "criterionStateList reads the criterion keys given, so needs them")
-        let offsets = reads.offsets ?? []
+        guard let offsets = reads.offsets else {
+            preconditionFailure("criterionStateList reads the criterion keys given, so needs them")
+        }
         var result = [CriterionState?](repeating: nil, count: reads.keyCount)
         try scanStates(txn, customerId: customerId, reads) {
             wanted, keyIndex, _, value throws(BadgeError) in

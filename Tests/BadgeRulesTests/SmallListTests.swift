@@ -26,4 +26,22 @@ struct SmallListTests {
             #expect(walked == array)
         }
     }
+
+    @Test("take leaves nil in place, update changes in place, map and init keep the order")
+    func takeUpdateMap() {
+        for count in 0...4 {
+            let values = (0..<count).map { "v\($0)" }
+            var list = SmallList<String?>(values)
+            #expect(list.count == count && list.array == values)
+            for index in 0..<count {
+                list.update(at: index) { $0 = $0.map { $0 + "!" } }
+            }
+            #expect(list.array == values.map { $0 + "!" })
+            var taken: [String?] = []
+            for index in stride(from: count - 1, through: 0, by: -1) { taken.append(list.take(at: index)) }
+            #expect(taken == values.reversed().map { $0 + "!" })
+            #expect(list.count == count && list.array.allSatisfy { $0 == nil })
+            #expect(SmallList(values).map(\.count).array == values.map(\.count))
+        }
+    }
 }

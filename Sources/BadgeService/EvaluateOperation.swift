@@ -322,6 +322,12 @@ extension BadgeService {
         let sharedZone = !event.timeZone.isEmpty ? event.timeZone : customerZone
         var sharedLocal: LocalTime?
         var badgeZoneLocals = [LocalTime?](repeating: nil, count: sharedZone.isEmpty ? rules.zones.count : 0)
+        func localTime(in zone: String, knownAs known: inout LocalTime?) throws(BadgeError) -> LocalTime {
+            if let known { return known }
+            let local = try LocalTime(utcMs: event.occurredAtMs, timeZone: zone)
+            known = local
+            return local
+        }
         // About one change per listening badge; growing the array one badge at a time was 4% of a plan.
         plan.result.progress.reserveCapacity(badges.count)
         var storedStates = try store.criterionStateList(txn, customerId: event.customerId, rules.stateReads)
@@ -343,21 +349,11 @@ extension BadgeService {
             let local: LocalTime
             if !sharedZone.isEmpty {
                 zone = sharedZone
-                if let sharedLocal {
-                    local = sharedLocal
-                } else {
-                    local = try LocalTime(utcMs: event.occurredAtMs, timeZone: zone)
-                    sharedLocal = local
-                }
+                local = try localTime(in: zone, knownAs: &sharedLocal)
             } else {
                 let zoneIndex = rules.zoneIndices[position]
                 zone = rules.zones[zoneIndex]
-                if let known = badgeZoneLocals[zoneIndex] {
-                    local = known
-                } else {
-                    local = try LocalTime(utcMs: event.occurredAtMs, timeZone: zone)
-                    badgeZoneLocals[zoneIndex] = local
-                }
+                local = try localTime(in: zone, knownAs: &badgeZoneLocals[zoneIndex])
             }
             var outcome = try BadgeEvaluator.evaluate(
                 criteria, fingerprints: rule.fingerprints,

@@ -324,11 +324,12 @@ public struct KeyPart: Sendable {
     }
 }
 
-/// Which badges' states `criterionStates(_:customerId:_:)` reads, with their part of the keys
-/// worked out and put in key order once (Evaluate keeps one per event type with its catalogue).
+/// Which badges' states `criterionStates(_:customerId:_:)` and `criterionStateList` read, with
+/// their part of the keys worked out and put in key order once (Evaluate keeps one per event type
+/// with its catalogue).
 ///
 /// Given the badges' criterion keys, it reads only the states stored under exactly those keys'
-/// bytes. A result is keyed by `String`, whose `==` is Unicode canonical equivalence: a state left
+/// bytes. A result keyed by `String` compares keys by Unicode canonical equivalence: a state left
 /// under a key the badge no longer has ("caf\u{E9}") would otherwise take the place of the state of
 /// its current key spelled in other bytes ("cafe\u{301}"), and every event would count from the old one.
 public struct ProgressReads: Sendable {

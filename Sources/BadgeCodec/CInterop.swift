@@ -209,15 +209,27 @@ func swiftString(_ pointer: UnsafeMutablePointer<CChar>?) -> String {
 }
 
 /// Reads a generated map field into a dictionary (a repeated key keeps the last value, as protobuf does).
+///
+/// Keys are the protocol's bytes, but a `String` dictionary compares them as Unicode text, where a
+/// precomposed "\u{E9}" and "e" + U+0301 are one key: the second would replace the first's value
+/// and keep its bytes. Two such keys are refused (`ambiguous_key`, naming `field`) rather than
+/// merged.
 func swiftMap<E: CMapEntry>(
-    _ count: Int, _ entries: UnsafeMutablePointer<UnsafeMutablePointer<E>?>?
-) -> [String: String] {
+    _ count: Int, _ entries: UnsafeMutablePointer<UnsafeMutablePointer<E>?>?, field: String
+) throws(BadgeError) -> [String: String] {
     guard count > 0, let entries else { return [:] }
     var result: [String: String] = [:]
     result.reserveCapacity(count)
     for index in 0..<count {
         guard let entry = entries[index] else { continue }
-        result[swiftString(entry.pointee.key)] = swiftString(entry.pointee.value)
+        let key = swiftString(entry.pointee.key)
+        if let existing = result.index(forKey: key), !result[existing].key.isSameId(key) {
+            throw BadgeError(
+                .invalidArgument,
+                "\(field) has two keys that are the same text in different Unicode bytes (\"\(key)\"): keys are compared byte for byte, send one of them",
+                reason: "ambiguous_key")
+        }
+        result[key] = swiftString(entry.pointee.value)
     }
     return result
 }

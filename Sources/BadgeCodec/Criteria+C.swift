@@ -149,7 +149,7 @@ extension EvaluateResult: CBacked {
     init(c: UnsafePointer<Badges__V1__EvaluateResponse>) throws(BadgeError) {
         let m = c.pointee
         self.init(
-            awarded: try swiftArray(m.n_awarded, m.awarded) { Award(c: $0) },
+            awarded: try swiftArray(m.n_awarded, m.awarded) { (c) throws(BadgeError) in try Award(c: c) },
             progress: try swiftArray(m.n_progress, m.progress) { (c) throws(BadgeError) in try ProgressChange(c: c) },
             replayed: m.replayed != 0)
     }
@@ -171,7 +171,9 @@ extension CriterionState: CBacked {
         sum = m.sum
         let values = swiftStrings(m.n_distinct_values, m.distinct_values)
         let days: [Int64] = swiftScalars(m.n_distinct_days, m.distinct_days)
-        for (index, value) in values.enumerated() { distinct[value] = index < days.count ? days[index] : 0 }
+        for (index, value) in values.enumerated() {
+            distinct[ExactText(value)] = index < days.count ? days[index] : 0
+        }
         let periods: [Int64] = swiftScalars(m.n_bucket_periods, m.bucket_periods)
         let counts: [Double] = swiftScalars(m.n_bucket_counts, m.bucket_counts)
         let sums: [Double] = swiftScalars(m.n_bucket_sums, m.bucket_sums)
@@ -199,7 +201,7 @@ extension CriterionState: CBacked {
         c.pointee.count = count
         c.pointee.sum = sum
         let sortedDistinct = distinct.sorted { $0.key < $1.key }
-        (c.pointee.n_distinct_values, c.pointee.distinct_values) = arena.strings(sortedDistinct.map(\.key))
+        (c.pointee.n_distinct_values, c.pointee.distinct_values) = arena.strings(sortedDistinct.map(\.key.text))
         (c.pointee.n_distinct_days, c.pointee.distinct_days) = arena.scalars(sortedDistinct.map(\.value))
         (c.pointee.n_bucket_periods, c.pointee.bucket_periods) = arena.scalars(buckets.map(\.period))
         (c.pointee.n_bucket_counts, c.pointee.bucket_counts) = arena.scalars(buckets.map(\.count))

@@ -26,7 +26,7 @@ extension CriterionState {
         if !distinct.isEmpty {
             // Sorted, so the same state always encodes to the same bytes.
             let sortedDistinct = distinct.sorted { $0.key < $1.key }
-            for (value, _) in sortedDistinct { out.appendString(field: 4, value, keepEmpty: true) }
+            for (value, _) in sortedDistinct { out.appendString(field: 4, value.text, keepEmpty: true) }
             out.appendPackedVarints(field: 5, sortedDistinct) { UInt64(bitPattern: $0.value) }
         }
         out.appendPackedVarints(field: 6, buckets) { UInt64(bitPattern: $0.period) }
@@ -122,7 +122,9 @@ extension CriterionState {
         }
         // The same pairing as the protobuf-c path: a bucket per period and a run per start with an
         // end; a missing count or sum reads as zero, values past the periods are dropped.
-        for (index, value) in values.enumerated() { distinct[value] = index < days.count ? days[index] : 0 }
+        for (index, value) in values.enumerated() {
+            distinct[ExactText(value)] = index < days.count ? days[index] : 0
+        }
         if buckets.count > periodCount { buckets.removeSubrange(periodCount...) }
         let pairedRuns = min(startCount, endCount)
         if runs.count > pairedRuns { runs.removeSubrange(pairedRuns...) }

@@ -159,12 +159,12 @@ extension ListBadgesReply: CBacked {
 
 extension IssueRequest: CBacked {
     public static let protoName = "badges.v1.IssueRequest"
-    init(c: UnsafePointer<Badges__V1__IssueRequest>) {
+    init(c: UnsafePointer<Badges__V1__IssueRequest>) throws(BadgeError) {
         let m = c.pointee
         self.init(
             customerId: swiftString(m.customer_id), badgeId: swiftString(m.badge_id),
             requestId: swiftString(m.request_id), source: AwardSource(c: m.source), evidence: swiftString(m.evidence),
-            evidenceFields: swiftMap(m.n_evidence_fields, m.evidence_fields))
+            evidenceFields: try swiftMap(m.n_evidence_fields, m.evidence_fields, field: "evidence_fields"))
     }
     func fill(_ c: UnsafeMutablePointer<Badges__V1__IssueRequest>, _ arena: EncodeArena) {
         c.pointee.customer_id = arena.string(customerId)
@@ -208,7 +208,9 @@ extension RevokeRequest: CBacked {
 extension RevokeReply: CBacked {
     public static let protoName = "badges.v1.RevokeResponse"
     init(c: UnsafePointer<Badges__V1__RevokeResponse>) throws(BadgeError) {
-        self.init(revoked: try swiftArray(c.pointee.n_revoked, c.pointee.revoked) { Award(c: $0) })
+        self.init(
+            revoked: try swiftArray(c.pointee.n_revoked, c.pointee.revoked) { (c) throws(BadgeError) in try Award(c: c)
+            })
     }
     func fill(_ c: UnsafeMutablePointer<Badges__V1__RevokeResponse>, _ arena: EncodeArena) {
         (c.pointee.n_revoked, c.pointee.revoked) = repeated(revoked, arena)
@@ -232,7 +234,7 @@ extension TrophyCaseEntry: CBacked {
         self.init(
             badge: try required(c.pointee.badge, BadgeDefinition.self, field: "entries.badge"),
             state: c.pointee.state == BADGES__V1__TROPHY_CASE_ENTRY__STATE__LOCKED ? .locked : .earned,
-            awards: try swiftArray(c.pointee.n_awards, c.pointee.awards) { Award(c: $0) },
+            awards: try swiftArray(c.pointee.n_awards, c.pointee.awards) { (c) throws(BadgeError) in try Award(c: c) },
             // A server from before award_count (0) listed every award.
             awardCount: c.pointee.award_count == 0 ? nil : Int(c.pointee.award_count),
             progress: try swiftArray(c.pointee.n_progress, c.pointee.progress) { Progress(c: $0) },
@@ -279,7 +281,8 @@ extension ExportAwardsRequest: CBacked {
 extension ExportAwardsChunk: CBacked {
     public static let protoName = "badges.v1.ExportAwardsChunk"
     init(c: UnsafePointer<Badges__V1__ExportAwardsChunk>) throws(BadgeError) {
-        self.init(awards: try swiftArray(c.pointee.n_awards, c.pointee.awards) { Award(c: $0) })
+        self.init(
+            awards: try swiftArray(c.pointee.n_awards, c.pointee.awards) { (c) throws(BadgeError) in try Award(c: c) })
     }
     func fill(_ c: UnsafeMutablePointer<Badges__V1__ExportAwardsChunk>, _ arena: EncodeArena) {
         (c.pointee.n_awards, c.pointee.awards) = repeated(awards, arena)
@@ -288,12 +291,12 @@ extension ExportAwardsChunk: CBacked {
 
 extension ActivityEvent: CBacked {
     public static let protoName = "badges.v1.EvaluateRequest"
-    init(c: UnsafePointer<Badges__V1__EvaluateRequest>) {
+    init(c: UnsafePointer<Badges__V1__EvaluateRequest>) throws(BadgeError) {
         let m = c.pointee
         self.init(
             eventId: swiftString(m.event_id), customerId: swiftString(m.customer_id), type: swiftString(m.type),
             occurredAtMs: m.occurred_at_ms, timeZone: swiftString(m.time_zone), amount: m.amount,
-            attributes: swiftMap(m.n_attributes, m.attributes), dryRun: m.dry_run != 0)
+            attributes: try swiftMap(m.n_attributes, m.attributes, field: "attributes"), dryRun: m.dry_run != 0)
     }
     func fill(_ c: UnsafeMutablePointer<Badges__V1__EvaluateRequest>, _ arena: EncodeArena) {
         c.pointee.event_id = arena.string(eventId)

@@ -44,7 +44,8 @@ extension BadgeDefinition: CBacked {
             icon: swiftString(m.icon), rank: m.rank, group: swiftString(m.group), status: BadgeStatus(c: m.status),
             validFromMs: m.valid_from_ms, validUntilMs: m.valid_until_ms, repeatable: m.repeatable != 0,
             maxPerCustomer: m.max_per_customer, globalCap: m.global_cap, expiresAfterMs: m.expires_after_ms,
-            expiresAtMs: m.expires_at_ms, labels: swiftMap(m.n_labels, m.labels), createdAtMs: m.created_at_ms,
+            expiresAtMs: m.expires_at_ms, labels: try swiftMap(m.n_labels, m.labels, field: "labels"),
+            createdAtMs: m.created_at_ms,
             updatedAtMs: m.updated_at_ms,
             criteria: try m.criteria.map { (c) throws(BadgeError) in try Criteria(c: c) })
     }
@@ -74,12 +75,13 @@ extension BadgeDefinition: CBacked {
 extension Award: CBacked {
     public static let protoName = "badges.v1.Award"
 
-    init(c: UnsafePointer<Badges__V1__Award>) {
+    init(c: UnsafePointer<Badges__V1__Award>) throws(BadgeError) {
         let m = c.pointee
         self.init(
             awardId: m.award_id, customerId: swiftString(m.customer_id), badgeId: swiftString(m.badge_id),
             earnedAtMs: m.earned_at_ms, expiresAtMs: m.expires_at_ms, source: AwardSource(c: m.source),
-            evidence: swiftString(m.evidence), evidenceFields: swiftMap(m.n_evidence_fields, m.evidence_fields),
+            evidence: swiftString(m.evidence),
+            evidenceFields: try swiftMap(m.n_evidence_fields, m.evidence_fields, field: "evidence_fields"),
             requestId: swiftString(m.request_id), revokedAtMs: m.revoked_at_ms,
             revokeReason: swiftString(m.revoke_reason), revokedBy: swiftString(m.revoked_by))
     }

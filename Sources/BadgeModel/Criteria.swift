@@ -162,8 +162,9 @@ public struct CriterionState: Sendable, Hashable {
     public var fingerprint: UInt64 = 0
     public var count: Double = 0
     public var sum: Double = 0
-    /// DISTINCT: value -> last period index seen.
-    public var distinct: [String: Int64] = [:]
+    /// DISTINCT: value -> last period index seen. Values are told apart byte for byte, as
+    /// attribute values are matched.
+    public var distinct: [ExactText: Int64] = [:]
     /// Windowed aggregates: period index -> (count, sum), kept sorted by period.
     public var buckets: [Bucket] = []
     /// STREAK: disjoint runs of consecutive periods, ascending.

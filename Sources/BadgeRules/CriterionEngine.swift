@@ -21,7 +21,9 @@ public enum CriterionEngine {
     /// True when `event` is of the criterion's type, passes every condition, and happened inside
     /// its local time-of-day and day-of-week filters.
     public static func matches(_ criterion: Criterion, _ event: ActivityEvent, at local: LocalTime) -> Bool {
-        guard event.type == criterion.eventType else { return false }
+        // Byte for byte, as every id and event type: a `String` comparison would match the same
+        // text in other Unicode bytes (the same goes for attribute names and values below).
+        guard event.type.isSameId(criterion.eventType) else { return false }
         if let window = criterion.timeOfDay, !contains(window, minute: local.minuteOfDay) { return false }
         if !criterion.daysOfWeek.isEmpty, !criterion.daysOfWeek.contains(UInt32(local.weekday)) { return false }
         return criterion.conditions.allSatisfy { holds($0, event) }
@@ -36,12 +38,20 @@ public enum CriterionEngine {
     }
 
     static func holds(_ condition: Condition, _ event: ActivityEvent) -> Bool {
-        let text = event.attributes[condition.attribute]
+        let text = attribute(condition.attribute, of: event)
+        func isListed(_ text: String) -> Bool { condition.values.contains { $0.isSameId(text) } }
+        // As `text == condition.values.first` (two nils are equal), byte for byte.
+        let isFirst =
+            switch (text, condition.values.first) {
+            case (nil, nil): true
+            case (let text?, let first?): text.isSameId(first)
+            default: false
+            }
         switch condition.op {
-        case .eq: return text != nil && text == condition.values.first
-        case .ne: return text != condition.values.first
-        case .in: return text.map { condition.values.contains($0) } ?? false
-        case .notIn: return !(text.map { condition.values.contains($0) } ?? false)
+        case .eq: return text != nil && isFirst
+        case .ne: return !isFirst
+        case .in: return text.map(isListed) ?? false
+        case .notIn: return !(text.map(isListed) ?? false)
         case .gt, .gte, .lt, .lte:
             guard let value = number(condition.attribute, event) else { return false }
             switch condition.op {
@@ -53,10 +63,19 @@ public enum CriterionEngine {
         }
     }
 
+    /// The event's attribute of exactly this name (byte for byte). The attributes are a `String`
+    /// dictionary, which looks keys up as Unicode text; decoding refuses two keys that are the same
+    /// text (`ambiguous_key`), so the one found is the only candidate.
+    static func attribute(_ name: String, of event: ActivityEvent) -> String? {
+        guard let index = event.attributes.index(forKey: name) else { return nil }
+        let (key, value) = event.attributes[index]
+        return key.isSameId(name) ? value : nil
+    }
+
     /// A numeric attribute, or the event amount for "amount"/"" when no attribute has that name.
     static func number(_ attribute: String, _ event: ActivityEvent) -> Double? {
         // "inf" and "nan" parse as Doubles but are no amount anyone spent.
-        if let text = event.attributes[attribute] { return Double(text).flatMap { $0.isFinite ? $0 : nil } }
+        if let text = Self.attribute(attribute, of: event) { return Double(text).flatMap { $0.isFinite ? $0 : nil } }
         return attribute.isEmpty || attribute == "amount" ? event.amount : nil
     }
 
@@ -86,7 +105,8 @@ public enum CriterionEngine {
                 addToBucket(&state, period: local.period(periodUnit(criterion)), value: value, criterion: criterion)
             }
         case .distinct:
-            guard let item = event.attributes[criterion.attribute] else { return }
+            guard let text = attribute(criterion.attribute, of: event) else { return }
+            let item = ExactText(text)
             let period = local.period(periodUnit(criterion))
             state.distinct[item] = max(state.distinct[item] ?? period, period)
             if state.distinct.count > maxDistinct, let oldest = state.distinct.min(by: { $0.value < $1.value }) {
@@ -95,7 +115,7 @@ public enum CriterionEngine {
         case .streak:
             insert(local.period(criterion.streakUnit == .weeks ? .week : .day), into: &state.runs)
         case .state:
-            guard let item = event.attributes[criterion.attribute] else { return }
+            guard let item = attribute(criterion.attribute, of: event) else { return }
             // Latest by event time wins, so a late, older event cannot overwrite a newer state.
             if event.occurredAtMs >= state.stateTimeMs {
                 state.stateValue = item
@@ -224,7 +244,7 @@ public enum CriterionEngine {
             return state.runs.first { $0.end == period || $0.end == period - 1 }.map { Double($0.end - $0.start + 1) }
                 ?? 0
         case .state:
-            return state.stateValue == criterion.stateValue && !state.stateValue.isEmpty ? 1 : 0
+            return state.stateValue.isSameId(criterion.stateValue) && !state.stateValue.isEmpty ? 1 : 0
         }
     }
 
@@ -348,7 +368,7 @@ public enum CriterionEngine {
             text += " distinct "
             text += criterion.attribute
             text += ":"
-            appendList(state.distinct.keys.sorted().prefix(maxRecent), to: &text)
+            appendList(state.distinct.keys.sorted().prefix(maxRecent).map(\.text), to: &text)
         case .streak:
             Format.appendCount(value, to: &text)
             text += criterion.streakUnit == .weeks ? " weeks in a row of " : " days in a row of "

@@ -59,7 +59,7 @@ public enum DefinitionRules {
         }
         for prerequisite in criteria.prerequisites {
             try Validate.badgeId(prerequisite, field: "\(place).prerequisites")
-            if prerequisite == badgeId {
+            if prerequisite.isSameId(badgeId) {
                 throw .invalidArgument("\(place): a badge cannot be its own prerequisite", reason: "invalid_criteria")
             }
         }

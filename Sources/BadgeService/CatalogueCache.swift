@@ -21,7 +21,7 @@ final class CatalogueCache: Sendable {
         var criterionKeys: [String: [String]]
         /// The active badges with criteria listening to each event type, in display order (for
         /// Evaluate's plans made outside the writer).
-        var rulesByType: [String: EventRules]
+        var rulesByType: [ExactText: EventRules]
     }
 
     private struct State {

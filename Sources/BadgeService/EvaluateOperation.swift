@@ -11,7 +11,7 @@ import LMDB
 final class WriterCatalogue: @unchecked Sendable {
     private struct Loaded {
         var byId: [String: BadgeDefinition]
-        var rulesByType: [String: EventRules]
+        var rulesByType: [ExactText: EventRules]
     }
     private var loaded: Loaded?
 
@@ -35,19 +35,21 @@ final class WriterCatalogue: @unchecked Sendable {
     ) throws(BadgeError)
         -> EventRules
     {
-        try load(store, txn).rulesByType[type] ?? .empty
+        try load(store, txn).rulesByType[ExactText(type)] ?? .empty
     }
 
     func invalidate() { loaded = nil }
 
-    static func build(_ catalogue: [BadgeDefinition]) -> [String: EventRules] {
-        var index: [String: [RuleBadge]] = [:]
+    /// The active badges with criteria by the event types they listen to, told apart byte for
+    /// byte (an event of type "caf\u{E9}" is not one of "cafe\u{301}").
+    static func build(_ catalogue: [BadgeDefinition]) -> [ExactText: EventRules] {
+        var index: [ExactText: [RuleBadge]] = [:]
         for badge in catalogue.sorted(by: BadgeDefinition.displayOrder) where badge.status == .active {
             guard let criteria = badge.criteria else { continue }
             let rule = RuleBadge(
                 badge: badge, criteria: criteria, fingerprints: BadgeEvaluator.fingerprints(of: criteria),
                 keyPart: KeyPart(badge.id))
-            for type in Set(criteria.criteria.map(\.eventType)) { index[type, default: []].append(rule) }
+            for type in Set(criteria.criteria.map { ExactText($0.eventType) }) { index[type, default: []].append(rule) }
         }
         return index.mapValues(EventRules.init)
     }
@@ -163,7 +165,7 @@ extension BadgeService {
                 Result { () throws(BadgeError) in
                     try store.read { txn throws(BadgeError) in
                         if let replay = try Self.replay(event, store: store, txn: txn) { return reply(replay, nil) }
-                        let rules = WriterCatalogue.build(try store.allBadges(txn))[event.type] ?? .empty
+                        let rules = WriterCatalogue.build(try store.allBadges(txn))[ExactText(event.type)] ?? .empty
                         return reply(try Self.plan(event, rules: rules, store: store, txn: txn, now: now).result, nil)
                     }
                 })
@@ -226,7 +228,7 @@ extension BadgeService {
             if let replay = try Self.replay(event, store: store, txn: txn) { return .replayed(replay) }
             let catalogue = try catalogueCache.snapshot(store, txn, generation: generation)
             let plan = try Self.plan(
-                event, rules: catalogue.rulesByType[event.type] ?? .empty, store: store, txn: txn, now: now)
+                event, rules: catalogue.rulesByType[ExactText(event.type)] ?? .empty, store: store, txn: txn, now: now)
             return .planned(PlannedEvaluate(plan: plan, ticket: ticket, nowMs: now))
         }
     }

@@ -19,7 +19,7 @@ struct CriterionStateCodecTests {
         state.count = pick(Self.doubles)
         state.sum = pick(Self.doubles)
         for index in 0..<Int.random(in: 0...4, using: &random) {
-            state.distinct["\(pick(Self.texts))\(index)"] = pick(Self.int64s)
+            state.distinct[ExactText("\(pick(Self.texts))\(index)")] = pick(Self.int64s)
         }
         state.buckets = (0..<Int.random(in: 0...5, using: &random)).map { _ in
             CriterionState.Bucket(period: pick(Self.int64s), count: pick(Self.doubles), sum: pick(Self.doubles))
@@ -46,6 +46,17 @@ struct CriterionStateCodecTests {
             #expect(try ours.withUnsafeBytes { try CriterionState(protobufC: $0) } == state)
             #expect(try theirs.withUnsafeBytes { try CriterionState(decoding: $0) } == state)
         }
+    }
+
+    @Test("DISTINCT values that are the same text in other Unicode bytes stay two values, both ways")
+    func distinctValuesByBytes() throws {
+        var state = CriterionState(fingerprint: 1)
+        state.distinct = [ExactText("caf\u{E9}"): 3, ExactText("cafe\u{301}"): 4, "cafe": 5]
+        #expect(state.distinct.count == 3)
+        let ours = state.encoded()
+        #expect(ours == state.protobufCEncoded())
+        #expect(try ours.withUnsafeBytes { try CriterionState(decoding: $0) } == state)
+        #expect(try ours.withUnsafeBytes { try CriterionState(protobufC: $0) } == state)
     }
 
     @Test("cut anywhere, ours refuses exactly what protobuf-c refuses, and reads the same otherwise")

@@ -69,6 +69,41 @@ struct CriterionEngineTests {
         #expect(!CriterionEngine.matches(criterion, event("7", attributes: ["items": "many"]), at: local))
     }
 
+    @Test("types, attribute names, condition values and state values match byte for byte")
+    func exactText() throws {
+        let local = try LocalTime(utcMs: Self.base, timeZone: "")
+        // One `String` to Swift, two texts to the protocol.
+        let (nfc, nfd) = ("\u{E9}t\u{E9}", "e\u{301}te\u{301}")
+        #expect(nfc == nfd && !nfc.isSameId(nfd))
+        let typed = Criterion(key: "k", eventType: nfc)
+        #expect(CriterionEngine.matches(typed, event("1", nfc), at: local))
+        #expect(!CriterionEngine.matches(typed, event("2", nfd), at: local))
+        for (op, matchesSame) in [(Condition.Op.eq, true), (.ne, false), (.in, true), (.notIn, false)] {
+            let criterion = Criterion(
+                key: "k", eventType: "purchase", conditions: [Condition(attribute: "a", op: op, values: [nfc])])
+            #expect(CriterionEngine.matches(criterion, event("3", attributes: ["a": nfc]), at: local) == matchesSame)
+            #expect(CriterionEngine.matches(criterion, event("4", attributes: ["a": nfd]), at: local) == !matchesSame)
+        }
+        // An attribute of another name in other bytes is absent: `ne` holds, `eq` does not.
+        let named = Criterion(
+            key: "k", eventType: "purchase", conditions: [Condition(attribute: nfc, op: .eq, values: ["x"])])
+        #expect(CriterionEngine.matches(named, event("5", attributes: [nfc: "x"]), at: local))
+        #expect(!CriterionEngine.matches(named, event("6", attributes: [nfd: "x"]), at: local))
+        let summed = Criterion(key: "s", eventType: "purchase", aggregate: .sum, attribute: nfc, target: 9)
+        let sum = CriterionEngine.record(summed, CriterionState(), event("7", attributes: [nfd: "2"]), at: local)
+        #expect(CriterionEngine.current(summed, sum, at: local, atEvent: true) == 0)
+        // DISTINCT keeps both values; STATE compares its value by bytes.
+        let distinct = Criterion(key: "d", eventType: "purchase", aggregate: .distinct, attribute: "a", target: 2)
+        var state = CriterionEngine.record(distinct, CriterionState(), event("8", attributes: ["a": nfc]), at: local)
+        state = CriterionEngine.record(distinct, state, event("9", attributes: ["a": nfd]), at: local)
+        #expect(state.distinct.count == 2)
+        let tier = Criterion(key: "t", eventType: "purchase", aggregate: .state, attribute: "a", stateValue: nfc)
+        let other = CriterionEngine.record(tier, CriterionState(), event("10", attributes: ["a": nfd]), at: local)
+        let same = CriterionEngine.record(tier, CriterionState(), event("11", attributes: ["a": nfc]), at: local)
+        #expect(CriterionEngine.current(tier, other, at: local, atEvent: true) == 0)
+        #expect(CriterionEngine.current(tier, same, at: local, atEvent: true) == 1)
+    }
+
     @Test("time-of-day windows wrap midnight; days of week are ISO")
     func timeWindows() throws {
         let night = TimeOfDayWindow(startMinute: 22 * 60, endMinute: 5 * 60)

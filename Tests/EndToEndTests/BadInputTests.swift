@@ -121,6 +121,54 @@ struct BadInputTests {
         }
     }
 
+    @Test("two map keys that are the same text in other Unicode bytes are refused, not merged")
+    func ambiguousMapKeys() async throws {
+        try await TestServer.with { server in
+            try await seed(server)
+            let raw = try RawConnection(server, .unix)
+            raw.sendPreface()
+            #expect(raw.readPreface() == WireProtocol.preface())
+            // A map entry: key (field 1) and value (field 2), inside field `number` of the request.
+            func entry(_ number: UInt8, _ key: String, _ value: String) -> [UInt8] {
+                let body: [UInt8] =
+                    [0x0A, UInt8(key.utf8.count)] + Array(key.utf8) + [0x12, UInt8(value.utf8.count)]
+                    + Array(value.utf8)
+                return [number << 3 | 2, UInt8(body.count)] + body
+            }
+            let (nfc, nfd) = ("k\u{E9}", "ke\u{301}")
+            // IssueRequest{customer_id, badge_id, request_id, evidence_fields (6): both keys}. A
+            // `String` dictionary kept one entry: the first key's bytes with the second's value.
+            let issue: [UInt8] =
+                [0x0A, 0x02] + Array("c2".utf8) + [0x12, 0x0A] + Array("new-member".utf8) + [0x1A, 0x02]
+                + Array("r2".utf8) + entry(6, nfc, "nfc") + entry(6, nfd, "nfd")
+            // EvaluateRequest{event_id, customer_id, type, attributes (7): both keys}.
+            let evaluate: [UInt8] =
+                [0x0A, 0x02] + Array("e1".utf8) + [0x12, 0x02] + Array("c2".utf8) + [0x1A, 0x05] + Array("visit".utf8)
+                + entry(7, nfc, "nfc") + entry(7, nfd, "nfd")
+            for (callId, method, payload, field) in [
+                (UInt64(1), Method.issue, issue, "evidence_fields"), (2, .evaluate, evaluate, "attributes"),
+            ] {
+                raw.sendCall(callId: callId, method: method.rawValue, payload: payload)
+                let (header, _) = try #require(raw.readFrame())
+                #expect(header.callId == callId)
+                #expect(header.status == .invalidArgument)
+                #expect(header.reason == "ambiguous_key")
+                #expect(header.message.contains(field))
+            }
+            // The same key twice, byte for byte, is a repeated protobuf map key: the last value wins.
+            let repeated: [UInt8] =
+                [0x0A, 0x02] + Array("c2".utf8) + [0x12, 0x0A] + Array("new-member".utf8) + [0x1A, 0x02]
+                + Array("r3".utf8) + entry(6, nfc, "first") + entry(6, nfc, "last")
+            raw.sendCall(callId: 3, method: Method.issue.rawValue, payload: repeated)
+            let (header, payload) = try #require(raw.readFrame())
+            #expect(header.status == .ok)
+            let award = try IssueResult(decoding: payload).award
+            #expect(award.evidenceFields.count == 1)
+            #expect(award.evidenceFields.first.map { $0.key.isSameId(nfc) && $0.value == "last" } == true)
+            try await assertServerHealthy(server, awards: 2)
+        }
+    }
+
     @Test("an unknown method and an undecodable payload fail that call only", arguments: Transport.allCases)
     func perCallErrors(transport: Transport) async throws {
         try await TestServer.with { server in

@@ -333,6 +333,56 @@ struct EvaluateScenarioTests {
         }
     }
 
+    @Test("event types, attribute names and values match byte for byte, not as Unicode text")
+    func exactText() async throws {
+        // A precomposed "\u{E9}" and "e" + U+0301 are one Swift `String`, and were one event type,
+        // one condition value and one DISTINCT value.
+        let (nfc, nfd) = ("caf\u{E9}", "cafe\u{301}")
+        #expect(nfc == nfd && !nfc.isSameId(nfd))
+        try await TestServer.with { server in
+            let client = try await server.client(.unix)
+            _ = try await client.putBadge(
+                BadgeDefinition(
+                    id: "exact", name: "Exact",
+                    criteria: Criteria(
+                        combine: .any,
+                        criteria: [
+                            Criterion(key: "type", eventType: nfc, target: 9),
+                            Criterion(
+                                key: "eq", eventType: "visit",
+                                conditions: [Condition(attribute: "place", op: .eq, values: [nfc])], target: 9),
+                            Criterion(
+                                key: "in", eventType: "visit",
+                                conditions: [Condition(attribute: "place", op: .in, values: [nfc])], target: 9),
+                            Criterion(
+                                key: "ne", eventType: "visit",
+                                conditions: [Condition(attribute: "place", op: .ne, values: [nfc])], target: 9),
+                            Criterion(
+                                key: "places", eventType: "visit", aggregate: .distinct, attribute: "place", target: 9),
+                            Criterion(
+                                key: "named", eventType: "visit", aggregate: .distinct, attribute: nfc, target: 9),
+                        ])))
+            func progress(_ result: EvaluateResult) -> [String: Double] {
+                Dictionary(uniqueKeysWithValues: result.progress.map { ($0.progress.key, $0.progress.current) })
+            }
+            // The same text in other bytes is another event type: nothing listens to it.
+            #expect(try await client.evaluate(event("t1", "c1", nfd)).progress.isEmpty)
+            #expect(progress(try await client.evaluate(event("t2", "c1", nfc))) == ["type": 1])
+            // Conditions compare values byte for byte.
+            var result = try await client.evaluate(event("v1", "c1", "visit", attributes: ["place": nfd]))
+            // (Every visit counts toward "named", which reads an attribute these events lack: 0.)
+            #expect(progress(result) == ["ne": 1, "places": 1, "named": 0])
+            result = try await client.evaluate(event("v2", "c1", "visit", attributes: ["place": nfc]))
+            #expect(progress(result) == ["eq": 1, "in": 1, "places": 2, "named": 0])
+            // An attribute is found by its exact name only.
+            result = try await client.evaluate(event("v3", "c1", "visit", attributes: [nfd: "x"]))
+            #expect(progress(result)["named"] == 0)
+            result = try await client.evaluate(event("v4", "c1", "visit", attributes: [nfc: "x"]))
+            #expect(progress(result)["named"] == 1)
+            await client.close()
+        }
+    }
+
     @Test("events sent concurrently (committed in batches) earn the same badges as the same events one by one")
     func concurrentEqualsSequential() async throws {
         let catalogue = [

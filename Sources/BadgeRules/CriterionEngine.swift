@@ -368,7 +368,7 @@ public enum CriterionEngine {
             text += " distinct "
             text += criterion.attribute
             text += ":"
-            appendList(state.distinct.keys.sorted().prefix(maxRecent).map(\.text), to: &text)
+            appendList(state.distinct.keys.sorted().prefix(maxRecent).lazy.map(\.text), to: &text)
         case .streak:
             Format.appendCount(value, to: &text)
             text += criterion.streakUnit == .weeks ? " weeks in a row of " : " days in a row of "

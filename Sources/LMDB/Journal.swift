@@ -359,8 +359,12 @@ final class Journal: @unchecked Sendable {
     private func finishCheckpoint(_ segment: UInt64, olderBytes: Int) throws(LMDBError) {
         do throws(LMDBError) {
             try makeBase()
-            let older = try JournalFiles.segments(in: directory).filter { $0 < segment }
-            try Self.removeFiles(preparer.recycle(older.map(JournalFiles.name)), in: directory)
+            // Oldest first, one at a time, whether kept for reuse or unlinked: a crash part way
+            // then leaves the newest of them, still in line with the segment the base precedes.
+            // (Renaming every reusable one first left older, smaller ones behind a gap.)
+            for older in try JournalFiles.segments(in: directory).filter({ $0 < segment }).sorted() {
+                try Self.removeFiles(preparer.recycle([JournalFiles.name(older)]), in: directory)
+            }
         } catch {
             // The segments kept still count (any removed before the failure only bring the next
             // checkpoint forward).

@@ -92,6 +92,12 @@ internal import CZlib
 //     of what was then the newest segment, started a new segment (whose header says the journal
 //     ended at the last valid record) and crashed before its first checkpoint removed the old one.
 //     Then no later segment holds records; if one does, the old segment is damaged.
+//   - Segment numbers follow one another; a gap is a segment lost, with one exception. A
+//     checkpoint removes the segments its base covers, oldest first (so a crash part way leaves
+//     the newest of them, in line); an earlier version renamed the reusable ones away first and
+//     could leave an older, smaller one behind a gap. Segments before the last gap are passed
+//     over when the base covers them: the segment after the gap begins at or below the base's
+//     sequence, and they are sound and hold no record newer than the base.
 // What this cannot see: a damaged *cancel* record at the very end of an older segment (its
 // transaction's sequence is still reached), which would replay a transaction whose commit had
 // reported failure. Cancels are rare (a failed mdb_txn_commit) and the caller was told of the error.

@@ -72,8 +72,23 @@ enum JournalRecovery {
             parsed.append(
                 ParsedSegment(name: name, header: header, bytes: bytes, records: records, end: end, ending: ending))
         }
-        // Segments are numbered one after another; a gap means a segment went missing.
-        for (earlier, later) in zip(segments, segments.dropFirst()) where later != earlier + 1 {
+        // A checkpoint removes the segments its base covers once the base is in place; a crash
+        // during that removal can leave some behind, apart from the rest. Segments before the last
+        // gap are passed over (the checkpoint after this recovery removes them) when the base
+        // covers them: the segment after the gap begins at or below the base's sequence, and they
+        // are sound and hold nothing newer than the base. Otherwise the gap is a segment lost.
+        let lastGap = parsed.indices.dropFirst().last { parsed[$0].header.number != parsed[$0 - 1].header.number + 1 }
+        if let lastGap, parsed[lastGap].header.previousSequence <= base,
+            parsed[..<lastGap].allSatisfy({ segment in
+                if case .damaged = segment.ending { return false }
+                return (segment.records.last?.sequence ?? 0) <= base
+            })
+        {
+            parsed.removeFirst(lastGap)
+        }
+        // The rest are numbered one after another; a gap means a segment went missing.
+        let numbers = parsed.map(\.header.number)
+        for (earlier, later) in zip(numbers, numbers.dropFirst()) where later != earlier + 1 {
             throw damaged("\(JournalFiles.name(earlier + 1)) is missing between two segments", directory)
         }
         try checkEndings(parsed, directory)

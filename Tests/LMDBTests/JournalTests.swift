@@ -484,6 +484,40 @@ import Testing
         }
     }
 
+    /// A checkpoint removes the segments its base covers; a crash part way through used to leave an
+    /// older one behind a gap (reusable segments were renamed away first, smaller ones unlinked
+    /// after), and reopening refused the folder as a segment gone missing.
+    @Test func anOldSegmentLeftBehindAGapByACheckpointIsPassedOver() throws {
+        try withTemporaryDirectory { path in
+            var stale: (name: String, bytes: Data)?
+            do {
+                let env = try Environment(path: path, options: Self.manual)
+                let db = try env.openDatabase("test")
+                for index in 0..<10 { try env.write { txn in try txn.put(db, "a\(index)", "1") } }
+                let name = try Self.segments(path).last!
+                stale = (name, try Data(contentsOf: URL(fileURLWithPath: path + "/" + name)))
+                try env.checkpoint()
+                for index in 0..<10 { try env.write { txn in try txn.put(db, "b\(index)", "2") } }
+                try env.checkpoint()
+                for index in 0..<10 { try env.write { txn in try txn.put(db, "c\(index)", "3") } }
+                env.closeWithoutCheckpoint()
+            }
+            let (name, bytes) = try #require(stale)
+            #expect(!(try Self.segments(path).contains(name)))
+            try bytes.write(to: URL(fileURLWithPath: path + "/" + name))
+            let numbers = try Self.segments(path).map { UInt64($0.dropFirst(8).prefix(16), radix: 16)! }
+            #expect(numbers.count == 2 && numbers[1] > numbers[0] + 1, "a gap: \(numbers)")
+            let env = try Environment(path: path, options: Self.manual)
+            defer { env.close() }
+            #expect(env.recoveredTransactions == 10)
+            let all = try Self.contents(env, try env.openDatabase("test"))
+            #expect(all.count == 30)
+            #expect(all["a0"] == "1" && all["b9"] == "2" && all["c9"] == "3")
+            // The recovery's own checkpoint removed the stale segment.
+            #expect(!(try Self.segments(path).contains(name)))
+        }
+    }
+
     @Test func aSegmentThatCannotBeCreatedDelaysTheCheckpointButNotTheWrites() throws {
         try withTemporaryDirectory { path in
             var model: [String: String] = [:]

@@ -213,7 +213,7 @@ func swiftString(_ pointer: UnsafeMutablePointer<CChar>?) -> String {
 /// Keys are the protocol's bytes, but a `String` dictionary compares them as Unicode text, where a
 /// precomposed "\u{E9}" and "e" + U+0301 are one key: the second would replace the first's value
 /// and keep its bytes. Two such keys are refused (`ambiguous_key`, naming `field`) rather than
-/// merged.
+/// merged, and so is a key that is not valid UTF-8 (`invalid_text`).
 func swiftMap<E: CMapEntry>(
     _ count: Int, _ entries: UnsafeMutablePointer<UnsafeMutablePointer<E>?>?, field: String
 ) throws(BadgeError) -> [String: String] {
@@ -222,6 +222,11 @@ func swiftMap<E: CMapEntry>(
     result.reserveCapacity(count)
     for index in 0..<count {
         guard let entry = entries[index] else { continue }
+        // Invalid UTF-8 would read as U+FFFD, merging keys "\xFF" and "\xFE" into one.
+        if let raw = entry.pointee.key, String(validatingCString: raw) == nil {
+            throw BadgeError(
+                .invalidArgument, "\(field) has a key that is not valid UTF-8", reason: "invalid_text")
+        }
         let key = swiftString(entry.pointee.key)
         if let existing = result.index(forKey: key), !result[existing].key.isSameId(key) {
             throw BadgeError(

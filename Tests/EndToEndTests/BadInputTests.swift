@@ -155,6 +155,16 @@ struct BadInputTests {
                 #expect(header.reason == "ambiguous_key")
                 #expect(header.message.contains(field))
             }
+            // Keys in invalid UTF-8 ("\xFF" and "\xFE") both read as U+FFFD: refused, not merged.
+            func rawEntry(_ key: UInt8) -> [UInt8] { [6 << 3 | 2, 7, 0x0A, 0x01, key, 0x12, 0x02, 0x76, 0x31] }
+            let invalid: [UInt8] =
+                [0x0A, 0x02] + Array("c2".utf8) + [0x12, 0x0A] + Array("new-member".utf8) + [0x1A, 0x02]
+                + Array("r4".utf8) + rawEntry(0xFF) + rawEntry(0xFE)
+            raw.sendCall(callId: 4, method: Method.issue.rawValue, payload: invalid)
+            let (refused, _) = try #require(raw.readFrame())
+            #expect(refused.status == .invalidArgument)
+            #expect(refused.reason == "invalid_text")
+            #expect(refused.message.contains("evidence_fields has a key that is not valid UTF-8"))
             // The same key twice, byte for byte, is a repeated protobuf map key: the last value wins.
             let repeated: [UInt8] =
                 [0x0A, 0x02] + Array("c2".utf8) + [0x12, 0x0A] + Array("new-member".utf8) + [0x1A, 0x02]

@@ -222,12 +222,16 @@ func swiftMap<E: CMapEntry>(
     result.reserveCapacity(count)
     for index in 0..<count {
         guard let entry = entries[index] else { continue }
-        // Invalid UTF-8 would read as U+FFFD, merging keys "\xFF" and "\xFE" into one.
-        if let raw = entry.pointee.key, String(validatingCString: raw) == nil {
-            throw BadgeError(
-                .invalidArgument, "\(field) has a key that is not valid UTF-8", reason: "invalid_text")
+        // Validated, not repaired: invalid UTF-8 would read as U+FFFD, merging keys "\xFF" and
+        // "\xFE" into one.
+        var key = ""
+        if let raw = entry.pointee.key {
+            guard let valid = String(validatingCString: raw) else {
+                throw BadgeError(
+                    .invalidArgument, "\(field) has a key that is not valid UTF-8", reason: "invalid_text")
+            }
+            key = valid
         }
-        let key = swiftString(entry.pointee.key)
         if let existing = result.index(forKey: key), !result[existing].key.isSameId(key) {
             throw BadgeError(
                 .invalidArgument,

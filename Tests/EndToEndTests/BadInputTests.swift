@@ -135,18 +135,21 @@ struct BadInputTests {
                     + Array(value.utf8)
                 return [number << 3 | 2, UInt8(body.count)] + body
             }
+            // IssueRequest{customer_id "c2", badge_id, request_id, then `fields` (evidence_fields, 6)}.
+            func issue(requestId: String, _ fields: [UInt8]) -> [UInt8] {
+                [0x0A, 0x02] + Array("c2".utf8) + [0x12, 0x0A] + Array("new-member".utf8)
+                    + [0x1A, UInt8(requestId.utf8.count)] + Array(requestId.utf8) + fields
+            }
             let (nfc, nfd) = ("k\u{E9}", "ke\u{301}")
-            // IssueRequest{customer_id, badge_id, request_id, evidence_fields (6): both keys}. A
-            // `String` dictionary kept one entry: the first key's bytes with the second's value.
-            let issue: [UInt8] =
-                [0x0A, 0x02] + Array("c2".utf8) + [0x12, 0x0A] + Array("new-member".utf8) + [0x1A, 0x02]
-                + Array("r2".utf8) + entry(6, nfc, "nfc") + entry(6, nfd, "nfd")
+            // Both keys: a `String` dictionary kept one entry, the first key's bytes with the
+            // second's value.
+            let ambiguous = issue(requestId: "r2", entry(6, nfc, "nfc") + entry(6, nfd, "nfd"))
             // EvaluateRequest{event_id, customer_id, type, attributes (7): both keys}.
             let evaluate: [UInt8] =
                 [0x0A, 0x02] + Array("e1".utf8) + [0x12, 0x02] + Array("c2".utf8) + [0x1A, 0x05] + Array("visit".utf8)
                 + entry(7, nfc, "nfc") + entry(7, nfd, "nfd")
             for (callId, method, payload, field) in [
-                (UInt64(1), Method.issue, issue, "evidence_fields"), (2, .evaluate, evaluate, "attributes"),
+                (UInt64(1), Method.issue, ambiguous, "evidence_fields"), (2, .evaluate, evaluate, "attributes"),
             ] {
                 raw.sendCall(callId: callId, method: method.rawValue, payload: payload)
                 let (header, _) = try #require(raw.readFrame())
@@ -157,18 +160,14 @@ struct BadInputTests {
             }
             // Keys in invalid UTF-8 ("\xFF" and "\xFE") both read as U+FFFD: refused, not merged.
             func rawEntry(_ key: UInt8) -> [UInt8] { [6 << 3 | 2, 7, 0x0A, 0x01, key, 0x12, 0x02, 0x76, 0x31] }
-            let invalid: [UInt8] =
-                [0x0A, 0x02] + Array("c2".utf8) + [0x12, 0x0A] + Array("new-member".utf8) + [0x1A, 0x02]
-                + Array("r4".utf8) + rawEntry(0xFF) + rawEntry(0xFE)
+            let invalid = issue(requestId: "r4", rawEntry(0xFF) + rawEntry(0xFE))
             raw.sendCall(callId: 4, method: Method.issue.rawValue, payload: invalid)
             let (refused, _) = try #require(raw.readFrame())
             #expect(refused.status == .invalidArgument)
             #expect(refused.reason == "invalid_text")
             #expect(refused.message.contains("evidence_fields has a key that is not valid UTF-8"))
             // The same key twice, byte for byte, is a repeated protobuf map key: the last value wins.
-            let repeated: [UInt8] =
-                [0x0A, 0x02] + Array("c2".utf8) + [0x12, 0x0A] + Array("new-member".utf8) + [0x1A, 0x02]
-                + Array("r3".utf8) + entry(6, nfc, "first") + entry(6, nfc, "last")
+            let repeated = issue(requestId: "r3", entry(6, nfc, "first") + entry(6, nfc, "last"))
             raw.sendCall(callId: 3, method: Method.issue.rawValue, payload: repeated)
             let (header, payload) = try #require(raw.readFrame())
             #expect(header.status == .ok)

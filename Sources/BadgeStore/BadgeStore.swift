@@ -10,7 +10,7 @@ public final class BadgeStore: Sendable {
     /// The schema this code writes. A data folder from a newer schema is refused rather than misread.
     ///
     /// 2: evaluated events are also indexed by the time they were recorded (`event_times`), so old
-    /// ones can be pruned. A version-1 folder is brought up to 2 when opened (`indexEventTimes`).
+    /// ones can be pruned. (Replaced by the event log of schema 5.)
     /// 3: an event record may keep its awards by id only (`EventRecord.awards_by_id`), and a
     /// criterion state may say its badge is held (`CriterionState.held_until_ms`), which every
     /// revocation must clear. Nothing is converted; the version is raised so that an older build,
@@ -19,7 +19,12 @@ public final class BadgeStore: Sendable {
     /// 4: a criterion state keeps its event ids front-coded (`CriterionState.recent_front_coded`),
     /// which an older build would skip, losing the ids its evidence lists. States written before
     /// keep their plain ids until their next change; both are read.
-    public static let schemaVersion: UInt32 = 4
+    /// 5: event records live in `event_log`, keyed by their history sequence and appended in that
+    /// order, with an `event_ids` index; `events` and `event_times` are left empty. Keyed by the
+    /// caller's random event id, each record went into a random page (~70% full on average) and
+    /// needed a time index for pruning; in sequence order pages fill completely and pruning walks
+    /// the log from its start. A folder of schema 1-4 is converted when opened (`moveEventsToLog`).
+    public static let schemaVersion: UInt32 = 5
 
     public let environment: Environment
     let meta: Database
@@ -29,17 +34,24 @@ public final class BadgeStore: Sendable {
     let requests: Database
     let badgeCounts: Database
     let progress: Database
-    let events: Database
     let history: Database
     let customers: Database
+    /// Schema 4 and earlier kept event records here, by event id, and indexed them by time; both
+    /// are emptied when such a folder is opened (`moveEventsToLog`).
+    let events: Database
     let eventTimes: Database
+    let eventLog: Database
+    let eventIds: Database
     /// Writer thread only; see `PendingCounters`.
     let pendingCounters = PendingCounters()
     /// Writer thread only; see `PendingChanges`.
     let pendingChanges = PendingChanges()
 
-    /// Opens (creating if needed) the store in the directory `path`.
-    public init(path: String, options: Environment.Options = .init()) throws(BadgeError) {
+    /// Opens (creating if needed) the store in the directory `path`. `notice` hears of the long steps
+    /// opening may take (bringing an older folder's schema up to date), before and after each.
+    public init(
+        path: String, options: Environment.Options = .init(), notice: (String) -> Void = { _ in }
+    ) throws(BadgeError) {
         do {
             environment = try Environment(path: path, options: options)
             meta = try environment.openDatabase("meta")
@@ -53,6 +65,8 @@ public final class BadgeStore: Sendable {
             history = try environment.openDatabase("history")
             customers = try environment.openDatabase("customers")
             eventTimes = try environment.openDatabase("event_times")
+            eventLog = try environment.openDatabase("event_log")
+            eventIds = try environment.openDatabase("event_ids")
         } catch let error as LMDBError {
             throw BadgeError(
                 .unavailable, "cannot open the data folder \(path): \(error)", reason: "storage_open_failed")
@@ -60,7 +74,7 @@ public final class BadgeStore: Sendable {
             throw BadgeError(
                 .unavailable, "cannot open the data folder \(path): \(error)", reason: "storage_open_failed")
         }
-        try checkSchema(path: path)
+        try checkSchema(path: path, notice: notice)
     }
 
     public func close() { environment.close() }
@@ -95,7 +109,7 @@ public final class BadgeStore: Sendable {
         }
     }
 
-    private func checkSchema(path: String) throws(BadgeError) {
+    private func checkSchema(path: String, notice: (String) -> Void) throws(BadgeError) {
         let stored = try read { txn throws(BadgeError) in
             try value(txn, meta, key: Keys.schemaVersion) { Keys.readUInt32($0) ?? 0 }
         }
@@ -106,8 +120,10 @@ public final class BadgeStore: Sendable {
                     "data folder \(path) has schema version \(version); this build reads up to \(Self.schemaVersion)",
                     reason: "schema_too_new")
             }
-            // The version is written only after this: an interrupted upgrade is done again.
-            if version < 2 { try indexEventTimes() }
+            // `moveEventsToLog` raises the version before it moves anything, so an interrupted
+            // move is found by what it left behind, and finished.
+            let unfinished = version < 5 ? true : try eventsLeftToMove()
+            if unfinished { try moveEventsToLog(notice: notice) }
         }
         if stored != Self.schemaVersion {
             try write { txn throws(BadgeError) in

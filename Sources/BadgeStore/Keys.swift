@@ -12,10 +12,13 @@
 /// | `requests`    | Issue request id bytes                               | u64 award id                   |
 /// | `badge_counts`| badge id bytes                                       | u64 unrevoked awards           |
 /// | `progress`    | len‖customer id ‖ len‖badge id ‖ criterion key bytes | `badges.v1.CriterionState`     |
-/// | `events`      | Evaluate event id bytes                              | `badges.v1.EventRecord`        |
+/// | `event_log`   | u64 history sequence                                 | `badges.v1.EventRecord`        |
+/// | `event_ids`   | Evaluate event id bytes                              | u64 history sequence           |
 /// | `history`     | len‖customer id ‖ u64 sequence                       | event id bytes                 |
-/// | `event_times` | u64 recorded-at ms ‖ event id bytes                  | the event's `history` key      |
 /// | `customers`   | customer id bytes                                    | the customer's IANA time zone  |
+///
+/// (`events`, event id -> record, and `event_times`, u64 recorded-at ms ‖ event id -> history key,
+/// held event records up to schema 4; they are emptied when such a folder is opened.)
 ///
 /// A trophy case is one range scan of `awards` over the customer prefix; a customer's awards of one
 /// badge are the longer prefix with the badge id; award ids grow, so each range is oldest first.
@@ -35,15 +38,6 @@ enum Keys {
         let criterion = String(
             decoding: UnsafeRawBufferPointer(rebasing: key[(badgeStart + badgeLength)...]), as: UTF8.self)
         return (badge, criterion)
-    }
-
-    /// Events in the order they were recorded, so the oldest can be pruned with one forward scan.
-    static func eventTime(recordedAtMs: Int64, eventId: String) -> [UInt8] {
-        var key: [UInt8] = []
-        key.reserveCapacity(8 + eventId.utf8.count)
-        appendUInt64(UInt64(max(recordedAtMs, 0)), to: &key)
-        key.append(contentsOf: eventId.utf8)
-        return key
     }
 
     static func history(customerId: String, sequence: UInt64) -> [UInt8] {

@@ -166,9 +166,19 @@ extension BadgeStore {
     }
 
     public func eventRecord<M>(_ txn: borrowing Transaction<M>, eventId: String) throws(BadgeError) -> EventRecord? {
-        try value(txn, events, stringKey: eventId) { bytes throws(BadgeError) in
+        guard let sequence = try value(txn, eventIds, stringKey: eventId, { Keys.readUInt64($0) }) else { return nil }
+        guard let sequence else {
+            throw BadgeError(.dataLoss, "the index entry of event \(eventId) is malformed", reason: "index_corrupt")
+        }
+        let record = try value(txn, eventLog, key: Keys.uint64(sequence)) { bytes throws(BadgeError) in
             try decode(EventRecord.self, bytes, what: "event \(eventId)")
         }
+        guard let record else {
+            throw BadgeError(
+                .dataLoss, "event \(eventId) is indexed at \(sequence) but its record is missing",
+                reason: "index_corrupt")
+        }
+        return record
     }
 
     /// Records an evaluated event and appends it to the customer's history.
@@ -179,76 +189,53 @@ extension BadgeStore {
     {
         let bytes = record.encoded()
         let sequence = try takeNextHistorySequence(txn)
-        let historyKey = Keys.history(customerId: record.customerId, sequence: sequence)
         let eventKey = Keys.string(eventId)
         try lmdb {
-            try txn.put(events, key: eventKey, value: bytes)
-            try txn.put(history, key: historyKey, value: eventKey)
-            try txn.put(
-                eventTimes, key: Keys.eventTime(recordedAtMs: record.recordedAtMs, eventId: eventId), value: historyKey)
+            try withUnsafeBytes(of: sequence.bigEndian) { sequenceKey in
+                try bytes.withUnsafeBytes { try txn.append(eventLog, key: sequenceKey, value: $0) }
+                try eventKey.withUnsafeBytes { _ = try txn.put(eventIds, key: $0, value: sequenceKey) }
+            }
+            try txn.put(history, key: Keys.history(customerId: record.customerId, sequence: sequence), value: eventKey)
         }
     }
 
-    /// Deletes up to `limit` of the oldest evaluated events recorded before `cutoffMs`: their
-    /// records (so a retry of one counts as a new event) and their history entries. Criteria
-    /// progress and awards are kept. Returns how many were deleted.
+    /// Deletes up to `limit` evaluated events recorded before `cutoffMs`, oldest first: their
+    /// records (so a retry of one counts as a new event), index entries and history entries.
+    /// Criteria progress and awards are kept. Returns how many were deleted.
+    ///
+    /// Events are taken in the order they were recorded, and the walk stops at the first one
+    /// recorded at or after `cutoffMs`: should the clock have stepped back, events recorded after
+    /// that one wait for it, so an event is never kept for less than the retention, only longer.
     public func pruneEvents(
         _ txn: borrowing WriteTransaction, recordedBefore cutoffMs: Int64, limit: Int
     ) throws(BadgeError) -> Int {
-        var doomed: [(timeKey: [UInt8], historyKey: [UInt8])] = []
+        var doomed: [(sequence: UInt64, customerId: String)] = []
         try lmdb {
-            try txn.withCursor(eventTimes) { cursor in
+            try txn.withCursor(eventLog) { cursor in
                 var entry = try cursor.first()
-                while let (key, value) = entry, doomed.count < limit, key.count >= 8,
-                    let recordedAt = Keys.readUInt64(UnsafeRawBufferPointer(rebasing: key[0..<8])),
-                    recordedAt < UInt64(max(cutoffMs, 0))
-                {
-                    doomed.append((Array(key), Array(value)))
+                while let (key, value) = entry, doomed.count < limit {
+                    guard let sequence = Keys.readUInt64(key) else {
+                        throw BadgeError(.dataLoss, "an event log key is malformed", reason: "index_corrupt")
+                    }
+                    let record = try decode(EventRecord.self, value, what: "event at \(sequence)")
+                    if record.recordedAtMs >= cutoffMs { break }
+                    doomed.append((sequence, record.customerId))
                     entry = try cursor.next()
                 }
             }
-            for (timeKey, historyKey) in doomed {
-                try txn.delete(events, key: Array(timeKey[8...]))
+            for (sequence, customerId) in doomed {
+                let historyKey = Keys.history(customerId: customerId, sequence: sequence)
+                let sequenceKey = Keys.uint64(sequence)
+                if let eventId = try txn.get(history, key: historyKey),
+                    try txn.get(eventIds, key: eventId) == sequenceKey
+                {
+                    try txn.delete(eventIds, key: eventId)
+                }
                 try txn.delete(history, key: historyKey)
-                try txn.delete(eventTimes, key: timeKey)
+                try txn.delete(eventLog, key: sequenceKey)
             }
         }
         return doomed.count
-    }
-
-    /// Builds `event_times` for a folder written before it existed (schema 1): the history says
-    /// which event ids each customer has, and each event record when it was recorded. `chunk`
-    /// history entries per transaction: one transaction over millions of events would run past
-    /// LMDB's limit on dirty pages (and hold them all in memory). Safe to run again.
-    func indexEventTimes(chunk: Int = 50_000) throws(BadgeError) {
-        let chunk = max(chunk, 1)
-        var after: [UInt8]?
-        repeat {
-            after = try write { txn throws(BadgeError) -> [UInt8]? in
-                var entries: [(eventId: String, historyKey: [UInt8])] = []
-                try lmdb {
-                    try txn.withCursor(history) { cursor in
-                        var entry =
-                            try after.map { key in try key.withUnsafeBytes { try cursor.seek(atLeast: $0) } }
-                            ?? cursor.first()
-                        if let (key, _) = entry, let after, key.elementsEqual(after) { entry = try cursor.next() }
-                        while let (key, value) = entry, entries.count < chunk {
-                            entries.append((String(decoding: value, as: UTF8.self), Array(key)))
-                            entry = try cursor.next()
-                        }
-                    }
-                }
-                for (eventId, historyKey) in entries {
-                    guard let record = try eventRecord(txn, eventId: eventId) else { continue }
-                    try lmdb {
-                        try txn.put(
-                            eventTimes, key: Keys.eventTime(recordedAtMs: record.recordedAtMs, eventId: eventId),
-                            value: historyKey)
-                    }
-                }
-                return entries.count == chunk ? entries.last?.historyKey : nil
-            }
-        } while after != nil
     }
 
     /// The customer's event ids, oldest first (at most `limit`).

@@ -148,7 +148,8 @@ struct Badged: AsyncParsableCommand {
 
         let store = try BadgeStore(
             path: dataDir,
-            options: Environment.Options(mapSize: mapSizeMb << 20, durability: durability))
+            options: Environment.Options(mapSize: mapSizeMb << 20, durability: durability),
+            notice: { logger.notice("\($0)", metadata: ["data": "\(dataDir)"]) })
         let recovered = store.environment.recoveredTransactions
         if recovered > 0 {
             logger.notice(

@@ -70,7 +70,9 @@ extension BadgeStore {
         while chunksLeft > 0, try moveUnlistedEvents(chunk: chunk) { chunksLeft -= 1 }
         while chunksLeft > 0, try clearEventTimes(chunk: chunk) { chunksLeft -= 1 }
         if toMove > 0, chunksLeft > 0 {
-            notice("moved \(toMove) evaluated events into the event log in \(ContinuousClock.now - started)")
+            let (seconds, attoseconds) = (ContinuousClock.now - started).components
+            let tenths = (Double(seconds) * 10 + Double(attoseconds) / 1e17).rounded()
+            notice("moved \(toMove) evaluated events into the event log in \(tenths / 10) s")
         }
     }
 

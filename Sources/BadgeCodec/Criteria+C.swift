@@ -229,10 +229,13 @@ public struct EventRecord: Sendable, Hashable {
     public var response: [UInt8]
     /// `response` leaves the awards out (every record written since session 11).
     public var awardsById: Bool
+    /// The response's progress changes in `EvaluateResult.packedProgress` form, in place of
+    /// `response` (records written since store schema 5; their awards are always by id).
+    public var progressPacked: [UInt8]
 
     public init(
         customerId: String, type: String, occurredAtMs: Int64, recordedAtMs: Int64, awardedIds: [UInt64],
-        response: [UInt8], awardsById: Bool = false
+        response: [UInt8], awardsById: Bool = false, progressPacked: [UInt8] = []
     ) {
         self.customerId = customerId
         self.type = type
@@ -241,6 +244,7 @@ public struct EventRecord: Sendable, Hashable {
         self.awardedIds = awardedIds
         self.response = response
         self.awardsById = awardsById
+        self.progressPacked = progressPacked
     }
 }
 
@@ -253,7 +257,8 @@ extension EventRecord: CBacked {
             customerId: swiftString(m.customer_id), type: swiftString(m.type), occurredAtMs: m.occurred_at_ms,
             recordedAtMs: m.recorded_at_ms, awardedIds: swiftScalars(m.n_awarded_ids, m.awarded_ids),
             response: Array(UnsafeRawBufferPointer(start: m.response.data, count: m.response.len)),
-            awardsById: m.awards_by_id != 0)
+            awardsById: m.awards_by_id != 0,
+            progressPacked: Array(UnsafeRawBufferPointer(start: m.progress_packed.data, count: m.progress_packed.len)))
     }
 
     func fill(_ c: UnsafeMutablePointer<Badges__V1__EventRecord>, _ arena: EncodeArena) {
@@ -265,5 +270,7 @@ extension EventRecord: CBacked {
         let copy = arena.scalars(response)
         c.pointee.response = ProtobufCBinaryData(len: copy.count, data: copy.pointer)
         c.pointee.awards_by_id = awardsById ? 1 : 0
+        let packed = arena.scalars(progressPacked)
+        c.pointee.progress_packed = ProtobufCBinaryData(len: packed.count, data: packed.pointer)
     }
 }

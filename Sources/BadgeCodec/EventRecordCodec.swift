@@ -8,7 +8,8 @@ extension EventRecord {
     public func encoded() -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(
-            customerId.utf8.count + type.utf8.count + response.count + awardedIds.count * 10 + 40)
+            customerId.utf8.count + type.utf8.count + response.count + progressPacked.count + awardedIds.count * 10
+                + 44)
         out.appendString(field: 1, customerId)
         out.appendString(field: 2, type)
         out.appendVarint(field: 3, UInt64(bitPattern: occurredAtMs))
@@ -16,6 +17,7 @@ extension EventRecord {
         out.appendPackedVarints(field: 5, awardedIds) { $0 }
         if !response.isEmpty { out.appendMessage(field: 6, response) }
         out.appendVarint(field: 7, awardsById ? 1 : 0)
+        if !progressPacked.isEmpty { out.appendMessage(field: 8, progressPacked) }
         return out
     }
 }

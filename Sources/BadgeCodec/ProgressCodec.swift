@@ -80,13 +80,6 @@ extension EvaluateResult {
         encoded(awardRecords: awarded.map { $0.encoded() }, encodedProgress: encodedProgress, replayed: replayed)
     }
 
-    /// `encoded(awardRecords: [], encodedProgress:, replayed: false)` without a copy: a response
-    /// with no awards, not replayed, is its progress entries alone (proto3 leaves `replayed` false
-    /// out). What an event record keeps, its awards being kept by id.
-    public static func encodedWithoutAwards(encodedProgress: [UInt8]) -> [UInt8] {
-        encodedProgress
-    }
-
     /// `encoded(awarded:encodedProgress:replayed:)` from the awards' `badges.v1.Award` encodings, as
     /// the store returns them when it inserts them: the writer does not encode an award twice.
     public static func encoded(awardRecords: [[UInt8]], encodedProgress: [UInt8], replayed: Bool) -> [UInt8] {

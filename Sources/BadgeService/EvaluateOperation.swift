@@ -105,8 +105,10 @@ struct EvaluatePlan: Sendable {
     var awards: [(award: Award, badge: BadgeDefinition)] = []
     /// Encoded while planning: off the writer when the plan is made ahead.
     var states = EncodedCriterionStates()
-    /// `EvaluateResult.encodedProgress(result.progress)`.
+    /// `EvaluateResult.encodedProgress(result.progress)`, for the reply.
     var encodedProgress: [UInt8] = []
+    /// `EvaluateResult.packedProgress(result.progress)`, for the event record.
+    var packedProgress: [UInt8] = []
     var newTimeZone: String?
     /// An award decision looked at a badge's global count, which any customer's write changes: a
     /// plan made outside the writer is then made again inside it.
@@ -263,8 +265,13 @@ extension BadgeService {
                 "event_id \(event.eventId) was already used for customer \(record.customerId)\(event.customerId.differingBytesNote(from: record.customerId))",
                 reason: "event_id_reused")
         }
-        var result = try EvaluateResult(decoding: record.response)
-        if record.awardsById {
+        var result =
+            record.progressPacked.isEmpty
+            ? try EvaluateResult(decoding: record.response)
+            : EvaluateResult(
+                awarded: [],
+                progress: try EvaluateResult.unpackProgress(record.progressPacked))
+        if record.awardsById || !record.progressPacked.isEmpty {
             result.awarded = try record.awardedIds.map { (id) throws(BadgeError) in
                 guard var award = try store.award(txn, id: id) else {
                     throw BadgeError(
@@ -395,6 +402,7 @@ extension BadgeService {
         }
         plan.result.awarded = plan.awards.map(\.award)
         plan.encodedProgress = EvaluateResult.encodedProgress(plan.result.progress)
+        plan.packedProgress = EvaluateResult.packedProgress(plan.result.progress)
         return plan
     }
 
@@ -461,9 +469,8 @@ extension BadgeService {
         // The awards are stored once, as award records: a replay reads them back by id.
         let record = EventRecord(
             customerId: event.customerId, type: event.type, occurredAtMs: event.occurredAtMs, recordedAtMs: now,
-            awardedIds: result.awarded.map(\.awardId),
-            response: EvaluateResult.encodedWithoutAwards(encodedProgress: plan.encodedProgress),
-            awardsById: true)
+            awardedIds: result.awarded.map(\.awardId), response: [], awardsById: true,
+            progressPacked: plan.packedProgress)
         try store.putEventRecord(txn, eventId: event.eventId, record)
         return (result, encoded)
     }

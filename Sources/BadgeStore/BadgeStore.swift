@@ -24,6 +24,9 @@ public final class BadgeStore: Sendable {
     /// caller's random event id, each record went into a random page (~70% full on average) and
     /// needed a time index for pruning; in sequence order pages fill completely and pruning walks
     /// the log from its start. A folder of schema 1-4 is converted when opened (`moveEventsToLog`).
+    /// New records also keep their reply's progress packed (`EventRecord.progress_packed`, ~30
+    /// bytes a change instead of ~55), which an older build would replay as no progress at all;
+    /// records written before are replayed from their `response` as ever.
     public static let schemaVersion: UInt32 = 5
 
     public let environment: Environment

@@ -21,7 +21,10 @@ struct EventRecordCodecTests {
                 },
                 response: (0..<[0, 1, 200, 3000].randomElement(using: &random)!).map { _ in
                     UInt8.random(in: 0...255, using: &random)
-                }, awardsById: Bool.random(using: &random))
+                }, awardsById: Bool.random(using: &random),
+                progressPacked: (0..<[0, 1, 300].randomElement(using: &random)!).map { _ in
+                    UInt8.random(in: 0...255, using: &random)
+                })
             let ours = record.encoded()
             #expect(ours == record.protobufCEncoded(), "\(record.customerId) \(record.awardedIds)")
             let decoded = try ours.withUnsafeBytes { try EventRecord(protobufC: $0) }

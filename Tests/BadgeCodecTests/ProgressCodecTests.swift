@@ -58,13 +58,71 @@ struct ProgressCodecTests {
             }
             let result = EvaluateResult(awarded: awards, progress: changes, replayed: Bool.random(using: &random))
             #expect(result.encoded() == result.protobufCEncoded(), "\(result)")
-            // What an event record keeps: the reply without its awards, not replayed.
-            let kept = EvaluateResult(awarded: [], progress: changes, replayed: false)
+            // A reply put together from its progress part (how the writer answers a new event).
             let progress = EvaluateResult.encodedProgress(changes)
-            #expect(EvaluateResult.encodedWithoutAwards(encodedProgress: progress) == kept.protobufCEncoded())
+            let stored = EvaluateResult(awarded: [], progress: changes, replayed: false)
             #expect(
-                EvaluateResult.encodedWithoutAwards(encodedProgress: progress)
-                    == EvaluateResult.encoded(awardRecords: [], encodedProgress: progress, replayed: false))
+                EvaluateResult.encoded(awardRecords: [], encodedProgress: progress, replayed: false)
+                    == stored.protobufCEncoded())
         }
+    }
+
+    @Test("packed for an event record, progress changes unpack to the same values, bit for bit", arguments: 1...3)
+    func packedRoundTrip(seed: UInt64) throws {
+        var random = SplitMix64(state: seed)
+        func pick<T>(_ values: [T]) -> T { values.randomElement(using: &random)! }
+        let numbers = Self.doubles + [.nan, 2, 1_000, -7, 9_007_199_254_740_994, 9.3e18, Double(Int64.min)]
+        for _ in 0..<300 {
+            let changes = (0..<Int.random(in: 0...12, using: &random)).map { _ in
+                ProgressChange(
+                    badgeId: pick(Self.texts),
+                    progress: Progress(
+                        key: pick(Self.texts), current: pick(numbers), target: pick(numbers),
+                        complete: Bool.random(using: &random), text: pick(Self.texts)))
+            }
+            let unpacked = try EvaluateResult.unpackProgress(EvaluateResult.packedProgress(changes))
+            #expect(unpacked.count == changes.count)
+            for (back, original) in zip(unpacked, changes) {
+                #expect(back.badgeId == original.badgeId && back.progress.key == original.progress.key)
+                #expect(
+                    back.progress.text == original.progress.text && back.progress.complete == original.progress.complete
+                )
+                #expect(back.progress.current.bitPattern == original.progress.current.bitPattern)
+                #expect(back.progress.target.bitPattern == original.progress.target.bitPattern)
+            }
+        }
+    }
+
+    @Test("a typical change packs in about half its reply encoding")
+    func packedSize() {
+        let changes = (0..<10).map { index in
+            ProgressChange(
+                badgeId: "rule-\(index)",
+                progress: Progress(key: "count", current: 2, target: 9, complete: false, text: "2 / 9 purchase"))
+        }
+        let packed = EvaluateResult.packedProgress(changes).count
+        let reply = EvaluateResult.encodedProgress(changes).count
+        // Per change: flags 1, badge id 1 + 6, key 1 + 5, 2 and 9 as one-byte varints, text 1 + 14.
+        #expect(packed == 1 + 10 * 31, "\(packed)")
+        #expect(Double(packed) < 0.6 * Double(reply), "\(packed) against \(reply)")
+    }
+
+    @Test("a packed form that is cut short, of another format or with unknown flags is refused as data loss")
+    func packedCorrupt() {
+        let good = EvaluateResult.packedProgress([
+            ProgressChange(
+                badgeId: "b", progress: Progress(key: "k", current: 1.5, target: 3, complete: false, text: "t"))
+        ])
+        var badFlags = good
+        badFlags[1] = 8
+        var otherFormat = good
+        otherFormat[0] = 2
+        for bytes in [Array(good.dropLast()), Array(good.prefix(5)), badFlags, otherFormat] {
+            let error = expectBadgeError(.dataLoss, reason: "record_corrupt") {
+                _ = try EvaluateResult.unpackProgress(bytes)
+            }
+            #expect(error?.message.contains("does not decode") == true)
+        }
+        #expect((try? EvaluateResult.unpackProgress(EvaluateResult.packedProgress([]))) == [])
     }
 }

@@ -82,7 +82,8 @@ struct EvaluateAwardTests {
                 try harness.store.read { txn throws(BadgeError) in try harness.store.eventRecord(txn, eventId: "e1") })
             #expect(record.awardsById)
             #expect(record.awardedIds == [award.awardId])
-            #expect(try EvaluateResult(decoding: record.response).awarded.isEmpty, "the award is not stored twice")
+            #expect(record.response.isEmpty, "the award is not stored twice, nor the reply")
+            #expect(try EvaluateResult.unpackProgress(record.progressPacked) == first.progress)
 
             _ = try await harness.service.revoke(RevokeRequest(customerId: "c", awardId: award.awardId, reason: "test"))
             #expect(try harness.storedAward(award.awardId)?.isRevoked == true)
@@ -111,6 +112,38 @@ struct EvaluateAwardTests {
             let replayed = try await callback { harness.service.evaluate(event, completion: $0) }.get()
             #expect(replayed.replayed)
             #expect(replayed.awarded == [award])
+        }
+    }
+
+    @Test(
+        "a record written before progress was packed (schema 4: awards by id, the reply's progress kept as is) replays")
+    func unpackedRecordsReplay() async throws {
+        try await withHarness { harness in
+            try await harness.putBadge(Self.firstPurchase)
+            let award = try harness.store.write { txn throws(BadgeError) in
+                try harness.store.insertAward(
+                    txn,
+                    Award(awardId: 0, customerId: "c", badgeId: "first", earnedAtMs: 5, source: .rule, evidence: "then")
+                )
+            }
+            let progress = [
+                ProgressChange(
+                    badgeId: "first", progress: Progress(key: "k", current: 1, target: 1, complete: true, text: "1 / 1")
+                )
+            ]
+            try harness.store.write { txn throws(BadgeError) in
+                try harness.store.putEventRecord(
+                    txn, eventId: "v4",
+                    EventRecord(
+                        customerId: "c", type: "purchase", occurredAtMs: 5, recordedAtMs: 5,
+                        awardedIds: [award.awardId],
+                        response: EvaluateResult.encodedProgress(progress), awardsById: true))
+            }
+            let event = ActivityEvent(eventId: "v4", customerId: "c", type: "purchase", occurredAtMs: 5)
+            let replayed = try await callback { harness.service.evaluate(event, completion: $0) }.get()
+            #expect(replayed.replayed)
+            #expect(replayed.awarded == [award])
+            #expect(replayed.progress == progress)
         }
     }
 }

@@ -330,7 +330,7 @@ const ProtobufCMessageDescriptor badges__v1__criterion_state__descriptor =
   (ProtobufCMessageInit) badges__v1__criterion_state__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor badges__v1__event_record__field_descriptors[7] =
+static const ProtobufCFieldDescriptor badges__v1__event_record__field_descriptors[8] =
 {
   {
     "customer_id",
@@ -416,12 +416,25 @@ static const ProtobufCFieldDescriptor badges__v1__event_record__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "progress_packed",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Badges__V1__EventRecord, progress_packed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned badges__v1__event_record__field_indices_by_name[] = {
   4,   /* field[4] = awarded_ids */
   6,   /* field[6] = awards_by_id */
   0,   /* field[0] = customer_id */
   2,   /* field[2] = occurred_at_ms */
+  7,   /* field[7] = progress_packed */
   3,   /* field[3] = recorded_at_ms */
   5,   /* field[5] = response */
   1,   /* field[1] = type */
@@ -429,7 +442,7 @@ static const unsigned badges__v1__event_record__field_indices_by_name[] = {
 static const ProtobufCIntRange badges__v1__event_record__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor badges__v1__event_record__descriptor =
 {
@@ -439,7 +452,7 @@ const ProtobufCMessageDescriptor badges__v1__event_record__descriptor =
   "Badges__V1__EventRecord",
   "badges.v1",
   sizeof(Badges__V1__EventRecord),
-  7,
+  8,
   badges__v1__event_record__field_descriptors,
   badges__v1__event_record__field_indices_by_name,
   1,  badges__v1__event_record__number_ranges,

@@ -19,11 +19,12 @@ public final class BadgeStore: Sendable {
     /// 4: a criterion state keeps its event ids front-coded (`CriterionState.recent_front_coded`),
     /// which an older build would skip, losing the ids its evidence lists. States written before
     /// keep their plain ids until their next change; both are read.
-    /// 5: event records live in `event_log`, keyed by their history sequence and appended in that
-    /// order, with an `event_ids` index; `events` and `event_times` are left empty. Keyed by the
-    /// caller's random event id, each record went into a random page (~70% full on average) and
-    /// needed a time index for pruning; in sequence order pages fill completely and pruning walks
-    /// the log from its start. A folder of schema 1-4 is converted when opened (`moveEventsToLog`).
+    /// 5: event records live in `event_log`, keyed by the time they were recorded and their history
+    /// sequence, so appended as they come, with an `event_ids` index; `events` and `event_times`
+    /// are left empty. Keyed by the caller's random event id, each record went into a random page
+    /// (~70% full on average) and needed a time index for pruning; appended, pages fill completely
+    /// and pruning walks the log from its start. A folder of schema 1-4 is converted when opened
+    /// (`moveEventsToLog`; it needs free map space about the size of the old records' tree).
     /// New records also keep their reply's progress packed (`EventRecord.progress_packed`, ~30
     /// bytes a change instead of ~55), which an older build would replay as no progress at all;
     /// records written before are replayed from their `response` as ever.

@@ -3,8 +3,13 @@ import BadgeModel
 import LMDB
 
 // Schema 5 moved event records from `events` (keyed by event id, indexed by time in `event_times`)
-// to `event_log` (keyed by history sequence) with an `event_ids` index. A folder written before is
-// converted when it is opened, before anything else uses it.
+// to `event_log` (keyed by recording time and history sequence) with an `event_ids` index. A folder
+// written before is converted when it is opened, before anything else uses it.
+//
+// The move is made to need little room: records are appended to the log in the order
+// `event_times` gives (recording time, as the log's keys), so the new tree's pages are full, and
+// the old trees are emptied from their first keys on, so every page they free is freed whole. A
+// move that would not fit in the map is refused before anything changes.
 
 extension BadgeStore {
     /// Whether a schema-4-or-earlier layout still holds entries (an upgrade was interrupted).
@@ -14,114 +19,202 @@ extension BadgeStore {
         }
     }
 
-    /// Moves every record of `events` to `event_log` under the sequence of its history entry, indexes
-    /// it in `event_ids`, and empties `event_times`; safe to run again, and to interrupt.
+    /// Moves every record of `events` to `event_log` and indexes it in `event_ids`; empties
+    /// `events` and `event_times`. Safe to run again, and to interrupt.
     ///
     /// The schema version is raised to 5 first, in a transaction of its own: from then on a build
     /// that reads only `events` refuses the folder rather than missing the records already moved.
     /// `chunk` records per transaction: one transaction over millions of events would run past
-    /// LMDB's limit on dirty pages (and hold them all in memory). `chunkLimit` stops it early (for
-    /// tests of an interrupted upgrade).
+    /// LMDB's limit on dirty pages (and hold them all in memory). `chunkLimit` stops it after that
+    /// many transactions (for tests of an interrupted upgrade).
     func moveEventsToLog(
         chunk: Int = 5_000, chunkLimit: Int = .max, notice: (String) -> Void = { _ in }
     ) throws(BadgeError) {
         let chunk = max(chunk, 1)
-        var chunksLeft = chunkLimit
-        let toMove = try read { txn throws(BadgeError) in try lmdb { try txn.count(events) } }
+        let (toMove, oldBytes, movedBytes) = try read { txn throws(BadgeError) in
+            try lmdb { (try txn.count(events), try txn.treeBytes(events), try txn.treeBytes(eventLog)) }
+        }
+        // An interrupted move built part of the log already.
+        try requireRoomToMove(max(oldBytes - movedBytes, 0))
+        var transactionsLeft = chunkLimit
+        // Runs one step as a transaction of its own; false once the limit is reached.
+        func step(_ body: (borrowing WriteTransaction) throws(BadgeError) -> Bool) throws(BadgeError) -> Bool? {
+            if transactionsLeft == 0 { return nil }
+            transactionsLeft -= 1
+            return try write(body)
+        }
+        guard
+            try step({ txn throws(BadgeError) in
+                try lmdb { try txn.put(meta, key: Keys.schemaVersion, value: Keys.uint32(Self.schemaVersion)) }
+                return true
+            }) != nil
+        else { return }
         let started = ContinuousClock.now
         if toMove > 0 {
             notice("moving \(toMove) evaluated events into the event log of schema 5 (about 10 s per million)")
         }
-        try write { txn throws(BadgeError) in
-            try lmdb { try txn.put(meta, key: Keys.schemaVersion, value: Keys.uint32(Self.schemaVersion)) }
-        }
-        // The history names each event with its sequence: customer, then sequence, then the event id.
+        // 1. Every record the time index names, in its order, which is the log's.
+        while let more = try step({ txn throws(BadgeError) in try moveByTime(txn, chunk: chunk) }), more {}
+        // 2. Records only the history names (schema 1 had no time index); and the highest sequence
+        //    in use, which the counter must stay above.
         var after: [UInt8]?
-        repeat {
-            if chunksLeft == 0 { return }
-            chunksLeft -= 1
-            after = try write { txn throws(BadgeError) -> [UInt8]? in
-                var entries: [(historyKey: [UInt8], eventId: [UInt8])] = []
-                try lmdb {
-                    try txn.withCursor(history) { cursor in
-                        var entry =
-                            try after.map { key in try key.withUnsafeBytes { try cursor.seek(atLeast: $0) } }
-                            ?? cursor.first()
-                        if let (key, _) = entry, let after, key.elementsEqual(after) { entry = try cursor.next() }
-                        while let (key, value) = entry, entries.count < chunk {
-                            entries.append((Array(key), Array(value)))
-                            entry = try cursor.next()
-                        }
-                    }
-                    for (historyKey, eventId) in entries where historyKey.count > 8 {
-                        // Absent: moved by an interrupted run, or an id recorded again after pruning.
-                        guard let record = try txn.get(events, key: eventId) else { continue }
-                        let sequenceKey = Array(historyKey.suffix(8))
-                        try txn.put(eventLog, key: sequenceKey, value: record)
-                        try txn.put(eventIds, key: eventId, value: sequenceKey)
-                        try txn.delete(events, key: eventId)
-                    }
-                }
-                return entries.count == chunk ? entries.last?.historyKey : nil
-            }
-        } while after != nil
-        // No build writes a record without its history entry; any such record still gets a new
-        // sequence and entry rather than being left where nothing reads it.
-        while chunksLeft > 0, try moveUnlistedEvents(chunk: chunk) { chunksLeft -= 1 }
-        while chunksLeft > 0, try clearEventTimes(chunk: chunk) { chunksLeft -= 1 }
-        if toMove > 0, chunksLeft > 0 {
+        var highest: UInt64 = 0
+        while let more = try step({ txn throws(BadgeError) in
+            try moveByHistory(txn, chunk: chunk, after: &after, highest: &highest)
+        }), more {}
+        guard
+            try step({ txn throws(BadgeError) in
+                try raiseHistorySequence(txn, above: highest)
+                return true
+            }) != nil
+        else { return }
+        // 3. What is left in `events`: moved records' old copies, deleted; and records no history
+        //    entry names (no build writes one), given a sequence rather than left unread.
+        while let more = try step({ txn throws(BadgeError) in try emptyEvents(txn, chunk: chunk) }), more {}
+        if toMove > 0, transactionsLeft > 0 {
             let (seconds, attoseconds) = (ContinuousClock.now - started).components
             let tenths = (Double(seconds) * 10 + Double(attoseconds) / 1e17).rounded()
             notice("moved \(toMove) evaluated events into the event log in \(tenths / 10) s")
         }
     }
 
-    /// Moves up to `chunk` records left in `events`; true when it moved any.
-    private func moveUnlistedEvents(chunk: Int) throws(BadgeError) -> Bool {
-        try write { txn throws(BadgeError) -> Bool in
-            var entries: [(eventId: [UInt8], record: [UInt8])] = []
-            try lmdb {
-                try txn.withCursor(events) { cursor in
-                    var entry = try cursor.first()
-                    while let (key, value) = entry, entries.count < chunk {
-                        entries.append((Array(key), Array(value)))
-                        entry = try cursor.next()
+    /// Refuses a move the map has no room for, before anything changes: the new trees (records in
+    /// full pages, and the index) take up to about what the old records' tree does, and pages the
+    /// old trees free are not all reusable at once.
+    private func requireRoomToMove(_ oldBytes: Int) throws(BadgeError) {
+        let free = environment.mapSize - environment.usedBytes()
+        let needed = oldBytes + environment.mapSize / 100
+        guard needed > free else { return }
+        let mib = 1 << 20
+        throw BadgeError(
+            .resourceExhausted,
+            "moving the evaluated events into the event log of schema 5 needs about \(needed / mib) MiB free in "
+                + "the map and \(free / mib) MiB are: restart with --map-size-mb of at least "
+                + "\((environment.mapSize + needed - free) / mib + 1) (the folder is unchanged)",
+            reason: "storage_full")
+    }
+
+    /// Moves the records of the first `chunk` entries of `event_times`; true if there may be more.
+    private func moveByTime(_ txn: borrowing WriteTransaction, chunk: Int) throws(BadgeError) -> Bool {
+        var moves: [(logKey: [UInt8], eventId: [UInt8])] = []
+        var timeKeys: [[UInt8]] = []
+        try lmdb {
+            try txn.withCursor(eventTimes) { cursor in
+                var entry = try cursor.first()
+                while let (key, value) = entry, timeKeys.count < chunk {
+                    timeKeys.append(Array(key))
+                    // Key: u64 recorded-at ms ‖ event id; value: the history key, ending in the sequence.
+                    if key.count > 8, value.count > 8 {
+                        moves.append((Array(key.prefix(8) + value.suffix(8)), Array(key.dropFirst(8))))
                     }
+                    entry = try cursor.next()
                 }
             }
-            for (eventId, bytes) in entries {
-                let record = try lmdb {
-                    try bytes.withUnsafeBytes { bytes in
-                        try decode(EventRecord.self, bytes, what: "event \(String(decoding: eventId, as: UTF8.self))")
-                    }
+        }
+        // Within one millisecond the time index is in event-id order, the log in sequence order.
+        moves.sort { $0.logKey.lexicographicallyPrecedes($1.logKey) }
+        for (logKey, eventId) in moves {
+            try moveRecord(txn, eventId: eventId, to: logKey)
+        }
+        try lmdb { for key in timeKeys { try txn.delete(eventTimes, key: key) } }
+        return timeKeys.count == chunk
+    }
+
+    /// Moves the records of up to `chunk` history entries after `after` that are not moved yet.
+    private func moveByHistory(
+        _ txn: borrowing WriteTransaction, chunk: Int, after: inout [UInt8]?, highest: inout UInt64
+    ) throws(BadgeError) -> Bool {
+        var entries: [(historyKey: [UInt8], eventId: [UInt8])] = []
+        try lmdb {
+            try txn.withCursor(history) { [after] cursor in
+                var entry =
+                    try after.map { key in try key.withUnsafeBytes { try cursor.seek(atLeast: $0) } } ?? cursor.first()
+                if let (key, _) = entry, let after, key.elementsEqual(after) { entry = try cursor.next() }
+                while let (key, value) = entry, entries.count < chunk {
+                    entries.append((Array(key), Array(value)))
+                    entry = try cursor.next()
                 }
+            }
+        }
+        for (historyKey, eventId) in entries where historyKey.count > 8 {
+            guard
+                let sequence = historyKey.withUnsafeBytes({
+                    Keys.readUInt64(UnsafeRawBufferPointer(rebasing: $0.suffix(8)))
+                })
+            else { continue }
+            highest = max(highest, sequence)
+            guard try lmdb({ try txn.get(eventIds, key: eventId) }) == nil,
+                let bytes = try lmdb({ try txn.get(events, key: eventId) })
+            else { continue }
+            let record = try decodeRecord(bytes, eventId)
+            // Only the customer's own entry names the record (a damaged folder might say otherwise).
+            guard historyKey == Keys.history(customerId: record.customerId, sequence: sequence) else { continue }
+            try moveRecord(
+                txn, eventId: eventId, to: Keys.eventLog(recordedAtMs: record.recordedAtMs, sequence: sequence))
+        }
+        after = entries.last?.historyKey
+        return entries.count == chunk
+    }
+
+    /// Deletes up to `chunk` entries of `events` from the first on, moving those not moved yet
+    /// under a new sequence and history entry; true if there may be more.
+    private func emptyEvents(_ txn: borrowing WriteTransaction, chunk: Int) throws(BadgeError) -> Bool {
+        var entries: [(eventId: [UInt8], record: [UInt8])] = []
+        try lmdb {
+            try txn.withCursor(events) { cursor in
+                var entry = try cursor.first()
+                while let (key, value) = entry, entries.count < chunk {
+                    entries.append((Array(key), Array(value)))
+                    entry = try cursor.next()
+                }
+            }
+        }
+        for (eventId, bytes) in entries {
+            if try lmdb({ try txn.get(eventIds, key: eventId) }) == nil {
+                let record = try decodeRecord(bytes, eventId)
                 let sequence = try takeNextHistorySequence(txn)
+                try addToLog(
+                    txn, logKey: Keys.eventLog(recordedAtMs: record.recordedAtMs, sequence: sequence), eventId: eventId,
+                    record: bytes)
                 try lmdb {
-                    try txn.put(eventLog, key: Keys.uint64(sequence), value: bytes)
-                    try txn.put(eventIds, key: eventId, value: Keys.uint64(sequence))
                     try txn.put(
                         history, key: Keys.history(customerId: record.customerId, sequence: sequence), value: eventId)
-                    try txn.delete(events, key: eventId)
                 }
             }
-            return !entries.isEmpty
+            _ = try lmdb { try txn.delete(events, key: eventId) }
+        }
+        return entries.count == chunk
+    }
+
+    /// Copies the record of `eventId` from `events` to the log under `logKey`, unless it is there.
+    private func moveRecord(_ txn: borrowing WriteTransaction, eventId: [UInt8], to logKey: [UInt8]) throws(BadgeError)
+    {
+        guard let bytes = try lmdb({ try txn.get(events, key: eventId) }) else { return }
+        if let indexed = try lmdb({ try txn.get(eventIds, key: eventId) }) {
+            // Moved by an interrupted run: the same key, or the folder is not what it seems.
+            guard indexed == logKey else {
+                throw BadgeError(
+                    .dataLoss, "event \(String(decoding: eventId, as: UTF8.self)) is listed twice with different times",
+                    reason: "index_corrupt")
+            }
+            return
+        }
+        try addToLog(txn, logKey: logKey, eventId: eventId, record: bytes)
+    }
+
+    /// Keeps the history counter above every sequence in use (it always was; a damaged folder's
+    /// counter would otherwise hand out a sequence twice).
+    private func raiseHistorySequence(_ txn: borrowing WriteTransaction, above highest: UInt64) throws(BadgeError) {
+        let stored = try value(txn, meta, key: Keys.nextHistorySequence) { Keys.readUInt64($0) ?? 1 } ?? 1
+        if stored <= highest {
+            try lmdb { try txn.put(meta, key: Keys.nextHistorySequence, value: Keys.uint64(highest + 1)) }
         }
     }
 
-    /// Deletes up to `chunk` entries of `event_times`; true when it deleted any.
-    private func clearEventTimes(chunk: Int) throws(BadgeError) -> Bool {
-        try write { txn throws(BadgeError) -> Bool in
-            try lmdb {
-                var keys: [[UInt8]] = []
-                try txn.withCursor(eventTimes) { cursor in
-                    var entry = try cursor.first()
-                    while let (key, _) = entry, keys.count < chunk {
-                        keys.append(Array(key))
-                        entry = try cursor.next()
-                    }
-                }
-                for key in keys { try txn.delete(eventTimes, key: key) }
-                return !keys.isEmpty
+    private func decodeRecord(_ bytes: [UInt8], _ eventId: [UInt8]) throws(BadgeError) -> EventRecord {
+        try lmdb {
+            try bytes.withUnsafeBytes { bytes in
+                try decode(EventRecord.self, bytes, what: "event \(String(decoding: eventId, as: UTF8.self))")
             }
         }
     }

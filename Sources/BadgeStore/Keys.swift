@@ -12,8 +12,8 @@
 /// | `requests`    | Issue request id bytes                               | u64 award id                   |
 /// | `badge_counts`| badge id bytes                                       | u64 unrevoked awards           |
 /// | `progress`    | len‖customer id ‖ len‖badge id ‖ criterion key bytes | `badges.v1.CriterionState`     |
-/// | `event_log`   | u64 history sequence                                 | `badges.v1.EventRecord`        |
-/// | `event_ids`   | Evaluate event id bytes                              | u64 history sequence           |
+/// | `event_log`   | u64 recorded-at ms ‖ u64 history sequence            | `badges.v1.EventRecord`        |
+/// | `event_ids`   | Evaluate event id bytes                              | the event's `event_log` key    |
 /// | `history`     | len‖customer id ‖ u64 sequence                       | event id bytes                 |
 /// | `customers`   | customer id bytes                                    | the customer's IANA time zone  |
 ///
@@ -38,6 +38,16 @@ enum Keys {
         let criterion = String(
             decoding: UnsafeRawBufferPointer(rebasing: key[(badgeStart + badgeLength)...]), as: UTF8.self)
         return (badge, criterion)
+    }
+
+    /// Events in the order they were recorded (the sequence orders those of one millisecond), so
+    /// that new ones are appended and the oldest can be pruned with one forward scan.
+    static func eventLog(recordedAtMs: Int64, sequence: UInt64) -> [UInt8] {
+        var key: [UInt8] = []
+        key.reserveCapacity(16)
+        appendUInt64(UInt64(max(recordedAtMs, 0)), to: &key)
+        appendUInt64(sequence, to: &key)
+        return key
     }
 
     static func history(customerId: String, sequence: UInt64) -> [UInt8] {

@@ -166,17 +166,13 @@ extension BadgeStore {
     }
 
     public func eventRecord<M>(_ txn: borrowing Transaction<M>, eventId: String) throws(BadgeError) -> EventRecord? {
-        guard let sequence = try value(txn, eventIds, stringKey: eventId, { Keys.readUInt64($0) }) else { return nil }
-        guard let sequence else {
-            throw BadgeError(.dataLoss, "the index entry of event \(eventId) is malformed", reason: "index_corrupt")
-        }
-        let record = try value(txn, eventLog, key: Keys.uint64(sequence)) { bytes throws(BadgeError) in
+        guard let logKey = try value(txn, eventIds, stringKey: eventId, { Array($0) }) else { return nil }
+        let record = try value(txn, eventLog, key: logKey) { bytes throws(BadgeError) in
             try decode(EventRecord.self, bytes, what: "event \(eventId)")
         }
         guard let record else {
             throw BadgeError(
-                .dataLoss, "event \(eventId) is indexed at \(sequence) but its record is missing",
-                reason: "index_corrupt")
+                .dataLoss, "event \(eventId) is indexed but its record is missing", reason: "index_corrupt")
         }
         return record
     }
@@ -187,52 +183,63 @@ extension BadgeStore {
     )
         throws(BadgeError)
     {
-        let bytes = record.encoded()
         let sequence = try takeNextHistorySequence(txn)
-        let eventKey = Keys.string(eventId)
+        let logKey = Keys.eventLog(recordedAtMs: record.recordedAtMs, sequence: sequence)
+        try addToLog(txn, logKey: logKey, eventId: Keys.string(eventId), record: record.encoded())
         try lmdb {
-            try withUnsafeBytes(of: sequence.bigEndian) { sequenceKey in
-                try bytes.withUnsafeBytes { try txn.append(eventLog, key: sequenceKey, value: $0) }
-                try eventKey.withUnsafeBytes { _ = try txn.put(eventIds, key: $0, value: sequenceKey) }
-            }
-            try txn.put(history, key: Keys.history(customerId: record.customerId, sequence: sequence), value: eventKey)
+            try txn.put(
+                history, key: Keys.history(customerId: record.customerId, sequence: sequence),
+                value: Keys.string(eventId))
         }
     }
 
-    /// Deletes up to `limit` evaluated events recorded before `cutoffMs`, oldest first: their
+    /// Stores a record under `logKey` and indexes it by its event id. A sequence is never taken
+    /// twice, so a key already there means a damaged counter: refused rather than written over.
+    func addToLog(
+        _ txn: borrowing WriteTransaction, logKey: [UInt8], eventId: [UInt8], record: [UInt8]
+    ) throws(BadgeError) {
+        let added = try lmdb {
+            try logKey.withUnsafeBytes { key in
+                try record.withUnsafeBytes { try txn.append(eventLog, key: key, value: $0) }
+            }
+        }
+        guard added else {
+            throw BadgeError(
+                .dataLoss, "the event log already holds a record at the next history sequence",
+                reason: "index_corrupt")
+        }
+        try lmdb { try txn.put(eventIds, key: eventId, value: logKey) }
+    }
+
+    /// Deletes up to `limit` of the oldest evaluated events recorded before `cutoffMs`: their
     /// records (so a retry of one counts as a new event), index entries and history entries.
     /// Criteria progress and awards are kept. Returns how many were deleted.
-    ///
-    /// Events are taken in the order they were recorded, and the walk stops at the first one
-    /// recorded at or after `cutoffMs`: should the clock have stepped back, events recorded after
-    /// that one wait for it, so an event is never kept for less than the retention, only longer.
     public func pruneEvents(
         _ txn: borrowing WriteTransaction, recordedBefore cutoffMs: Int64, limit: Int
     ) throws(BadgeError) -> Int {
-        var doomed: [(sequence: UInt64, customerId: String)] = []
+        var doomed: [(logKey: [UInt8], customerId: String)] = []
         try lmdb {
             try txn.withCursor(eventLog) { cursor in
                 var entry = try cursor.first()
-                while let (key, value) = entry, doomed.count < limit {
-                    guard let sequence = Keys.readUInt64(key) else {
-                        throw BadgeError(.dataLoss, "an event log key is malformed", reason: "index_corrupt")
-                    }
-                    let record = try decode(EventRecord.self, value, what: "event at \(sequence)")
-                    if record.recordedAtMs >= cutoffMs { break }
-                    doomed.append((sequence, record.customerId))
+                while let (key, value) = entry, doomed.count < limit, key.count == 16,
+                    let recordedAt = Keys.readUInt64(UnsafeRawBufferPointer(rebasing: key[0..<8])),
+                    recordedAt < UInt64(max(cutoffMs, 0))
+                {
+                    let record = try decode(EventRecord.self, value, what: "event recorded at \(recordedAt)")
+                    doomed.append((Array(key), record.customerId))
                     entry = try cursor.next()
                 }
             }
-            for (sequence, customerId) in doomed {
-                let historyKey = Keys.history(customerId: customerId, sequence: sequence)
-                let sequenceKey = Keys.uint64(sequence)
-                if let eventId = try txn.get(history, key: historyKey),
-                    try txn.get(eventIds, key: eventId) == sequenceKey
-                {
+            for (logKey, customerId) in doomed {
+                let sequence = logKey.withUnsafeBytes { Keys.readUInt64(UnsafeRawBufferPointer(rebasing: $0[8...])) }
+                let historyKey = Keys.history(customerId: customerId, sequence: sequence ?? 0)
+                // The index entry goes only if it is this record's: the id may have been recorded
+                // again since (a retry after an earlier pruning counts as a new event).
+                if let eventId = try txn.get(history, key: historyKey), try txn.get(eventIds, key: eventId) == logKey {
                     try txn.delete(eventIds, key: eventId)
                 }
                 try txn.delete(history, key: historyKey)
-                try txn.delete(eventLog, key: sequenceKey)
+                try txn.delete(eventLog, key: logKey)
             }
         }
         return doomed.count

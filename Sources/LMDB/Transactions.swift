@@ -61,6 +61,13 @@ extension Transaction {
         try check(mdb_stat(txn, db.dbi, &stat), "mdb_stat")
         return stat.ms_entries
     }
+
+    /// Bytes of the pages `db`'s tree takes (branch, leaf and overflow pages) as of this transaction.
+    public func treeBytes(_ db: Database) throws -> Int {
+        var stat = MDB_stat()
+        try check(mdb_stat(txn, db.dbi, &stat), "mdb_stat")
+        return (stat.ms_branch_pages + stat.ms_leaf_pages + stat.ms_overflow_pages) * Int(stat.ms_psize)
+    }
 }
 
 // MARK: - Writes
@@ -84,16 +91,20 @@ extension Transaction where Mode == ReadWriteMode {
         return true
     }
 
-    /// Stores `value` under `key`, expected to sort after every key already in `db` (`MDB_APPEND`:
-    /// LMDB then touches only the last leaf page and leaves full pages behind it, where keys put in
-    /// random order leave them ~70% full). A key that does not sort last is stored by a plain put.
-    public func append(_ db: Database, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws {
+    /// Stores `value` under a new `key`, expected to sort after every key already in `db`
+    /// (`MDB_APPEND`: LMDB then touches only the last leaf page and leaves full pages behind it,
+    /// where keys put in random order leave them ~70% full). A key that does not sort last is
+    /// inserted where it belongs. Returns false, writing nothing, when `key` is already there.
+    @discardableResult
+    public func append(_ db: Database, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws -> Bool {
         var k = MDB_val(key)
         var v = MDB_val(value)
         var rc = mdb_put(txn, db.dbi, &k, &v, UInt32(MDB_APPEND))
-        if rc == MDB_KEYEXIST { rc = mdb_put(txn, db.dbi, &k, &v, 0) }
+        if rc == MDB_KEYEXIST { rc = mdb_put(txn, db.dbi, &k, &v, UInt32(MDB_NOOVERWRITE)) }
+        if rc == MDB_KEYEXIST { return false }
         try check(rc, "mdb_put")
         recorder?.put(db.dbi, key: key, value: value)
+        return true
     }
 
     /// Copying convenience for `put(_:key:value:noOverwrite:)` that always overwrites.

@@ -1,7 +1,8 @@
 import BadgeCodec
 import BadgeModel
+import BadgeTestSupport
 import Foundation
-import LMDB
+@_spi(Testing) import LMDB
 import Synchronization
 import Testing
 
@@ -25,12 +26,19 @@ struct EventRetentionStoreTests {
         }
     }
 
+    static func recordedAt(_ store: BadgeStore, _ eventId: String) throws -> Int64? {
+        try store.read { txn throws(BadgeError) in try store.eventRecord(txn, eventId: eventId)?.recordedAtMs }
+    }
+
+    /// The events 1...10 still found by their ids, each checked to be its own record.
     static func remaining(_ store: BadgeStore) throws -> [Int] {
-        try store.read { txn throws(BadgeError) in
-            var kept: [Int] = []
-            for index in 1...10 where try store.eventRecord(txn, eventId: "ev-\(index)") != nil { kept.append(index) }
-            return kept
+        var kept: [Int] = []
+        for index in 1...10 {
+            guard let time = try recordedAt(store, "ev-\(index)") else { continue }
+            #expect(time == Int64(index) * 1_000, "ev-\(index) has another event's record")
+            kept.append(index)
         }
+        return kept
     }
 
     /// The event ids left in each customer's history.
@@ -43,58 +51,70 @@ struct EventRetentionStoreTests {
         }
     }
 
+    static func prune(_ store: BadgeStore, before cutoffMs: Int64, limit: Int = 100) throws -> Int {
+        try store.write { txn throws(BadgeError) in try store.pruneEvents(txn, recordedBefore: cutoffMs, limit: limit) }
+    }
+
     @Test("the oldest events go first, at most the limit per call, with their history entries")
     func oldestFirst() throws {
         try withStore { store, _ in
             try Self.fill(store)
-            let first = try store.write { txn throws(BadgeError) in
-                try store.pruneEvents(txn, recordedBefore: 6_500, limit: 4)
-            }
-            #expect(first == 4)
+            #expect(try Self.prune(store, before: 6_500, limit: 4) == 4)
             #expect(try Self.remaining(store) == [5, 6, 7, 8, 9, 10])
-            let second = try store.write { txn throws(BadgeError) in
-                try store.pruneEvents(txn, recordedBefore: 6_500, limit: 4)
-            }
-            #expect(second == 2)
+            #expect(try Self.prune(store, before: 6_500, limit: 4) == 2)
             #expect(try Self.remaining(store) == [7, 8, 9, 10])
             let history = try Self.history(store)
             #expect(history.even == ["ev-8", "ev-10"])
             #expect(history.odd == ["ev-7", "ev-9"])
             // Nothing older is left: a third call deletes nothing.
-            #expect(
-                try store.write { txn throws(BadgeError) in try store.pruneEvents(txn, recordedBefore: 6_500, limit: 4)
-                } == 0)
+            #expect(try Self.prune(store, before: 6_500, limit: 4) == 0)
         }
     }
 
-    @Test(
-        "pruning stops at the first event recorded at or after the cutoff: a clock that stepped back keeps events longer, never shorter"
-    )
-    func clockSteppedBack() throws {
+    @Test("pruning goes by the time events were recorded, whatever order they came in (a clock stepped back or ahead)")
+    func pruningFollowsRecordTimes() throws {
         try withStore { store, _ in
             try store.write { txn throws(BadgeError) in
-                for (index, time) in [(1, 1_000), (2, 5_000), (3, 2_000), (4, 3_000)] {
+                for (index, time) in [(1, 1_000), (2, 10_000_000), (3, 2_000), (4, 3_000), (5, 500)] {
                     try store.putEventRecord(txn, eventId: "ev-\(index)", Self.record("c", at: Int64(time)))
                 }
             }
-            let pruned = try store.write { txn throws(BadgeError) in
-                try store.pruneEvents(txn, recordedBefore: 4_000, limit: 100)
+            #expect(try Self.prune(store, before: 2_500) == 3)
+            var kept: [Int] = []
+            for index in 1...5 where try Self.recordedAt(store, "ev-\(index)") != nil { kept.append(index) }
+            #expect(kept == [2, 4])
+            let history = try store.read { txn throws(BadgeError) in try store.history(txn, customerId: "c", limit: 10)
             }
-            #expect(pruned == 1)
-            #expect(try Self.remaining(store) == [2, 3, 4])
-            let later = try store.write { txn throws(BadgeError) in
-                try store.pruneEvents(txn, recordedBefore: 5_001, limit: 100)
-            }
-            #expect(later == 3)
-            #expect(try Self.remaining(store).isEmpty)
+            #expect(history == ["ev-2", "ev-4"])
         }
     }
+
+    @Test("an event id recorded again after it was pruned is a new event, and is pruned in its turn")
+    func recordedAgainAfterPruning() throws {
+        try withStore { store, _ in
+            try store.write { txn throws(BadgeError) in
+                try store.putEventRecord(txn, eventId: "x", Self.record("a", at: 1_000))
+                try store.putEventRecord(txn, eventId: "y", Self.record("a", at: 1_500))
+            }
+            #expect(try Self.prune(store, before: 1_200) == 1)
+            try store.write { txn throws(BadgeError) in
+                try store.putEventRecord(txn, eventId: "x", Self.record("b", at: 2_000))
+            }
+            #expect(try Self.recordedAt(store, "x") == 2_000)
+            #expect(try Self.prune(store, before: 3_000) == 2)
+            #expect(try Self.recordedAt(store, "x") == nil)
+            #expect(try Self.recordedAt(store, "y") == nil)
+        }
+    }
+
+    // MARK: - Folders of schema 4 and earlier
 
     /// Writes events 1...10 (as `fill` would) in the layout of schema 4 and earlier: records in
     /// `events` by event id, the history naming them, with (`timeIndex`) or without (schema 1) the
     /// time index, and `version` as the schema version; plus `unlisted` records no history names.
     static func writeLegacyEvents(
-        _ environment: Environment, version: UInt8, timeIndex: Bool, unlisted: [String] = []
+        _ environment: Environment, version: UInt8, timeIndex: Bool, unlisted: [String] = [],
+        nextSequence: UInt64? = 11
     ) throws {
         let meta = try environment.openDatabase("meta")
         let events = try environment.openDatabase("events")
@@ -114,7 +134,9 @@ struct EventRetentionStoreTests {
             for eventId in unlisted {
                 try txn.put(events, key: Array(eventId.utf8), value: Self.record("odd", at: 500).encoded())
             }
-            try txn.put(meta, key: Array("next_history_seq".utf8), value: Keys.uint64(11))
+            if let nextSequence {
+                try txn.put(meta, key: Array("next_history_seq".utf8), value: Keys.uint64(nextSequence))
+            }
             try txn.put(meta, key: Array("schema_version".utf8), value: [0, 0, 0, version])
         }
     }
@@ -123,6 +145,27 @@ struct EventRetentionStoreTests {
         try store.read { txn throws(BadgeError) in
             try lmdb { try txn.count(store.events) + txn.count(store.eventTimes) }
         }
+    }
+
+    static func schemaVersion(_ store: BadgeStore) throws -> [UInt8]? {
+        try store.read { txn throws(BadgeError) in
+            try lmdb { try txn.get(store.meta, key: Array("schema_version".utf8)) }
+        }
+    }
+
+    /// Every legacy event found by its id with its own record, the stray one too, nothing left in
+    /// the old layout; and a new event neither collides with them nor writes over one.
+    static func expectMovedIntact(_ store: BadgeStore) throws {
+        #expect(try remaining(store) == Array(1...10))
+        #expect(try recordedAt(store, "ev-stray") == 500)
+        #expect(try legacyEntries(store) == 0)
+        #expect(try store.eventsLeftToMove() == false)
+        #expect(try schemaVersion(store) == [0, 0, 0, UInt8(BadgeStore.schemaVersion)])
+        try store.write { txn throws(BadgeError) in
+            try store.putEventRecord(txn, eventId: "ev-new", Self.record("odd", at: 50_000))
+        }
+        #expect(try remaining(store) == Array(1...10))
+        #expect(try recordedAt(store, "ev-new") == 50_000)
     }
 
     @Test(
@@ -145,62 +188,139 @@ struct EventRetentionStoreTests {
         #expect(heard.count == 2)
         #expect(heard.first?.hasPrefix("moving 11 evaluated events") == true)
         #expect(heard.last?.hasPrefix("moved 11 evaluated events") == true)
-        #expect(try Self.legacyEntries(store) == 0)
-        #expect(try Self.remaining(store) == Array(1...10))
         let history = try Self.history(store)
         #expect(history.even == ["ev-2", "ev-4", "ev-6", "ev-8", "ev-10"])
-        // The record no history entry named was given one (and a sequence after the others).
+        // The record no history entry named was given one.
         #expect(history.odd == ["ev-1", "ev-3", "ev-5", "ev-7", "ev-9", "ev-stray"])
-        let stray = try store.read { txn throws(BadgeError) in try store.eventRecord(txn, eventId: "ev-stray") }
-        #expect(stray?.recordedAtMs == 500)
-        // New events continue the sequence: nothing moved is written over.
-        try store.write { txn throws(BadgeError) in
-            try store.putEventRecord(txn, eventId: "ev-11", Self.record("odd", at: 11_000))
-        }
-        #expect(try Self.remaining(store) == Array(1...10))
-        #expect(try store.read { txn throws(BadgeError) in try store.eventRecord(txn, eventId: "ev-11") } != nil)
-        // Pruned in sequence order, with their index and history entries.
-        let pruned = try store.write { txn throws(BadgeError) in
-            try store.pruneEvents(txn, recordedBefore: 3_500, limit: 100)
-        }
-        #expect(pruned == 3)
+        try Self.expectMovedIntact(store)
+        // Pruned by time, with their index and history entries.
+        #expect(try Self.prune(store, before: 3_500) == 4)
         #expect(try Self.remaining(store) == Array(4...10))
         let after = try Self.history(store)
         #expect(after.even == ["ev-4", "ev-6", "ev-8", "ev-10"])
-        #expect(after.odd == ["ev-5", "ev-7", "ev-9", "ev-stray", "ev-11"])
-        let version = try store.read { txn throws(BadgeError) in
-            try lmdb { try txn.get(store.meta, key: Array("schema_version".utf8)) }
-        }
-        #expect(version == [0, 0, 0, UInt8(BadgeStore.schemaVersion)])
+        #expect(after.odd == ["ev-5", "ev-7", "ev-9", "ev-new"])
     }
 
+    /// Transactions of the move with chunks of 3, for 10 listed records and one stray: 1 the
+    /// version; 2-5 by time; 6-9 by history (nothing left to move); 10 the counter; 11-14 emptying
+    /// `events` (the stray moved in the last).
     @Test(
-        "an interrupted upgrade has already raised the version (an older build refuses the folder) and finishes at the next open"
-    )
-    func interruptedUpgrade() throws {
+        "a crash anywhere in the upgrade: the version is raised first, and the next open finishes it from the journal",
+        arguments: [1, 2, 5, 6, 10, 11, 13])
+    func crashDuringUpgrade(transactions: Int) throws {
         let path = temporaryStorePath()
         defer { try? FileManager.default.removeItem(atPath: path) }
         do {
             let store = try BadgeStore(path: path, options: .init(mapSize: 32 << 20))
-            defer { store.close() }
-            try Self.writeLegacyEvents(store.environment, version: 4, timeIndex: true)
-            // Two transactions of three records each, then a "crash".
-            try store.moveEventsToLog(chunk: 3, chunkLimit: 2)
-            let version = try store.read { txn throws(BadgeError) in
-                try lmdb { try txn.get(store.meta, key: Array("schema_version".utf8)) }
-            }
-            #expect(version == [0, 0, 0, UInt8(BadgeStore.schemaVersion)])
+            try Self.writeLegacyEvents(store.environment, version: 4, timeIndex: true, unlisted: ["ev-stray"])
+            try store.moveEventsToLog(chunk: 3, chunkLimit: transactions)
+            // From the first transaction on, a build that knows only the old layout refuses it.
+            #expect(try Self.schemaVersion(store) == [0, 0, 0, UInt8(BadgeStore.schemaVersion)])
             #expect(try store.eventsLeftToMove())
-            // What was moved is found in the log; what was not, only in the old layout.
-            let moved = try store.read { txn throws(BadgeError) in try lmdb { try txn.count(store.eventLog) } }
-            #expect(moved == 6)
+            store.environment.closeWithoutCheckpoint()
         }
         let store = try BadgeStore(path: path, options: .init(mapSize: 32 << 20))
         defer { store.close() }
-        #expect(try store.eventsLeftToMove() == false)
-        #expect(try Self.remaining(store) == Array(1...10))
-        let history = try Self.history(store)
-        #expect(history.even == ["ev-2", "ev-4", "ev-6", "ev-8", "ev-10"])
-        #expect(history.odd == ["ev-1", "ev-3", "ev-5", "ev-7", "ev-9"])
+        #expect(store.environment.recoveredTransactions > 0)
+        try Self.expectMovedIntact(store)
+    }
+
+    @Test("a damaged folder whose history counter is behind its sequences gets it raised: no sequence is used twice")
+    func counterBehindIsRaised() throws {
+        let path = temporaryStorePath()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            let environment = try Environment(path: path, options: .init(mapSize: 32 << 20))
+            defer { environment.close() }
+            try Self.writeLegacyEvents(
+                environment, version: 4, timeIndex: true, unlisted: ["ev-stray"], nextSequence: nil)
+        }
+        let store = try BadgeStore(path: path, options: .init(mapSize: 32 << 20))
+        defer { store.close() }
+        try Self.expectMovedIntact(store)
+        #expect(try Self.history(store).odd.isSuperset(of: ["ev-1", "ev-stray", "ev-new"]))
+    }
+
+    /// Writes `count` schema-4 events with records of ~650 bytes under random-looking ids, in
+    /// transactions of 1,000; stops early, returning how many it wrote, when the map is full.
+    static func writeLegacyBulk(_ environment: Environment, count: Int) throws -> Int {
+        let meta = try environment.openDatabase("meta")
+        let events = try environment.openDatabase("events")
+        let history = try environment.openDatabase("history")
+        let times = try environment.openDatabase("event_times")
+        var random = SplitMix64(state: 7)
+        var written = 0
+        while written < count {
+            do {
+                try environment.write { txn in
+                    for _ in 0..<min(1_000, count - written) {
+                        let sequence = UInt64(written + 1)
+                        let eventId = Array("e-\(random.next())".utf8)
+                        var record = Self.record("cust-\(random.next() % 500)", at: Int64(sequence))
+                        record.response = [UInt8](repeating: UInt8(truncatingIfNeeded: sequence), count: 600)
+                        let historyKey = Keys.history(customerId: record.customerId, sequence: sequence)
+                        try txn.put(events, key: eventId, value: record.encoded())
+                        try txn.put(history, key: historyKey, value: eventId)
+                        try txn.put(times, key: Keys.uint64(sequence) + eventId, value: historyKey)
+                        written += 1
+                    }
+                    try txn.put(meta, key: Array("next_history_seq".utf8), value: Keys.uint64(UInt64(written + 1)))
+                    try txn.put(meta, key: Array("schema_version".utf8), value: [0, 0, 0, 4])
+                }
+            } catch {
+                return written - written % 1_000
+            }
+        }
+        return written
+    }
+
+    @Test(
+        "a folder half full upgrades within its map; one too full for the move is refused, unchanged, until the map grows"
+    )
+    func upgradeRoom() throws {
+        let mapSize = 16 << 20
+        // How many such events fill the map.
+        let full = try {
+            let path = temporaryStorePath()
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let environment = try Environment(path: path, options: .init(mapSize: mapSize))
+            defer { environment.close() }
+            return try Self.writeLegacyBulk(environment, count: .max)
+        }()
+        for (fill, fits) in [(0.45, true), (0.8, false)] {
+            let path = temporaryStorePath()
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let count = Int(Double(full) * fill)
+            do {
+                let environment = try Environment(path: path, options: .init(mapSize: mapSize))
+                defer { environment.close() }
+                #expect(try Self.writeLegacyBulk(environment, count: count) == count)
+            }
+            if fits {
+                let store = try BadgeStore(path: path, options: .init(mapSize: mapSize))
+                defer { store.close() }
+                #expect(try Self.legacyEntries(store) == 0)
+                #expect(
+                    try store.read { txn throws(BadgeError) in try lmdb { try txn.count(store.eventLog) } } == count)
+                continue
+            }
+            let error = expectBadgeError(.resourceExhausted, reason: "storage_full") {
+                _ = try BadgeStore(path: path, options: .init(mapSize: mapSize))
+            }
+            #expect(error?.message.contains("--map-size-mb of at least") == true, "\(String(describing: error))")
+            // Unchanged: still schema 4, so the build it came from can open it again.
+            do {
+                let environment = try Environment(path: path, options: .init(mapSize: mapSize))
+                defer { environment.close() }
+                let meta = try environment.openDatabase("meta")
+                #expect(
+                    try environment.read { txn in try txn.get(meta, key: Array("schema_version".utf8)) } == [
+                        0, 0, 0, 4,
+                    ])
+            }
+            let store = try BadgeStore(path: path, options: .init(mapSize: mapSize * 2))
+            defer { store.close() }
+            #expect(try store.read { txn throws(BadgeError) in try lmdb { try txn.count(store.eventLog) } } == count)
+        }
     }
 }

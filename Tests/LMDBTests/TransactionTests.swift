@@ -45,21 +45,22 @@ import Testing
         }
     }
 
-    @Test("append stores keys given in order, and a key that does not sort last by a plain put (replacing its value)")
+    @Test("append stores keys in any order, inserting one that does not sort last, and never replaces a value")
     func appendInAnyOrder() throws {
         try withTestEnvironment { env, db in
-            try env.write { txn in
-                for (key, value) in [("k1", "a"), ("k3", "b"), ("k2", "c"), ("k3", "d"), ("k4", "e")] {
+            let stored = try env.write { txn in
+                try [("k1", "a"), ("k3", "b"), ("k2", "c"), ("k3", "d"), ("k4", "e"), ("k1", "f")].map { key, value in
                     try bytes(key).withUnsafeBytes { k in
                         try bytes(value).withUnsafeBytes { v in try txn.append(db, key: k, value: v) }
                     }
                 }
             }
+            #expect(stored == [true, true, true, false, true, false])
             try env.read { txn throws in
                 #expect(try txn.count(db) == 4)
                 #expect(try txn.get(db, "k1") == "a")
                 #expect(try txn.get(db, "k2") == "c")
-                #expect(try txn.get(db, "k3") == "d")
+                #expect(try txn.get(db, "k3") == "b")
                 #expect(try txn.get(db, "k4") == "e")
             }
         }

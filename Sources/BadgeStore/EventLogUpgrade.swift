@@ -31,8 +31,14 @@ extension BadgeStore {
         chunk: Int = 5_000, chunkLimit: Int = .max, notice: (String) -> Void = { _ in }
     ) throws(BadgeError) {
         let chunk = max(chunk, 1)
+        // Old records stay in `events` until the last step: those in the index are moved already.
         let (toMove, oldBytes, movedBytes) = try read { txn throws(BadgeError) in
-            try lmdb { (try txn.count(events), try txn.treeBytes(events), try txn.treeBytes(eventLog)) }
+            try lmdb {
+                (
+                    max(try txn.count(events) - txn.count(eventIds), 0), try txn.treeBytes(events),
+                    try txn.treeBytes(eventLog)
+                )
+            }
         }
         // An interrupted move built part of the log already.
         try requireRoomToMove(max(oldBytes - movedBytes, 0))

@@ -88,6 +88,7 @@ extension BadgeStore {
     /// full pages, and the index) take up to about what the old records' tree does, and pages the
     /// old trees free are not all reusable at once.
     private func requireRoomToMove(_ oldBytes: Int) throws(BadgeError) {
+        guard oldBytes > 0 else { return }
         let free = environment.mapSize - environment.usedBytes()
         let needed = oldBytes + environment.mapSize / 100
         guard needed > free else { return }

@@ -1089,35 +1089,38 @@ def model_expect(data):
     return "ok", ids
 
 
+def read_field(b, i):
+    """One protobuf field of `b` at `i`, read as badged's envelope decoder does (tags of at most
+    five bytes, field number not 0): (field, wire type, value or None, next index)."""
+    s = i
+    t, i = read_varint(b, i)
+    if i - s > 5 or (t >> 3) == 0:
+        raise Malformed("tag")
+    f, wt = t >> 3, t & 7
+    if wt == 0:
+        v, i = read_varint(b, i)
+    elif wt in (1, 5):
+        size = 8 if wt == 1 else 4
+        if len(b) - i < size:
+            raise Malformed("fixed")
+        v = None
+        i += size
+    elif wt == 2:
+        n, i = read_varint(b, i)
+        if n > len(b) - i:
+            raise Malformed("len")
+        v = b[i:i + n]
+        i += n
+    else:
+        raise Malformed("wt")
+    return f, wt, v, i
+
+
 def env_parse(b):
     i = 0
     d = {}
     while i < len(b):
-        s = i
-        t, i = read_varint(b, i)
-        if i - s > 5 or (t >> 3) == 0:
-            raise Malformed("tag")
-        f, wt = t >> 3, t & 7
-        if wt == 0:
-            v, i = read_varint(b, i)
-        elif wt == 1:
-            if len(b) - i < 8:
-                raise Malformed("f64")
-            v = None
-            i += 8
-        elif wt == 5:
-            if len(b) - i < 4:
-                raise Malformed("f32")
-            v = None
-            i += 4
-        elif wt == 2:
-            n, i = read_varint(b, i)
-            if n > len(b) - i:
-                raise Malformed("len")
-            v = b[i:i + n]
-            i += n
-        else:
-            raise Malformed("wt")
+        f, wt, v, i = read_field(b, i)
         if f in (1, 2, 4) and wt != 0 or f in (3, 5, 6) and wt != 2:
             raise Malformed("fieldwt")
         if f == 1:
@@ -1127,28 +1130,7 @@ def env_parse(b):
         elif f == 5:
             j = 0
             while j < len(v):
-                s = j
-                t2, j = read_varint(v, j)
-                if j - s > 5 or (t2 >> 3) == 0:
-                    raise Malformed("mdtag")
-                f2, wt2 = t2 >> 3, t2 & 7
-                if wt2 == 0:
-                    _, j = read_varint(v, j)
-                elif wt2 == 1:
-                    if len(v) - j < 8:
-                        raise Malformed("x")
-                    j += 8
-                elif wt2 == 5:
-                    if len(v) - j < 4:
-                        raise Malformed("x")
-                    j += 4
-                elif wt2 == 2:
-                    n2, j = read_varint(v, j)
-                    if n2 > len(v) - j:
-                        raise Malformed("x")
-                    j += n2
-                else:
-                    raise Malformed("x")
+                f2, wt2, _, j = read_field(v, j)
                 if f2 in (1, 2) and wt2 != 2:
                     raise Malformed("mdwt")
     return d

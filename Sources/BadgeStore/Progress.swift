@@ -185,11 +185,10 @@ extension BadgeStore {
     {
         let sequence = try takeNextHistorySequence(txn)
         let logKey = Keys.eventLog(recordedAtMs: record.recordedAtMs, sequence: sequence)
-        try addToLog(txn, logKey: logKey, eventId: Keys.string(eventId), record: record.encoded())
+        let eventKey = Keys.string(eventId)
+        try addToLog(txn, logKey: logKey, eventId: eventKey, record: record.encoded())
         try lmdb {
-            try txn.put(
-                history, key: Keys.history(customerId: record.customerId, sequence: sequence),
-                value: Keys.string(eventId))
+            try txn.put(history, key: Keys.history(customerId: record.customerId, sequence: sequence), value: eventKey)
         }
     }
 

@@ -179,14 +179,9 @@ extension BadgeStore {
         for (eventId, bytes) in entries {
             if try lmdb({ try txn.get(eventIds, key: eventId) }) == nil {
                 let record = try decodeRecord(bytes, eventId)
-                let sequence = try takeNextHistorySequence(txn)
-                try addToLog(
-                    txn, logKey: Keys.eventLog(recordedAtMs: record.recordedAtMs, sequence: sequence), eventId: eventId,
+                try addEvent(
+                    txn, eventId: eventId, customerId: record.customerId, recordedAtMs: record.recordedAtMs,
                     record: bytes)
-                try lmdb {
-                    try txn.put(
-                        history, key: Keys.history(customerId: record.customerId, sequence: sequence), value: eventId)
-                }
             }
             _ = try lmdb { try txn.delete(events, key: eventId) }
         }

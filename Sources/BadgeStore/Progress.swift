@@ -183,17 +183,36 @@ extension BadgeStore {
     )
         throws(BadgeError)
     {
+        try addEvent(
+            txn, eventId: Keys.string(eventId), customerId: record.customerId, recordedAtMs: record.recordedAtMs,
+            record: record.encoded())
+    }
+
+    /// Stores an encoded record under the next history sequence: in the log, in the id index and in
+    /// the customer's history. A sequence is never taken twice, so a key already there means a
+    /// damaged counter: refused rather than written over.
+    func addEvent(
+        _ txn: borrowing WriteTransaction, eventId: [UInt8], customerId: String, recordedAtMs: Int64, record: [UInt8]
+    ) throws(BadgeError) {
         let sequence = try takeNextHistorySequence(txn)
-        let logKey = Keys.eventLog(recordedAtMs: record.recordedAtMs, sequence: sequence)
-        let eventKey = Keys.string(eventId)
-        try addToLog(txn, logKey: logKey, eventId: eventKey, record: record.encoded())
-        try lmdb {
-            try txn.put(history, key: Keys.history(customerId: record.customerId, sequence: sequence), value: eventKey)
+        try addToLog(
+            txn, logKey: Keys.eventLog(recordedAtMs: recordedAtMs, sequence: sequence), eventId: eventId, record: record
+        )
+        let historyKey = Keys.history(customerId: customerId, sequence: sequence)
+        let added = try lmdb {
+            try historyKey.withUnsafeBytes { key in
+                try eventId.withUnsafeBytes { try txn.put(history, key: key, value: $0, noOverwrite: true) }
+            }
+        }
+        guard added else {
+            throw BadgeError(
+                .dataLoss, "the customer's history already holds an event at the next sequence", reason: "index_corrupt"
+            )
         }
     }
 
-    /// Stores a record under `logKey` and indexes it by its event id. A sequence is never taken
-    /// twice, so a key already there means a damaged counter: refused rather than written over.
+    /// Stores a record under `logKey` and indexes it by its event id; a key already in the log is
+    /// refused rather than written over.
     func addToLog(
         _ txn: borrowing WriteTransaction, logKey: [UInt8], eventId: [UInt8], record: [UInt8]
     ) throws(BadgeError) {

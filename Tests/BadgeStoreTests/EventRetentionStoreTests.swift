@@ -107,6 +107,29 @@ struct EventRetentionStoreTests {
         }
     }
 
+    @Test("a history sequence found taken (a damaged counter) is refused as index_corrupt, nothing written over")
+    func takenSequenceRefused() throws {
+        try withStore { store, _ in
+            try Self.fill(store)
+            // Wind the counter back: the next event would take ev-9's sequence.
+            try store.environment.write { txn in
+                try txn.put(store.meta, key: Array("next_history_seq".utf8), value: Keys.uint64(9))
+            }
+            // Recorded at ev-9's time, its log key is taken too; later, only its history entry.
+            for (time, taken) in [(Int64(9_000), "event log already holds"), (20_000, "history already holds")] {
+                let error = expectBadgeError(.dataLoss, reason: "index_corrupt") {
+                    try store.write { txn throws(BadgeError) in
+                        try store.putEventRecord(txn, eventId: "ev-late", Self.record("odd", at: time))
+                    }
+                }
+                #expect(error?.message.contains(taken) == true, "\(String(describing: error))")
+            }
+            #expect(try Self.remaining(store) == Array(1...10))
+            #expect(try Self.recordedAt(store, "ev-late") == nil)
+            #expect(try Self.history(store).odd == ["ev-1", "ev-3", "ev-5", "ev-7", "ev-9"])
+        }
+    }
+
     // MARK: - Folders of schema 4 and earlier
 
     /// Writes events 1...10 (as `fill` would) in the layout of schema 4 and earlier: records in

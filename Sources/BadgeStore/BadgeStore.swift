@@ -23,8 +23,10 @@ public final class BadgeStore: Sendable {
     /// sequence, so appended as they come, with an `event_ids` index; `events` and `event_times`
     /// are left empty. Keyed by the caller's random event id, each record went into a random page
     /// (~70% full on average) and needed a time index for pruning; appended, pages fill completely
-    /// and pruning walks the log from its start. A folder of schema 1-4 is converted when opened
-    /// (`moveEventsToLog`; it needs free map space about the size of the old records' tree).
+    /// and pruning walks the log from its start. (A record stamped in the future, by a clock that
+    /// was ahead, stays last until then: records after it are inserted, not appended, and leave
+    /// pages less full; so do records replayed from the journal after a crash.) A folder of schema
+    /// 1-4 is converted when opened (`moveEventsToLog`, which checks the map has room first).
     /// New records also keep their reply's progress packed (`EventRecord.progress_packed`, ~30
     /// bytes a change instead of ~55), which an older build would replay as no progress at all;
     /// records written before are replayed from their `response` as ever.

@@ -28,7 +28,7 @@ extension BadgeStore {
     /// LMDB's limit on dirty pages (and hold them all in memory). `chunkLimit` stops it after that
     /// many transactions (for tests of an interrupted upgrade).
     func moveEventsToLog(
-        chunk: Int = 5_000, chunkLimit: Int = .max, notice: (String) -> Void = { _ in }
+        chunk: Int = 1_000, chunkLimit: Int = .max, notice: (String) -> Void = { _ in }
     ) throws(BadgeError) {
         let chunk = max(chunk, 1)
         // Old records stay in `events` until the last step: those in the index are moved already.
@@ -41,7 +41,22 @@ extension BadgeStore {
             }
         }
         // An interrupted move built part of the log already.
-        try requireRoomToMove(max(oldBytes - movedBytes, 0))
+        try requireRoomToMove(logBytes: max(oldBytes - movedBytes, 0), records: toMove, chunk: chunk)
+        do throws(BadgeError) {
+            try moveEvents(chunk: chunk, chunkLimit: chunkLimit, toMove: toMove, notice: notice)
+        } catch  where error.reason == "storage_full" {
+            throw BadgeError(
+                .resourceExhausted,
+                "the map filled up while moving the evaluated events into the event log of schema 5: nothing "
+                    + "is lost, and the folder, now of schema 5 and partly moved, finishes the move when opened "
+                    + "with a larger --map-size-mb (at least \(environment.mapSize / (1 << 20) * 2))",
+                reason: "storage_full")
+        }
+    }
+
+    private func moveEvents(
+        chunk: Int, chunkLimit: Int, toMove: Int, notice: (String) -> Void
+    ) throws(BadgeError) {
         var transactionsLeft = chunkLimit
         // Runs one step as a transaction of its own; false once the limit is reached.
         func step(_ body: (borrowing WriteTransaction) throws(BadgeError) -> Bool) throws(BadgeError) -> Bool? {
@@ -84,20 +99,24 @@ extension BadgeStore {
         }
     }
 
-    /// Refuses a move the map has no room for, before anything changes: the new trees (records in
-    /// full pages, and the index) take up to about what the old records' tree does, and pages the
-    /// old trees free are not all reusable at once.
-    private func requireRoomToMove(_ oldBytes: Int) throws(BadgeError) {
-        guard oldBytes > 0 else { return }
+    /// Refuses a move the map has no room for, before anything changes. Counted as new pages at the
+    /// end of the file (free pages inside it may make room too; not counted, so the estimate errs
+    /// safe): the log, at most what the old records' tree takes; the id index, ~100 bytes a record;
+    /// and the index's copies on write: each transaction rewrites up to `chunk` of its pages (all of
+    /// them, when it is smaller), and the pages it frees are reusable only two commits later.
+    private func requireRoomToMove(logBytes: Int, records: Int, chunk: Int) throws(BadgeError) {
+        guard logBytes > 0 || records > 0 else { return }
         let free = environment.mapSize - environment.usedBytes()
-        let needed = oldBytes + environment.mapSize / 100
+        let indexBytes = records * 100
+        let needed = logBytes + indexBytes + 3 * min(chunk * 4_096, indexBytes)
         guard needed > free else { return }
         let mib = 1 << 20
+        func roundedUp(_ bytes: Int) -> Int { (bytes + mib - 1) / mib }
         throw BadgeError(
             .resourceExhausted,
-            "moving the evaluated events into the event log of schema 5 needs about \(needed / mib) MiB free in "
-                + "the map and \(free / mib) MiB are: restart with --map-size-mb of at least "
-                + "\((environment.mapSize + needed - free) / mib + 1) (the folder is unchanged)",
+            "moving the evaluated events into the event log of schema 5 needs about \(roundedUp(needed)) MiB free "
+                + "at the end of the map and \(free / mib) MiB are: restart with --map-size-mb of at least "
+                + "\(roundedUp(environment.mapSize + needed - free)) (the folder is unchanged)",
             reason: "storage_full")
     }
 

@@ -346,4 +346,68 @@ struct EventRetentionStoreTests {
             #expect(try store.read { txn throws(BadgeError) in try lmdb { try txn.count(store.eventLog) } } == count)
         }
     }
+
+    /// Writes `count` schema-4 events with small records (no reply kept: events that changed no
+    /// progress) under UUID ids, as a long-running store holds them.
+    static func writeSmallLegacy(_ environment: Environment, count: Int) throws {
+        let meta = try environment.openDatabase("meta")
+        let events = try environment.openDatabase("events")
+        let history = try environment.openDatabase("history")
+        let times = try environment.openDatabase("event_times")
+        var written = 0
+        while written < count {
+            try environment.write { txn in
+                for _ in 0..<min(1_000, count - written) {
+                    let sequence = UInt64(written + 1)
+                    let eventId = Array(UUID().uuidString.utf8)
+                    let time = 1_700_000_000_000 + Int64(sequence)
+                    var record = Self.record("cust-\(sequence % 500)", at: time)
+                    record.response = []
+                    record.awardsById = true
+                    let historyKey = Keys.history(customerId: record.customerId, sequence: sequence)
+                    try txn.put(events, key: eventId, value: record.encoded())
+                    try txn.put(history, key: historyKey, value: eventId)
+                    try txn.put(times, key: Keys.uint64(UInt64(time)) + eventId, value: historyKey)
+                    written += 1
+                }
+                try txn.put(meta, key: Array("next_history_seq".utf8), value: Keys.uint64(UInt64(written + 1)))
+                try txn.put(meta, key: Array("schema_version".utf8), value: [0, 0, 0, 4])
+            }
+        }
+    }
+
+    /// Small records make the id index, rewritten page by page by every transaction of the move,
+    /// the biggest part of what the move needs (a review found a folder the check let through fill
+    /// its map halfway). The folder is compacted first, as recovery leaves every folder.
+    @Test(
+        "small records in a compact folder: a move that would not fit is refused unchanged, never fills the map halfway"
+    )
+    func upgradeRoomSmallRecords() throws {
+        let path = temporaryStorePath()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let options = Environment.Options(mapSize: 36 << 20)
+        do {
+            let environment = try Environment(path: path, options: options)
+            try Self.writeSmallLegacy(environment, count: 70_000)
+            try environment.checkpoint()
+            environment.closeWithoutCheckpoint()
+        }
+        // The move needs ~27 MiB at the end of the map here, where ~15 are free.
+        let error = expectBadgeError(.resourceExhausted, reason: "storage_full") {
+            _ = try BadgeStore(path: path, options: options)
+        }
+        #expect(error?.message.contains("the folder is unchanged") == true, "\(String(describing: error))")
+        do {
+            let environment = try Environment(path: path, options: options)
+            defer { environment.close() }
+            let meta = try environment.openDatabase("meta")
+            #expect(
+                try environment.read { txn in try txn.get(meta, key: Array("schema_version".utf8)) } == [0, 0, 0, 4])
+        }
+        // With the size it asked for, the move fits.
+        let store = try BadgeStore(path: path, options: .init(mapSize: 48 << 20))
+        defer { store.close() }
+        #expect(try store.read { txn throws(BadgeError) in try lmdb { try txn.count(store.eventLog) } } == 70_000)
+        #expect(try Self.legacyEntries(store) == 0)
+    }
 }

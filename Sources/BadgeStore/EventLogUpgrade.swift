@@ -122,47 +122,27 @@ extension BadgeStore {
 
     /// Moves the records of the first `chunk` entries of `event_times`; true if there may be more.
     private func moveByTime(_ txn: borrowing WriteTransaction, chunk: Int) throws(BadgeError) -> Bool {
-        var moves: [(logKey: [UInt8], eventId: [UInt8])] = []
-        var timeKeys: [[UInt8]] = []
-        try lmdb {
-            try txn.withCursor(eventTimes) { cursor in
-                var entry = try cursor.first()
-                while let (key, value) = entry, timeKeys.count < chunk {
-                    timeKeys.append(Array(key))
-                    // Key: u64 recorded-at ms ‖ event id; value: the history key, ending in the sequence.
-                    if key.count > 8, value.count > 8 {
-                        moves.append((Array(key.prefix(8) + value.suffix(8)), Array(key.dropFirst(8))))
-                    }
-                    entry = try cursor.next()
-                }
-            }
+        let times = try entries(txn, eventTimes, limit: chunk)
+        // Key: u64 recorded-at ms ‖ event id; value: the history key, ending in the sequence.
+        var moves = times.compactMap { key, value -> (logKey: [UInt8], eventId: [UInt8])? in
+            guard key.count > 8, value.count > 8 else { return nil }
+            return (Array(key.prefix(8) + value.suffix(8)), Array(key.dropFirst(8)))
         }
         // Within one millisecond the time index is in event-id order, the log in sequence order.
         moves.sort { $0.logKey.lexicographicallyPrecedes($1.logKey) }
         for (logKey, eventId) in moves {
             try moveRecord(txn, eventId: eventId, to: logKey)
         }
-        try lmdb { for key in timeKeys { try txn.delete(eventTimes, key: key) } }
-        return timeKeys.count == chunk
+        try lmdb { for (key, _) in times { try txn.delete(eventTimes, key: key) } }
+        return times.count == chunk
     }
 
     /// Moves the records of up to `chunk` history entries after `after` that are not moved yet.
     private func moveByHistory(
         _ txn: borrowing WriteTransaction, chunk: Int, after: inout [UInt8]?, highest: inout UInt64
     ) throws(BadgeError) -> Bool {
-        var entries: [(historyKey: [UInt8], eventId: [UInt8])] = []
-        try lmdb {
-            try txn.withCursor(history) { [after] cursor in
-                var entry =
-                    try after.map { key in try key.withUnsafeBytes { try cursor.seek(atLeast: $0) } } ?? cursor.first()
-                if let (key, _) = entry, let after, key.elementsEqual(after) { entry = try cursor.next() }
-                while let (key, value) = entry, entries.count < chunk {
-                    entries.append((Array(key), Array(value)))
-                    entry = try cursor.next()
-                }
-            }
-        }
-        for (historyKey, eventId) in entries where historyKey.count > 8 {
+        let listed = try entries(txn, history, after: after, limit: chunk)
+        for (historyKey, eventId) in listed where historyKey.count > 8 {
             guard
                 let sequence = historyKey.withUnsafeBytes({
                     Keys.readUInt64(UnsafeRawBufferPointer(rebasing: $0.suffix(8)))
@@ -178,24 +158,15 @@ extension BadgeStore {
             try moveRecord(
                 txn, eventId: eventId, to: Keys.eventLog(recordedAtMs: record.recordedAtMs, sequence: sequence))
         }
-        after = entries.last?.historyKey
-        return entries.count == chunk
+        after = listed.last?.key
+        return listed.count == chunk
     }
 
     /// Deletes up to `chunk` entries of `events` from the first on, moving those not moved yet
     /// under a new sequence and history entry; true if there may be more.
     private func emptyEvents(_ txn: borrowing WriteTransaction, chunk: Int) throws(BadgeError) -> Bool {
-        var entries: [(eventId: [UInt8], record: [UInt8])] = []
-        try lmdb {
-            try txn.withCursor(events) { cursor in
-                var entry = try cursor.first()
-                while let (key, value) = entry, entries.count < chunk {
-                    entries.append((Array(key), Array(value)))
-                    entry = try cursor.next()
-                }
-            }
-        }
-        for (eventId, bytes) in entries {
+        let left = try entries(txn, events, limit: chunk)
+        for (eventId, bytes) in left {
             if try lmdb({ try txn.get(eventIds, key: eventId) }) == nil {
                 let record = try decodeRecord(bytes, eventId)
                 try addEvent(
@@ -204,7 +175,26 @@ extension BadgeStore {
             }
             _ = try lmdb { try txn.delete(events, key: eventId) }
         }
-        return entries.count == chunk
+        return left.count == chunk
+    }
+
+    /// Up to `limit` entries of `db` in key order, from its first key or after `after`, copied.
+    private func entries(
+        _ txn: borrowing WriteTransaction, _ db: Database, after: [UInt8]? = nil, limit: Int
+    ) throws(BadgeError) -> [(key: [UInt8], value: [UInt8])] {
+        var found: [(key: [UInt8], value: [UInt8])] = []
+        try lmdb {
+            try txn.withCursor(db) { cursor in
+                var entry =
+                    try after.map { key in try key.withUnsafeBytes { try cursor.seek(atLeast: $0) } } ?? cursor.first()
+                if let (key, _) = entry, let after, key.elementsEqual(after) { entry = try cursor.next() }
+                while let (key, value) = entry, found.count < limit {
+                    found.append((Array(key), Array(value)))
+                    entry = try cursor.next()
+                }
+            }
+        }
+        return found
     }
 
     /// Copies the record of `eventId` from `events` to the log under `logKey`, unless it is there.

@@ -34,13 +34,7 @@ extension EvaluateResult {
 
     /// The progress changes `packedProgress` was given.
     public static func unpackProgress(_ bytes: [UInt8]) throws(BadgeError) -> [ProgressChange] {
-        do {
-            return try bytes.withUnsafeBytes { buffer in try unpackProgress(buffer) }
-        } catch let error as BadgeError {
-            throw error
-        } catch {
-            throw BadgeError(.internal, "\(error)")
-        }
+        try withBytes(of: bytes) { buffer throws(BadgeError) in try unpackProgress(buffer) }
     }
 
     static func unpackProgress(_ bytes: UnsafeRawBufferPointer) throws(BadgeError) -> [ProgressChange] {

@@ -13,13 +13,20 @@ public protocol WireMessage: Sendable {
 
 extension WireMessage {
     public init(decoding bytes: [UInt8]) throws(BadgeError) {
-        do {
-            self = try bytes.withUnsafeBytes { buffer in try Self(decoding: buffer) }
-        } catch let error as BadgeError {
-            throw error
-        } catch {
-            throw BadgeError(.internal, "\(error)")
-        }
+        self = try withBytes(of: bytes) { buffer throws(BadgeError) in try Self(decoding: buffer) }
+    }
+}
+
+/// `bytes.withUnsafeBytes(body)` keeping `body`'s typed error (the standard one rethrows `any Error`).
+func withBytes<T>(
+    of bytes: [UInt8], _ body: (UnsafeRawBufferPointer) throws(BadgeError) -> T
+) throws(BadgeError) -> T {
+    do {
+        return try bytes.withUnsafeBytes { buffer in try body(buffer) }
+    } catch let error as BadgeError {
+        throw error
+    } catch {
+        throw BadgeError(.internal, "\(error)")
     }
 }
 

@@ -1399,25 +1399,28 @@ def restart_persistence(case):
     """SIGTERM, restart on the same data dir, check known award and award count survive."""
     global SRV
     bump("persistence")
-    c = Conn(SRV.sock)
-    r, _ = c.call(1, "Health")
-    c.close()
-    if r is None or r.status != 0:
-        anomaly("HEALTH_FAIL", case, "before the restart: %r" % r)
+
+    def health(when):
+        """The parsed Health reply, or None (reported as HEALTH_FAIL)."""
+        c = Conn(SRV.sock)
+        r, _ = c.call(1, "Health")
+        c.close()
+        if r is None or r.status != 0:
+            anomaly("HEALTH_FAIL", case, "%s: %r" % (when, r))
+            return None
+        return parse(r.payload)
+
+    h = health("before the restart")
+    if h is None:
         return
-    h = parse(r.payload)
     rc = SRV.stop()
     log("stop rc", rc)
     if rc not in (0, -signal.SIGTERM):
         anomaly("BAD_EXIT", case, {"rc": rc, "stderr": SRV.stderr_tail()})
     SRV.start(fresh=False)
-    c = Conn(SRV.sock)
-    r2, _ = c.call(1, "Health")
-    c.close()
-    if r2 is None or r2.status != 0:
-        anomaly("HEALTH_FAIL", case, "after the restart: %r" % r2)
+    h2 = health("after the restart")
+    if h2 is None:
         return
-    h2 = parse(r2.payload)
     log("persistence", g(h, 5), g(h, 6), "->", g(h2, 5), g(h2, 6))
     if g(h2, 6) != g(h, 6) or g(h2, 5) != g(h, 5):
         anomaly("DATA_LOSS", case, "badges/awards %d/%d before restart, %d/%d after" % (g(h, 5), g(h, 6), g(h2, 5), g(h2, 6)))

@@ -42,7 +42,8 @@ public final class BadgeServer: Sendable {
         self.service = service
         self.configuration = configuration
         self.logger = logger
-        let threads = configuration.eventLoopThreads > 0 ? configuration.eventLoopThreads : System.coreCount
+        let threads =
+            configuration.eventLoopThreads > 0 ? configuration.eventLoopThreads : ServerConfiguration.usableCores
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         self.group = group
         let registry = ConnectionRegistry(limit: configuration.maxConnections)

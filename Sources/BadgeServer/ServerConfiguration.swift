@@ -1,13 +1,8 @@
 import BadgeWire
 import CoreMetrics
-import NIOCore
 
 /// Where the server listens and the bounds it enforces.
 public struct ServerConfiguration: Sendable {
-    /// The cores this process may use (its CPU affinity and cgroup quota): the default number of
-    /// event loops.
-    public static var usableCores: Int { System.coreCount }
-
     /// Path of the Unix domain socket to listen on (a stale socket file is replaced); nil for none.
     public var unixSocketPath: String?
     /// TCP host and port (port 0 picks a free one); nil for none.

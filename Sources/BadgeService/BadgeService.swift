@@ -32,8 +32,6 @@ public final class BadgeService: Sendable {
     /// Evaluate plans events on the caller's thread, and the writer checks and stores the plans.
     public let plansAhead: Bool
     let commitLog = CommitLog()
-    /// How many threads may plan Evaluate events at once (see `PlanningTurns`).
-    let planningTurns: PlanningTurns
     let planCounters = PlanCounters()
 
     /// Wall-clock Unix milliseconds.
@@ -53,15 +51,12 @@ public final class BadgeService: Sendable {
     ///   - plansAhead: Evaluate reads, evaluates and encodes on the caller's thread, in parallel
     ///     with the writer, which then only checks that nothing read has changed and stores the
     ///     result (or plans again itself). False: everything happens on the writer.
-    ///   - planningThreads: how many threads may plan Evaluate events at once (0: no limit); a
-    ///     caller that finds them all busy leaves its event to them and returns (see `PlanningTurns`).
     ///   - metricsFactory: where the writer's and the store's metrics go; passed explicitly so that
     ///     tests need not bootstrap the process-wide `MetricsSystem`.
     public init(
         store: BadgeStore, clock: @escaping @Sendable () -> Int64 = BadgeService.systemClock, maxBatch: Int = 4096,
         listCacheBytes: Int = BadgeService.defaultListCacheBytes, eventRetentionMs: Int64 = 0,
         pruneInterval: Duration = .seconds(60), plansAhead: Bool = true,
-        planningThreads: Int = BadgeService.defaultPlanningThreads(),
         logger: Logger = Logger(label: "badges.service"), metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         self.store = store
@@ -70,7 +65,6 @@ public final class BadgeService: Sendable {
         self.trophyCases = trophyCases
         self.eventRetentionMs = max(eventRetentionMs, 0)
         self.plansAhead = plansAhead
-        self.planningTurns = PlanningTurns(limit: planningThreads)
         let commitLog = self.commitLog
         self.clock = clock
         self.startedAtMs = clock()
@@ -97,11 +91,6 @@ public final class BadgeService: Sendable {
 
     /// 32 MiB: the trophy cases of ~20,000 customers with ten awards each.
     public static let defaultListCacheBytes = 32 << 20
-
-    /// One fewer than `cores`, at least one: the writer keeps a core (see `PlanningTurns`).
-    public static func defaultPlanningThreads(cores: Int = ProcessInfo.processInfo.activeProcessorCount) -> Int {
-        max(cores - 1, 1)
-    }
 
     /// Commits everything already queued and stops the writer. Later writes fail with UNAVAILABLE.
     public func shutdown() {

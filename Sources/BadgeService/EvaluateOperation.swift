@@ -172,49 +172,24 @@ extension BadgeService {
                     }
                 })
         }
-        guard plansAhead else {
-            return enqueueEvaluate(event, planned: nil, deadline: deadline, completion: completion, reply: reply)
-        }
-        let turn = planningTurns.take(
-            orQueue: { [self] in
-                planAndEnqueue(event, deadline: deadline, completion: completion, reply: reply)
-            })
-        if turn {
-            planAndEnqueue(event, deadline: deadline, completion: completion, reply: reply)
-            planningTurns.giveBack()
-        }
-    }
-
-    /// Plans `event` here and queues the plan for the writer (or answers a replay at once).
-    private func planAndEnqueue<R: Sendable>(
-        _ event: ActivityEvent, deadline: ContinuousClock.Instant?,
-        completion: @escaping @Sendable (Result<R, BadgeError>) -> Void,
-        reply: @escaping @Sendable (EvaluateResult, [UInt8]?) -> R
-    ) {
-        // The writer may hold a batch back a moment for this event (see `WriteQueue.announce`).
-        writer.announce()
         let planned: PlannedEvaluate?
-        do throws(BadgeError) {
-            switch try planAhead(event) {
-            case .replayed(let result):
-                writer.withdraw()
-                return completion(.success(reply(result, nil)))
-            case .planned(let plan): planned = plan
+        if plansAhead {
+            // The writer may hold a batch back a moment for this event (see `WriteQueue.announce`).
+            writer.announce()
+            do throws(BadgeError) {
+                switch try planAhead(event) {
+                case .replayed(let result):
+                    writer.withdraw()
+                    return completion(.success(reply(result, nil)))
+                case .planned(let plan): planned = plan
+                }
+            } catch {
+                // The writer plans it again and answers with what it finds.
+                planned = nil
             }
-        } catch {
-            // The writer plans it again and answers with what it finds.
+        } else {
             planned = nil
         }
-        enqueueEvaluate(event, planned: planned, deadline: deadline, completion: completion, reply: reply)
-    }
-
-    /// Queues `event` for the writer, which stores `planned` if nothing it read has changed since,
-    /// and otherwise plans the event again itself.
-    private func enqueueEvaluate<R: Sendable>(
-        _ event: ActivityEvent, planned: PlannedEvaluate?, deadline: ContinuousClock.Instant?,
-        completion: @escaping @Sendable (Result<R, BadgeError>) -> Void,
-        reply: @escaping @Sendable (EvaluateResult, [UInt8]?) -> R
-    ) {
         let index = writerCatalogue
         let commits = commitLog
         let counters = planCounters

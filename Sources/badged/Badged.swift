@@ -64,14 +64,6 @@ struct Badged: AsyncParsableCommand {
                 "By default an event is read and evaluated on the connection's thread and the writer only stores it."))
     var evaluateOnWriter = false
 
-    @Option(
-        help: ArgumentHelp(
-            "Threads that may plan Evaluate events at once; 0 = no limit.",
-            discussion:
-                "The default is one fewer than the cores badged may use (its CPU affinity and quota), at least 1, so that the writer keeps a core. An event loop that finds every planning turn taken leaves its events to the threads planning and goes back to its sockets."
-        ))
-    var planningThreads: Int = BadgeService.defaultPlanningThreads(cores: ServerConfiguration.usableCores)
-
     @Option(help: "Largest accepted frame in bytes.")
     var maxFrameBytes: Int = 4 << 20
 
@@ -117,7 +109,6 @@ struct Badged: AsyncParsableCommand {
         if !noTcp { _ = try Self.parseAddress(tcp) }
         if !metricsAddress.isEmpty { _ = try Self.parseAddress(metricsAddress, what: "metrics") }
         if mapSizeMb < 1 { throw ValidationError("--map-size-mb must be at least 1") }
-        if planningThreads < 0 { throw ValidationError("--planning-threads must be 0 (no limit) or more") }
         for (flag, value) in [("--max-frame-bytes", maxFrameBytes), ("--max-reply-bytes", maxReplyBytes)]
         where !(1...WireProtocol.largestFrameSize).contains(value) {
             throw ValidationError(
@@ -167,7 +158,7 @@ struct Badged: AsyncParsableCommand {
         }
         let service = BadgeService(
             store: store, listCacheBytes: listCacheMb << 20, eventRetentionMs: Int64(eventRetentionDays) * 86_400_000,
-            plansAhead: !evaluateOnWriter, planningThreads: planningThreads, logger: logger)
+            plansAhead: !evaluateOnWriter, logger: logger)
         if let loadCatalogue {
             try await Self.seed(service: service, path: loadCatalogue, logger: logger)
         }

@@ -168,18 +168,26 @@ def list_award_ids(c, cid, customer):
     return ids, r
 
 
+def connect_checked(case, repro, restart):
+    """A fresh connection to a live server, or None after reporting why not (restarting a dead one if asked)."""
+    if not SRV.alive():
+        anomaly("SERVER_DEATH", case, {"rc": SRV.p.returncode, "stderr": SRV.stderr_tail()}, repro)
+        if restart:
+            restart_server()
+        return None
+    try:
+        return Conn(SRV.sock, timeout=5)
+    except OSError as e:
+        anomaly("CONNECT_FAIL", case, repr(e), repro)
+        return None
+
+
 def health_check(case, repro=None):
     """Server alive, answers Health on a fresh connection, known award still listed."""
     if AUTH_MD is not None:
         return health_check_auth(case, repro)
-    if not SRV.alive():
-        anomaly("SERVER_DEATH", case, {"rc": SRV.p.returncode, "stderr": SRV.stderr_tail()}, repro)
-        restart_server()
-        return False
-    try:
-        c = Conn(SRV.sock, timeout=5)
-    except OSError as e:
-        anomaly("CONNECT_FAIL", case, repr(e), repro)
+    c = connect_checked(case, repro, restart=True)
+    if c is None:
         return False
     try:
         if c.got_preface != PREFACE:
@@ -208,13 +216,8 @@ def health_check(case, repro=None):
 
 def health_check_auth(case, repro=None):
     """The limits server's check: alive and answers an authorized Health (no restart, no award check)."""
-    if not SRV.alive():
-        anomaly("SERVER_DEATH", case, {"rc": SRV.p.returncode, "stderr": SRV.stderr_tail()}, repro)
-        return False
-    try:
-        c = Conn(SRV.sock, timeout=5)
-    except OSError as e:
-        anomaly("CONNECT_FAIL", case, repr(e), repro)
+    c = connect_checked(case, repro, restart=False)
+    if c is None:
         return False
     r, _ = c.call(1, "Health", b"", metadata=AUTH_MD)
     c.close()

@@ -168,7 +168,9 @@ extension BadgeService {
                     try store.read { txn throws(BadgeError) in
                         if let replay = try Self.replay(event, store: store, txn: txn) { return reply(replay, nil) }
                         let rules = WriterCatalogue.build(try store.allBadges(txn))[ExactText(event.type)] ?? .empty
-                        return reply(try Self.plan(event, rules: rules, store: store, txn: txn, now: now).result, nil)
+                        // Nothing is stored: the states and the progress are not encoded.
+                        let plan = try Self.plan(event, rules: rules, store: store, txn: txn, now: now, storing: false)
+                        return reply(plan.result, nil)
                     }
                 })
         }
@@ -288,8 +290,11 @@ extension BadgeService {
         return result
     }
 
+    /// Reads the customer's progress, evaluates `event` against `rules` and decides its awards. With
+    /// `storing` (all but dry runs) it also encodes what the writer will store and send back.
     static func plan<M>(
-        _ event: ActivityEvent, rules: EventRules, store: BadgeStore, txn: borrowing Transaction<M>, now: Int64
+        _ event: ActivityEvent, rules: EventRules, store: BadgeStore, txn: borrowing Transaction<M>, now: Int64,
+        storing: Bool = true
     ) throws(BadgeError) -> EvaluatePlan {
         let badges = rules.badges
         var plan = EvaluatePlan(result: EvaluateResult(awarded: [], progress: []))
@@ -395,14 +400,18 @@ extension BadgeService {
                     }
                 }
             }
-            outcome.forEachChanged { index, state in
-                plan.states.append(
-                    customer: customerPart, badge: rule.keyPart, criterionKey: criteria.criteria[index].key, state)
+            if storing {
+                outcome.forEachChanged { index, state in
+                    plan.states.append(
+                        customer: customerPart, badge: rule.keyPart, criterionKey: criteria.criteria[index].key, state)
+                }
             }
         }
         plan.result.awarded = plan.awards.map(\.award)
-        plan.encodedProgress = EvaluateResult.encodedProgress(plan.result.progress)
-        plan.packedProgress = EvaluateResult.packedProgress(plan.result.progress)
+        if storing {
+            plan.encodedProgress = EvaluateResult.encodedProgress(plan.result.progress)
+            plan.packedProgress = EvaluateResult.packedProgress(plan.result.progress)
+        }
         return plan
     }
 

@@ -80,6 +80,28 @@ struct PlanAheadTests {
         return (states["n"]?.count ?? 0, states["spend"]?.sum ?? 0)
     }
 
+    @Test("a dry run's plan decides the same as a stored one and encodes nothing for the writer")
+    func dryRunPlanEncodesNothing() async throws {
+        let harness = try ServiceHarness()
+        defer { harness.close() }
+        try await harness.putBadge(Self.counter)
+        try await harness.putBadge(Self.onPurchases("first"))
+        _ = try await harness.service.evaluate(purchase("e0", "c", amount: 3))
+        let event = purchase("e1", "c", amount: 25)
+        let (stored, dry) = try harness.store.read { txn throws(BadgeError) in
+            let rules = WriterCatalogue.build(try harness.store.allBadges(txn))[ExactText("purchase")] ?? .empty
+            let now = ServiceHarness.startMs
+            return (
+                try BadgeService.plan(event, rules: rules, store: harness.store, txn: txn, now: now),
+                try BadgeService.plan(event, rules: rules, store: harness.store, txn: txn, now: now, storing: false)
+            )
+        }
+        #expect(dry.result == stored.result)
+        #expect(stored.result.progress.count == 3)
+        #expect(!stored.states.isEmpty && !stored.encodedProgress.isEmpty && !stored.packedProgress.isEmpty)
+        #expect(dry.states.isEmpty && dry.encodedProgress.isEmpty && dry.packedProgress.isEmpty)
+    }
+
     @Test("a second plan of the same customer in one batch is made again, so no event is lost")
     func sameCustomerSameBatch() async throws {
         let harness = try ServiceHarness()

@@ -162,12 +162,15 @@ extension BadgeService {
         // An event without a time happened now. (A constant, so the closures below can capture it.)
         let event = event.occurredAtMs != 0 ? event : event.at(clock())
         if event.dryRun {
+            // Taken before the read transaction, as in `planAhead` (see `CatalogueCache`).
+            let generation = catalogueCache.generation
             let now = clock()
             return completion(
                 Result { () throws(BadgeError) in
                     try store.read { txn throws(BadgeError) in
                         if let replay = try Self.replay(event, store: store, txn: txn) { return reply(replay, nil) }
-                        let rules = WriterCatalogue.build(try store.allBadges(txn))[ExactText(event.type)] ?? .empty
+                        let catalogue = try catalogueCache.snapshot(store, txn, generation: generation)
+                        let rules = catalogue.rulesByType[ExactText(event.type)] ?? .empty
                         // Nothing is stored: the states and the progress are not encoded.
                         let plan = try Self.plan(event, rules: rules, store: store, txn: txn, now: now, storing: false)
                         return reply(plan.result, nil)

@@ -75,6 +75,24 @@ struct EvaluateLifecycleTests {
         #expect(try listed(service).entries.first?.awards == again)
     }
 
+    @Test("a dry run evaluates against the catalogue as it is now: a badge added or deactivated counts at once")
+    func dryRunFollowsTheCatalogue() async throws {
+        try await withHarness { harness in
+            let service = harness.service
+            try await harness.putBadge(Self.firstPurchase)
+            #expect(try await service.evaluate(purchase("e1", dryRun: true)).awarded.map(\.badgeId) == ["first"])
+            var second = Self.firstPurchase
+            second.id = "second"
+            second.name = "Also a first purchase"
+            try await harness.putBadge(second)
+            let both = try await service.evaluate(purchase("e1", dryRun: true))
+            #expect(Set(both.awarded.map(\.badgeId)) == ["first", "second"])
+            _ = try await service.deactivateBadge(id: "first")
+            #expect(try await service.evaluate(purchase("e1", dryRun: true)).awarded.map(\.badgeId) == ["second"])
+            #expect(try harness.allAwards().isEmpty)
+        }
+    }
+
     @Test("a dry run records nothing; the real event then awards; a dry run after it replays the real outcome")
     func dryRunThenRealThenDryRun() async throws {
         try await withHarness { harness in

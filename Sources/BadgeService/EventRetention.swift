@@ -19,15 +19,25 @@ extension BadgeService {
         let chunk = max(chunk, 1)
         var total = 0
         while true {
-            let deleted = try await withCheckedContinuation { continuation in
+            let pruned = try await withCheckedContinuation { continuation in
                 enqueue(deadline: nil, completion: { continuation.resume(returning: $0) }) {
                     store, txn, now throws(BadgeError) in
                     try store.pruneEvents(txn, recordedBefore: now - retention, limit: chunk)
                 }
             }.get()
-            total += deleted
-            if deleted < chunk { return total }
+            Self.reportUnreadable(pruned, logger: logger)
+            total += pruned.deleted
+            if pruned.deleted < chunk { return total }
         }
+    }
+
+    /// Damaged records are kept (pruning steps over them) and named each time pruning meets them,
+    /// so an operator sees them until they are dealt with.
+    static func reportUnreadable(_ pruned: PrunedEvents, logger: Logger) {
+        guard !pruned.unreadable.isEmpty else { return }
+        logger.warning(
+            "\(pruned.unreadable.count) event records past their retention do not decode and were left in place",
+            metadata: ["records": "\(pruned.unreadable.prefix(10).joined(separator: "; "))"])
     }
 
     /// The writer's own pruning, between batches: one chunk per run; true when more is left.
@@ -36,11 +46,12 @@ extension BadgeService {
     ) -> WriteQueue.Maintenance {
         WriteQueue.Maintenance(interval: interval) { now in
             do throws(BadgeError) {
-                let deleted = try store.write { txn throws(BadgeError) in
+                let pruned = try store.write { txn throws(BadgeError) in
                     try store.pruneEvents(txn, recordedBefore: now - retentionMs, limit: pruneChunk)
                 }
-                if deleted > 0 { logger.debug("pruned \(deleted) evaluated events past their retention") }
-                return deleted == pruneChunk
+                if pruned.deleted > 0 { logger.debug("pruned \(pruned.deleted) evaluated events past their retention") }
+                reportUnreadable(pruned, logger: logger)
+                return pruned.deleted == pruneChunk
             } catch {
                 logger.warning("pruning evaluated events failed (\(error)); will try again")
                 return false

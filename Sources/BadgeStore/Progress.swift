@@ -231,11 +231,16 @@ extension BadgeStore {
 
     /// Deletes up to `limit` of the oldest evaluated events recorded before `cutoffMs`: their
     /// records (so a retry of one counts as a new event), index entries and history entries.
-    /// Criteria progress and awards are kept. Returns how many were deleted.
+    /// Criteria progress and awards are kept.
+    ///
+    /// A record that does not decode names no customer, so its history entry cannot be found; it
+    /// is left where it is and reported in `unreadable` rather than stopping every later pruning
+    /// (events after it would otherwise be kept forever).
     public func pruneEvents(
         _ txn: borrowing WriteTransaction, recordedBefore cutoffMs: Int64, limit: Int
-    ) throws(BadgeError) -> Int {
+    ) throws(BadgeError) -> PrunedEvents {
         var doomed: [(logKey: [UInt8], customerId: String)] = []
+        var pruned = PrunedEvents()
         try lmdb {
             try txn.withCursor(eventLog) { cursor in
                 var entry = try cursor.first()
@@ -243,8 +248,13 @@ extension BadgeStore {
                     let recordedAt = Keys.readUInt64(UnsafeRawBufferPointer(rebasing: key[0..<8])),
                     recordedAt < UInt64(max(cutoffMs, 0))
                 {
-                    let record = try decode(EventRecord.self, value, what: "event recorded at \(recordedAt)")
-                    doomed.append((Array(key), record.customerId))
+                    do throws(BadgeError) {
+                        let record = try decode(EventRecord.self, value, what: "event recorded at \(recordedAt)")
+                        doomed.append((Array(key), record.customerId))
+                    } catch {
+                        let sequence = Keys.readUInt64(UnsafeRawBufferPointer(rebasing: key[8...])) ?? 0
+                        pruned.unreadable.append("sequence \(sequence): \(error.message)")
+                    }
                     entry = try cursor.next()
                 }
             }
@@ -260,7 +270,8 @@ extension BadgeStore {
                 try txn.delete(eventLog, key: logKey)
             }
         }
-        return doomed.count
+        pruned.deleted = doomed.count
+        return pruned
     }
 
     /// The customer's event ids, oldest first (at most `limit`).
@@ -292,6 +303,16 @@ extension BadgeStore {
         try lmdb { try txn.put(customers, key: Keys.string(customerId), value: Array(zone.utf8)) }
         changedTrophyCase(of: customerId)
     }
+}
+
+/// What one `pruneEvents` call did.
+public struct PrunedEvents: Sendable, Equatable {
+    /// Events deleted.
+    public var deleted = 0
+    /// Records past the cutoff left in place because they do not decode: where each is and why.
+    public var unreadable: [String] = []
+
+    public init() {}
 }
 
 /// Criterion states keyed and encoded as the store keeps them, packed in one buffer: an Evaluate

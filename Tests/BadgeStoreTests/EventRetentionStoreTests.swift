@@ -52,6 +52,10 @@ struct EventRetentionStoreTests {
     }
 
     static func prune(_ store: BadgeStore, before cutoffMs: Int64, limit: Int = 100) throws -> Int {
+        try pruneReporting(store, before: cutoffMs, limit: limit).deleted
+    }
+
+    static func pruneReporting(_ store: BadgeStore, before cutoffMs: Int64, limit: Int = 100) throws -> PrunedEvents {
         try store.write { txn throws(BadgeError) in try store.pruneEvents(txn, recordedBefore: cutoffMs, limit: limit) }
     }
 
@@ -68,6 +72,35 @@ struct EventRetentionStoreTests {
             #expect(history.odd == ["ev-7", "ev-9"])
             // Nothing older is left: a third call deletes nothing.
             #expect(try Self.prune(store, before: 6_500, limit: 4) == 0)
+        }
+    }
+
+    @Test("a record that does not decode is stepped over and reported; the events after it are still pruned")
+    func unreadableRecordSteppedOver() throws {
+        try withStore { store, _ in
+            try Self.fill(store)
+            // Damage ev-3's record in place: a truncated varint where its first field should be.
+            try store.environment.write { txn in
+                guard let logKey = try txn.get(store.eventIds, key: Array("ev-3".utf8)) else {
+                    Issue.record("ev-3 is not indexed")
+                    return
+                }
+                try txn.put(store.eventLog, key: logKey, value: [0x0A, 0xFF])
+            }
+            let first = try Self.pruneReporting(store, before: 6_500, limit: 3)
+            #expect(first.deleted == 3)
+            #expect(first.unreadable.count == 1)
+            #expect(first.unreadable.first?.contains("does not decode") == true)
+            // The damaged record stays, and so do its index and history entries; the rest go.
+            let second = try Self.pruneReporting(store, before: 6_500)
+            #expect(second.deleted == 2)
+            #expect(second.unreadable.count == 1)
+            let history = try Self.history(store)
+            #expect(history.odd == ["ev-3", "ev-7", "ev-9"])
+            #expect(history.even == ["ev-8", "ev-10"])
+            for index in [7, 8, 9, 10] { #expect(try Self.recordedAt(store, "ev-\(index)") == Int64(index) * 1_000) }
+            for index in [1, 2, 4, 5, 6] { #expect(try Self.recordedAt(store, "ev-\(index)") == nil) }
+            expectBadgeError(.dataLoss, reason: "record_corrupt") { _ = try Self.recordedAt(store, "ev-3") }
         }
     }
 

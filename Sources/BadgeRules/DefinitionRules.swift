@@ -97,6 +97,12 @@ public enum DefinitionRules {
                 if !(criterion.target > 0) || !criterion.target.isFinite {
                     throw .invalidArgument("\(at).target must be a positive number", reason: "invalid_criteria")
                 }
+                // A target past what is remembered could never be met: the badge would silently never award.
+                if criterion.aggregate == .distinct, criterion.target > Double(CriterionEngine.maxDistinct) {
+                    throw .invalidArgument(
+                        "\(at).target must be at most \(CriterionEngine.maxDistinct) for a distinct criterion "
+                            + "(the most distinct values remembered)", reason: "invalid_criteria")
+                }
             }
             if criterion.aggregate == .streak, criterion.window != .lifetime {
                 throw .invalidArgument(

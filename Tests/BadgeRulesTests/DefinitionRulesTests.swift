@@ -154,3 +154,121 @@ struct DefinitionRulesTests {
         }
     }
 }
+
+/// Every rule of PROTOCOL.md §7.5, one broken at a time on an otherwise valid badge.
+@Suite("DefinitionRules.validate: criteria")
+struct CriteriaRulesTests {
+    static func badge(_ criteria: Criteria) -> BadgeDefinition {
+        BadgeDefinition(id: "b", name: "B", criteria: criteria)
+    }
+
+    static func one(_ criterion: Criterion, prerequisites: [String] = [], timeZone: String = "") -> BadgeDefinition {
+        badge(Criteria(criteria: [criterion], prerequisites: prerequisites, timeZone: timeZone))
+    }
+
+    @Test func validCriteriaPass() throws {
+        try DefinitionRules.validate(
+            Self.badge(
+                Criteria(
+                    combine: .any,
+                    criteria: [
+                        Criterion(key: "count", eventType: "purchase"),
+                        Criterion(
+                            key: "spend", eventType: "purchase",
+                            conditions: [Condition(attribute: "store", op: .in, values: ["a"])],
+                            aggregate: .sum, target: 1_000, window: .rollingDays, windowDays: 3_660),
+                        Criterion(
+                            key: "stores", eventType: "purchase", aggregate: .distinct, attribute: "store",
+                            target: 1_024),
+                        Criterion(key: "streak", eventType: "visit", aggregate: .streak, target: 7, streakUnit: .weeks),
+                        Criterion(
+                            key: "tier", eventType: "tier_changed", aggregate: .state, attribute: "tier",
+                            stateValue: "GOLD"),
+                        Criterion(
+                            key: "night", eventType: "purchase",
+                            timeOfDay: TimeOfDayWindow(startMinute: 1_320, endMinute: 300), daysOfWeek: [1, 7]),
+                    ],
+                    prerequisites: ["other"], timeZone: "America/New_York")))
+    }
+
+    @Test func eachBrokenRuleIsRefusedNamingWhere() {
+        let at = "badge b criteria.criteria[0]"
+        let cases: [(BadgeDefinition, reason: String, naming: String)] = [
+            (Self.badge(Criteria(criteria: [])), "invalid_criteria", "at least one criterion"),
+            (
+                Self.one(Criterion(key: "k", eventType: "e"), timeZone: "Mars/Olympus"), "invalid_time_zone",
+                "Mars/Olympus"
+            ),
+            (
+                Self.one(Criterion(key: "k", eventType: "e"), prerequisites: ["b"]), "invalid_criteria",
+                "own prerequisite"
+            ),
+            (
+                Self.one(Criterion(key: "k", eventType: "e"), prerequisites: ["not an id"]), "invalid_id",
+                "prerequisites"
+            ),
+            (Self.one(Criterion(key: "", eventType: "e")), "invalid_criteria", "\(at).key is empty"),
+            (
+                Self.badge(
+                    Criteria(criteria: [Criterion(key: "k", eventType: "e"), Criterion(key: "k", eventType: "f")])),
+                "invalid_criteria", "criteria[1].key \"k\" is used twice"
+            ),
+            (
+                Self.one(Criterion(key: String(repeating: "k", count: 65), eventType: "e")), "invalid_criteria",
+                "64 bytes"
+            ),
+            (Self.one(Criterion(key: "k\u{0}", eventType: "e")), "invalid_text", "\(at).key"),
+            (Self.one(Criterion(key: "k", eventType: "")), "invalid_criteria", "\(at).event_type"),
+            (
+                Self.one(Criterion(key: "k", eventType: "e", aggregate: .state, attribute: "tier")), "invalid_criteria",
+                "state_value"
+            ),
+            (
+                Self.one(Criterion(key: "k", eventType: "e", aggregate: .distinct)), "invalid_criteria",
+                "needs attribute"
+            ),
+            (Self.one(Criterion(key: "k", eventType: "e", target: 0)), "invalid_criteria", "\(at).target"),
+            (
+                Self.one(Criterion(key: "k", eventType: "e", aggregate: .sum, target: -5)), "invalid_criteria",
+                "\(at).target"
+            ),
+            (Self.one(Criterion(key: "k", eventType: "e", target: .infinity)), "invalid_criteria", "\(at).target"),
+            (
+                Self.one(Criterion(key: "k", eventType: "e", aggregate: .streak, target: .nan)), "invalid_criteria",
+                "\(at).target"
+            ),
+            (
+                Self.one(Criterion(key: "k", eventType: "e", aggregate: .distinct, attribute: "store", target: 1_025)),
+                "invalid_criteria", "at most 1024"
+            ),
+            (
+                Self.one(Criterion(key: "k", eventType: "e", aggregate: .streak, target: 3, window: .calendarWeek)),
+                "invalid_criteria", "streak has no window"
+            ),
+            (Self.one(Criterion(key: "k", eventType: "e", window: .rollingDays)), "invalid_criteria", "window_days"),
+            (
+                Self.one(Criterion(key: "k", eventType: "e", window: .rollingDays, windowDays: 3_661)),
+                "invalid_criteria", "window_days"
+            ),
+            (
+                Self.one(
+                    Criterion(key: "k", eventType: "e", timeOfDay: TimeOfDayWindow(startMinute: 0, endMinute: 1_440))),
+                "invalid_criteria", "time_of_day"
+            ),
+            (Self.one(Criterion(key: "k", eventType: "e", daysOfWeek: [0])), "invalid_criteria", "days_of_week"),
+            (Self.one(Criterion(key: "k", eventType: "e", daysOfWeek: [8])), "invalid_criteria", "days_of_week"),
+            (
+                Self.one(
+                    Criterion(key: "k", eventType: "e", conditions: [Condition(attribute: "", op: .eq, values: ["x"])])),
+                "invalid_criteria", "empty attribute"
+            ),
+            (
+                Self.one(Criterion(key: "k", eventType: "e", conditions: [Condition(attribute: "store", op: .notIn)])),
+                "invalid_criteria", "condition on store needs values"
+            ),
+        ]
+        for (badge, reason, naming) in cases {
+            expectRefusal(badge, reason: reason, naming: naming)
+        }
+    }
+}

@@ -129,7 +129,8 @@ let package = Package(
         .testTarget(name: "BadgeRulesTests", dependencies: ["BadgeRules", "BadgeModel", "BadgeTestSupport"]),
         .testTarget(name: "BadgeStoreTests", dependencies: ["BadgeStore", "BadgeModel", "LMDB", "BadgeTestSupport"]),
         .testTarget(
-            name: "BadgeServiceTests", dependencies: ["BadgeService", "BadgeModel", "BadgeStore", "BadgeTestSupport"]),
+            name: "BadgeServiceTests",
+            dependencies: ["BadgeService", "BadgeModel", "BadgeStore", "LMDB", "BadgeTestSupport"]),
         .testTarget(name: "BadgeCatalogueTests", dependencies: ["BadgeCatalogue", "BadgeModel", "BadgeTestSupport"]),
         .testTarget(
             name: "BadgeWireTests",

@@ -1,7 +1,10 @@
 import BadgeModel
 import BadgeService
-import BadgeStore
+import BadgeTestSupport
+@_spi(Testing) import LMDB
 import Testing
+
+@testable import BadgeStore
 
 @Suite("Evaluated events: retention")
 struct EventRetentionTests {
@@ -67,6 +70,33 @@ struct EventRetentionTests {
         }
         #expect(try (0..<5).allSatisfy { !(try Self.eventKept(harness, "old-\($0)")) })
         #expect(try Self.eventKept(harness, "new"))
+    }
+
+    @Test("a damaged event record does not stop the writer's pruning: the events after it still go")
+    func writerPrunesPastADamagedRecord() async throws {
+        let harness = try ServiceHarness(eventRetentionMs: Self.day, pruneInterval: .milliseconds(20))
+        defer { harness.close() }
+        let service = harness.service
+        try await harness.putBadge(Self.threeBuys())
+        for index in 0..<5 {
+            _ = try await service.evaluate(Self.purchase("old-\(index)", at: harness.clock.nowMs))
+        }
+        let store = harness.store
+        try store.environment.write { txn in
+            let logKey = try #require(try txn.get(store.eventIds, key: Array("old-1".utf8)))
+            try txn.put(store.eventLog, key: logKey, value: [0x0A, 0xFF])
+        }
+        harness.clock.advance(by: 2 * Self.day)
+        _ = try await service.evaluate(Self.purchase("new", at: harness.clock.nowMs))
+        var waited = 0
+        while try Self.eventKept(harness, "old-4"), waited < 5_000 {
+            try await Task.sleep(for: .milliseconds(10))
+            waited += 10
+        }
+        #expect(try [0, 2, 3, 4].allSatisfy { !(try Self.eventKept(harness, "old-\($0)")) })
+        #expect(try Self.eventKept(harness, "new"))
+        // The damaged one is left, and still says so when asked for.
+        expectBadgeError(.dataLoss, reason: "record_corrupt") { _ = try Self.eventKept(harness, "old-1") }
     }
 
     @Test("without a retention every event is kept")

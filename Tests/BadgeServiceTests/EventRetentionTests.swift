@@ -52,15 +52,17 @@ struct EventRetentionTests {
         #expect(try Self.eventKept(harness, "e1"))
     }
 
-    @Test("the writer prunes by itself, between callers' writes")
-    func writerPrunesByItself() async throws {
-        let harness = try ServiceHarness(eventRetentionMs: Self.day, pruneInterval: .milliseconds(20))
-        defer { harness.close() }
+    /// Five purchases (old-0 ... old-4), then `meanwhile`, then two days later one more ("new");
+    /// returns once the writer, pruning every 20 ms by itself, has taken old-4 (or after 5 s).
+    static func writerPrunesOldPurchases(
+        _ harness: ServiceHarness, meanwhile: () throws -> Void = {}
+    ) async throws {
         let service = harness.service
         try await harness.putBadge(Self.threeBuys())
         for index in 0..<5 {
             _ = try await service.evaluate(Self.purchase("old-\(index)", at: harness.clock.nowMs))
         }
+        try meanwhile()
         harness.clock.advance(by: 2 * Self.day)
         _ = try await service.evaluate(Self.purchase("new", at: harness.clock.nowMs))
         var waited = 0
@@ -68,6 +70,13 @@ struct EventRetentionTests {
             try await Task.sleep(for: .milliseconds(10))
             waited += 10
         }
+    }
+
+    @Test("the writer prunes by itself, between callers' writes")
+    func writerPrunesByItself() async throws {
+        let harness = try ServiceHarness(eventRetentionMs: Self.day, pruneInterval: .milliseconds(20))
+        defer { harness.close() }
+        try await Self.writerPrunesOldPurchases(harness)
         #expect(try (0..<5).allSatisfy { !(try Self.eventKept(harness, "old-\($0)")) })
         #expect(try Self.eventKept(harness, "new"))
     }
@@ -76,22 +85,12 @@ struct EventRetentionTests {
     func writerPrunesPastADamagedRecord() async throws {
         let harness = try ServiceHarness(eventRetentionMs: Self.day, pruneInterval: .milliseconds(20))
         defer { harness.close() }
-        let service = harness.service
-        try await harness.putBadge(Self.threeBuys())
-        for index in 0..<5 {
-            _ = try await service.evaluate(Self.purchase("old-\(index)", at: harness.clock.nowMs))
-        }
-        let store = harness.store
-        try store.environment.write { txn in
-            let logKey = try #require(try txn.get(store.eventIds, key: Array("old-1".utf8)))
-            try txn.put(store.eventLog, key: logKey, value: [0x0A, 0xFF])
-        }
-        harness.clock.advance(by: 2 * Self.day)
-        _ = try await service.evaluate(Self.purchase("new", at: harness.clock.nowMs))
-        var waited = 0
-        while try Self.eventKept(harness, "old-4"), waited < 5_000 {
-            try await Task.sleep(for: .milliseconds(10))
-            waited += 10
+        try await Self.writerPrunesOldPurchases(harness) {
+            let store = harness.store
+            try store.environment.write { txn in
+                let logKey = try #require(try txn.get(store.eventIds, key: Array("old-1".utf8)))
+                try txn.put(store.eventLog, key: logKey, value: [0x0A, 0xFF])
+            }
         }
         #expect(try [0, 2, 3, 4].allSatisfy { !(try Self.eventKept(harness, "old-\($0)")) })
         #expect(try Self.eventKept(harness, "new"))

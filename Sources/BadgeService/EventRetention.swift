@@ -34,10 +34,10 @@ extension BadgeService {
     /// Damaged records are kept (pruning steps over them) and named each time pruning meets them,
     /// so an operator sees them until they are dealt with.
     static func reportUnreadable(_ pruned: PrunedEvents, logger: Logger) {
-        guard !pruned.unreadable.isEmpty else { return }
+        guard pruned.unreadable > 0 else { return }
         logger.warning(
-            "\(pruned.unreadable.count) event records past their retention do not decode and were left in place",
-            metadata: ["records": "\(pruned.unreadable.prefix(10).joined(separator: "; "))"])
+            "\(pruned.unreadable) event records past their retention do not decode and were left in place",
+            metadata: ["records": "\(pruned.unreadableExamples.joined(separator: "; "))"])
     }
 
     /// The writer's own pruning, between batches: one chunk per run; true when more is left.

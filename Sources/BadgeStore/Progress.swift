@@ -234,7 +234,7 @@ extension BadgeStore {
     /// Criteria progress and awards are kept.
     ///
     /// A record that does not decode names no customer, so its history entry cannot be found; it
-    /// is left where it is and reported in `unreadable` rather than stopping every later pruning
+    /// is left where it is and counted in `unreadable` rather than stopping every later pruning
     /// (events after it would otherwise be kept forever).
     public func pruneEvents(
         _ txn: borrowing WriteTransaction, recordedBefore cutoffMs: Int64, limit: Int
@@ -252,8 +252,11 @@ extension BadgeStore {
                         let record = try decode(EventRecord.self, value, what: "event recorded at \(recordedAt)")
                         doomed.append((Array(key), record.customerId))
                     } catch {
-                        let sequence = Keys.readUInt64(UnsafeRawBufferPointer(rebasing: key[8...])) ?? 0
-                        pruned.unreadable.append("sequence \(sequence): \(error.message)")
+                        pruned.unreadable += 1
+                        if pruned.unreadableExamples.count < PrunedEvents.examplesKept {
+                            let sequence = Keys.readUInt64(UnsafeRawBufferPointer(rebasing: key[8...])) ?? 0
+                            pruned.unreadableExamples.append("sequence \(sequence): \(error.message)")
+                        }
                     }
                     entry = try cursor.next()
                 }
@@ -309,8 +312,11 @@ extension BadgeStore {
 public struct PrunedEvents: Sendable, Equatable {
     /// Events deleted.
     public var deleted = 0
-    /// Records past the cutoff left in place because they do not decode: where each is and why.
-    public var unreadable: [String] = []
+    /// Records past the cutoff left in place because they do not decode.
+    public var unreadable = 0
+    /// Where the first of them are and why they do not decode (at most `examplesKept`).
+    public var unreadableExamples: [String] = []
+    static let examplesKept = 10
 
     public init() {}
 }

@@ -89,18 +89,40 @@ struct EventRetentionStoreTests {
             }
             let first = try Self.pruneReporting(store, before: 6_500, limit: 3)
             #expect(first.deleted == 3)
-            #expect(first.unreadable.count == 1)
-            #expect(first.unreadable.first?.contains("does not decode") == true)
+            #expect(first.unreadable == 1)
+            #expect(first.unreadableExamples.count == 1)
+            #expect(first.unreadableExamples.first?.contains("does not decode") == true)
             // The damaged record stays, and so do its index and history entries; the rest go.
             let second = try Self.pruneReporting(store, before: 6_500)
             #expect(second.deleted == 2)
-            #expect(second.unreadable.count == 1)
+            #expect(second.unreadable == 1)
             let history = try Self.history(store)
             #expect(history.odd == ["ev-3", "ev-7", "ev-9"])
             #expect(history.even == ["ev-8", "ev-10"])
             for index in [7, 8, 9, 10] { #expect(try Self.recordedAt(store, "ev-\(index)") == Int64(index) * 1_000) }
             for index in [1, 2, 4, 5, 6] { #expect(try Self.recordedAt(store, "ev-\(index)") == nil) }
             expectBadgeError(.dataLoss, reason: "record_corrupt") { _ = try Self.recordedAt(store, "ev-3") }
+        }
+    }
+
+    @Test("many damaged records are all counted, and the first ten named")
+    func manyUnreadableRecordsCountedNotAllNamed() throws {
+        try withStore { store, _ in
+            try store.write { txn throws(BadgeError) in
+                for index in 1...12 {
+                    try store.putEventRecord(txn, eventId: "bad-\(index)", Self.record("c", at: Int64(index)))
+                }
+            }
+            try store.environment.write { txn in
+                for index in 1...12 {
+                    let logKey = try #require(try txn.get(store.eventIds, key: Array("bad-\(index)".utf8)))
+                    try txn.put(store.eventLog, key: logKey, value: [0x0A, 0xFF])
+                }
+            }
+            let pruned = try Self.pruneReporting(store, before: 1_000)
+            #expect(pruned.deleted == 0)
+            #expect(pruned.unreadable == 12)
+            #expect(pruned.unreadableExamples.count == 10)
         }
     }
 

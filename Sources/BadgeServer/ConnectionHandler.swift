@@ -76,6 +76,13 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var frameTimer: Scheduled<Void>?
     /// Replies not yet handed to the channel (written and flushed at the end of the burst).
     private var outbound: ByteBuffer?
+    /// The last outbound buffer handed to the channel, kept so the next burst can reuse its memory
+    /// once the channel has written and let go of it (`clear` reallocates only if it has not): a
+    /// burst of one reply, as an unpipelined caller's, allocated a buffer (two allocations) per call.
+    /// Only ordinary sizes are kept, so an idle connection holds at most `spareCapacityLimit`.
+    private var spareOutbound: ByteBuffer?
+    static let outboundCapacity = 8 * 1024
+    static let spareCapacityLimit = 16 * 1024
     /// Reading (and handling what was read) is off until the channel is writable again (see
     /// `endBurst` and `outboundLimit`).
     private var readingPaused = false
@@ -157,6 +164,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         partialFrame = nil
         outbound = nil
+        spareOutbound = nil
         calls.removeAll()
         reportInFlight()
         if admitted {
@@ -609,20 +617,33 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Appends to the burst's outbound buffer (allocated on first use, handed to the channel at flush).
     func appendOutbound(capacity: Int, _ append: (inout ByteBuffer) -> Void) {
         guard let context, context.channel.isActive else { return }
-        if outbound == nil { outbound = context.channel.allocator.buffer(capacity: max(capacity, 8 * 1024)) }
+        if outbound == nil {
+            if var spare = spareOutbound.take() {
+                spare.clear(minimumCapacity: capacity)
+                outbound = spare
+            } else {
+                outbound = context.channel.allocator.buffer(capacity: max(capacity, Self.outboundCapacity))
+            }
+        }
         append(&outbound!)
         flushPending = true
         // Inside a read burst, channelReadComplete flushes; otherwise coalesce the replies that
-        // arrive together (a committed batch) into one flush on the next loop tick.
+        // arrive together (a committed batch) into one flush: at the end of their delivery, or on
+        // the next loop tick.
         if !inReadBurst, !flushScheduled {
             flushScheduled = true
-            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-            context.eventLoop.execute {
-                bound.value.flushScheduled = false
-                bound.value.reportInFlight()
-                bound.value.flushIfNeeded()
+            if !replyHops.flushAfterDelivery(self, on: context.eventLoop) {
+                let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+                context.eventLoop.execute { bound.value.flushDeliveredReplies() }
             }
         }
+    }
+
+    /// Flushes the replies appended outside a read burst.
+    func flushDeliveredReplies() {
+        flushScheduled = false
+        reportInFlight()
+        flushIfNeeded()
     }
 
     func flushIfNeeded(force: Bool = false) {
@@ -637,6 +658,7 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard let buffer = outbound, let context else { return }
         outbound = nil
         context.write(wrapOutboundOut(buffer), promise: nil)
+        if buffer.capacity <= Self.spareCapacityLimit { spareOutbound = buffer }
         // Below the high watermark there is nothing to note; above it, the option is worth its cost.
         if !context.channel.isWritable { peakQueuedBytes = max(peakQueuedBytes, queuedBytes(context)) }
     }

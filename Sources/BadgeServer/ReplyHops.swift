@@ -11,10 +11,15 @@ import Synchronization
 /// their loop.
 final class ReplyHops: @unchecked Sendable {
     // @unchecked: `hops` never changes after init; each hop's `pending` is touched only on the
-    // writer thread (in `send` there, and in `flush`, which the writer's batch observer runs).
-    private final class Hop {
+    // writer thread (in `send` there, and in `flush`, which the writer's batch observer runs), and
+    // its `delivering` and `toFlush` only on its event loop.
+    private final class Hop: @unchecked Sendable {
         let loop: any EventLoop
         var pending: [@Sendable () -> Void] = []
+        /// True while a batch's replies run on the loop.
+        var delivering = false
+        /// Connections that got replies in the batch being delivered, flushed once it is.
+        var toFlush: [ConnectionHandler] = []
         init(_ loop: any EventLoop) { self.loop = loop }
     }
 
@@ -41,13 +46,28 @@ final class ReplyHops: @unchecked Sendable {
         }
     }
 
-    /// On the writer thread, after a batch: one task per loop that has replies.
+    /// On the writer thread, after a batch: one task per loop that has replies, which flushes each
+    /// connection it answered once at its end.
     private func flush() {
         for hop in hops.values where !hop.pending.isEmpty {
             let replies = hop.pending
             hop.pending.removeAll(keepingCapacity: true)
-            hop.loop.execute { for reply in replies { reply() } }
+            hop.loop.execute {
+                hop.delivering = true
+                for reply in replies { reply() }
+                hop.delivering = false
+                for handler in hop.toFlush { handler.flushDeliveredReplies() }
+                hop.toFlush.removeAll(keepingCapacity: true)
+            }
         }
+    }
+
+    /// On `loop`: true if a batch's replies are being delivered there, in which case `handler` is
+    /// flushed when they all are (rather than in a task of its own per reply).
+    func flushAfterDelivery(_ handler: ConnectionHandler, on loop: any EventLoop) -> Bool {
+        guard let hop = hops[ObjectIdentifier(loop)], hop.delivering else { return false }
+        hop.toFlush.append(handler)
+        return true
     }
 
     /// Stops gathering (replies go straight to their loops) and stops observing the writer.

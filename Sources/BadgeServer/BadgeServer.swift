@@ -42,8 +42,7 @@ public final class BadgeServer: Sendable {
         self.service = service
         self.configuration = configuration
         self.logger = logger
-        let threads = configuration.eventLoopThreads > 0 ? configuration.eventLoopThreads : System.coreCount
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.resolvedEventLoopThreads)
         self.group = group
         let registry = ConnectionRegistry(limit: configuration.maxConnections)
         self.registry = registry

@@ -1,5 +1,6 @@
 import BadgeWire
 import CoreMetrics
+import NIOCore
 
 /// Where the server listens and the bounds it enforces.
 public struct ServerConfiguration: Sendable {
@@ -35,6 +36,12 @@ public struct ServerConfiguration: Sendable {
     public var shutdownGraceSeconds: Int64
     /// Event loop threads; 0 = one per core.
     public var eventLoopThreads: Int
+    /// How many event loops the server runs.
+    public var resolvedEventLoopThreads: Int { Self.eventLoops(requested: eventLoopThreads) }
+
+    /// The event loops `eventLoopThreads: requested` gives: that many, or with 0 one per core this
+    /// process may run on.
+    public static func eventLoops(requested: Int) -> Int { requested > 0 ? requested : System.coreCount }
     /// Where the server's metrics go. Passed explicitly (rather than always the global
     /// `MetricsSystem.factory`) so that tests can give each server its own registry.
     public var metricsFactory: any MetricsFactory

@@ -6,6 +6,7 @@ import CoreMetrics
 import Foundation
 import LMDB
 import Logging
+import Synchronization
 
 /// The badge domain operations over the store and the rules.
 ///
@@ -29,8 +30,11 @@ public final class BadgeService: Sendable {
     let planMetrics: PlanMetrics
     /// How long evaluated events are kept for idempotency (0: forever); see `pruneExpiredEvents`.
     public let eventRetentionMs: Int64
-    /// Evaluate plans events on the caller's thread, and the writer checks and stores the plans.
-    public let plansAhead: Bool
+    /// Of every 100 Evaluate events, how many the writer plans itself; the others are planned on
+    /// the caller's thread, and the writer only checks and stores those plans.
+    public let writerPlanPercent: Int
+    /// Numbers events, to spread those the writer plans evenly among the others.
+    let planTurns = Atomic<UInt>(0)
     let commitLog = CommitLog()
     let planCounters = PlanCounters()
 
@@ -48,15 +52,19 @@ public final class BadgeService: Sendable {
     ///     outcome; older ones are deleted once a minute, and a retry of one counts as new. 0 keeps
     ///     them forever.
     ///   - pruneInterval: how often the writer looks for events past the retention.
-    ///   - plansAhead: Evaluate reads, evaluates and encodes on the caller's thread, in parallel
+    ///   - writerPlanPercent: of every 100 Evaluate events, how many the writer reads, evaluates
+    ///     and encodes itself (0-100). The others are planned on the caller's thread, in parallel
     ///     with the writer, which then only checks that nothing read has changed and stores the
-    ///     result (or plans again itself). False: everything happens on the writer.
+    ///     result (or plans again itself). A plan made by the writer costs less CPU (no second
+    ///     look, no read transaction of its own) but is made on the one thread every write passes
+    ///     through: worth it where the callers' threads are the busier ones (see `badged
+    ///     --evaluate-writer-share`).
     ///   - metricsFactory: where the writer's and the store's metrics go; passed explicitly so that
     ///     tests need not bootstrap the process-wide `MetricsSystem`.
     public init(
         store: BadgeStore, clock: @escaping @Sendable () -> Int64 = BadgeService.systemClock, maxBatch: Int = 4096,
         listCacheBytes: Int = BadgeService.defaultListCacheBytes, eventRetentionMs: Int64 = 0,
-        pruneInterval: Duration = .seconds(60), plansAhead: Bool = true,
+        pruneInterval: Duration = .seconds(60), writerPlanPercent: Int = 0,
         logger: Logger = Logger(label: "badges.service"), metricsFactory: any MetricsFactory = MetricsSystem.factory
     ) {
         self.store = store
@@ -64,7 +72,7 @@ public final class BadgeService: Sendable {
         let trophyCases = TrophyCaseCache(capacityBytes: listCacheBytes)
         self.trophyCases = trophyCases
         self.eventRetentionMs = max(eventRetentionMs, 0)
-        self.plansAhead = plansAhead
+        self.writerPlanPercent = min(max(writerPlanPercent, 0), 100)
         let commitLog = self.commitLog
         self.clock = clock
         self.startedAtMs = clock()

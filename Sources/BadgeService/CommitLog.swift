@@ -84,16 +84,22 @@ public struct EvaluatePlanStatistics: Sendable, Hashable {
     public var used = 0
     /// Plans the writer made again, because something they read had been written since.
     public var redone = 0
+    /// Events the writer planned from the start (`writerPlanPercent`).
+    public var onWriter = 0
 }
 
 final class PlanCounters: Sendable {
     private let used = Atomic<Int>(0)
     private let redone = Atomic<Int>(0)
+    private let onWriter = Atomic<Int>(0)
 
     func add(used count: Int) { used.wrappingAdd(count, ordering: .relaxed) }
     func add(redone count: Int) { redone.wrappingAdd(count, ordering: .relaxed) }
+    func add(onWriter count: Int) { onWriter.wrappingAdd(count, ordering: .relaxed) }
 
     var statistics: EvaluatePlanStatistics {
-        EvaluatePlanStatistics(used: used.load(ordering: .relaxed), redone: redone.load(ordering: .relaxed))
+        EvaluatePlanStatistics(
+            used: used.load(ordering: .relaxed), redone: redone.load(ordering: .relaxed),
+            onWriter: onWriter.load(ordering: .relaxed))
     }
 }

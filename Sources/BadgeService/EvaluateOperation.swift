@@ -4,6 +4,7 @@ import BadgeRules
 import BadgeStore
 import Foundation
 import LMDB
+import Synchronization
 
 /// The catalogue as the writer uses it: each badge decoded, and the badges whose criteria listen to
 /// each event type. Built from the catalogue inside the writer's transaction and used only on the
@@ -178,6 +179,7 @@ extension BadgeService {
                 })
         }
         let planned: PlannedEvaluate?
+        let plansAhead = plansThisAhead()
         if plansAhead {
             // The writer may hold a batch back a moment for this event (see `WriteQueue.announce`).
             writer.announce()
@@ -210,11 +212,27 @@ extension BadgeService {
                 let (result, encoded) = try Self.commit(planned.plan, event: event, store: store, txn: txn, now: now)
                 return reply(result, encoded)
             }
-            if planned != nil { counters.add(redone: 1) }
+            if planned != nil {
+                counters.add(redone: 1)
+            } else if !plansAhead {
+                counters.add(onWriter: 1)
+            }
             let rules = try index.rules(for: event.type, store: store, txn: txn)
             let plan = try Self.plan(event, rules: rules, store: store, txn: txn, now: now)
             let (result, encoded) = try Self.commit(plan, event: event, store: store, txn: txn, now: now)
             return reply(result, encoded)
+        }
+    }
+
+    /// Whether this event is planned on the caller's thread: `writerPlanPercent` of every hundred
+    /// are not, interleaved with the others (the turns are numbered, and 61 is prime to 100).
+    private func plansThisAhead() -> Bool {
+        switch writerPlanPercent {
+        case 0: return true
+        case 100: return false
+        default:
+            let turn = planTurns.wrappingAdd(1, ordering: .relaxed).oldValue
+            return Int(turn &* 61 % 100) >= writerPlanPercent
         }
     }
 

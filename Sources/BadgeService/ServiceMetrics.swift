@@ -65,12 +65,14 @@ final class StoreMetrics: Sendable {
 }
 
 /// `badges_evaluate_plans_total{outcome}`: Evaluate plans made on callers' threads that the writer
-/// stored as made (`used`) or made again because something they read had changed (`redone`).
+/// stored as made (`used`) or made again because something they read had changed (`redone`), and
+/// events the writer planned from the start (`writer`, see `writerPlanPercent`).
 /// Counted by `PlanCounters` with atomics per event and added here when sampled, before a scrape.
 final class PlanMetrics: Sendable {
     private let counters: PlanCounters
     private let used: Counter
     private let redone: Counter
+    private let onWriter: Counter
     /// What the Prometheus counters already hold.
     private let reported = Mutex(EvaluatePlanStatistics())
 
@@ -78,15 +80,20 @@ final class PlanMetrics: Sendable {
         self.counters = counters
         used = Counter(label: "badges_evaluate_plans_total", dimensions: [("outcome", "used")], factory: factory)
         redone = Counter(label: "badges_evaluate_plans_total", dimensions: [("outcome", "redone")], factory: factory)
+        onWriter = Counter(label: "badges_evaluate_plans_total", dimensions: [("outcome", "writer")], factory: factory)
     }
 
     func refresh() {
         let now = counters.statistics
         let added = reported.withLock { reported in
             defer { reported = now }
-            return (used: now.used - reported.used, redone: now.redone - reported.redone)
+            return (
+                used: now.used - reported.used, redone: now.redone - reported.redone,
+                onWriter: now.onWriter - reported.onWriter
+            )
         }
         if added.used > 0 { used.increment(by: added.used) }
         if added.redone > 0 { redone.increment(by: added.redone) }
+        if added.onWriter > 0 { onWriter.increment(by: added.onWriter) }
     }
 }

@@ -110,7 +110,7 @@ struct BadgeBench: AsyncParsableCommand {
                     path: directory,
                     options: Environment.Options(
                         mapSize: 4 << 30, durability: durability))
-                let service = BadgeService(store: store, plansAhead: !evaluateOnWriter)
+                let service = BadgeService(store: store, writerPlanPercent: evaluateOnWriter ? 100 : 0)
                 for badge in RuleCatalogue.badges() { _ = try await service.putBadge(PutBadgeRequest(badge: badge)) }
                 let total = events
                 let start = ContinuousClock.now

@@ -59,10 +59,21 @@ struct Badged: AsyncParsableCommand {
 
     @Flag(
         help: ArgumentHelp(
-            "Evaluate events entirely on the writer thread, as before session 6 (for comparisons).",
+            "Evaluate events entirely on the writer thread (the same as --evaluate-writer-share 100).",
             discussion:
                 "By default an event is read and evaluated on the connection's thread and the writer only stores it."))
     var evaluateOnWriter = false
+
+    @Option(
+        help: ArgumentHelp(
+            "Of every 100 Evaluate events, how many the writer reads and evaluates itself (0-100).",
+            discussion: """
+                The others are planned on the connection's event loop, and the writer only checks and \
+                stores them. Default: 30 with one event loop (--event-loop-threads 1, or one core), \
+                where the loop is the busier thread and the writer has time to spare; 0 with more, \
+                where the writer is the one step every write waits for.
+                """))
+    var evaluateWriterShare: Int?
 
     @Option(help: "Largest accepted frame in bytes.")
     var maxFrameBytes: Int = 4 << 20
@@ -121,6 +132,14 @@ struct Badged: AsyncParsableCommand {
             throw ValidationError("--event-retention-days must be between 0 (keep forever) and 36500")
         }
         if eventLoopThreads < 0 { throw ValidationError("--event-loop-threads must be 0 or more") }
+        if let evaluateWriterShare {
+            if !(0...100).contains(evaluateWriterShare) {
+                throw ValidationError("--evaluate-writer-share must be between 0 and 100 (a percentage)")
+            }
+            if evaluateOnWriter, evaluateWriterShare != 100 {
+                throw ValidationError("--evaluate-on-writer means --evaluate-writer-share 100; give one of them")
+            }
+        }
         if prefaceTimeoutSeconds < 1 || prefaceTimeoutSeconds > 3600 {
             throw ValidationError("--preface-timeout-seconds must be between 1 and 3600")
         }
@@ -156,9 +175,12 @@ struct Badged: AsyncParsableCommand {
                 "the last run did not stop cleanly: replayed its journal",
                 metadata: ["transactions": "\(recovered)", "data": "\(dataDir)"])
         }
+        let writerShare =
+            evaluateOnWriter
+            ? 100 : evaluateWriterShare ?? (ServerConfiguration.eventLoops(requested: eventLoopThreads) == 1 ? 30 : 0)
         let service = BadgeService(
             store: store, listCacheBytes: listCacheMb << 20, eventRetentionMs: Int64(eventRetentionDays) * 86_400_000,
-            plansAhead: !evaluateOnWriter, logger: logger)
+            writerPlanPercent: writerShare, logger: logger)
         if let loadCatalogue {
             try await Self.seed(service: service, path: loadCatalogue, logger: logger)
         }

@@ -26,8 +26,8 @@ struct EvaluateLifecycleTests {
 
     @Test("a non-repeatable badge revoked is earned again by the next event, and List follows each step")
     func revokeThenEarnAgain() async throws {
-        for plansAhead in [true, false] {
-            let harness = try ServiceHarness(plansAhead: plansAhead)
+        for writerPlanPercent in [0, 100] {
+            let harness = try ServiceHarness(writerPlanPercent: writerPlanPercent)
             defer { harness.close() }
             let service = harness.service
             try await harness.putBadge(Self.firstPurchase)

@@ -41,8 +41,8 @@ struct IdempotencyTests {
 
     @Test("an Evaluate event id used by a canonically equivalent customer id is another customer's")
     func evaluateEventIdOfEquivalentCustomer() async throws {
-        for plansAhead in [true, false] {
-            let harness = try ServiceHarness(plansAhead: plansAhead)
+        for writerPlanPercent in [0, 100] {
+            let harness = try ServiceHarness(writerPlanPercent: writerPlanPercent)
             defer { harness.close() }
             let service = harness.service
             try await harness.putBadge(Self.firstPurchase)

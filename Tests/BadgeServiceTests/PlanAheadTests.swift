@@ -315,13 +315,26 @@ struct PlanAheadTests {
 
     @Test("with plans ahead off, the writer plans every event")
     func off() async throws {
-        let harness = try ServiceHarness(plansAhead: false)
+        let harness = try ServiceHarness(writerPlanPercent: 100)
         defer { harness.close() }
         let service = harness.service
         _ = try await service.putBadge(PutBadgeRequest(badge: Self.counter))
         _ = try await service.evaluate(purchase("e1", "c"))
-        #expect(service.evaluatePlanStatistics == EvaluatePlanStatistics())
+        #expect(service.evaluatePlanStatistics == EvaluatePlanStatistics(onWriter: 1))
         #expect(try count(harness, "c") == (1, 10))
+    }
+
+    @Test("with a writer share of 30%, 30 of every 100 events are planned by the writer, the rest ahead")
+    func writerShare() async throws {
+        let harness = try ServiceHarness(writerPlanPercent: 30)
+        defer { harness.close() }
+        let service = harness.service
+        _ = try await service.putBadge(PutBadgeRequest(badge: Self.counter))
+        for index in 0..<100 { _ = try await service.evaluate(purchase("e\(index)", "c\(index % 7)")) }
+        let statistics = service.evaluatePlanStatistics
+        #expect(statistics.onWriter == 30)
+        #expect(statistics.used + statistics.redone == 70)
+        #expect(statistics.used > 0)
     }
 
     // MARK: Gathering announced writes
@@ -569,11 +582,11 @@ struct PlanAheadEquivalenceTests {
 
     /// Runs `operations` on a fresh service; `together` submits them all before waiting.
     static func run(
-        _ operations: [Operation], plansAhead: Bool, maxBatch: Int, together: Bool
+        _ operations: [Operation], writerPlanPercent: Int, maxBatch: Int, together: Bool
     ) async throws
         -> (outcomes: [Outcome], trophyCases: [[UInt8]], plans: EvaluatePlanStatistics)
     {
-        let harness = try ServiceHarness(maxBatch: maxBatch, plansAhead: plansAhead)
+        let harness = try ServiceHarness(maxBatch: maxBatch, writerPlanPercent: writerPlanPercent)
         defer { harness.close() }
         let service = harness.service
         for badge in catalogue(target: 3) { _ = try await service.putBadge(PutBadgeRequest(badge: badge)) }
@@ -611,17 +624,20 @@ struct PlanAheadEquivalenceTests {
     @Test("random operations submitted together give what they give one by one on the writer", arguments: 0..<6)
     func sameResults(seed: UInt64) async throws {
         let operations = Self.operations(seed: seed)
-        let expected = try await Self.run(operations, plansAhead: false, maxBatch: 4096, together: false)
+        let expected = try await Self.run(operations, writerPlanPercent: 100, maxBatch: 4096, together: false)
         var plansUsed = 0
-        for maxBatch in [3, 4096] {
-            let actual = try await Self.run(operations, plansAhead: true, maxBatch: maxBatch, together: true)
+        // All planned ahead, in small and large batches; and a share planned by the writer.
+        for (maxBatch, writerPlanPercent) in [(3, 0), (4096, 0), (4096, 30)] {
+            let actual = try await Self.run(
+                operations, writerPlanPercent: writerPlanPercent, maxBatch: maxBatch, together: true)
             for index in operations.indices where actual.outcomes[index] != expected.outcomes[index] {
                 Issue.record(
-                    "seed \(seed), batch \(maxBatch), operation \(index) \(operations[index]): \(actual.outcomes[index]) != \(expected.outcomes[index])"
+                    "seed \(seed), batch \(maxBatch), writer share \(writerPlanPercent)%, operation \(index) \(operations[index]): \(actual.outcomes[index]) != \(expected.outcomes[index])"
                 )
                 break
             }
             #expect(actual.trophyCases == expected.trophyCases, "seed \(seed), batch \(maxBatch)")
+            #expect((actual.plans.onWriter > 0) == (writerPlanPercent > 0), "seed \(seed)")
             plansUsed += actual.plans.used
         }
         // The operations did something: rules awarded badges and some calls were refused.

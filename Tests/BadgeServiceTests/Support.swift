@@ -36,18 +36,18 @@ final class ServiceHarness {
     let pruneInterval: Duration
     let maxBatch: Int
     let listCacheBytes: Int
-    let plansAhead: Bool
+    let writerPlanPercent: Int
 
     init(
         clockMs: Int64 = ServiceHarness.startMs, options: Environment.Options = .init(mapSize: 64 << 20),
         eventRetentionMs: Int64 = 0, pruneInterval: Duration = .seconds(60), maxBatch: Int = 4096,
-        listCacheBytes: Int = BadgeService.defaultListCacheBytes, plansAhead: Bool = true
+        listCacheBytes: Int = BadgeService.defaultListCacheBytes, writerPlanPercent: Int = 0
     ) throws {
         self.eventRetentionMs = eventRetentionMs
         self.pruneInterval = pruneInterval
         self.maxBatch = maxBatch
         self.listCacheBytes = listCacheBytes
-        self.plansAhead = plansAhead
+        self.writerPlanPercent = writerPlanPercent
         let name = "badge-service-tests-\(UUID().uuidString)"
         path = FileManager.default.temporaryDirectory.appendingPathComponent(name).path
         clock = TestClock(clockMs)
@@ -55,16 +55,16 @@ final class ServiceHarness {
         store = try BadgeStore(path: path, options: options)
         service = Self.makeService(
             store: store, clock: clock, eventRetentionMs: eventRetentionMs, pruneInterval: pruneInterval,
-            maxBatch: maxBatch, listCacheBytes: listCacheBytes, plansAhead: plansAhead)
+            maxBatch: maxBatch, listCacheBytes: listCacheBytes, writerPlanPercent: self.writerPlanPercent)
     }
 
     private static func makeService(
         store: BadgeStore, clock: TestClock, eventRetentionMs: Int64, pruneInterval: Duration, maxBatch: Int,
-        listCacheBytes: Int, plansAhead: Bool
+        listCacheBytes: Int, writerPlanPercent: Int
     ) -> BadgeService {
         BadgeService(
             store: store, clock: clock.function, maxBatch: maxBatch, listCacheBytes: listCacheBytes,
-            eventRetentionMs: eventRetentionMs, pruneInterval: pruneInterval, plansAhead: plansAhead)
+            eventRetentionMs: eventRetentionMs, pruneInterval: pruneInterval, writerPlanPercent: writerPlanPercent)
     }
 
     /// Shuts the service down, closes the store, and opens both again on the same folder.
@@ -74,7 +74,7 @@ final class ServiceHarness {
         store = try BadgeStore(path: path, options: options)
         service = Self.makeService(
             store: store, clock: clock, eventRetentionMs: eventRetentionMs, pruneInterval: pruneInterval,
-            maxBatch: maxBatch, listCacheBytes: listCacheBytes, plansAhead: plansAhead)
+            maxBatch: maxBatch, listCacheBytes: listCacheBytes, writerPlanPercent: self.writerPlanPercent)
     }
 
     func close() {

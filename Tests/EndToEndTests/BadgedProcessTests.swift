@@ -195,26 +195,28 @@ struct BadgedProcessTests {
         let count = Atomic<Int>(0)
     }
 
-    @Test("--metrics-address serves the Prometheus exposition of the calls made")
-    func metricsEndpoint() async throws {
+    /// Starts badged with `--metrics-address 127.0.0.1:0` (and `arguments`) in a scratch folder;
+    /// returns it with its socket and the metrics port it bound. The caller stops it and removes
+    /// the folder.
+    func startWithMetrics(
+        _ arguments: [String] = []
+    ) async throws
+        -> (process: SpawnedProcess, directory: String, socket: String, metricsPort: Int)
+    {
         let (directory, socket) = try Self.scratch()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
         let log = directory + "/badged.log"
         #expect(FileManager.default.createFile(atPath: log, contents: nil))
 
         let process = SpawnedProcess()
         process.executableURL = Self.binary
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.arguments = [
-            "--socket", socket, "--no-tcp", "--data-dir", "data", "--map-size-mb", "64",
-            "--metrics-address", "127.0.0.1:0",
-        ]
+        process.arguments =
+            [
+                "--socket", socket, "--no-tcp", "--data-dir", "data", "--map-size-mb", "64",
+                "--metrics-address", "127.0.0.1:0",
+            ] + arguments
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         try process.run()
-        defer {
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
-        }
         // The bound port (0 picks one) is in the ready line.
         var port: Int?
         for _ in 0..<600 where port == nil {
@@ -225,7 +227,23 @@ struct BadgedProcessTests {
                 try await Task.sleep(for: .milliseconds(50))
             }
         }
-        let metricsPort = try #require(port)
+        guard let port else {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+            Issue.record("badged printed no metrics address")
+            throw CancellationError()
+        }
+        return (process, directory, socket, port)
+    }
+
+    @Test("--metrics-address serves the Prometheus exposition of the calls made")
+    func metricsEndpoint() async throws {
+        let (process, directory, socket, metricsPort) = try await startWithMetrics()
+        defer {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
 
         let client = try await BadgeClient.connect(to: .unix(path: socket))
         _ = try await client.health()
@@ -246,6 +264,34 @@ struct BadgedProcessTests {
     }
 
     @Test(
+        "with one event loop the writer plans 30 of every 100 Evaluate events by default; with two, none",
+        arguments: [("1", 30), ("2", 0)])
+    func writerShareFollowsTheEventLoops(loops: String, plannedByWriter: Int) async throws {
+        let (process, directory, socket, metricsPort) = try await startWithMetrics(["--event-loop-threads", loops])
+        defer {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+        let client = try await BadgeClient.connect(to: .unix(path: socket))
+        _ = try await client.putBadge(
+            BadgeDefinition(
+                id: "visits", name: "Visits",
+                criteria: Criteria(criteria: [Criterion(key: "visits", eventType: "visit", target: 100)])))
+        for index in 0..<100 {
+            _ = try await client.evaluate(
+                ActivityEvent(eventId: "v\(index)", customerId: "c", type: "visit", occurredAtMs: 1_000 + Int64(index)))
+        }
+        await client.close()
+        let samples = MetricsTests.samples(try MetricsTests.get("/metrics", port: metricsPort).body)
+        #expect((samples["badges_evaluate_plans_total{outcome=\"writer\"}"] ?? 0) == Double(plannedByWriter))
+        let plannedAhead =
+            (samples["badges_evaluate_plans_total{outcome=\"used\"}"] ?? 0)
+            + (samples["badges_evaluate_plans_total{outcome=\"redone\"}"] ?? 0)
+        #expect(plannedAhead == Double(100 - plannedByWriter))
+    }
+
+    @Test(
         "bad flags exit 64 with a message naming the flag",
         arguments: [
             (["--no-socket", "--no-tcp"], "nothing to listen on"),
@@ -255,6 +301,11 @@ struct BadgedProcessTests {
             (["--frame-timeout-seconds=3601"], "--frame-timeout-seconds must be between 1 and 3600"),
             (["--max-frame-bytes=0"], "--max-frame-bytes must be between 1 and 4294967295"),
             (["--max-reply-bytes=4294967296"], "--max-reply-bytes must be between 1 and 4294967295"),
+            (["--evaluate-writer-share=101"], "--evaluate-writer-share must be between 0 and 100"),
+            (
+                ["--evaluate-on-writer", "--evaluate-writer-share=30"],
+                "--evaluate-on-writer means --evaluate-writer-share 100"
+            ),
         ])
     func badFlags(arguments: [String], expected: String) throws {
         let process = SpawnedProcess()

@@ -39,9 +39,11 @@ public struct ServerConfiguration: Sendable {
     /// How many event loops the server runs.
     public var resolvedEventLoopThreads: Int { Self.eventLoops(requested: eventLoopThreads) }
 
-    /// The event loops `eventLoopThreads: requested` gives: that many, or with 0 one per core this
-    /// process may run on.
-    public static func eventLoops(requested: Int) -> Int { requested > 0 ? requested : System.coreCount }
+    /// The event loops `eventLoopThreads: requested` gives: that many, or with 0 one per core.
+    public static func eventLoops(requested: Int) -> Int { requested > 0 ? requested : availableCores }
+
+    /// The cores this process may run on (its CPU affinity, as `taskset` sets it).
+    public static var availableCores: Int { System.coreCount }
     /// Where the server's metrics go. Passed explicitly (rather than always the global
     /// `MetricsSystem.factory`) so that tests can give each server its own registry.
     public var metricsFactory: any MetricsFactory

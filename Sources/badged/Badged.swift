@@ -69,11 +69,22 @@ struct Badged: AsyncParsableCommand {
             "Of every 100 Evaluate events, how many the writer reads and evaluates itself (0-100).",
             discussion: """
                 The others are planned on the connection's event loop, and the writer only checks and \
-                stores them. Default: 30 with one event loop (--event-loop-threads 1, or one core), \
-                where the loop is the busier thread and the writer has time to spare; 0 with more, \
-                where the writer is the one step every write waits for.
+                stores them. Default: 100 on one core (planning ahead then runs beside nothing and \
+                costs more CPU); 30 with one event loop on more (--event-loop-threads 1), where the \
+                loop is the busier thread and the writer has time to spare; 0 with more loops, where \
+                the writer is the one step every write waits for.
                 """))
     var evaluateWriterShare: Int?
+
+    /// `--evaluate-writer-share` when not given (measured on two cores, BENCHMARKS.md session 18).
+    static func defaultWriterShare(_ eventLoopThreads: Int) -> Int {
+        // One core: planning ahead runs beside nothing, and a plan made ahead costs more CPU.
+        if ServerConfiguration.availableCores == 1 { return 100 }
+        // One loop: it is the busier thread, and the writer waits for work much of the time.
+        if ServerConfiguration.eventLoops(requested: eventLoopThreads) == 1 { return 30 }
+        // Several loops plan in parallel; the writer is the one step every write waits for.
+        return 0
+    }
 
     @Option(help: "Largest accepted frame in bytes.")
     var maxFrameBytes: Int = 4 << 20
@@ -175,9 +186,7 @@ struct Badged: AsyncParsableCommand {
                 "the last run did not stop cleanly: replayed its journal",
                 metadata: ["transactions": "\(recovered)", "data": "\(dataDir)"])
         }
-        let writerShare =
-            evaluateOnWriter
-            ? 100 : evaluateWriterShare ?? (ServerConfiguration.eventLoops(requested: eventLoopThreads) == 1 ? 30 : 0)
+        let writerShare = evaluateOnWriter ? 100 : evaluateWriterShare ?? Self.defaultWriterShare(eventLoopThreads)
         let service = BadgeService(
             store: store, listCacheBytes: listCacheMb << 20, eventRetentionMs: Int64(eventRetentionDays) * 86_400_000,
             writerPlanPercent: writerShare, logger: logger)

@@ -60,8 +60,8 @@ struct Badged: AsyncParsableCommand {
     @Flag(
         help: ArgumentHelp(
             "Evaluate events entirely on the writer thread (the same as --evaluate-writer-share 100).",
-            discussion:
-                "By default an event is read and evaluated on the connection's thread and the writer only stores it."))
+            discussion: "By default some or all events are read and evaluated on the connection's thread instead, "
+                + "and the writer only checks and stores them (see --evaluate-writer-share)."))
     var evaluateOnWriter = false
 
     @Option(

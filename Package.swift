@@ -26,6 +26,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CFileSync"),
         .systemLibrary(name: "CEventPoll"),
+        .systemLibrary(name: "CSchedAffinity"),
         .target(
             name: "BadgeWireC",
             linkerSettings: [.linkedLibrary("protobuf-c")]
@@ -61,7 +62,7 @@ let package = Package(
         .target(
             name: "BadgeServer",
             dependencies: [
-                "BadgeModel", "BadgeWire", "BadgeService",
+                "BadgeModel", "BadgeWire", "BadgeService", "CSchedAffinity",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

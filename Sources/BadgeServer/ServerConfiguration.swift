@@ -1,5 +1,6 @@
 import BadgeWire
 import CoreMetrics
+internal import CSchedAffinity
 import NIOCore
 
 /// Where the server listens and the bounds it enforces.
@@ -42,8 +43,12 @@ public struct ServerConfiguration: Sendable {
     /// The event loops `eventLoopThreads: requested` gives: that many, or with 0 one per core.
     public static func eventLoops(requested: Int) -> Int { requested > 0 ? requested : availableCores }
 
-    /// The cores this process may run on (its CPU affinity, as `taskset` sets it).
-    public static var availableCores: Int { System.coreCount }
+    /// The cores this process may run on: NIO's count (which follows cgroup quotas and cpusets),
+    /// or fewer when its CPU affinity (`taskset`) allows fewer.
+    public static var availableCores: Int {
+        let allowed = Int(badges_allowed_cpu_count())
+        return allowed > 0 ? min(System.coreCount, allowed) : System.coreCount
+    }
     /// Where the server's metrics go. Passed explicitly (rather than always the global
     /// `MetricsSystem.factory`) so that tests can give each server its own registry.
     public var metricsFactory: any MetricsFactory

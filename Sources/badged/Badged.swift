@@ -209,10 +209,14 @@ struct Badged: AsyncParsableCommand {
         }
         let tcpHost = configuration.tcpHost ?? ""
         let metricsHost = configuration.metricsEndpoint?.host ?? ""
+        let eventLoops = configuration.resolvedEventLoopThreads
         let serverService = BadgeServerService(service: service, configuration: configuration, logger: logger) {
             server in
             let elapsed = ContinuousClock.now - started
-            var metadata: Logger.Metadata = ["data": "\(dataDir)", "startup": "\(elapsed)"]
+            var metadata: Logger.Metadata = [
+                "data": "\(dataDir)", "startup": "\(elapsed)",
+                "event_loops": "\(eventLoops)", "evaluate_writer_share": "\(writerShare)%",
+            ]
             if let path = server.unixSocketPath { metadata["unix"] = "\(path)" }
             if let port = server.tcpPort { metadata["tcp"] = "\(tcpHost):\(port)" }
             if let port = server.metricsPort { metadata["metrics"] = "http://\(metricsHost):\(port)/metrics" }

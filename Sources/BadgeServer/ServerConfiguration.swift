@@ -1,6 +1,6 @@
 import BadgeWire
-import CoreMetrics
 internal import CSchedAffinity
+import CoreMetrics
 import NIOCore
 
 /// Where the server listens and the bounds it enforces.

@@ -11,7 +11,8 @@ extension BadgeService {
     public static let pruneChunk = 2_000
 
     /// Deletes every evaluated event recorded more than the retention period ago (none when the
-    /// service keeps events forever), in transactions of `chunk` events; returns how many went.
+    /// service keeps events forever), in transactions of `chunk` events; returns how many went
+    /// (damaged records included).
     /// The writer also does this by itself (every `pruneInterval`).
     public func pruneExpiredEvents(chunk: Int = BadgeService.pruneChunk) async throws(BadgeError) -> Int {
         guard eventRetentionMs > 0 else { return 0 }
@@ -26,17 +27,17 @@ extension BadgeService {
                 }
             }.get()
             Self.reportUnreadable(pruned, logger: logger)
-            total += pruned.deleted
-            if pruned.deleted < chunk { return total }
+            total += pruned.removed
+            if pruned.removed < chunk { return total }
         }
     }
 
-    /// Damaged records are kept (pruning steps over them) and named each time pruning meets them,
-    /// so an operator sees them until they are dealt with.
+    /// Damaged records go with the rest of what is past the retention; an operator hears of them,
+    /// since the disk they came from may be failing.
     static func reportUnreadable(_ pruned: PrunedEvents, logger: Logger) {
         guard pruned.unreadable > 0 else { return }
         logger.warning(
-            "\(pruned.unreadable) event records past their retention do not decode and were left in place",
+            "\(pruned.unreadable) event records past their retention did not decode; deleted with the others",
             metadata: ["records": "\(pruned.unreadableExamples.joined(separator: "; "))"])
     }
 
@@ -51,7 +52,7 @@ extension BadgeService {
                 }
                 if pruned.deleted > 0 { logger.debug("pruned \(pruned.deleted) evaluated events past their retention") }
                 reportUnreadable(pruned, logger: logger)
-                return pruned.deleted == pruneChunk
+                return pruned.removed == pruneChunk
             } catch {
                 logger.warning("pruning evaluated events failed (\(error)); will try again")
                 return false

@@ -233,18 +233,21 @@ extension BadgeStore {
     /// records (so a retry of one counts as a new event), index entries and history entries.
     /// Criteria progress and awards are kept.
     ///
-    /// A record that does not decode names no customer, so its history entry cannot be found; it
-    /// is left where it is and counted in `unreadable` rather than stopping every later pruning
-    /// (events after it would otherwise be kept forever).
+    /// A record that does not decode (a damaged disk) is past the retention all the same: it is
+    /// deleted too, and counted in `unreadable`, rather than stopping this and every later pruning
+    /// (events after it would be kept forever) or being read again by each. It names no customer,
+    /// so its history entry and id index entry cannot be found and stay; a retry of that id is
+    /// refused as `index_corrupt` (as `record_corrupt` before). Both kinds count toward `limit`.
     public func pruneEvents(
         _ txn: borrowing WriteTransaction, recordedBefore cutoffMs: Int64, limit: Int
     ) throws(BadgeError) -> PrunedEvents {
         var doomed: [(logKey: [UInt8], customerId: String)] = []
+        var damaged: [[UInt8]] = []
         var pruned = PrunedEvents()
         try lmdb {
             try txn.withCursor(eventLog) { cursor in
                 var entry = try cursor.first()
-                while let (key, value) = entry, doomed.count < limit, key.count == 16,
+                while let (key, value) = entry, doomed.count + damaged.count < limit, key.count == 16,
                     let recordedAt = Keys.readUInt64(UnsafeRawBufferPointer(rebasing: key[0..<8])),
                     recordedAt < UInt64(max(cutoffMs, 0))
                 {
@@ -252,7 +255,7 @@ extension BadgeStore {
                         let record = try decode(EventRecord.self, value, what: "event recorded at \(recordedAt)")
                         doomed.append((Array(key), record.customerId))
                     } catch {
-                        pruned.unreadable += 1
+                        damaged.append(Array(key))
                         if pruned.unreadableExamples.count < PrunedEvents.examplesKept {
                             let sequence = Keys.readUInt64(UnsafeRawBufferPointer(rebasing: key[8...])) ?? 0
                             pruned.unreadableExamples.append("sequence \(sequence): \(error.message)")
@@ -272,8 +275,10 @@ extension BadgeStore {
                 try txn.delete(history, key: historyKey)
                 try txn.delete(eventLog, key: logKey)
             }
+            for logKey in damaged { try txn.delete(eventLog, key: logKey) }
         }
         pruned.deleted = doomed.count
+        pruned.unreadable = damaged.count
         return pruned
     }
 
@@ -312,13 +317,17 @@ extension BadgeStore {
 public struct PrunedEvents: Sendable, Equatable {
     /// Events deleted.
     public var deleted = 0
-    /// Records past the cutoff left in place because they do not decode.
+    /// Records past the cutoff deleted although they do not decode (their history and index
+    /// entries could not be found).
     public var unreadable = 0
-    /// Where the first of them are and why they do not decode (at most `examplesKept`).
+    /// Where the first of them were and why they did not decode (at most `examplesKept`).
     public var unreadableExamples: [String] = []
     static let examplesKept = 10
 
     public init() {}
+
+    /// Records this call removed from the log, readable or not (compared with the limit given).
+    public var removed: Int { deleted + unreadable }
 }
 
 /// Criterion states keyed and encoded as the store keeps them, packed in one buffer: an Evaluate

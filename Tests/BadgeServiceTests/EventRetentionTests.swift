@@ -94,8 +94,8 @@ struct EventRetentionTests {
         }
         #expect(try [0, 2, 3, 4].allSatisfy { !(try Self.eventKept(harness, "old-\($0)")) })
         #expect(try Self.eventKept(harness, "new"))
-        // The damaged one is left, and still says so when asked for.
-        expectBadgeError(.dataLoss, reason: "record_corrupt") { _ = try Self.eventKept(harness, "old-1") }
+        // The damaged one went too; its id, still indexed, says its record is missing.
+        expectBadgeError(.dataLoss, reason: "index_corrupt") { _ = try Self.eventKept(harness, "old-1") }
     }
 
     @Test("without a retention every event is kept")

@@ -75,8 +75,8 @@ struct EventRetentionStoreTests {
         }
     }
 
-    @Test("a record that does not decode is stepped over and reported; the events after it are still pruned")
-    func unreadableRecordSteppedOver() throws {
+    @Test("a record that does not decode is deleted with the rest past the cutoff, counted, and does not stop pruning")
+    func unreadableRecordDeletedToo() throws {
         try withStore { store, _ in
             try Self.fill(store)
             // Damage ev-3's record in place: a truncated varint where its first field should be.
@@ -87,25 +87,26 @@ struct EventRetentionStoreTests {
                 }
                 try txn.put(store.eventLog, key: logKey, value: [0x0A, 0xFF])
             }
+            // ev-1, ev-2 and the damaged ev-3 make the limit of three.
             let first = try Self.pruneReporting(store, before: 6_500, limit: 3)
-            #expect(first.deleted == 3)
+            #expect(first.deleted == 2)
             #expect(first.unreadable == 1)
             #expect(first.unreadableExamples.count == 1)
             #expect(first.unreadableExamples.first?.contains("does not decode") == true)
-            // The damaged record stays, and so do its index and history entries; the rest go.
             let second = try Self.pruneReporting(store, before: 6_500)
-            #expect(second.deleted == 2)
-            #expect(second.unreadable == 1)
+            #expect(second.deleted == 3)
+            #expect(second.unreadable == 0)
+            // ev-3's history entry could not be found without its record's customer, so it stays.
             let history = try Self.history(store)
             #expect(history.odd == ["ev-3", "ev-7", "ev-9"])
             #expect(history.even == ["ev-8", "ev-10"])
             for index in [7, 8, 9, 10] { #expect(try Self.recordedAt(store, "ev-\(index)") == Int64(index) * 1_000) }
             for index in [1, 2, 4, 5, 6] { #expect(try Self.recordedAt(store, "ev-\(index)") == nil) }
-            expectBadgeError(.dataLoss, reason: "record_corrupt") { _ = try Self.recordedAt(store, "ev-3") }
+            expectBadgeError(.dataLoss, reason: "index_corrupt") { _ = try Self.recordedAt(store, "ev-3") }
         }
     }
 
-    @Test("many damaged records are all counted, and the first ten named")
+    @Test("many damaged records are all deleted and counted, and the first ten named")
     func manyUnreadableRecordsCountedNotAllNamed() throws {
         try withStore { store, _ in
             try store.write { txn throws(BadgeError) in
@@ -123,6 +124,7 @@ struct EventRetentionStoreTests {
             #expect(pruned.deleted == 0)
             #expect(pruned.unreadable == 12)
             #expect(pruned.unreadableExamples.count == 10)
+            #expect(try store.read { txn throws(BadgeError) in try lmdb { try txn.count(store.eventLog) } } == 0)
         }
     }
 

@@ -619,7 +619,8 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard let context, context.channel.isActive else { return }
         if outbound == nil {
             if var spare = spareOutbound.take() {
-                spare.clear(minimumCapacity: capacity)
+                // Sized as a fresh one would be, should the channel still hold the spare.
+                spare.clear(minimumCapacity: max(capacity, Self.outboundCapacity))
                 outbound = spare
             } else {
                 outbound = context.channel.allocator.buffer(capacity: max(capacity, Self.outboundCapacity))

@@ -82,7 +82,8 @@ final class CommitLog: @unchecked Sendable {
 public struct EvaluatePlanStatistics: Sendable, Hashable {
     /// Plans the writer stored as they were.
     public var used = 0
-    /// Plans the writer made again, because something they read had been written since.
+    /// Plans the writer made again, because something they read had been written since (or the
+    /// plan could not be made ahead).
     public var redone = 0
     /// Events the writer planned from the start (`writerPlanPercent`).
     public var onWriter = 0

@@ -212,9 +212,11 @@ extension BadgeService {
                 let (result, encoded) = try Self.commit(planned.plan, event: event, store: store, txn: txn, now: now)
                 return reply(result, encoded)
             }
-            if planned != nil {
+            // A plan made ahead and found stale, or one that failed ahead, is made again; the rest
+            // were left to the writer.
+            if plansAhead {
                 counters.add(redone: 1)
-            } else if !plansAhead {
+            } else {
                 counters.add(onWriter: 1)
             }
             let rules = try index.rules(for: event.type, store: store, txn: txn)

@@ -65,7 +65,8 @@ final class StoreMetrics: Sendable {
 }
 
 /// `badges_evaluate_plans_total{outcome}`: Evaluate plans made on callers' threads that the writer
-/// stored as made (`used`) or made again because something they read had changed (`redone`), and
+/// stored as made (`used`) or made again because something they read had changed or they could not
+/// be made there (`redone`), and
 /// events the writer planned from the start (`writer`, see `writerPlanPercent`).
 /// Counted by `PlanCounters` with atomics per event and added here when sampled, before a scrape.
 final class PlanMetrics: Sendable {

@@ -3,7 +3,9 @@
 
 // The CPUs this process may run on (sched_getaffinity(2), as `taskset` sets them): Swift's Glibc
 // module leaves out the _GNU_SOURCE part of <sched.h>, and CPU_COUNT is a macro.
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <sched.h>
 
 /// How many CPUs the calling thread may run on, or 0 if that cannot be told.

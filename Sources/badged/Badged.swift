@@ -60,8 +60,9 @@ struct Badged: AsyncParsableCommand {
     @Flag(
         help: ArgumentHelp(
             "Evaluate events entirely on the writer thread (the same as --evaluate-writer-share 100).",
-            discussion: "By default some or all events are read and evaluated on the connection's thread instead, "
-                + "and the writer only checks and stores them (see --evaluate-writer-share)."))
+            discussion: "By default, on more than one core, some or all events are read and evaluated on the "
+                + "connection's thread instead, and the writer only checks and stores them (see --evaluate-writer-share)."
+        ))
     var evaluateOnWriter = false
 
     @Option(
@@ -105,7 +106,7 @@ struct Badged: AsyncParsableCommand {
     @Option(help: "Seconds a frame may take to arrive whole once begun (time between frames is not counted).")
     var frameTimeoutSeconds: Int = 30
 
-    @Option(help: "Event loop threads; 0 = one per core. Use 1 when pinned to one core with taskset.")
+    @Option(help: "Event loop threads; 0 = one per core this process may run on (cgroup quota, cpuset or taskset).")
     var eventLoopThreads: Int = 0
 
     @Option(help: "Require `authorization: Bearer TOKEN` metadata on every call (env BADGED_AUTH_TOKEN).")

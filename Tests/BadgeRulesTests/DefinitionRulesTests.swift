@@ -162,6 +162,21 @@ struct CriteriaRulesTests {
         BadgeDefinition(id: "b", name: "B", criteria: criteria)
     }
 
+    /// A badge breaking one rule, the refusal expected, and where the case is written (so that a
+    /// failure points at its line, not the loop's).
+    struct Broken {
+        let badge: BadgeDefinition
+        let reason: String
+        let naming: String
+        let location: SourceLocation
+    }
+
+    static func broken(
+        _ badge: BadgeDefinition, _ reason: String, _ naming: String, at location: SourceLocation = #_sourceLocation
+    ) -> Broken {
+        Broken(badge: badge, reason: reason, naming: naming, location: location)
+    }
+
     static func one(_ criterion: Criterion, prerequisites: [String] = [], timeZone: String = "") -> BadgeDefinition {
         badge(Criteria(criteria: [criterion], prerequisites: prerequisites, timeZone: timeZone))
     }
@@ -193,82 +208,86 @@ struct CriteriaRulesTests {
 
     @Test func eachBrokenRuleIsRefusedNamingWhere() {
         let at = "badge b criteria.criteria[0]"
-        let cases: [(BadgeDefinition, reason: String, naming: String)] = [
-            (Self.badge(Criteria(criteria: [])), "invalid_criteria", "at least one criterion"),
-            (
+        let cases: [Broken] = [
+            Self.broken(Self.badge(Criteria(criteria: [])), "invalid_criteria", "at least one criterion"),
+            Self.broken(
                 Self.one(Criterion(key: "k", eventType: "e"), timeZone: "Mars/Olympus"), "invalid_time_zone",
                 "Mars/Olympus"
             ),
-            (
+            Self.broken(
                 Self.one(Criterion(key: "k", eventType: "e"), prerequisites: ["b"]), "invalid_criteria",
                 "own prerequisite"
             ),
-            (
+            Self.broken(
                 Self.one(Criterion(key: "k", eventType: "e"), prerequisites: ["not an id"]), "invalid_id",
                 "prerequisites"
             ),
-            (Self.one(Criterion(key: "", eventType: "e")), "invalid_criteria", "\(at).key is empty"),
-            (
+            Self.broken(Self.one(Criterion(key: "", eventType: "e")), "invalid_criteria", "\(at).key is empty"),
+            Self.broken(
                 Self.badge(
                     Criteria(criteria: [Criterion(key: "k", eventType: "e"), Criterion(key: "k", eventType: "f")])),
                 "invalid_criteria", "criteria[1].key \"k\" is used twice"
             ),
-            (
+            Self.broken(
                 Self.one(Criterion(key: String(repeating: "k", count: 65), eventType: "e")), "invalid_criteria",
                 "64 bytes"
             ),
-            (Self.one(Criterion(key: "k\u{0}", eventType: "e")), "invalid_text", "\(at).key"),
-            (Self.one(Criterion(key: "k", eventType: "")), "invalid_criteria", "\(at).event_type"),
-            (
+            Self.broken(Self.one(Criterion(key: "k\u{0}", eventType: "e")), "invalid_text", "\(at).key"),
+            Self.broken(Self.one(Criterion(key: "k", eventType: "")), "invalid_criteria", "\(at).event_type"),
+            Self.broken(
                 Self.one(Criterion(key: "k", eventType: "e", aggregate: .state, attribute: "tier")), "invalid_criteria",
                 "state_value"
             ),
-            (
+            Self.broken(
                 Self.one(Criterion(key: "k", eventType: "e", aggregate: .distinct)), "invalid_criteria",
                 "needs attribute"
             ),
-            (Self.one(Criterion(key: "k", eventType: "e", target: 0)), "invalid_criteria", "\(at).target"),
-            (
+            Self.broken(Self.one(Criterion(key: "k", eventType: "e", target: 0)), "invalid_criteria", "\(at).target"),
+            Self.broken(
                 Self.one(Criterion(key: "k", eventType: "e", aggregate: .sum, target: -5)), "invalid_criteria",
                 "\(at).target"
             ),
-            (Self.one(Criterion(key: "k", eventType: "e", target: .infinity)), "invalid_criteria", "\(at).target"),
-            (
+            Self.broken(
+                Self.one(Criterion(key: "k", eventType: "e", target: .infinity)), "invalid_criteria", "\(at).target"),
+            Self.broken(
                 Self.one(Criterion(key: "k", eventType: "e", aggregate: .streak, target: .nan)), "invalid_criteria",
                 "\(at).target"
             ),
-            (
+            Self.broken(
                 Self.one(Criterion(key: "k", eventType: "e", aggregate: .distinct, attribute: "store", target: 1_025)),
                 "invalid_criteria", "at most 1024"
             ),
-            (
+            Self.broken(
                 Self.one(Criterion(key: "k", eventType: "e", aggregate: .streak, target: 3, window: .calendarWeek)),
                 "invalid_criteria", "streak has no window"
             ),
-            (Self.one(Criterion(key: "k", eventType: "e", window: .rollingDays)), "invalid_criteria", "window_days"),
-            (
+            Self.broken(
+                Self.one(Criterion(key: "k", eventType: "e", window: .rollingDays)), "invalid_criteria", "window_days"),
+            Self.broken(
                 Self.one(Criterion(key: "k", eventType: "e", window: .rollingDays, windowDays: 3_661)),
                 "invalid_criteria", "window_days"
             ),
-            (
+            Self.broken(
                 Self.one(
                     Criterion(key: "k", eventType: "e", timeOfDay: TimeOfDayWindow(startMinute: 0, endMinute: 1_440))),
                 "invalid_criteria", "time_of_day"
             ),
-            (Self.one(Criterion(key: "k", eventType: "e", daysOfWeek: [0])), "invalid_criteria", "days_of_week"),
-            (Self.one(Criterion(key: "k", eventType: "e", daysOfWeek: [8])), "invalid_criteria", "days_of_week"),
-            (
+            Self.broken(
+                Self.one(Criterion(key: "k", eventType: "e", daysOfWeek: [0])), "invalid_criteria", "days_of_week"),
+            Self.broken(
+                Self.one(Criterion(key: "k", eventType: "e", daysOfWeek: [8])), "invalid_criteria", "days_of_week"),
+            Self.broken(
                 Self.one(
                     Criterion(key: "k", eventType: "e", conditions: [Condition(attribute: "", op: .eq, values: ["x"])])),
                 "invalid_criteria", "empty attribute"
             ),
-            (
+            Self.broken(
                 Self.one(Criterion(key: "k", eventType: "e", conditions: [Condition(attribute: "store", op: .notIn)])),
                 "invalid_criteria", "condition on store needs values"
             ),
         ]
-        for (badge, reason, naming) in cases {
-            expectRefusal(badge, reason: reason, naming: naming)
+        for rule in cases {
+            expectRefusal(rule.badge, reason: rule.reason, naming: rule.naming, sourceLocation: rule.location)
         }
     }
 }

@@ -143,6 +143,24 @@ public final class BadgeService: Sendable {
         return badge
     }
 
+    /// Stored badges that today's definition rules would refuse, each with the reason (the field
+    /// named), in id order. Rules tighten over time: a badge stored before a rule existed stays as
+    /// it was, and may not do what it says (a DISTINCT target above what is remembered never
+    /// awards). `badged` logs them at start; replacing such a badge with a valid definition clears
+    /// the entry.
+    public func badgesFailingRules() throws(BadgeError) -> [(badgeId: String, problem: BadgeError)] {
+        let all = try store.read { txn throws(BadgeError) in try store.allBadges(txn) }
+        var failing: [(badgeId: String, problem: BadgeError)] = []
+        for badge in all.sorted(by: { $0.id < $1.id }) {
+            do throws(BadgeError) {
+                try DefinitionRules.validate(badge)
+            } catch {
+                failing.append((badge.id, error))
+            }
+        }
+        return failing
+    }
+
     /// The catalogue in display order (rank, then id).
     public func badges(includeInactive: Bool) throws(BadgeError) -> [BadgeDefinition] {
         let all = try store.read { txn throws(BadgeError) in try store.allBadges(txn) }

@@ -194,6 +194,7 @@ struct Badged: AsyncParsableCommand {
         if let loadCatalogue {
             try await Self.seed(service: service, path: loadCatalogue, logger: logger)
         }
+        Self.warnAboutStoredBadges(service: service, logger: logger)
 
         var configuration = ServerConfiguration(
             maxFrameSize: maxFrameBytes, maxReplyFrameSize: maxReplyBytes, maxInFlightPerConnection: maxInFlight,
@@ -231,6 +232,20 @@ struct Badged: AsyncParsableCommand {
                 ], gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
+    }
+
+    /// Logs each stored badge that today's definition rules would refuse (stored before the rule
+    /// existed): it is served as stored, but may never award. Start-up goes on either way.
+    static func warnAboutStoredBadges(service: BadgeService, logger: Logger) {
+        do {
+            for (badgeId, problem) in try service.badgesFailingRules() {
+                logger.warning(
+                    "stored badge breaks a definition rule added since it was stored; replace it (PutBadge with replace)",
+                    metadata: ["badge": "\(badgeId)", "problem": "\(problem.message)"])
+            }
+        } catch {
+            logger.warning("could not check the stored badges against the definition rules: \(error)")
+        }
     }
 
     /// Creates the catalogue's badges that do not exist yet.

@@ -76,6 +76,33 @@ struct CatalogueServiceTests {
         }
     }
 
+    @Test func storedBadgesThatTodaysRulesRefuseAreReported() async throws {
+        try await withHarness { h throws in
+            try await h.putBadge(BadgeDefinition(id: "fine", name: "Fine"))
+            // Stored straight into the store, as a build before the DISTINCT limit could have.
+            let tooMany = Criteria(criteria: [
+                Criterion(key: "stores", eventType: "purchase", aggregate: .distinct, attribute: "store", target: 2000)
+            ])
+            try h.store.write { txn throws(BadgeError) in
+                try h.store.putBadge(txn, BadgeDefinition(id: "wanderer", name: "Wanderer", criteria: tooMany))
+                try h.store.putBadge(txn, BadgeDefinition(id: "blank", name: ""))
+            }
+            let failing = try h.service.badgesFailingRules()
+            #expect(failing.map(\.badgeId) == ["blank", "wanderer"])
+            #expect(failing.first?.problem.message.contains("badge.name") == true)
+            let distinct = failing.last?.problem
+            #expect(distinct?.reason == "invalid_criteria")
+            #expect(distinct?.message.contains("criteria[0].target must be at most 1024") == true)
+
+            // A valid replacement clears the entry; what is stored is still served meanwhile.
+            #expect(try h.service.badge(id: "wanderer").criteria == tooMany)
+            var fixed = tooMany
+            fixed.criteria[0].target = 20
+            try await h.putBadge(BadgeDefinition(id: "wanderer", name: "Wanderer", criteria: fixed), replace: true)
+            #expect(try h.service.badgesFailingRules().map(\.badgeId) == ["blank"])
+        }
+    }
+
     @Test func deactivateUnknownBadgeIsNotFound() async throws {
         try await withHarness { h throws in
             await expectAsyncBadgeError(.notFound, reason: "badge_not_found") {

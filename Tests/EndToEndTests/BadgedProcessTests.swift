@@ -1,8 +1,10 @@
 import BadgeClient
 import BadgeModel
 import BadgeServer
+import BadgeStore
 import BadgeTestSupport
 import Foundation
+import LMDB
 import Synchronization
 import Testing
 
@@ -189,6 +191,47 @@ struct BadgedProcessTests {
         kill(server.processIdentifier, SIGTERM)
         server.waitUntilExit()
         await client.close()
+    }
+
+    @Test("a stored badge that a newer definition rule refuses is named in a start-up warning")
+    func storedBadgeBreakingARuleIsLogged() async throws {
+        let (directory, socket) = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // Stored as a build before the DISTINCT limit could have stored it.
+        let store = try BadgeStore(path: "\(directory)/data", options: Environment.Options(mapSize: 64 << 20))
+        let criteria = Criteria(criteria: [
+            Criterion(key: "stores", eventType: "purchase", aggregate: .distinct, attribute: "store", target: 5000)
+        ])
+        try store.write { txn throws(BadgeError) in
+            try store.putBadge(txn, BadgeDefinition(id: "wanderer", name: "Wanderer", criteria: criteria))
+        }
+        store.close()
+
+        let log = directory + "/badged.log"
+        #expect(FileManager.default.createFile(atPath: log, contents: nil))
+        let process = SpawnedProcess()
+        process.executableURL = Self.binary
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        process.arguments = [
+            "--socket", socket, "--no-tcp", "--data-dir", "data", "--map-size-mb", "64", "--log-level", "warning",
+        ]
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        try process.run()
+        var client: BadgeClient?
+        for _ in 0..<600 where client == nil {
+            client = try? await BadgeClient.connect(to: .unix(path: socket))
+            if client == nil { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        // Served as stored: the warning does not stop start-up.
+        #expect(try await client?.badge(id: "wanderer").criteria == criteria)
+        await client?.close()
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let text = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(text.contains("stored badge breaks a definition rule"), "\(text)")
+        #expect(text.contains("badge=wanderer"), "\(text)")
+        #expect(text.contains("criteria[0].target must be at most 1024"), "\(text)")
     }
 
     /// Acknowledged issues so far, shared by the load tasks.

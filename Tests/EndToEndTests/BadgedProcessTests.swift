@@ -34,15 +34,22 @@ struct BadgedProcessTests {
         return (directory, "/tmp/bdp-\(id).sock")
     }
 
-    /// Starts badged in `directory` and waits until its socket accepts a client.
-    func start(in directory: String, socket: String) async throws -> (SpawnedProcess, BadgeClient) {
+    /// Starts badged in `directory` (loading the demo catalogue unless told not to; its log going to
+    /// `log` when given) and waits until its socket accepts a client.
+    func start(
+        in directory: String, socket: String, loadingCatalogue: Bool = true, log: String? = nil
+    ) async throws -> (SpawnedProcess, BadgeClient) {
         let process = SpawnedProcess()
         process.executableURL = Self.binary
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.arguments = [
-            "--socket", socket, "--no-tcp", "--data-dir", "data", "--load-catalogue", Self.catalogue,
-            "--map-size-mb", "64", "--log-level", "warning",
-        ]
+        process.arguments =
+            ["--socket", socket, "--no-tcp", "--data-dir", "data"]
+            + (loadingCatalogue ? ["--load-catalogue", Self.catalogue] : [])
+            + ["--map-size-mb", "64", "--log-level", "warning"]
+        if let log {
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        }
         try process.run()
         // Up to 30 s: a loaded CI machine can be slow to start a process.
         for _ in 0..<600 {
@@ -208,23 +215,10 @@ struct BadgedProcessTests {
         store.close()
 
         let log = directory + "/badged.log"
-        #expect(FileManager.default.createFile(atPath: log, contents: nil))
-        let process = SpawnedProcess()
-        process.executableURL = Self.binary
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        process.arguments = [
-            "--socket", socket, "--no-tcp", "--data-dir", "data", "--map-size-mb", "64", "--log-level", "warning",
-        ]
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        try process.run()
-        var client: BadgeClient?
-        for _ in 0..<600 where client == nil {
-            client = try? await BadgeClient.connect(to: .unix(path: socket))
-            if client == nil { try await Task.sleep(for: .milliseconds(50)) }
-        }
+        let (process, client) = try await start(in: directory, socket: socket, loadingCatalogue: false, log: log)
         // Served as stored: the warning does not stop start-up.
-        #expect(try await client?.badge(id: "wanderer").criteria == criteria)
-        await client?.close()
+        #expect(try await client.badge(id: "wanderer").criteria == criteria)
+        await client.close()
         kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)

@@ -12,7 +12,7 @@ import Synchronization
 final class ReplyHops: @unchecked Sendable {
     // @unchecked: `hops` never changes after init; each hop's `pending` is touched only on the
     // writer thread (in `send` there, and in `flush`, which the writer's batch observer runs), and
-    // its `delivering` and `toFlush` only on its event loop.
+    // its `delivering` and `toFlush` only on its event loop (both asserted in debug builds).
     private final class Hop: @unchecked Sendable {
         let loop: any EventLoop
         var pending: [@Sendable () -> Void] = []
@@ -49,6 +49,7 @@ final class ReplyHops: @unchecked Sendable {
     /// On the writer thread, after a batch: one task per loop that has replies, which flushes each
     /// connection it answered once at its end.
     private func flush() {
+        assert(service.isWriterThread, "a batch's replies are handed over from the writer thread only")
         for hop in hops.values where !hop.pending.isEmpty {
             let replies = hop.pending
             hop.pending.removeAll(keepingCapacity: true)
@@ -65,6 +66,7 @@ final class ReplyHops: @unchecked Sendable {
     /// On `loop`: true if a batch's replies are being delivered there, in which case `handler` is
     /// flushed when they all are (rather than in a task of its own per reply).
     func flushAfterDelivery(_ handler: ConnectionHandler, on loop: any EventLoop) -> Bool {
+        loop.assertInEventLoop()
         guard let hop = hops[ObjectIdentifier(loop)], hop.delivering else { return false }
         hop.toFlush.append(handler)
         return true

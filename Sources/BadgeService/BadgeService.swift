@@ -149,9 +149,8 @@ public final class BadgeService: Sendable {
     /// awards). `badged` logs them at start; replacing such a badge with a valid definition clears
     /// the entry.
     public func badgesFailingRules() throws(BadgeError) -> [(badgeId: String, problem: BadgeError)] {
-        let all = try store.read { txn throws(BadgeError) in try store.allBadges(txn) }
         var failing: [(badgeId: String, problem: BadgeError)] = []
-        for badge in all.sorted(by: { $0.id < $1.id }) {
+        for badge in try badges(includeInactive: true).sorted(by: { $0.id < $1.id }) {
             do throws(BadgeError) {
                 try DefinitionRules.validate(badge)
             } catch {

@@ -102,7 +102,7 @@ public enum BadgeEvaluator {
                 // A state measured against another definition of the criterion is not carried over.
                 if stored.fingerprint == fingerprint {
                     current = consume stored
-                } else if CriterionEngine.isLegacyStamp(stored.fingerprint, of: criterion, timeZone: criteria.timeZone)
+                } else if CriterionEngine.isEarlierStamp(stored.fingerprint, of: criterion, timeZone: criteria.timeZone)
                 {
                     // Stored by an older build: the same rule, stamped the old way.
                     current = consume stored
@@ -208,7 +208,7 @@ public enum BadgeEvaluator {
         return zip(criteria.criteria, fingerprints).map { criterion, fingerprint in
             let state = states[criterion.key].flatMap { state in
                 state.fingerprint == fingerprint
-                    || CriterionEngine.isLegacyStamp(state.fingerprint, of: criterion, timeZone: criteria.timeZone)
+                    || CriterionEngine.isEarlierStamp(state.fingerprint, of: criterion, timeZone: criteria.timeZone)
                     ? state : nil
             }
             return CriterionEngine.progress(

@@ -420,8 +420,20 @@ public enum CriterionEngine {
     /// the same rule in another zone counts different days. Conditions (all must hold) and days of
     /// the week are sets, so their order does not count; nor do the values an `eq`/`ne` ignores
     /// (it compares with the first) or the order of an `in`/`not_in` set. A whole-day time window
-    /// and all seven days count as no filter, as they match every event.
+    /// and all seven days count as no filter, as they match every event. An `in`/`not_in` set's
+    /// values are told apart byte for byte, as matching tells them apart.
     public static func fingerprint(_ criterion: Criterion, timeZone: String) -> UInt64 {
+        fingerprint(criterion, timeZone: timeZone, setsAsText: false)
+    }
+
+    /// `fingerprint` as built before an `in`/`not_in` set was taken byte for byte: its values were
+    /// a `Set<String>` in `String` order, so two spellings of the same Unicode text (precomposed
+    /// "\u{E9}" and "e" + U+0301) were one value, although matching tells them apart.
+    public static func textSetFingerprint(_ criterion: Criterion, timeZone: String) -> UInt64 {
+        fingerprint(criterion, timeZone: timeZone, setsAsText: true)
+    }
+
+    private static func fingerprint(_ criterion: Criterion, timeZone: String, setsAsText: Bool) -> UInt64 {
         var hash = FieldHash()
         hash.add("v2")
         hash.add(criterion.eventType)
@@ -444,7 +456,12 @@ public enum CriterionEngine {
             fields.add(condition.op.rawValue)
             switch condition.op {
             case .eq, .ne: fields.add(condition.values.first ?? "")
-            case .in, .notIn: for value in Set(condition.values).sorted() { fields.add(value) }
+            case .in, .notIn:
+                if setsAsText {
+                    for value in Set(condition.values).sorted() { fields.add(value) }
+                } else {
+                    for value in Set(condition.values.map { ExactText($0) }).sorted() { fields.add(value.text) }
+                }
             // -0.0 compares as 0.0.
             case .gt, .gte, .lt, .lte: fields.add("\(condition.number == 0 ? 0 : condition.number)")
             }
@@ -473,6 +490,19 @@ public enum CriterionEngine {
         var hash = FieldHash()
         hash.mix(Array(text.utf8))
         return hash.value
+    }
+
+    /// True when `stamp` is a fingerprint an earlier build gave this criterion, and no other rule:
+    /// a state stamped with it keeps its progress (and takes the current stamp). That is
+    /// `legacyFingerprint` (see `isLegacyStamp`), or `textSetFingerprint` where it differs from
+    /// today's only in the order of a set's values. Where it merged two spellings of a value into
+    /// one, it is also the stamp of the set without one of them, which matches other events, so
+    /// such a criterion's old states restart.
+    public static func isEarlierStamp(_ stamp: UInt64, of criterion: Criterion, timeZone: String) -> Bool {
+        if isLegacyStamp(stamp, of: criterion, timeZone: timeZone) { return true }
+        let sets = criterion.conditions.filter { $0.op == .in || $0.op == .notIn }
+        guard !sets.isEmpty, stamp == textSetFingerprint(criterion, timeZone: timeZone) else { return false }
+        return sets.allSatisfy { Set($0.values).count == Set($0.values.map { ExactText($0) }).count }
     }
 
     /// True when `stamp` is the criterion's `legacyFingerprint` and that old fingerprint is one

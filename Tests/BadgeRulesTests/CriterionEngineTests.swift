@@ -413,6 +413,63 @@ struct CriterionEngineTests {
         #expect(!outcome.complete)
     }
 
+    @Test("an in set's values are told apart byte for byte, as matching tells them apart")
+    func fingerprintOfSetSpellings() throws {
+        let precomposed = "caf\u{E9}"
+        let decomposed = "cafe\u{301}"
+        #expect(precomposed == decomposed && Array(precomposed.utf8) != Array(decomposed.utf8))
+        var one = Criterion(key: "c", eventType: "purchase", target: 2)
+        one.conditions = [Condition(attribute: "shop", op: .in, values: [precomposed])]
+        var both = one
+        both.conditions[0].values = [precomposed, decomposed]
+        // They count different events...
+        let local = try LocalTime(utcMs: Self.base, timeZone: "")
+        let spelledApart = event("e1", attributes: ["shop": decomposed])
+        #expect(!CriterionEngine.matches(one, spelledApart, at: local))
+        #expect(CriterionEngine.matches(both, spelledApart, at: local))
+        // ...so they are different rules; the `String` set made them one.
+        #expect(CriterionEngine.fingerprint(both, timeZone: "") != CriterionEngine.fingerprint(one, timeZone: ""))
+        #expect(
+            CriterionEngine.textSetFingerprint(both, timeZone: "")
+                == CriterionEngine.textSetFingerprint(one, timeZone: ""))
+        var notIn = one
+        notIn.conditions[0].op = .notIn
+        var notInBoth = both
+        notInBoth.conditions[0].op = .notIn
+        #expect(
+            CriterionEngine.fingerprint(notInBoth, timeZone: "") != CriterionEngine.fingerprint(notIn, timeZone: ""))
+    }
+
+    @Test("a state stamped before sets were taken byte for byte keeps its progress unless values merged")
+    func textSetStampedStateCarriesOver() throws {
+        // String order puts "é" (decomposed) after "f"; byte order puts it before, so the stamp changed.
+        var reordered = Criterion(key: "c", eventType: "purchase", target: 3)
+        reordered.conditions = [Condition(attribute: "shop", op: .in, values: ["f", "e\u{301}"])]
+        let earlier = CriterionEngine.textSetFingerprint(reordered, timeZone: "")
+        #expect(earlier != CriterionEngine.fingerprint(reordered, timeZone: ""))
+        var stored = CriterionState(fingerprint: earlier)
+        stored.count = 2
+        let criteria = Criteria(criteria: [reordered])
+        let outcome = try BadgeEvaluator.evaluate(
+            criteria, states: ["c": stored], event: event("e3", attributes: ["shop": "f"]), timeZone: "",
+            prerequisitesHeld: true)
+        #expect(outcome.complete)
+        #expect(outcome.statesByKey(criteria)["c"]?.fingerprint == CriterionEngine.fingerprint(reordered, timeZone: ""))
+        // Where the old set merged two spellings, its stamp is also the one-spelling rule's: restart.
+        var merged = reordered
+        merged.conditions[0].values = ["\u{E9}", "e\u{301}"]
+        stored.fingerprint = CriterionEngine.textSetFingerprint(merged, timeZone: "")
+        let restarted = try BadgeEvaluator.evaluate(
+            Criteria(criteria: [merged]), states: ["c": stored], event: event("e4", attributes: ["shop": "\u{E9}"]),
+            timeZone: "", prerequisitesHeld: true)
+        #expect(restarted.statesByKey(Criteria(criteria: [merged]))["c"]?.count == 1)
+        let local = try LocalTime(utcMs: Self.base, timeZone: "")
+        let shown = BadgeEvaluator.progress(
+            Criteria(criteria: [merged]), fingerprints: BadgeEvaluator.fingerprints(of: Criteria(criteria: [merged])),
+            states: ["c": stored], at: local)
+        #expect(shown.map(\.current) == [0])
+    }
+
     @Test("progress text and number formatting")
     func texts() {
         #expect(Format.decimal(1240) == "1,240.00")

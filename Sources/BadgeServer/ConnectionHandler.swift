@@ -15,6 +15,10 @@ import NIOCore
 ///
 /// Everything here runs on the channel's event loop. Writes complete on the service's writer thread
 /// and hop back here through `NIOLoopBound`.
+///
+/// Input and framing are here; calls in `ConnectionHandler+Calls.swift`; replies, writing and
+/// flushing in `ConnectionHandler+Replies.swift`; export streams in `ConnectionHandler+Export.swift`.
+/// Hence the connection's state is internal rather than private: extensions in other files read it.
 final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -53,46 +57,46 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
     private(set) var context: ChannelHandlerContext?
     /// Calls in flight by id (not private: the export streaming extension keeps its streams here).
     var calls: [UInt64: Call] = [:]
-    private var nextSequence: UInt64 = 0
+    var nextSequence: UInt64 = 0
     private var admitted = false
     /// Closes the connection if the client's preface has not arrived in time.
     private var prefaceTimer: Scheduled<Void>?
-    private var handshakeDone = false
-    private var draining = false
-    private var closing = false
-    private var inReadBurst = false
-    private var flushPending = false
-    private var flushScheduled = false
+    var handshakeDone = false
+    var draining = false
+    var closing = false
+    var inReadBurst = false
+    var flushPending = false
+    var flushScheduled = false
     private var parser: WireFrameParser
     /// The start of a frame whose rest has not arrived yet, after any complete frames held back
     /// while reading is paused (see `outboundLimit`).
-    private var partialFrame: ByteBuffer?
+    var partialFrame: ByteBuffer?
     /// When the first bytes of the frame in `partialFrame` were read (nil between frames, and before
     /// the preface, which has its own timer).
-    private var partialFrameSince: NIODeadline?
+    var partialFrameSince: NIODeadline?
     /// Closes the connection when a frame takes longer than `frameTimeout`. One timer, armed while a
     /// frame is unfinished and re-armed when it fires early, rather than one scheduled per frame:
     /// pipelined reads often end inside a frame.
     private var frameTimer: Scheduled<Void>?
     /// Replies not yet handed to the channel (written and flushed at the end of the burst).
-    private var outbound: ByteBuffer?
+    var outbound: ByteBuffer?
     /// The last outbound buffer handed to the channel, kept so the next burst can reuse its memory
     /// once the channel has written and let go of it (`clear` reallocates only if it has not): a
     /// burst of one reply, as an unpipelined caller's, allocated a buffer (two allocations) per call.
     /// Only ordinary sizes are kept, so an idle connection holds at most `spareCapacityLimit`.
-    private var spareOutbound: ByteBuffer?
+    var spareOutbound: ByteBuffer?
     static let outboundCapacity = 8 * 1024
     static let spareCapacityLimit = 16 * 1024
     /// Reading (and handling what was read) is off until the channel is writable again (see
     /// `endBurst` and `outboundLimit`).
-    private var readingPaused = false
+    var readingPaused = false
     /// The most reply bytes the channel has held unwritten (see `ConnectionBuffers`).
-    private var peakQueuedBytes = 0
+    var peakQueuedBytes = 0
     /// Calls until the next one whose duration is recorded (see `callDurationSampling`).
-    private var callsUntilSample = 1
+    var callsUntilSample = 1
     /// This connection's share of `badges_rpc_calls_in_flight`, brought up to `calls.count` once
     /// per read burst and per reply flush rather than on every call.
-    private var reportedInFlight = 0
+    var reportedInFlight = 0
 
     init(
         service: BadgeService, configuration: ServerConfiguration, registry: ConnectionRegistry,
@@ -338,364 +342,5 @@ final class ConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
         // The rest of an unfinished frame may have waited unread in the socket meanwhile: the
         // client gets its full time again.
         if partialFrameSince != nil { frameStarted(context) }
-    }
-
-    // MARK: - Calls
-
-    private func handleFrame(_ frame: UnsafeRawBufferPointer) {
-        do throws(BadgeError) {
-            try Envelope.decodeRequest(frame) { header, payload throws(BadgeError) in
-                try self.handleCall(header, payload: payload)
-            }
-        } catch {
-            if error.reason == "malformed_message" {
-                closeWithError(WireError.malformedEnvelope(error.message).badgeError)
-            } else {
-                closeWithError(error)
-            }
-        }
-    }
-
-    /// Connection-level protocol violations throw (and close the connection); everything about one
-    /// call is answered on that call. Calls refused before they are registered are answered directly.
-    private func handleCall(_ header: RequestHeader, payload: UnsafeRawBufferPointer) throws(BadgeError) {
-        let callId = header.callId
-        if callId == 0 { throw BadgeError.invalidArgument("call_id 0 is reserved", reason: "invalid_call_id") }
-        if header.kind == .cancel {
-            cancel(callId)
-            return
-        }
-        if calls[callId] != nil {
-            throw BadgeError.invalidArgument("call_id \(callId) is already in flight", reason: "duplicate_call_id")
-        }
-        // Recognised first only so that refusals are counted under their method.
-        let method = Method(rawValue: header.method)
-        if draining {
-            return refuse(
-                callId, method, BadgeError(.unavailable, "the server is shutting down", reason: "shutting_down"))
-        }
-        if calls.count >= configuration.maxInFlightPerConnection {
-            return refuse(
-                callId, method,
-                BadgeError(
-                    .resourceExhausted,
-                    "\(calls.count) calls already in flight on this connection; the limit is \(configuration.maxInFlightPerConnection)",
-                    reason: "too_many_calls"))
-        }
-        if let expectedAuthorization, header.metadata["authorization"] != expectedAuthorization {
-            return refuse(
-                callId, method,
-                BadgeError(
-                    .unauthenticated, "metadata \"authorization: Bearer <token>\" is missing or wrong",
-                    reason: "unauthenticated"))
-        }
-        guard let method else {
-            return refuse(
-                callId, nil,
-                BadgeError(.unimplemented, "unknown method \"\(header.method)\"", reason: "unknown_method"))
-        }
-        var deadline: ContinuousClock.Instant?
-        nextSequence += 1
-        let sequence = nextSequence
-        var startedNanos: UInt64 = 0
-        callsUntilSample -= 1
-        if callsUntilSample == 0 {
-            callsUntilSample = configuration.callDurationSampling
-            startedNanos = NIODeadline.now().uptimeNanoseconds
-        }
-        var call = Call(sequence: sequence, method: method, startedNanos: startedNanos)
-        if header.timeoutMicros > 0 {
-            let timeout = min(header.timeoutMicros, UInt64(Int64.max / 1000))
-            deadline = .now + .microseconds(Int64(timeout))
-            let bound = NIOLoopBound(self, eventLoop: context!.eventLoop)
-            call.deadlineTimer = context!.eventLoop.scheduleTask(in: .microseconds(Int64(timeout))) {
-                bound.value.respondError(
-                    callId, sequence: sequence,
-                    BadgeError(
-                        .deadlineExceeded, "the call's deadline of \(timeout) µs passed", reason: "deadline_exceeded"))
-            }
-        }
-        calls[callId] = call
-        do {
-            try dispatch(method, callId: callId, sequence: sequence, payload: payload, deadline: deadline)
-        } catch {
-            respondError(callId, sequence: sequence, error)
-        }
-    }
-
-    private func dispatch(
-        _ method: Method, callId: UInt64, sequence: UInt64, payload: UnsafeRawBufferPointer,
-        deadline: ContinuousClock.Instant?
-    ) throws(BadgeError) {
-        switch method {
-        case .getBadge:
-            let request = try GetBadgeRequest(decoding: payload)
-            respond(callId, sequence: sequence, BadgeReply(badge: try service.badge(id: request.badgeId)))
-        case .listBadges:
-            let request = try ListBadgesRequest(decoding: payload)
-            respond(
-                callId, sequence: sequence,
-                ListBadgesReply(badges: try service.badges(includeInactive: request.includeInactive)))
-        case .list:
-            let request = try ListRequest(decoding: payload)
-            respond(
-                callId, sequence: sequence,
-                encoded: try service.encodedTrophyCase(
-                    customerId: request.customerId, awardsPerBadge: request.awardsPerBadge))
-        case .health:
-            _ = try HealthRequest(decoding: payload)
-            respond(
-                callId, sequence: sequence,
-                try service.health(version: BadgeServer.version, protocolVersion: UInt32(WireProtocol.version)))
-        case .putBadge:
-            let request = try PutBadgeRequest(decoding: payload)
-            service.putBadge(request, deadline: deadline, completion: completer(callId, sequence) { $0 })
-        case .deactivateBadge:
-            let request = try DeactivateBadgeRequest(decoding: payload)
-            service.deactivateBadge(
-                id: request.badgeId, deadline: deadline,
-                completion: completer(callId, sequence) { DeactivateBadgeReply(badge: $0) })
-        case .issue:
-            let request = try IssueRequest(decoding: payload)
-            service.issueEncoded(request, deadline: deadline, completion: encodedCompleter(callId, sequence) { $0 })
-        case .revoke:
-            let request = try RevokeRequest(decoding: payload)
-            service.revoke(
-                request, deadline: deadline, completion: completer(callId, sequence) { RevokeReply(revoked: $0) })
-        case .exportAwards:
-            let request = try ExportAwardsRequest(decoding: payload)
-            startExport(callId, request)
-        case .evaluate:
-            let event = try ActivityEvent(decoding: payload)
-            service.evaluateEncoded(event, deadline: deadline, completion: encodedCompleter(callId, sequence) { $0 })
-        }
-    }
-
-    /// A completion for the writer thread that hops back to this event loop to answer `callId`.
-    private func completer<Value: Sendable, Reply: WireMessage>(
-        _ callId: UInt64, _ sequence: UInt64, _ makeReply: @escaping @Sendable (Value) -> Reply
-    ) -> @Sendable (Result<Value, BadgeError>) -> Void {
-        encodedCompleter(callId, sequence) { makeReply($0).encoded() }
-    }
-
-    /// `completer` for a reply given (or made) already encoded.
-    private func encodedCompleter<Value: Sendable>(
-        _ callId: UInt64, _ sequence: UInt64, _ encode: @escaping @Sendable (Value) -> [UInt8]
-    ) -> @Sendable (Result<Value, BadgeError>) -> Void {
-        let eventLoop = context!.eventLoop
-        let bound = NIOLoopBound(self, eventLoop: eventLoop)
-        return { [replyHops] result in
-            replyHops.send(on: eventLoop) {
-                switch result {
-                case .success(let value): bound.value.respond(callId, sequence: sequence, encoded: encode(value))
-                case .failure(let error): bound.value.respondError(callId, sequence: sequence, error)
-                }
-            }
-        }
-    }
-
-    // MARK: - Replies
-
-    /// Sends the final reply of `callId`, unless the call already ended (deadline, cancel, closed).
-    func respond(_ callId: UInt64, sequence: UInt64, _ reply: some WireMessage) {
-        respond(callId, sequence: sequence, encoded: reply.encoded())
-    }
-
-    /// Sends the final reply of `callId` from an already encoded reply message.
-    func respond(_ callId: UInt64, sequence: UInt64, encoded reply: [UInt8]) {
-        let header = ResponseHeader(callId: callId)
-        guard let size = replyFrameSize(header, payloadCount: reply.count, sequence: sequence),
-            finish(callId, sequence: sequence, .ok) != nil
-        else { return }
-        appendReply(header, reply, size: size)
-        closeIfDrained()
-    }
-
-    /// The envelope size of a reply frame, or nil after failing the call with `reply_too_large`
-    /// when it would pass `maxReplyFrameSize`.
-    private func replyFrameSize(_ header: ResponseHeader, payloadCount: Int, sequence: UInt64) -> Int? {
-        let size = Envelope.responseSize(header, payloadCount: payloadCount)
-        let limit = configuration.maxReplyFrameSize
-        guard size > limit else { return size }
-        respondError(
-            header.callId, sequence: sequence,
-            BadgeError(
-                .resourceExhausted,
-                "reply of \(size) bytes exceeds the server's reply limit of \(limit) bytes (--max-reply-bytes); "
-                    + "ask for less (List: a smaller awards_per_badge)",
-                reason: "reply_too_large"))
-        return nil
-    }
-
-    /// Appends a reply frame whose envelope size `replyFrameSize` gave.
-    private func appendReply(_ header: ResponseHeader, _ payload: [UInt8], size: Int) {
-        appendOutbound(capacity: size + 4) { buffer in
-            payload.withUnsafeBytes { buffer.writeResponseFrame(header, payload: $0, size: size) }
-        }
-    }
-
-    /// Sends the final error of `callId`, unless the call already ended.
-    func respondError(_ callId: UInt64, sequence: UInt64, _ error: BadgeError) {
-        guard let call = finish(callId, sequence: sequence, error.code) else { return }
-        call.export?.cancelled = true
-        writeError(callId, error)
-        closeIfDrained()
-    }
-
-    /// Answers a call refused before it was registered.
-    private func refuse(_ callId: UInt64, _ method: Method?, _ error: BadgeError) {
-        metrics.countCall(method, error.code)
-        writeError(callId, error)
-    }
-
-    private func writeError(_ callId: UInt64, _ error: BadgeError) {
-        appendOutbound(capacity: 64 + error.message.utf8.count) { $0.writeErrorFrame(callId: callId, error) }
-    }
-
-    /// Forgets a call that ends with `code`, and counts it; nil if it had already ended.
-    func finish(_ callId: UInt64, sequence: UInt64, _ code: BadgeError.Code) -> Call? {
-        guard calls[callId]?.sequence == sequence, let call = calls.removeValue(forKey: callId) else { return nil }
-        call.deadlineTimer?.cancel()
-        metrics.countCall(call.method, code)
-        if call.startedNanos != 0 {
-            metrics.recordDuration(
-                call.method, nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds &- call.startedNanos))
-        }
-        return call
-    }
-
-    /// Brings this connection's share of the in-flight gauge up to date (a no-op when unchanged,
-    /// as after a burst of reads answered at once).
-    private func reportInFlight() {
-        let delta = calls.count - reportedInFlight
-        guard delta != 0 else { return }
-        reportedInFlight = calls.count
-        // Backends may expect non-negative amounts, as for counters.
-        if delta > 0 {
-            metrics.inFlight.increment(by: Double(delta))
-        } else {
-            metrics.inFlight.decrement(by: Double(-delta))
-        }
-    }
-
-    /// During a graceful shutdown, closes once the last call's reply has been written.
-    func closeIfDrained() {
-        guard draining, calls.isEmpty, !closing, let context else { return }
-        closing = true
-        // Closing at once would drop what the socket has not taken yet (NIO fails pending writes
-        // on close): close once the last write, which completes after every earlier one, is done.
-        // A client that never reads is closed by the grace period.
-        let last = outbound ?? context.channel.allocator.buffer(capacity: 0)
-        outbound = nil
-        flushPending = false
-        context.writeAndFlush(wrapOutboundOut(last)).whenComplete { [channel = context.channel] _ in
-            channel.close(promise: nil)
-        }
-    }
-
-    /// Writes one message of a stream; false if it was not sent (the call had ended, or the message
-    /// was too large for a frame, which ends the call with `reply_too_large`).
-    @discardableResult
-    func writeStreamMessage(_ callId: UInt64, _ message: some WireMessage) -> Bool {
-        guard let sequence = calls[callId]?.sequence else { return false }
-        let encoded = message.encoded()
-        let header = ResponseHeader(callId: callId, endOfCall: false)
-        guard let size = replyFrameSize(header, payloadCount: encoded.count, sequence: sequence) else { return false }
-        appendReply(header, encoded, size: size)
-        // Handed over at once, so the channel's writability (which the stream obeys) counts it.
-        handOverOutbound()
-        return true
-    }
-
-    private func cancel(_ callId: UInt64) {
-        guard let sequence = calls[callId]?.sequence else { return }
-        respondError(callId, sequence: sequence, BadgeError(.cancelled, "cancelled by the client", reason: "cancelled"))
-    }
-
-    // MARK: - Writing and flushing
-
-    /// Appends to the burst's outbound buffer (allocated on first use, handed to the channel at flush).
-    func appendOutbound(capacity: Int, _ append: (inout ByteBuffer) -> Void) {
-        guard let context, context.channel.isActive else { return }
-        if outbound == nil {
-            if var spare = spareOutbound.take() {
-                // Sized as a fresh one would be, should the channel still hold the spare.
-                spare.clear(minimumCapacity: max(capacity, Self.outboundCapacity))
-                outbound = spare
-            } else {
-                outbound = context.channel.allocator.buffer(capacity: max(capacity, Self.outboundCapacity))
-            }
-        }
-        append(&outbound!)
-        flushPending = true
-        // Inside a read burst, channelReadComplete flushes; otherwise coalesce the replies that
-        // arrive together (a committed batch) into one flush: at the end of their delivery, or on
-        // the next loop tick.
-        if !inReadBurst, !flushScheduled {
-            flushScheduled = true
-            if !replyHops.flushAfterDelivery(self, on: context.eventLoop) {
-                let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-                context.eventLoop.execute { bound.value.flushDeliveredReplies() }
-            }
-        }
-    }
-
-    /// Flushes the replies appended outside a read burst.
-    func flushDeliveredReplies() {
-        flushScheduled = false
-        reportInFlight()
-        flushIfNeeded()
-    }
-
-    func flushIfNeeded(force: Bool = false) {
-        guard flushPending || force, let context else { return }
-        flushPending = false
-        handOverOutbound()
-        context.flush()
-    }
-
-    /// Writes (without flushing) what the outbound buffer holds; the next reply starts a new one.
-    private func handOverOutbound() {
-        guard let buffer = outbound, let context else { return }
-        outbound = nil
-        context.write(wrapOutboundOut(buffer), promise: nil)
-        if buffer.capacity <= Self.spareCapacityLimit { spareOutbound = buffer }
-        // Below the high watermark there is nothing to note; above it, the option is worth its cost.
-        if !context.channel.isWritable { peakQueuedBytes = max(peakQueuedBytes, queuedBytes(context)) }
-    }
-
-    private func queuedBytes(_ context: ChannelHandlerContext) -> Int {
-        (try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
-    }
-
-    var buffers: ConnectionBuffers {
-        let queued = (context.map(queuedBytes) ?? 0) + (outbound?.readableBytes ?? 0)
-        return ConnectionBuffers(
-            queuedReplyBytes: queued, peakQueuedReplyBytes: max(peakQueuedBytes, queued),
-            unreadInputBytes: partialFrame?.readableBytes ?? 0, readingPaused: readingPaused)
-    }
-
-    /// Sends a connection-level error on call id 0 (after our preface, so any client can read it), then closes.
-    private func closeWithError(_ error: BadgeError) {
-        guard let context, !closing else { return }
-        closing = true
-        // Nothing more is read; the close may wait for the error frame's write.
-        partialFrame = nil
-        partialFrameSince = nil
-        handOverOutbound()
-        // Calls in flight fail with the connection and get no answer of their own (PROTOCOL.md
-        // §4.7): forget them now, so that a write completing, a deadline or a stream cannot put
-        // frames after the error while its write waits for the client to read.
-        for (_, call) in calls {
-            call.deadlineTimer?.cancel()
-            call.export?.cancelled = true
-        }
-        calls.removeAll()
-        var buffer = context.channel.allocator.buffer(capacity: 128)
-        if !handshakeDone { buffer.writeBytes(WireProtocol.preface()) }
-        buffer.writeErrorFrame(callId: 0, error)
-        context.writeAndFlush(wrapOutboundOut(buffer)).whenComplete { [channel = context.channel] _ in
-            channel.close(promise: nil)
-        }
     }
 }

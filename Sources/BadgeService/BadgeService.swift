@@ -80,6 +80,7 @@ public final class BadgeService: Sendable {
         self.storeMetrics = StoreMetrics(environment: store.environment, factory: metricsFactory)
         self.planMetrics = PlanMetrics(counters: planCounters, factory: metricsFactory)
         let writerCatalogue = self.writerCatalogue
+        let growth = StoreGrowth(environment: store.environment, logger: logger)
         self.writer = WriteQueue(
             store: store, clock: clock, maxBatch: maxBatch, logger: logger,
             metrics: WriterMetrics(factory: metricsFactory),
@@ -94,7 +95,8 @@ public final class BadgeService: Sendable {
             maintenance: eventRetentionMs > 0
                 ? Self.pruneMaintenance(
                     store: store, retentionMs: eventRetentionMs, interval: max(pruneInterval, .milliseconds(10)),
-                    logger: logger) : nil)
+                    logger: logger) : nil,
+            makeRoom: { growth.makeRoom(whenFull: $0) })
     }
 
     /// 32 MiB: the trophy cases of ~20,000 customers with ten awards each.

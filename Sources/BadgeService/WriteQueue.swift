@@ -50,6 +50,13 @@ final class WriteQueue: @unchecked Sendable {
     private let writerThread = Atomic<UInt>(0)
     /// Housekeeping run on the writer thread between batches (see `Maintenance`).
     private let maintenance: Maintenance?
+    /// Grows the store's map: after each batch when it is nearly full (false), and when a batch
+    /// failed because it is full (true), which then retries the batch once if it grew.
+    private let makeRoom: @Sendable (_ whenFull: Bool) -> Bool
+    /// The last "batch failed" warning, and how many failures went unlogged since: a full store
+    /// fails every batch, and one line per batch would flood the log.
+    private var lastBatchFailureWarning: ContinuousClock.Instant?
+    private var unloggedBatchFailures = 0
     /// Writes other threads are preparing and will submit soon (`announce()`).
     private let announced = Atomic<Int>(0)
     /// When the last announced write was submitted (guarded by `condition`).
@@ -102,6 +109,7 @@ final class WriteQueue: @unchecked Sendable {
         store: BadgeStore, clock: @escaping @Sendable () -> Int64, maxBatch: Int, logger: Logger,
         metrics: WriterMetrics, onRollback: @escaping @Sendable () -> Void = {},
         afterCommit: @escaping @Sendable (TrophyCaseChanges) -> Void = { _ in }, maintenance: Maintenance? = nil,
+        makeRoom: @escaping @Sendable (_ whenFull: Bool) -> Bool = { _ in false },
         gatherWindow: Duration = .microseconds(1_000), gatherGap: Duration = .microseconds(150),
         gatherBound: GatherBound = .measuredCommits
     ) {
@@ -110,6 +118,7 @@ final class WriteQueue: @unchecked Sendable {
         self.gatherBound = gatherBound
         self.metrics = metrics
         self.maintenance = maintenance
+        self.makeRoom = makeRoom
         self.onRollback = onRollback
         self.afterCommit = afterCommit
         self.store = store
@@ -221,6 +230,8 @@ final class WriteQueue: @unchecked Sendable {
                     commitEstimateNanoseconds == 0 ? last : (commitEstimateNanoseconds * 7 + last) / 8
             }
             notifyObservers()
+            // After the replies: a remap waits for a moment when no reader uses the map.
+            _ = makeRoom(false)
         }
         // A later thread may be given the same id: it must not pass for the writer.
         writerThread.store(0, ordering: .relaxed)
@@ -294,11 +305,13 @@ final class WriteQueue: @unchecked Sendable {
     /// Applies a batch in one transaction. If the transaction fails as a whole (storage full, I/O
     /// error), each write is retried in a transaction of its own so that only the writes that
     /// cannot be stored fail.
-    private func apply(_ batch: [PendingWrite]) {
+    private func apply(_ batch: [PendingWrite], grown: Bool = false) {
         let now = clock()
         let start = ContinuousClock.now
         // Writes are taken in the order they came: the first waited longest.
-        if let oldest = batch.first { metrics.queueWait.recordNanoseconds((start - oldest.queuedAt).inNanoseconds) }
+        if !grown, let oldest = batch.first {
+            metrics.queueWait.recordNanoseconds((start - oldest.queuedAt).inNanoseconds)
+        }
         var live: [PendingWrite] = []
         live.reserveCapacity(batch.count)
         for write in batch {
@@ -329,8 +342,10 @@ final class WriteQueue: @unchecked Sendable {
             afterCommit(changes)
         } catch {
             onRollback()
+            // A full map that could grow takes the batch whole, once.
+            if !grown, error.reason == "storage_full", makeRoom(true) { return apply(live, grown: true) }
             metrics.batchFailures.increment()
-            logger.warning("batch of \(live.count) writes failed (\(error)); retrying one by one")
+            warnOfFailedBatch(live.count, error)
             return applyOneByOne(live, now: now)
         }
         // Durable now: what callers wait for, completions excluded.
@@ -339,6 +354,20 @@ final class WriteQueue: @unchecked Sendable {
         count(commits: 1)
         for completion in completions { completion() }
         for (write, error) in refusals { write.fail(error) }
+    }
+
+    /// Logs a failed batch, at most once every 10 s, saying how many failed since the last line.
+    private func warnOfFailedBatch(_ count: Int, _ error: BadgeError) {
+        let now = ContinuousClock.now
+        if let last = lastBatchFailureWarning, now - last < .seconds(10) {
+            unloggedBatchFailures += 1
+            return
+        }
+        let since =
+            unloggedBatchFailures == 0 ? "" : " (and \(unloggedBatchFailures) more batches since the last warning)"
+        logger.warning("batch of \(count) writes failed (\(error)); retrying one by one\(since)")
+        lastBatchFailureWarning = now
+        unloggedBatchFailures = 0
     }
 
     private func applyOneByOne(_ writes: [PendingWrite], now: Int64) {

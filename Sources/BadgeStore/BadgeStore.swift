@@ -156,7 +156,7 @@ func storageError(_ error: LMDBError) -> BadgeError {
     if error.isMapFull {
         return BadgeError(
             .resourceExhausted,
-            "storage is full (the LMDB map size is reached); restart badged with a larger --map-size-mb",
+            "storage is full: the LMDB map is full and may not grow (see badged --map-size-max-mb and the disk's free space)",
             reason: "storage_full")
     }
     if error.isReadersFull {

@@ -22,8 +22,12 @@ public struct Database: Sendable, Hashable {
 public final class Environment: @unchecked Sendable {
     /// Configuration applied before the environment is opened.
     public struct Options: Sendable {
-        /// Maximum size of the memory map, i.e. of the database; writes fail with `isMapFull` beyond it.
+        /// Size of the memory map, i.e. of the database; writes fail with `isMapFull` beyond it
+        /// unless the map grows (`maxMapSize`, `growMapIfNeeded`).
         public var mapSize: Int
+        /// How large `growMapIfNeeded` may make the map: nil (the default) keeps it at `mapSize`;
+        /// `Int.max` lets it grow for as long as the file system has room.
+        public var maxMapSize: Int?
         /// Maximum number of named databases.
         public var maxDatabases: UInt32
         /// Maximum number of concurrent read transactions (reader lock-table slots).
@@ -49,9 +53,11 @@ public final class Environment: @unchecked Sendable {
             maxReaders: UInt32 = 126,
             durability: Durability = .journal,
             checkpointBytes: Int = 128 << 20,
-            journalSegmentBytes: Int = 32 << 20
+            journalSegmentBytes: Int = 32 << 20,
+            maxMapSize: Int? = nil
         ) {
             self.mapSize = mapSize
+            self.maxMapSize = maxMapSize
             self.maxDatabases = maxDatabases
             self.maxReaders = maxReaders
             self.durability = durability
@@ -86,6 +92,8 @@ public final class Environment: @unchecked Sendable {
     public let path: String
     /// How commits are made durable.
     public let durability: Durability
+    /// `Options.maxMapSize`.
+    public let maxMapSize: Int?
     // Set once in init and only freed by `close`, guarded by `state`, hence `@unchecked Sendable`.
     private let env: OpaquePointer
     private let state = Mutex(State())
@@ -143,7 +151,7 @@ public final class Environment: @unchecked Sendable {
             try check(mdb_env_open(env, path, flags, 0o664), "mdb_env_open(\(path))")
             var dead: Int32 = 0
             try check(mdb_reader_check(env, &dead), "mdb_reader_check(\(path))")
-            self.recoveredTransactions = try Self.recover(env, path: path, state: state)
+            self.recoveredTransactions = try Self.recover(env, path: path, state: state, maxMapSize: options.maxMapSize)
             if options.durability == .journal {
                 var newBase = true
                 if case .clean = state { newBase = false }
@@ -171,6 +179,7 @@ public final class Environment: @unchecked Sendable {
         self.env = env
         self.path = path
         self.durability = options.durability
+        self.maxMapSize = options.maxMapSize
         self.folderLock = folderLock
     }
 
@@ -333,14 +342,17 @@ public final class Environment: @unchecked Sendable {
 
     /// Bytes in use: (last used page number + 1) × page size, from `mdb_env_info`/`mdb_env_stat`.
     /// Returns 0 once closed.
-    public func usedBytes() -> Int {
-        let used = try? withEnv("mdb_env_info") { env in
+    public func usedBytes() -> Int { mapUsage().used }
+
+    /// The map's size and the bytes in use (see `usedBytes`), read together; zeros once closed.
+    func mapUsage() -> (size: Int, used: Int) {
+        let usage = try? withEnv("mdb_env_info") { env in
             let info = try Self.info(env)
             var stat = MDB_stat()
             try check(mdb_env_stat(env, &stat), "mdb_env_stat")
-            return (info.me_last_pgno + 1) * Int(stat.ms_psize)
+            return (info.me_mapsize, (info.me_last_pgno + 1) * Int(stat.ms_psize))
         }
-        return used ?? 0
+        return usage ?? (0, 0)
     }
 
     /// Flushes LMDB's buffers to disk (`mdb_env_sync`); `checkpoint()` also drops the journal.
@@ -357,6 +369,28 @@ public final class Environment: @unchecked Sendable {
             try check(mdb_reader_check(env, &dead), "mdb_reader_check")
             return Int(dead)
         }
+    }
+
+    /// Remaps the environment at `size` bytes (`mdb_env_set_mapsize`; with `MDB_WRITEMAP` LMDB also
+    /// extends the sparse `data.mdb`). LMDB allows that only while nothing in the process uses the
+    /// map, so this returns false, changing nothing, while a transaction or a checkpoint's copy is
+    /// running: try again later. Entering a transaction waits meanwhile (the state lock is held).
+    func remap(to size: Int) throws(LMDBError) -> Bool {
+        let outcome: Result<Bool, LMDBError> = state.withLock { state in
+            guard !state.closeRequested, state.activeUsers == 0 else { return .success(false) }
+            guard journal?.mapInUse.try() ?? true else { return .success(false) }
+            defer { journal?.mapInUse.unlock() }
+            // Reset readers hold no page, but LMDB only promises a remap with no transaction at
+            // all: the pool starts again.
+            for txn in idleReaders.withLock({ $0.transactions }) { mdb_txn_abort(txn) }
+            idleReaders.withLock { $0.transactions.removeAll() }
+            let rc = mdb_env_set_mapsize(env, size)
+            guard rc == MDB_SUCCESS else {
+                return .failure(LMDBError(code: rc, operation: "mdb_env_set_mapsize(\(size))"))
+            }
+            return .success(true)
+        }
+        return try outcome.get()
     }
 
     // MARK: - Internals
@@ -389,7 +423,9 @@ public final class Environment: @unchecked Sendable {
 
     /// Finishes what `JournalRecovery.prepare` started, once LMDB is open; returns the number of
     /// transactions replayed.
-    private static func recover(_ env: OpaquePointer, path: String, state: JournalRecovery.State) throws -> Int {
+    private static func recover(
+        _ env: OpaquePointer, path: String, state: JournalRecovery.State, maxMapSize: Int?
+    ) throws -> Int {
         switch state {
         case .noJournal:
             return 0
@@ -403,7 +439,8 @@ public final class Environment: @unchecked Sendable {
             try Journal.removeFiles([JournalFiles.cleanName], in: path)
             return 0
         case .restoredBase(let segments):
-            let replayed = try JournalRecovery.replay(env: env, directory: path, segments: segments)
+            let replayed = try JournalRecovery.replay(
+                env: env, directory: path, segments: segments, maxMapSize: maxMapSize)
             try check(mdb_env_sync(env, 1), "mdb_env_sync(after journal replay)")
             return replayed
         }

@@ -19,6 +19,9 @@ final class Journal: @unchecked Sendable {
     /// LMDB's own write lock is not enough: a failed `mdb_txn_commit` releases it before the cancel
     /// record is written. Taken before LMDB's lock, always.
     let writerLock = NSLock()
+    /// Held while the checkpoint thread reads the map outside any `Environment` transaction (the
+    /// base copy), so that `Environment.remap` never moves the map underneath it.
+    let mapInUse = NSLock()
     private let env: OpaquePointer
     private let checkpointBytes: Int
     private var markerDatabase: MDB_dbi = 0
@@ -357,6 +360,8 @@ final class Journal: @unchecked Sendable {
     /// journal before `segment`, stops counting only once the base is in place and the segments
     /// before `segment` are gone.
     private func finishCheckpoint(_ segment: UInt64, olderBytes: Int) throws(LMDBError) {
+        mapInUse.lock()
+        defer { mapInUse.unlock() }
         do throws(LMDBError) {
             try makeBase()
             // Oldest first, one at a time, whether kept for reuse or unlinked: a crash part way

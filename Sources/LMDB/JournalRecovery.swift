@@ -56,7 +56,11 @@ enum JournalRecovery {
     ///
     /// What may end each segment, and what is damage: the top of `JournalFormat.swift`. On damage
     /// recovery stops with an error rather than skip acknowledged writes.
-    static func replay(env: OpaquePointer, directory: String, segments: [UInt64]) throws(LMDBError) -> Int {
+    /// Replays the records above the base's sequence. A map that fills up grows within
+    /// `maxMapSize` (as `Environment.growMapIfNeeded` would have while they were written).
+    static func replay(
+        env: OpaquePointer, directory: String, segments: [UInt64], maxMapSize: Int? = nil
+    ) throws(LMDBError) -> Int {
         let base = try SequenceMarker.read(env)
         var parsed: [ParsedSegment] = []
         for segment in segments {
@@ -111,9 +115,25 @@ enum JournalRecovery {
                         throw damaged("\(segment.name) has record \(record.sequence) after \(last)", directory)
                     }
                     last = record.sequence
-                    try apply(
-                        raw[record.mutations], sequence: record.sequence, env: env, databases: &databases,
-                        marker: &marker, segment: segment.name)
+                    while true {
+                        do throws(LMDBError) {
+                            try apply(
+                                raw[record.mutations], sequence: record.sequence, env: env, databases: &databases,
+                                marker: &marker, segment: segment.name)
+                            break
+                        } catch  where error.isMapFull {
+                            var info = MDB_envinfo()
+                            try check(mdb_env_info(env, &info), "mdb_env_info(journal replay)")
+                            guard let maxMapSize,
+                                let size = Environment.grownMapSize(
+                                    current: info.me_mapsize, maxMapSize: maxMapSize,
+                                    freeDiskBytes: Environment.freeDiskBytes(directory))
+                            else { throw error }
+                            // The aborted transaction may have opened databases: their handles went with it.
+                            databases.removeAll()
+                            try check(mdb_env_set_mapsize(env, size), "mdb_env_set_mapsize(journal replay, \(size))")
+                        }
+                    }
                     applied += 1
                 }
             }

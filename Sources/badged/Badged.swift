@@ -40,8 +40,19 @@ struct Badged: AsyncParsableCommand {
             """)
     var metricsAddress: String = env("BADGED_METRICS_ADDRESS") ?? ""
 
-    @Option(help: "LMDB map size in MiB: the most data the store can hold (env BADGED_MAP_SIZE_MB).")
+    @Option(
+        help: """
+            LMDB map size in MiB at start (env BADGED_MAP_SIZE_MB). The map doubles when 80% full, \
+            up to --map-size-max-mb and while the disk has room.
+            """)
     var mapSizeMb: Int = Int(env("BADGED_MAP_SIZE_MB") ?? "") ?? 1024
+
+    @Option(
+        help: """
+            The most the LMDB map may grow to, in MiB; 0 (the default): as long as the disk has twice \
+            the growth free. Set it to --map-size-mb for a map that never grows (env BADGED_MAP_SIZE_MAX_MB).
+            """)
+    var mapSizeMaxMb: Int = Int(env("BADGED_MAP_SIZE_MAX_MB") ?? "") ?? 0
 
     @Option(
         help: """
@@ -132,6 +143,9 @@ struct Badged: AsyncParsableCommand {
         if !noTcp { _ = try Self.parseAddress(tcp) }
         if !metricsAddress.isEmpty { _ = try Self.parseAddress(metricsAddress, what: "metrics") }
         if mapSizeMb < 1 { throw ValidationError("--map-size-mb must be at least 1") }
+        if mapSizeMaxMb != 0 && mapSizeMaxMb < mapSizeMb {
+            throw ValidationError("--map-size-max-mb must be 0 (no limit) or at least --map-size-mb (\(mapSizeMb))")
+        }
         for (flag, value) in [("--max-frame-bytes", maxFrameBytes), ("--max-reply-bytes", maxReplyBytes)]
         where !(1...WireProtocol.largestFrameSize).contains(value) {
             throw ValidationError(
@@ -179,7 +193,9 @@ struct Badged: AsyncParsableCommand {
 
         let store = try BadgeStore(
             path: dataDir,
-            options: Environment.Options(mapSize: mapSizeMb << 20, durability: durability),
+            options: Environment.Options(
+                mapSize: mapSizeMb << 20, durability: durability,
+                maxMapSize: mapSizeMaxMb == 0 ? Int.max : mapSizeMaxMb << 20),
             notice: { logger.notice("\($0)", metadata: ["data": "\(dataDir)"]) })
         let recovered = store.environment.recoveredTransactions
         if recovered > 0 {

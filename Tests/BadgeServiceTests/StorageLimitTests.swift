@@ -70,6 +70,44 @@ struct StorageLimitTests {
         #expect(try h.unrevokedCount("visit") == UInt64(successes.count))
     }
 
+    @Test func aStoreThatOutgrowsItsMapGrowsAndLosesNothing() async throws {
+        // As badged runs it: the map may grow (here from 256 KiB to at most 64 MiB).
+        let h = try ServiceHarness(options: .init(mapSize: 256 * 1024, maxMapSize: 64 << 20))
+        defer { h.close() }
+        try await h.putBadge(BadgeDefinition(id: "visit", name: "Visit", repeatable: true))
+        let service = h.service
+        let evidence = String(repeating: "e", count: 3_000)
+        // One at a time (grown between batches, when nearly full), then 200 at once (a batch that
+        // finds the map full grows it and is applied whole).
+        var issued: [Award] = []
+        for index in 0..<150 {
+            issued.append(try await h.issue("c\(index)", "visit", requestId: "r\(index)", evidence: evidence).award)
+        }
+        let concurrent = try await withThrowingTaskGroup(of: Award.self) { group in
+            for index in 150..<350 {
+                group.addTask {
+                    try await service.issue(
+                        IssueRequest(
+                            customerId: "c\(index)", badgeId: "visit", requestId: "r\(index)", evidence: evidence)
+                    ).award
+                }
+            }
+            var awards: [Award] = []
+            for try await award in group { awards.append(award) }
+            return awards
+        }
+        issued += concurrent
+        #expect(issued.count == 350)
+        #expect(h.store.environment.mapSize > 1 << 20)
+        // In one chunk (an export chunk stops at 1 MiB; these awards take ~1.1 MB).
+        func stored() throws -> Set<Award> { Set(try h.service.exportAwards(after: 0, limit: 1_000, maxBytes: .max)) }
+        #expect(try stored() == Set(issued))
+
+        try h.reopen()
+        #expect(try stored() == Set(issued))
+        #expect(try h.unrevokedCount("visit") == 350)
+    }
+
     @Test func batchesRespectMaxBatch() async throws {
         let h = try ServiceHarness(maxBatch: 8)
         defer { h.close() }

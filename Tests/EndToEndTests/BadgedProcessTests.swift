@@ -37,7 +37,8 @@ struct BadgedProcessTests {
     /// Starts badged in `directory` (loading the demo catalogue unless told not to; its log going to
     /// `log` when given) and waits until its socket accepts a client.
     func start(
-        in directory: String, socket: String, loadingCatalogue: Bool = true, log: String? = nil
+        in directory: String, socket: String, loadingCatalogue: Bool = true, log: String? = nil,
+        mapSizeMb: Int = 64, logLevel: String = "warning"
     ) async throws -> (SpawnedProcess, BadgeClient) {
         let process = SpawnedProcess()
         process.executableURL = Self.binary
@@ -45,7 +46,7 @@ struct BadgedProcessTests {
         process.arguments =
             ["--socket", socket, "--no-tcp", "--data-dir", "data"]
             + (loadingCatalogue ? ["--load-catalogue", Self.catalogue] : [])
-            + ["--map-size-mb", "64", "--log-level", "warning"]
+            + ["--map-size-mb", "\(mapSizeMb)", "--log-level", logLevel]
         if let log {
             _ = FileManager.default.createFile(atPath: log, contents: nil)
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -100,6 +101,50 @@ struct BadgedProcessTests {
             #expect(trophyCase.entries.first?.awards == [award])
         }
         kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        await client.close()
+    }
+
+    @Test("a store outgrowing --map-size-mb grows, says so, and keeps every award through a SIGKILL")
+    func mapGrowsPastItsFirstSize() async throws {
+        let (directory, socket) = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let log = directory + "/badged.log"
+        var (process, client) = try await start(
+            in: directory, socket: socket, log: log, mapSizeMb: 1, logLevel: "notice")
+        // ~3 MB of awards into a 1 MiB map, eight callers at a time.
+        let evidence = String(repeating: "x", count: 2_000)
+        let issued = try await withThrowingTaskGroup(of: [Award].self) { group in
+            for worker in 0..<8 {
+                group.addTask { [client] in
+                    var awards: [Award] = []
+                    for index in 0..<150 {
+                        let id = "g-\(worker)-\(index)"
+                        awards.append(
+                            try await client.issue(
+                                IssueRequest(customerId: id, badgeId: "gold-elite", requestId: id, evidence: evidence)
+                            ).award)
+                    }
+                    return awards
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(issued.count == 1_200)
+        let text = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(text.contains("the store's map grew from 1 MiB to 2 MiB"), "\(text.suffix(2_000))")
+        #expect(!text.contains("storage_full"))
+        // Killed: the next start, with the same first size, replays a journal larger than that map.
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        await client.close()
+
+        (process, client) = try await start(in: directory, socket: socket, mapSizeMb: 1)
+        var stored: Set<UInt64> = []
+        for try await chunk in client.exportAwards() { stored.formUnion(chunk.awards.map(\.awardId)) }
+        #expect(stored.isSuperset(of: issued.map(\.awardId)))
+        kill(process.processIdentifier, SIGTERM)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
         await client.close()

@@ -86,7 +86,7 @@ def problem(cycle, what):
 # ------------------------------------------------------------------ server control
 def server_argv():
     return [BIN, "--data-dir", DATA, "--socket", SOCK, "--no-tcp", "--event-loop-threads", "1",
-            "--log-level", "notice", "--map-size-mb", "4096"]
+            "--log-level", "notice", "--map-size-mb", str(ARGS.map_size_mb)]
 
 
 def start_server(tag, wrap=()):
@@ -799,6 +799,8 @@ def main():
                     help="ckpt-after: kill up to S seconds after the base's rename (default 0.020)")
     ap.add_argument("--bulk-target", type=int, default=600, metavar="N",
                     help="bulk awards (~256 KiB each) sent in checkpoint modes over the run (default 600)")
+    ap.add_argument("--map-size-mb", type=int, default=4096, metavar="MIB",
+                    help="badged's first map size (default 4096); a small one makes the map grow under the load")
     ap.add_argument("--depth", type=int, default=48, help="calls in flight per connection under heavy load (default 48)")
     ap.add_argument("--inject", type=int, metavar="SEGNO",
                     help="one cycle: strace SIGKILLs the server as it unlinks/renames journal segment SEGNO "

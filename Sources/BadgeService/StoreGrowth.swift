@@ -18,6 +18,11 @@ final class StoreGrowth: Sendable {
         self.logger = logger
     }
 
+    /// "2 MiB", or "256 KiB" below a MiB.
+    static func size(_ bytes: Int) -> String {
+        bytes >= 1 << 20 || bytes == 0 ? "\(bytes >> 20) MiB" : "\(bytes >> 10) KiB"
+    }
+
     /// True when the map grew. Nearly full, it tries once (the next batch tries again); full, it
     /// retries until `fullWait` has passed while readers or a checkpoint's copy keep the map busy.
     func makeRoom(whenFull: Bool) -> Bool {
@@ -36,16 +41,17 @@ final class StoreGrowth: Sendable {
             case .grown(let from, let to):
                 warnedNoRoom.store(false, ordering: .relaxed)
                 logger.notice(
-                    "the store's map grew from \(from >> 20) MiB to \(to >> 20) MiB",
-                    metadata: ["used_mib": "\(environment.usedBytes() >> 20)"])
+                    "the store's map grew from \(Self.size(from)) to \(Self.size(to))",
+                    metadata: ["used": "\(Self.size(environment.usedBytes()))"])
                 return true
             case .noRoom(let mapSize, let maxMapSize, let free):
                 if !warnedNoRoom.exchange(true, ordering: .relaxed) {
-                    let limit = maxMapSize == Int.max ? "" : "--map-size-max-mb is \(maxMapSize >> 20); "
+                    let limit =
+                        maxMapSize == Int.max ? "" : "its limit (--map-size-max-mb) is \(Self.size(maxMapSize)); "
                     logger.warning(
                         """
-                        the store's map (\(mapSize >> 20) MiB) is \(whenFull ? "full" : "nearly full") and cannot \
-                        grow: \(limit)the disk has \(free >> 20) MiB free. Writes fail with storage_full once it is full.
+                        the store's map (\(Self.size(mapSize))) is \(whenFull ? "full" : "nearly full") and cannot \
+                        grow: \(limit)the disk has \(Self.size(free)) free. Writes fail with storage_full once it is full.
                         """)
                 }
                 return false

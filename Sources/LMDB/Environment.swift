@@ -83,6 +83,8 @@ public final class Environment: @unchecked Sendable {
     /// (`mdb_env_close` requires all transactions and cursors to be finished).
     private struct State {
         var activeUsers = 0
+        /// A remap is waiting for the running transactions to end (see `remap`).
+        var remapPending = false
         var closeRequested = false
         var closed = false
         var closeCleanly = true
@@ -151,7 +153,10 @@ public final class Environment: @unchecked Sendable {
             try check(mdb_env_open(env, path, flags, 0o664), "mdb_env_open(\(path))")
             var dead: Int32 = 0
             try check(mdb_reader_check(env, &dead), "mdb_reader_check(\(path))")
-            self.recoveredTransactions = try Self.recover(env, path: path, state: state, maxMapSize: options.maxMapSize)
+            let writeMap = options.durability != .syncEachCommit
+            self.recoveredTransactions = try Self.recover(
+                env, path: path, state: state, maxMapSize: options.maxMapSize, writeMap: writeMap)
+            try Self.makeHeadroom(env, maxMapSize: options.maxMapSize, writeMap: writeMap, path: path)
             if options.durability == .journal {
                 var newBase = true
                 if case .clean = state { newBase = false }
@@ -346,13 +351,7 @@ public final class Environment: @unchecked Sendable {
 
     /// The map's size and the bytes in use (see `usedBytes`), read together; zeros once closed.
     func mapUsage() -> (size: Int, used: Int) {
-        let usage = try? withEnv("mdb_env_info") { env in
-            let info = try Self.info(env)
-            var stat = MDB_stat()
-            try check(mdb_env_stat(env, &stat), "mdb_env_stat")
-            return (info.me_mapsize, (info.me_last_pgno + 1) * Int(stat.ms_psize))
-        }
-        return usage ?? (0, 0)
+        (try? withEnv("mdb_env_info") { env in try Self.usage(env) }) ?? (0, 0)
     }
 
     /// Flushes LMDB's buffers to disk (`mdb_env_sync`); `checkpoint()` also drops the journal.
@@ -371,38 +370,117 @@ public final class Environment: @unchecked Sendable {
         }
     }
 
-    /// Remaps the environment at `size` bytes (`mdb_env_set_mapsize`; with `MDB_WRITEMAP` LMDB also
-    /// extends the sparse `data.mdb`). LMDB allows that only while nothing in the process uses the
-    /// map, so this returns false, changing nothing, while a transaction or a checkpoint's copy is
-    /// running: try again later. Entering a transaction waits meanwhile (the state lock is held).
+    /// Remaps the environment at `size` bytes (`mdb_env_set_mapsize`; with `MDB_WRITEMAP` the
+    /// sparse `data.mdb` is extended first). LMDB allows that only while nothing in the process uses
+    /// the map. So new transactions wait a little (`remapPending`, at most `remapEntryWait` each,
+    /// which also keeps a transaction opened inside another from waiting on itself) while those
+    /// running end; the remap then happens under the state lock with no transaction running and the
+    /// checkpoint thread not copying the base. Returns false, changing nothing, when that moment does
+    /// not come within ~20 ms or a base is being copied: try again later. A map already at least
+    /// `size` counts as done.
     func remap(to size: Int) throws(LMDBError) -> Bool {
-        let outcome: Result<Bool, LMDBError> = state.withLock { state in
-            guard !state.closeRequested, state.activeUsers == 0 else { return .success(false) }
-            guard journal?.mapInUse.try() ?? true else { return .success(false) }
-            defer { journal?.mapInUse.unlock() }
-            // Reset readers hold no page, but LMDB only promises a remap with no transaction at
-            // all: the pool starts again.
-            for txn in idleReaders.withLock({ $0.transactions }) { mdb_txn_abort(txn) }
-            idleReaders.withLock { $0.transactions.removeAll() }
-            let rc = mdb_env_set_mapsize(env, size)
-            guard rc == MDB_SUCCESS else {
-                return .failure(LMDBError(code: rc, operation: "mdb_env_set_mapsize(\(size))"))
+        // A copy takes seconds: no point making callers wait for it.
+        guard journal?.mapInUse.try() ?? true else { return false }
+        journal?.mapInUse.unlock()
+        state.withLock { $0.remapPending = true }
+        defer { state.withLock { $0.remapPending = false } }
+        for _ in 0..<200 {
+            let outcome: Result<Bool, LMDBError>? = state.withLock { state in
+                guard !state.closeRequested else { return .success(false) }
+                guard state.activeUsers == 0, journal?.mapInUse.try() ?? true else { return nil }
+                defer { journal?.mapInUse.unlock() }
+                return Result { () throws(LMDBError) in try remapNow(to: size) }
             }
-            return .success(true)
+            if let outcome { return try outcome.get() }
+            usleep(100)
         }
-        return try outcome.get()
+        return false
     }
+
+    /// The remap itself, with nothing using the map.
+    private func remapNow(to size: Int) throws(LMDBError) -> Bool {
+        guard size > (try Self.info(env).me_mapsize) else { return true }
+        // Reset readers hold no page, but LMDB only promises a remap with no transaction at all:
+        // the pool starts again.
+        for txn in idleReaders.withLock({ $0.transactions }) { mdb_txn_abort(txn) }
+        idleReaders.withLock { $0.transactions.removeAll() }
+        try Self.resize(env, to: size, writeMap: durability != .syncEachCommit, path: path)
+        return true
+    }
+
+    /// `mdb_env_set_mapsize` with no transaction in the process. LMDB unmaps before it maps again,
+    /// so a failure would leave no map at all: the file is extended first (what fails on a full or
+    /// size-limited file system), a failed remap is undone by mapping the old size again, and if
+    /// even that fails the process stops rather than let a transaction touch the unmapped region.
+    static func resize(_ env: OpaquePointer, to size: Int, writeMap: Bool, path: String) throws(LMDBError) {
+        let current = try info(env).me_mapsize
+        if writeMap {
+            var fd: Int32 = -1
+            try check(mdb_env_get_fd(env, &fd), "mdb_env_get_fd")
+            guard ftruncate(fd, off_t(size)) == 0 else {
+                throw LMDBError(code: errno, operation: "ftruncate(\(path)/data.mdb, \(size))")
+            }
+        }
+        let rc = mdb_env_set_mapsize(env, size)
+        guard rc == MDB_SUCCESS else {
+            let error = LMDBError(code: rc, operation: "mdb_env_set_mapsize(\(size))")
+            guard mdb_env_set_mapsize(env, current) == MDB_SUCCESS else {
+                fatalError(
+                    "LMDB could not map \(path)/data.mdb again after failing to grow it (\(error)); "
+                        + "stopping before any transaction touches the unmapped region")
+            }
+            throw error
+        }
+    }
+
+    /// At open, before any other thread: a store reopens at `--map-size-mb` or at what it uses,
+    /// whichever is larger (LMDB keeps no grown size across a restart when a size is given), so
+    /// one that had grown would start full. It gets its headroom back here.
+    private static func makeHeadroom(
+        _ env: OpaquePointer, maxMapSize: Int?, writeMap: Bool, path: String
+    ) throws(LMDBError) {
+        guard let maxMapSize else { return }
+        while true {
+            let (current, used) = try usage(env)
+            guard Double(used) >= Double(current) * growthThreshold,
+                let target = grownMapSize(
+                    current: current, used: used, maxMapSize: maxMapSize, freeDiskBytes: freeDiskBytes(path))
+            else { return }
+            try resize(env, to: target, writeMap: writeMap, path: path)
+        }
+    }
+
+    /// The map's size and the bytes in use: (last used page number + 1) × page size.
+    static func usage(_ env: OpaquePointer) throws(LMDBError) -> (size: Int, used: Int) {
+        let info = try info(env)
+        var stat = MDB_stat()
+        try check(mdb_env_stat(env, &stat), "mdb_env_stat")
+        return (info.me_mapsize, (info.me_last_pgno + 1) * Int(stat.ms_psize))
+    }
+
+    /// How long a transaction waits to begin while a remap is pending (see `remap`).
+    static let remapEntryWait: Duration = .milliseconds(5)
 
     // MARK: - Internals
 
     /// Runs `body` with the raw environment, keeping it open for the duration.
     private func withEnv<T>(_ operation: @autoclosure () -> String, _ body: (OpaquePointer) throws -> T) throws -> T {
-        let usable = state.withLock { state in
-            guard !state.closeRequested else { return false }
-            state.activeUsers += 1
-            return true
+        var waitUntil: ContinuousClock.Instant?
+        while true {
+            let entry = state.withLock { state -> Entry in
+                guard !state.closeRequested else { return .closed }
+                // Held back while a remap waits for the running transactions to end, briefly.
+                if state.remapPending, waitUntil.map({ ContinuousClock.now < $0 }) ?? true { return .held }
+                state.activeUsers += 1
+                return .entered
+            }
+            if case .entered = entry { break }
+            guard case .held = entry else {
+                throw LMDBError(code: EINVAL, operation: "\(operation()): environment is closed")
+            }
+            if waitUntil == nil { waitUntil = ContinuousClock.now + Self.remapEntryWait }
+            usleep(50)
         }
-        guard usable else { throw LMDBError(code: EINVAL, operation: "\(operation()): environment is closed") }
         defer {
             let closeNow = state.withLock { state in
                 state.activeUsers -= 1
@@ -415,6 +493,8 @@ public final class Environment: @unchecked Sendable {
         return try body(env)
     }
 
+    private enum Entry { case entered, held, closed }
+
     private static func info(_ env: OpaquePointer) throws(LMDBError) -> MDB_envinfo {
         var info = MDB_envinfo()
         try check(mdb_env_info(env, &info), "mdb_env_info")
@@ -424,7 +504,7 @@ public final class Environment: @unchecked Sendable {
     /// Finishes what `JournalRecovery.prepare` started, once LMDB is open; returns the number of
     /// transactions replayed.
     private static func recover(
-        _ env: OpaquePointer, path: String, state: JournalRecovery.State, maxMapSize: Int?
+        _ env: OpaquePointer, path: String, state: JournalRecovery.State, maxMapSize: Int?, writeMap: Bool
     ) throws -> Int {
         switch state {
         case .noJournal:
@@ -440,7 +520,7 @@ public final class Environment: @unchecked Sendable {
             return 0
         case .restoredBase(let segments):
             let replayed = try JournalRecovery.replay(
-                env: env, directory: path, segments: segments, maxMapSize: maxMapSize)
+                env: env, directory: path, segments: segments, maxMapSize: maxMapSize, writeMap: writeMap)
             try check(mdb_env_sync(env, 1), "mdb_env_sync(after journal replay)")
             return replayed
         }

@@ -19,8 +19,8 @@ final class Journal: @unchecked Sendable {
     /// LMDB's own write lock is not enough: a failed `mdb_txn_commit` releases it before the cancel
     /// record is written. Taken before LMDB's lock, always.
     let writerLock = NSLock()
-    /// Held while the checkpoint thread reads the map outside any `Environment` transaction (the
-    /// base copy), so that `Environment.remap` never moves the map underneath it.
+    /// Held while a checkpoint copies the map into a base (`mdb_env_copyfd2`, which reads it outside
+    /// any `Environment` transaction), so that `Environment.remap` never moves the map underneath it.
     let mapInUse = NSLock()
     private let env: OpaquePointer
     private let checkpointBytes: Int
@@ -360,8 +360,6 @@ final class Journal: @unchecked Sendable {
     /// journal before `segment`, stops counting only once the base is in place and the segments
     /// before `segment` are gone.
     private func finishCheckpoint(_ segment: UInt64, olderBytes: Int) throws(LMDBError) {
-        mapInUse.lock()
-        defer { mapInUse.unlock() }
         do throws(LMDBError) {
             try makeBase()
             // Oldest first, one at a time, whether kept for reuse or unlinked: a crash part way
@@ -394,6 +392,9 @@ final class Journal: @unchecked Sendable {
     private func makeBase() throws(LMDBError) {
         let path = directory + "/" + JournalFiles.baseName
         try JournalFiles.writeDurably(path, directory: directory, spare: spareBasePath) { fd throws(LMDBError) in
+            // Only the copy reads the map; syncing and renaming the file need not hold a remap up.
+            mapInUse.lock()
+            defer { mapInUse.unlock() }
             let direct = JournalFiles.setDirect(fd, true)
             var rc = mdb_env_copyfd2(env, fd, UInt32(MDB_CP_COMPACT))
             if rc == EINVAL && direct {

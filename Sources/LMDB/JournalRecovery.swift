@@ -59,7 +59,7 @@ enum JournalRecovery {
     /// Replays the records above the base's sequence. A map that fills up grows within
     /// `maxMapSize` (as `Environment.growMapIfNeeded` would have while they were written).
     static func replay(
-        env: OpaquePointer, directory: String, segments: [UInt64], maxMapSize: Int? = nil
+        env: OpaquePointer, directory: String, segments: [UInt64], maxMapSize: Int?, writeMap: Bool
     ) throws(LMDBError) -> Int {
         let base = try SequenceMarker.read(env)
         var parsed: [ParsedSegment] = []
@@ -122,16 +122,15 @@ enum JournalRecovery {
                                 marker: &marker, segment: segment.name)
                             break
                         } catch  where error.isMapFull {
-                            var info = MDB_envinfo()
-                            try check(mdb_env_info(env, &info), "mdb_env_info(journal replay)")
+                            let (current, used) = try Environment.usage(env)
                             guard let maxMapSize,
                                 let size = Environment.grownMapSize(
-                                    current: info.me_mapsize, maxMapSize: maxMapSize,
+                                    current: current, used: used, maxMapSize: maxMapSize,
                                     freeDiskBytes: Environment.freeDiskBytes(directory))
                             else { throw error }
                             // The aborted transaction may have opened databases: their handles went with it.
                             databases.removeAll()
-                            try check(mdb_env_set_mapsize(env, size), "mdb_env_set_mapsize(journal replay, \(size))")
+                            try Environment.resize(env, to: size, writeMap: writeMap, path: directory)
                         }
                     }
                     applied += 1

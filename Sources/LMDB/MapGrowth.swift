@@ -23,8 +23,8 @@ extension Environment {
 
     /// Grows the map once it is `growthThreshold` full (or, with `whenFull`, whatever its use: a
     /// write just failed with `isMapFull`), so that a store that outgrows `Options.mapSize` keeps
-    /// taking writes. It doubles, up to `maxMapSize`, and by at most half the file system's free
-    /// space: with `MDB_WRITEMAP` the map is a sparse file whose pages take disk blocks as they are
+    /// taking writes. It doubles, up to `maxMapSize`, as long as the map's unwritten part stays
+    /// within half the file system's free space: with `MDB_WRITEMAP` the map is a sparse file whose pages take disk blocks as they are
     /// first written, and a write to the map that finds the disk full kills the process (SIGBUS)
     /// where a full map only fails the write. Growth of less than 1/16 of the map is not worth a
     /// remap and counts as no room (unless it reaches `maxMapSize`).
@@ -34,18 +34,22 @@ extension Environment {
         guard current > 0 else { return .notNeeded }
         if !whenFull, Double(used) < Double(current) * Self.growthThreshold { return .notNeeded }
         let free = Self.freeDiskBytes(path)
-        guard let target = Self.grownMapSize(current: current, maxMapSize: maxMapSize, freeDiskBytes: free) else {
+        guard let target = Self.grownMapSize(current: current, used: used, maxMapSize: maxMapSize, freeDiskBytes: free)
+        else {
             return .noRoom(mapSize: current, maxMapSize: maxMapSize, freeDiskBytes: free)
         }
         return try remap(to: target) ? .grown(from: current, to: target) : .busy
     }
 
-    /// The size a map of `current` bytes grows to (see `growMapIfNeeded`), or nil when it may not.
-    static func grownMapSize(current: Int, maxMapSize: Int, freeDiskBytes free: Int) -> Int? {
+    /// The size a map of `current` bytes, `used` of them in use, grows to (see `growMapIfNeeded`), or
+    /// nil when it may not. The part of the map not yet written takes disk as it is written, so it is
+    /// that part (the new size less what is used) that must stay within half the free space.
+    static func grownMapSize(current: Int, used: Int, maxMapSize: Int, freeDiskBytes free: Int) -> Int? {
         // LMDB wants a multiple of the OS page size.
         let page = max(Int(sysconf(Int32(_SC_PAGESIZE))), 4096)
         let doubled = current > Int.max / 2 ? Int.max : current * 2
-        let target = min(doubled, maxMapSize, current.addingReportingOverflow(free / 2).partialValue) / page * page
+        let (withinDisk, overflow) = used.addingReportingOverflow(free / 2)
+        let target = min(doubled, maxMapSize, overflow ? Int.max : withinDisk) / page * page
         guard target >= current + max(current / 16, page) || (target == maxMapSize && target > current) else {
             return nil
         }

@@ -142,7 +142,10 @@ struct Badged: AsyncParsableCommand {
         if noSocket && noTcp { throw ValidationError("--no-socket and --no-tcp together leave nothing to listen on") }
         if !noTcp { _ = try Self.parseAddress(tcp) }
         if !metricsAddress.isEmpty { _ = try Self.parseAddress(metricsAddress, what: "metrics") }
-        if mapSizeMb < 1 { throw ValidationError("--map-size-mb must be at least 1") }
+        if mapSizeMb < 1 || mapSizeMb > Int.max >> 20 { throw ValidationError("--map-size-mb must be at least 1") }
+        if mapSizeMaxMb < 0 || mapSizeMaxMb > Int.max >> 20 {
+            throw ValidationError("--map-size-max-mb must be 0 (no limit) or a size in MiB")
+        }
         if mapSizeMaxMb != 0 && mapSizeMaxMb < mapSizeMb {
             throw ValidationError("--map-size-max-mb must be 0 (no limit) or at least --map-size-mb (\(mapSizeMb))")
         }

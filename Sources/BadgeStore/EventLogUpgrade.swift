@@ -2,6 +2,10 @@ import BadgeCodec
 import BadgeModel
 import LMDB
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 // Schema 5 moved event records from `events` (keyed by event id, indexed by time in `event_times`)
 // to `event_log` (keyed by recording time and history sequence) with an `event_ids` index. A folder
 // written before is converted when it is opened, before anything else uses it.
@@ -106,9 +110,20 @@ extension BadgeStore {
     /// them, when it is smaller), and the pages it frees are reusable only two commits later.
     private func requireRoomToMove(logBytes: Int, records: Int, chunk: Int) throws(BadgeError) {
         guard logBytes > 0 || records > 0 else { return }
-        let free = environment.mapSize - environment.usedBytes()
+        var free = environment.mapSize - environment.usedBytes()
         let indexBytes = records * 100
         let needed = logBytes + indexBytes + 3 * min(chunk * 4_096, indexBytes)
+        // A map that may grow makes the room itself (waiting out a base being copied, up to 60 s).
+        var waits = 0
+        growing: while needed > free {
+            switch try lmdb({ () throws(LMDBError) in try environment.growMapIfNeeded(whenFull: true) }) {
+            case .grown: free = environment.mapSize - environment.usedBytes()
+            case .busy where waits < 6_000:
+                waits += 1
+                usleep(10_000)
+            default: break growing
+            }
+        }
         guard needed > free else { return }
         let mib = 1 << 20
         func roundedUp(_ bytes: Int) -> Int { (bytes + mib - 1) / mib }

@@ -404,6 +404,32 @@ struct EventRetentionStoreTests {
         }
     }
 
+    @Test("a map that may grow makes room for the event-log move itself")
+    func upgradeGrowsTheMap() throws {
+        let mapSize = 16 << 20
+        let full = try {
+            let path = temporaryStorePath()
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let environment = try Environment(path: path, options: .init(mapSize: mapSize))
+            defer { environment.close() }
+            return try Self.writeLegacyBulk(environment, count: .max)
+        }()
+        let path = temporaryStorePath()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // 75%: below the threshold at which opening grows a map, too full for the move.
+        let count = Int(Double(full) * 0.75)
+        do {
+            let environment = try Environment(path: path, options: .init(mapSize: mapSize))
+            defer { environment.close() }
+            #expect(try Self.writeLegacyBulk(environment, count: count) == count)
+        }
+        let store = try BadgeStore(path: path, options: .init(mapSize: mapSize, maxMapSize: .max))
+        defer { store.close() }
+        #expect(store.environment.mapSize > mapSize)
+        #expect(try Self.legacyEntries(store) == 0)
+        #expect(try store.read { txn throws(BadgeError) in try lmdb { try txn.count(store.eventLog) } } == count)
+    }
+
     /// Writes `count` schema-4 events with small records (no reply kept: events that changed no
     /// progress) under UUID ids, as a long-running store holds them.
     static func writeSmallLegacy(_ environment: Environment, count: Int) throws {

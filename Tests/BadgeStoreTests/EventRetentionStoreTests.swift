@@ -359,14 +359,7 @@ struct EventRetentionStoreTests {
     )
     func upgradeRoom() throws {
         let mapSize = 16 << 20
-        // How many such events fill the map.
-        let full = try {
-            let path = temporaryStorePath()
-            defer { try? FileManager.default.removeItem(atPath: path) }
-            let environment = try Environment(path: path, options: .init(mapSize: mapSize))
-            defer { environment.close() }
-            return try Self.writeLegacyBulk(environment, count: .max)
-        }()
+        let full = try Self.legacyBulkFilling(mapSize: mapSize)
         for (fill, fits) in [(0.45, true), (0.8, false)] {
             let path = temporaryStorePath()
             defer { try? FileManager.default.removeItem(atPath: path) }
@@ -404,16 +397,19 @@ struct EventRetentionStoreTests {
         }
     }
 
+    /// How many `writeLegacyBulk` events fill a map of `mapSize` bytes.
+    static func legacyBulkFilling(mapSize: Int) throws -> Int {
+        let path = temporaryStorePath()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let environment = try Environment(path: path, options: .init(mapSize: mapSize))
+        defer { environment.close() }
+        return try writeLegacyBulk(environment, count: .max)
+    }
+
     @Test("a map that may grow makes room for the event-log move itself")
     func upgradeGrowsTheMap() throws {
         let mapSize = 16 << 20
-        let full = try {
-            let path = temporaryStorePath()
-            defer { try? FileManager.default.removeItem(atPath: path) }
-            let environment = try Environment(path: path, options: .init(mapSize: mapSize))
-            defer { environment.close() }
-            return try Self.writeLegacyBulk(environment, count: .max)
-        }()
+        let full = try Self.legacyBulkFilling(mapSize: mapSize)
         let path = temporaryStorePath()
         defer { try? FileManager.default.removeItem(atPath: path) }
         // 75%: below the threshold at which opening grows a map, too full for the move.

@@ -162,18 +162,24 @@ struct MapGrowthTests {
         }
     }
 
+    /// Writes ~6 MiB since the base (made empty at the first open), three times the first map,
+    /// growing the map as it goes, then closes as a crash would; returns the values written.
+    static func writeGrowingThenCrash(_ path: String) throws -> Int {
+        let env = try Environment(path: path, options: growable)
+        let db = try env.openDatabase("test")
+        var total = 0
+        while total < 6 * 1024 {
+            total = try fill(env, db, prefix: "k", untilShare: 0.5, from: total)
+            while case .grown = try env.growMapIfNeeded(whenFull: true), env.usedBytes() > env.mapSize / 2 {}
+        }
+        #expect(env.mapSize > 4 * mib)
+        env.closeWithoutCheckpoint()
+        return total
+    }
+
     @Test func recoveryGrowsTheMapToReplayTheJournal() throws {
         try withTemporaryDirectory { path in
-            let env = try Environment(path: path, options: Self.growable)
-            let db = try env.openDatabase("test")
-            var total = 0
-            // ~6 MiB written since the base (made empty at the first open): three times the first map.
-            while total < 6 * 1024 {
-                total = try Self.fill(env, db, prefix: "k", untilShare: 0.5, from: total)
-                while case .grown = try env.growMapIfNeeded(whenFull: true), env.usedBytes() > env.mapSize / 2 {}
-            }
-            #expect(env.mapSize > 4 * Self.mib)
-            env.closeWithoutCheckpoint()
+            let total = try Self.writeGrowingThenCrash(path)
 
             // Opened as after a crash, with the first map size: the replay grows the map as it goes.
             let again = try Environment(path: path, options: Self.growable)
@@ -186,14 +192,7 @@ struct MapGrowthTests {
 
     @Test func recoveryWithAFixedMapTooSmallForTheJournalFails() throws {
         try withTemporaryDirectory { path in
-            let env = try Environment(path: path, options: Self.growable)
-            let db = try env.openDatabase("test")
-            var total = 0
-            while total < 6 * 1024 {
-                total = try Self.fill(env, db, prefix: "k", untilShare: 0.5, from: total)
-                while case .grown = try env.growMapIfNeeded(whenFull: true), env.usedBytes() > env.mapSize / 2 {}
-            }
-            env.closeWithoutCheckpoint()
+            let total = try Self.writeGrowingThenCrash(path)
             var fixed = Self.growable
             fixed.maxMapSize = nil
             // Refused, not half replayed: the folder still recovers once the map may grow.

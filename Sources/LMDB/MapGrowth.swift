@@ -24,9 +24,9 @@ extension Environment {
     /// Grows the map once it is `growthThreshold` full (or, with `whenFull`, whatever its use: a
     /// write just failed with `isMapFull`), so that a store that outgrows `Options.mapSize` keeps
     /// taking writes. It doubles, up to `maxMapSize`, as long as the map's unwritten part stays
-    /// within half the file system's free space: with `MDB_WRITEMAP` the map is a sparse file whose pages take disk blocks as they are
-    /// first written, and a write to the map that finds the disk full kills the process (SIGBUS)
-    /// where a full map only fails the write. Growth of less than 1/16 of the map is not worth a
+    /// within half the file system's free space: with `MDB_WRITEMAP` the map is a sparse file whose
+    /// pages take disk blocks as they are first written, and a write to the map that finds the disk
+    /// full kills the process (SIGBUS) where a full map only fails the write. Growth of less than 1/16 of the map is not worth a
     /// remap and counts as no room (unless it reaches `maxMapSize`).
     public func growMapIfNeeded(whenFull: Bool = false) throws(LMDBError) -> MapGrowth {
         guard let maxMapSize else { return .notNeeded }

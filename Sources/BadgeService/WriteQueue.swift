@@ -53,8 +53,8 @@ final class WriteQueue: @unchecked Sendable {
     /// Grows the store's map: after each batch when it is nearly full (false), and when a batch
     /// failed because it is full (true), which then retries the batch once if it grew.
     private let makeRoom: @Sendable (_ whenFull: Bool) -> Bool
-    /// The last "batch failed" warning, and how many failures went unlogged since: a full store
-    /// fails every batch, and one line per batch would flood the log.
+    /// The last "batch failed" warning, and how many failures went unlogged since (writer thread
+    /// only): a full store fails every batch, and one line per batch would flood the log.
     private var lastBatchFailureWarning: ContinuousClock.Instant?
     private var unloggedBatchFailures = 0
     /// Writes other threads are preparing and will submit soon (`announce()`).

@@ -77,6 +77,10 @@ public final class Environment: @unchecked Sendable {
         /// Nothing is synced (`MDB_NOSYNC`): a system crash may lose or corrupt recent commits.
         /// Benchmarks of the CPU path only.
         case none
+
+        /// Without per-commit syncs LMDB may write straight into the map (`MDB_NOSYNC |
+        /// MDB_WRITEMAP`: no pwrite per page), which also makes `data.mdb` as large as the map.
+        var writesThroughMap: Bool { self != .syncEachCommit }
     }
 
     /// Tracks live transactions so `close()` never frees the environment underneath one
@@ -148,12 +152,11 @@ public final class Environment: @unchecked Sendable {
             try check(mdb_env_set_maxdbs(env, options.maxDatabases + (markerUsed ? 1 : 0)), "mdb_env_set_maxdbs")
             try check(mdb_env_set_maxreaders(env, options.maxReaders), "mdb_env_set_maxreaders")
             var flags = UInt32(MDB_NOTLS)
-            // Without per-commit syncs LMDB may write straight into the map: no pwrite per page.
-            if options.durability != .syncEachCommit { flags |= UInt32(MDB_NOSYNC | MDB_WRITEMAP) }
+            if options.durability.writesThroughMap { flags |= UInt32(MDB_NOSYNC | MDB_WRITEMAP) }
             try check(mdb_env_open(env, path, flags, 0o664), "mdb_env_open(\(path))")
             var dead: Int32 = 0
             try check(mdb_reader_check(env, &dead), "mdb_reader_check(\(path))")
-            let writeMap = options.durability != .syncEachCommit
+            let writeMap = options.durability.writesThroughMap
             self.recoveredTransactions = try Self.recover(
                 env, path: path, state: state, maxMapSize: options.maxMapSize, writeMap: writeMap)
             try Self.makeHeadroom(env, maxMapSize: options.maxMapSize, writeMap: writeMap, path: path)
@@ -404,7 +407,7 @@ public final class Environment: @unchecked Sendable {
         // the pool starts again.
         for txn in idleReaders.withLock({ $0.transactions }) { mdb_txn_abort(txn) }
         idleReaders.withLock { $0.transactions.removeAll() }
-        try Self.resize(env, to: size, writeMap: durability != .syncEachCommit, path: path)
+        try Self.resize(env, to: size, writeMap: durability.writesThroughMap, path: path)
         return true
     }
 
